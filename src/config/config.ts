@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
+import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
+import stationSchema from '../../schemas/station.schema.json' with { type: 'json' };
+
+/** What a caller may pass in (CLI flags); anything not given comes from station.yaml, then STN_*, then defaults. */
+export interface ConfigOptions {
+  repo?: string | undefined;
+  db?: string | undefined;
+  config?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+/** The shape of station.yaml (see schemas/station.schema.json). */
+export interface StationFile {
+  database?: string;
+  logLevel?: LogLevel;
+  server?: { host?: string; port?: number };
+  git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string };
+  engine?: { concurrency?: number; leaseSeconds?: number };
+  secrets?: { file?: string };
+  [key: string]: unknown;
+}
+
+export interface ResolvedConfig {
+  readonly repo: string;
+  /** Absolute path of the config file, or undefined when none exists. */
+  readonly configFile: string | undefined;
+  readonly database: string;
+  readonly logLevel: LogLevel;
+  readonly server: { readonly host: string; readonly port: number };
+  readonly git: { readonly pollSeconds: number; readonly remote: string; readonly branch: string | undefined };
+  readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
+  readonly secretsFile: string | undefined;
+  /** The parsed file as written, for sections that later features read. */
+  readonly file: Readonly<StationFile>;
+}
+
+const validateStationFile = compileSchema(stationSchema);
+
+function readStationFile(file: string): StationFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, maxAliasCount: DEFAULTS.definitions.maxAliasCount });
+  const first = doc.errors[0];
+  if (first) throw new ConfigError(`${file}: ${first.message}`);
+  const value: unknown = doc.toJS() ?? {};
+  if (!validateStationFile(value)) {
+    throw new ConfigError(`${file}: ${formatAjvErrors(validateStationFile.errors)}`);
+  }
+  return value as StationFile;
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+function logLevel(value: string | undefined, source: string): LogLevel | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError(`${source}: log level must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
+  }
+  return value as LogLevel;
+}
+
+/**
+ * Resolves the configuration: CLI options win over STN_* variables, which win over station.yaml, which wins over the
+ * defaults. All environment-variable reads of Station's settings happen here.
+ */
+export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const repo = path.resolve(options.repo ?? env.STN_REPO ?? process.cwd());
+  const explicitConfig = options.config ?? env.STN_CONFIG;
+  const configPath = path.resolve(repo, explicitConfig ?? DEFAULTS.configFile);
+  let file: StationFile = {};
+  let configFile: string | undefined;
+  if (fs.existsSync(configPath)) {
+    file = readStationFile(configPath);
+    configFile = configPath;
+  } else if (explicitConfig !== undefined) {
+    throw new ConfigError(`config file ${configPath} does not exist`);
+  }
+
+  const database = path.resolve(repo, options.db ?? env.STN_DB ?? file.database ?? DEFAULTS.database);
+  const resolved: ResolvedConfig = {
+    repo,
+    configFile,
+    database,
+    logLevel:
+      logLevel(options.logLevel, '--log-level') ??
+      logLevel(env.STN_LOG_LEVEL, 'STN_LOG_LEVEL') ??
+      file.logLevel ??
+      DEFAULTS.logLevel,
+    server: {
+      host: env.STN_HOST ?? file.server?.host ?? DEFAULTS.server.host,
+      port: envInt(env, 'STN_PORT') ?? file.server?.port ?? DEFAULTS.server.port,
+    },
+    git: {
+      pollSeconds: envInt(env, 'STN_GIT_POLL_SECONDS') ?? file.git?.pollSeconds ?? DEFAULTS.git.pollSeconds,
+      remote: file.git?.remote ?? DEFAULTS.git.remote,
+      branch: file.git?.branch,
+    },
+    engine: {
+      concurrency: envInt(env, 'STN_CONCURRENCY') ?? file.engine?.concurrency ?? DEFAULTS.engine.concurrency,
+      leaseSeconds: file.engine?.leaseSeconds ?? DEFAULTS.engine.leaseSeconds,
+    },
+    secretsFile: env.STN_SECRETS_FILE ?? file.secrets?.file,
+    file,
+  };
+  return Object.freeze(resolved);
+}

@@ -1,0 +1,14 @@
+/** Every default of Station's configuration, in one place. */
+export const DEFAULTS = {
+  configFile: 'station.yaml',
+  database: '.station/station.db',
+  logLevel: 'info',
+  server: { host: '127.0.0.1', port: 7878 },
+  git: { pollSeconds: 0, remote: 'origin' },
+  engine: { concurrency: 8, leaseSeconds: 30 },
+  /** Limits on definition files (DESIGN §10). */
+  definitions: { maxFileBytes: 1024 * 1024, maxAliasCount: 100 },
+} as const;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];

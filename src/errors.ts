@@ -1,0 +1,119 @@
+/**
+ * Every error Station reports has a stable code from this file. Codes are never reused or renamed; `docs/errors.md`
+ * lists them all (a test keeps the two in step). Match errors by `code`, never by message text.
+ */
+
+export interface ErrorCodeInfo {
+  /** Process exit code when this error ends a CLI command. */
+  readonly exit: number;
+  /** HTTP status when this error answers an API request. */
+  readonly http: number;
+  readonly summary: string;
+}
+
+/** Errors thrown by Station's own code (CLI, store, sync, config). */
+export const ERROR_CODES = {
+  STN_E_USAGE: { exit: 2, http: 400, summary: 'The command line or request is malformed.' },
+  STN_E_CONFIG: { exit: 2, http: 500, summary: 'station.yaml or an STN_* variable is invalid.' },
+  STN_E_NOT_FOUND: { exit: 2, http: 404, summary: 'The named workflow, version, environment or run does not exist.' },
+  STN_E_STORE: { exit: 2, http: 500, summary: 'The SQLite database could not be opened or migrated.' },
+  STN_E_STORE_NEWER: { exit: 2, http: 500, summary: 'The database was migrated by a newer Station than this one.' },
+  STN_E_GIT: { exit: 2, http: 500, summary: 'A git command failed.' },
+  STN_E_REPO: { exit: 2, http: 500, summary: 'The repository layout is unusable (no environments/ folder, unreadable files).' },
+  STN_E_SYNC_EMPTY: {
+    exit: 2,
+    http: 409,
+    summary: 'A sync would disable every definition of an environment; refused without --allow-empty.',
+  },
+  STN_E_EXPR_SYNTAX: { exit: 1, http: 422, summary: 'A CEL expression or {{ }} template does not parse.' },
+  STN_E_EXPR_EVAL: { exit: 1, http: 422, summary: 'A CEL expression failed while evaluating (type error, bad call).' },
+  STN_E_EXPR_MISSING_KEY: { exit: 1, http: 422, summary: 'An expression read a key that is not in the context.' },
+  STN_E_INTERNAL: { exit: 2, http: 500, summary: 'An unexpected internal error (a bug: please report it).' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Codes of the diagnostics found in definition files (errors, warnings and notes). They are reported, not thrown:
+ * one bad file never stops the others.
+ */
+export const DIAGNOSTIC_CODES = {
+  STN_E_FILE_READ: 'The file could not be read.',
+  STN_E_FILE_TOO_LARGE: 'The file is larger than the 1 MiB limit.',
+  STN_E_FILE_ENCODING: 'The file is not valid UTF-8.',
+  STN_E_YAML_SYNTAX: 'The YAML (or JSON) is malformed.',
+  STN_E_YAML_DUPLICATE_KEY: 'A mapping has the same key twice.',
+  STN_E_YAML_ALIAS_LIMIT: 'YAML aliases expand beyond the limit (alias bomb).',
+  STN_E_YAML_MULTI_DOC: 'A workflow file holds more than one YAML document.',
+  STN_E_SCHEMA_UNKNOWN_FIELD: 'A key that the format does not define.',
+  STN_E_SCHEMA_REQUIRED: 'A required field is missing.',
+  STN_E_SCHEMA_TYPE: 'A field has the wrong type.',
+  STN_E_SCHEMA_VALUE: 'A field has a value the format does not allow.',
+  STN_E_DUPLICATE_NAME: 'Two states in one scope share a name.',
+  STN_E_UNKNOWN_TARGET: 'A transition (start, next, defaultNext, condition next, onError) names no state in scope.',
+  STN_E_NO_TRANSITION: 'A state has neither next nor end: true.',
+  STN_E_CEL_SYNTAX: 'A CEL expression does not parse.',
+  STN_E_TEMPLATE_SYNTAX: 'A {{ }} template is malformed.',
+  STN_E_CRON_INVALID: 'A cron schedule is not a valid 5- or 6-field expression.',
+  STN_E_TIMEZONE_INVALID: 'A time zone is not a known IANA zone.',
+  STN_E_UNKNOWN_ACTION: 'An operation names an action that is not in the executor catalog.',
+  STN_E_ACTION_INPUT: "A literal input does not match the action's input schema.",
+  STN_E_INPUT_SCHEMA: 'inputSchema is not a valid JSON Schema.',
+  STN_E_TRIGGER_NAME: 'Two triggers share a name.',
+  STN_E_DUPLICATE_ID: 'Two files in one environment declare the same workflow id.',
+  STN_E_BUNDLE_MISSING: 'environment.yaml lists a bundle that is not under bundles/.',
+  STN_E_ENVIRONMENT_FILE: 'environment.yaml is invalid.',
+  STN_W_UNREACHABLE_STATE: 'A state can never be reached from the start state.',
+  STN_N_NORMALIZED: 'A Station spelling was rewritten into the canonical format.',
+} as const;
+
+export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
+
+/** Base class of every error Station throws on purpose. */
+export class StationError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StationError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+}
+
+export class UsageError extends StationError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('STN_E_USAGE', message, details);
+    this.name = 'UsageError';
+  }
+}
+
+export class ConfigError extends StationError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('STN_E_CONFIG', message, details);
+    this.name = 'ConfigError';
+  }
+}
+
+export class NotFoundError extends StationError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('STN_E_NOT_FOUND', message, details);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** Wraps anything thrown into a StationError so callers can rely on `code`. */
+export function toStationError(err: unknown): StationError {
+  if (err instanceof StationError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new StationError('STN_E_INTERNAL', message, undefined, { cause: err });
+}
