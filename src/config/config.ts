@@ -48,10 +48,10 @@ function readStationFile(file: string): StationFile {
   } catch (err) {
     throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  const doc = parseDocument(text, { uniqueKeys: true, maxAliasCount: DEFAULTS.definitions.maxAliasCount });
+  const doc = parseDocument(text, { uniqueKeys: true });
   const first = doc.errors[0];
   if (first) throw new ConfigError(`${file}: ${first.message}`);
-  const value: unknown = doc.toJS() ?? {};
+  const value: unknown = doc.toJS({ maxAliasCount: DEFAULTS.definitions.maxAliasCount }) ?? {};
   if (!validateStationFile(value)) {
     throw new ConfigError(`${file}: ${formatAjvErrors(validateStationFile.errors)}`);
   }
