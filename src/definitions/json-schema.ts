@@ -5,7 +5,7 @@ import addFormatsModule from 'ajv-formats';
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /** One shared ajv instance (draft 2020-12, all errors, formats) for every schema Station compiles. */
-export const ajv = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+export const ajv = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
 addFormats(ajv);
 
 const cache = new Map<object, ValidateFunction>();

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { openStation, type OpenOptions } from '../context.js';
+import { toStationError } from '../errors.js';
+import { syncCommand } from './commands/sync.js';
+import { validateCommand } from './commands/validate.js';
+import { diffCommand, listCommand, showCommand, versionsCommand } from './commands/workflows.js';
+import { printJson } from './output.js';
+
+interface GlobalOptions {
+  repo?: string;
+  db?: string;
+  config?: string;
+  json?: boolean;
+  logLevel?: string;
+}
+
+const program = new Command('stn')
+  .description('Station: GitOps workflow daemon and CLI')
+  .option('--repo <dir>', 'repository with environments/ and bundles/ (default: current folder, or STN_REPO)')
+  .option('--db <file>', 'SQLite database (default: <repo>/.station/station.db, or STN_DB)')
+  .option('--config <file>', 'station.yaml to use (default: <repo>/station.yaml, or STN_CONFIG)')
+  .option('--json', 'machine-readable output')
+  .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .showHelpAfterError()
+  .exitOverride();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+const openOpts = (extra: Partial<OpenOptions> = {}): OpenOptions => {
+  const g = globals();
+  // CLI commands keep stderr quiet unless asked: their stdout report is the interface.
+  return { repo: g.repo, db: g.db, config: g.config, logLevel: g.logLevel ?? process.env.STN_LOG_LEVEL ?? 'warn', ...extra };
+};
+
+let exitCode = 0;
+
+/** Runs a command body with a Station context that is always closed. */
+async function withStation<T extends number>(extra: Partial<OpenOptions>, body: (s: ReturnType<typeof openStation>) => T | Promise<T>) {
+  const station = openStation(openOpts(extra));
+  try {
+    exitCode = await body(station);
+  } finally {
+    station.close();
+  }
+}
+
+program
+  .command('validate')
+  .description('validate workflow files without a database (default: environments/ and bundles/)')
+  .argument('[paths...]', 'files or folders')
+  .action((paths: string[]) => {
+    const g = globals();
+    exitCode = validateCommand(paths, { repo: openOpts().repo ?? process.env.STN_REPO ?? process.cwd(), json: g.json ?? false });
+  });
+
+program
+  .command('sync')
+  .description('sync definitions from the checkout into the database, once')
+  .option('--env <name>', 'only this environment')
+  .option('--dry-run', 'plan only: show what would change, write nothing')
+  .option('--allow-empty', 'allow disabling every definition of an environment')
+  .action(async (opts: { env?: string; dryRun?: boolean; allowEmpty?: boolean }) => {
+    await withStation({ ephemeralIfMissing: opts.dryRun ?? false }, (s) =>
+      syncCommand(s, { ...opts, json: globals().json ?? false }),
+    );
+  });
+
+const workflows = program.command('workflows').description('inspect synced workflow definitions');
+workflows
+  .command('list')
+  .description('list definitions with their status and active version')
+  .option('--env <name>', 'only this environment')
+  .option('--status <status>', 'active, disabled or invalid')
+  .action(async (opts: { env?: string; status?: string }) => {
+    await withStation({ mustExist: true }, (s) => listCommand(s, { ...opts, json: globals().json ?? false }));
+  });
+workflows
+  .command('show')
+  .description('show a definition (active version, or --version N)')
+  .argument('<id>')
+  .option('--env <name>', 'environment (needed when the id exists in several)')
+  .option('--version <n>', 'a specific version')
+  .action(async (id: string, opts: { env?: string; version?: string }) => {
+    await withStation({ mustExist: true }, (s) => showCommand(s, id, { ...opts, json: globals().json ?? false }));
+  });
+workflows
+  .command('versions')
+  .description('list every version of a definition')
+  .argument('<id>')
+  .option('--env <name>', 'environment')
+  .action(async (id: string, opts: { env?: string }) => {
+    await withStation({ mustExist: true }, (s) => versionsCommand(s, id, { ...opts, json: globals().json ?? false }));
+  });
+workflows
+  .command('diff')
+  .description('diff two versions of a definition (normalized, so formatting never shows)')
+  .argument('<id>')
+  .argument('<a>', 'version, e.g. 1')
+  .argument('<b>', 'version, e.g. 2')
+  .option('--env <name>', 'environment')
+  .action(async (id: string, a: string, b: string, opts: { env?: string }) => {
+    await withStation({ mustExist: true }, (s) => diffCommand(s, id, a, b, { ...opts, json: globals().json ?? false }));
+  });
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not errors; everything else commander rejects is a usage error.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const e = toStationError(err);
+    if (globals().json) printJson({ error: { code: e.code, message: e.message, details: e.details ?? null } });
+    else process.stderr.write(`stn: ${e.code}: ${e.message}\n`);
+    if (e.code === 'STN_E_INTERNAL' && process.env.STN_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    return e.exitCode;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,35 @@
+import type { Diagnostic } from '../definitions/types.js';
+
+/** Writes to stdout; the CLI's reports go here, logs go to stderr. */
+export function print(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A plain text table: columns padded to their widest cell. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** `file:line:col: severity CODE message`, the format editors and CI annotators understand. */
+export function diagnosticLine(file: string, d: Diagnostic): string {
+  return `${file}:${d.line}:${d.col}: ${d.severity} ${d.code}: ${d.message}`;
+}
+
+/** Diagnostics as the JSON reports show them. */
+export function diagnosticJson(d: Diagnostic): { line: number; col: number; code: string; message: string } {
+  return { line: d.line, col: d.col, code: d.code, message: d.message };
+}
+
+export function shortSha(sha: string | null | undefined): string {
+  return sha ? sha.slice(0, 10) : '-';
+}

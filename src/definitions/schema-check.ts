@@ -1,0 +1,125 @@
+import type { ErrorObject } from 'ajv/dist/2020.js';
+import workflowSchema from '../../schemas/workflow.schema.json' with { type: 'json' };
+import { ACTION_NAMES } from '../executors/catalog.js';
+import type { DiagnosticCode } from '../errors.js';
+import { compileSchema } from './json-schema.js';
+import { describePointer, didYouMean } from './where.js';
+
+export interface SchemaIssue {
+  code: DiagnosticCode;
+  message: string;
+  pointer: string;
+  at: 'key' | 'value';
+}
+
+const validateWorkflow = compileSchema(workflowSchema);
+
+/** Validates a normalized definition against schemas/workflow.schema.json and words each error for its author. */
+export function checkSchema(doc: unknown): SchemaIssue[] {
+  if (validateWorkflow(doc)) return [];
+  return schemaIssues(doc, validateWorkflow.errors ?? []);
+}
+
+/** Turns ajv errors into one readable issue per problem (the if/then dispatch errors are noise and dropped). */
+export function schemaIssues(doc: unknown, errors: ErrorObject[], base = ''): SchemaIssue[] {
+  const seen = new Set<string>();
+  const issues: SchemaIssue[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'if' || e.keyword === 'allOf' || e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
+    const issue = toIssue(doc, e, base);
+    const key = `${issue.pointer}|${issue.code}|${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push(issue);
+  }
+  // anyOf/oneOf failures carry no detail of their own; keep them only when nothing else explains the problem.
+  if (issues.length === 0) {
+    for (const e of errors) issues.push(toIssue(doc, e, base));
+  }
+  return issues;
+}
+
+function toIssue(doc: unknown, e: ErrorObject, base: string): SchemaIssue {
+  const pointer = base + e.instancePath;
+  const where = describePointer(doc, pointer);
+  const field = fieldName(pointer);
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty);
+      const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const guess = didYouMean(key, allowed);
+      const hint = guess ? `did you mean "${guess}"?` : `allowed fields: ${allowed.join(', ')}`;
+      return {
+        code: 'STN_E_SCHEMA_UNKNOWN_FIELD',
+        message: `unknown field "${key}" in ${where}: ${hint}`,
+        pointer: `${pointer}/${key}`,
+        at: 'key',
+      };
+    }
+    case 'required': {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      return {
+        code: 'STN_E_SCHEMA_REQUIRED',
+        message: `${where} is missing the required field "${missing}"`,
+        pointer,
+        at: 'key',
+      };
+    }
+    case 'type':
+      return {
+        code: 'STN_E_SCHEMA_TYPE',
+        message: `"${field}" in ${where} ${e.message ?? 'has the wrong type'} (got ${typeName(e.data)})`,
+        pointer,
+        at: 'value',
+      };
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+      if (field === 'action' && allowed.length === ACTION_NAMES.length) {
+        const guess = typeof e.data === 'string' ? didYouMean(e.data, ACTION_NAMES) : undefined;
+        return {
+          code: 'STN_E_UNKNOWN_ACTION',
+          message:
+            `unknown action ${JSON.stringify(e.data)} in ${where}: ` +
+            (guess ? `did you mean "${guess}"?` : `known actions: ${ACTION_NAMES.join(', ')}`),
+          pointer,
+          at: 'value',
+        };
+      }
+      const guess = typeof e.data === 'string' ? didYouMean(e.data, allowed.map(String)) : undefined;
+      return {
+        code: 'STN_E_SCHEMA_VALUE',
+        message:
+          `"${field}" in ${where} is ${JSON.stringify(e.data)}; allowed: ${allowed.map((a) => JSON.stringify(a)).join(', ')}` +
+          (guess ? ` (did you mean "${guess}"?)` : ''),
+        pointer,
+        at: 'value',
+      };
+    }
+    case 'const':
+      return {
+        code: 'STN_E_SCHEMA_VALUE',
+        message: `"${field}" in ${where} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`,
+        pointer,
+        at: 'value',
+      };
+    default:
+      return {
+        code: 'STN_E_SCHEMA_VALUE',
+        message: `"${field}" in ${where} ${e.message ?? 'is invalid'}${e.data !== undefined && typeof e.data !== 'object' ? ` (got ${JSON.stringify(e.data)})` : ''}`,
+        pointer,
+        at: 'value',
+      };
+  }
+}
+
+function fieldName(pointer: string): string {
+  const last = pointer.slice(pointer.lastIndexOf('/') + 1);
+  return last === '' ? '(document)' : last;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}

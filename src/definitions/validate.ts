@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { contentHash } from './hash.js';
+import { normalizeWorkflow } from './normalize.js';
+import { checkSchema } from './schema-check.js';
+import { checkSemantics } from './semantic.js';
+import { decodeSource, parseSource, readSourceFile } from './source.js';
+import type { Diagnostic, WorkflowSpec } from './types.js';
+
+/** Everything Station learned about one definition file. */
+export interface DefinitionResult {
+  /** Path as shown to the user (relative to the repository when known). */
+  path: string;
+  valid: boolean;
+  /** The workflow id, when the file got far enough to declare one. */
+  id: string | undefined;
+  /** The normalized definition; set only when valid. */
+  spec: WorkflowSpec | undefined;
+  /** Canonical content hash of the normalized definition; set only when valid. */
+  hash: string | undefined;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+  notes: Diagnostic[];
+}
+
+export const DEFINITION_FILE = /\.workflow\.(ya?ml|json)$/;
+
+/** Validates definition text: parse with positions → normalize → schema → semantic checks → hash. */
+export function validateDefinitionText(text: string, displayPath: string): DefinitionResult {
+  const result: DefinitionResult = {
+    path: displayPath,
+    valid: false,
+    id: undefined,
+    spec: undefined,
+    hash: undefined,
+    errors: [],
+    warnings: [],
+    notes: [],
+  };
+  const parsed = parseSource(text);
+  if (!parsed.ok) {
+    result.errors = parsed.errors;
+    return result;
+  }
+  const { doc } = parsed;
+  if (typeof doc.value !== 'object' || doc.value === null || Array.isArray(doc.value)) {
+    result.errors.push({
+      severity: 'error',
+      code: 'STN_E_SCHEMA_TYPE',
+      message: 'a workflow file must hold one mapping (id, version, name, states, ...)',
+      line: 1,
+      col: 1,
+    });
+    return result;
+  }
+  const rawId = (doc.value as { id?: unknown }).id;
+  if (typeof rawId === 'string') result.id = rawId;
+
+  const normalized = normalizeWorkflow(doc.value);
+  const at = (pointer: string, where: 'key' | 'value') => doc.locate(normalized.origin(pointer), where);
+  for (const n of normalized.notes) {
+    result.notes.push({ severity: 'note', code: 'STN_N_NORMALIZED', message: n.message, pointer: n.pointer, ...doc.locate(n.pointer, 'key') });
+  }
+
+  const schemaIssues = checkSchema(normalized.value);
+  for (const issue of schemaIssues) {
+    result.errors.push({ severity: 'error', code: issue.code, message: issue.message, pointer: issue.pointer, ...at(issue.pointer, issue.at) });
+  }
+  if (schemaIssues.length > 0) return sortDiagnostics(result);
+
+  const spec = normalized.value as WorkflowSpec;
+  for (const issue of checkSemantics(spec)) {
+    const d: Diagnostic = { severity: issue.severity, code: issue.code, message: issue.message, pointer: issue.pointer, ...at(issue.pointer, issue.at) };
+    (issue.severity === 'error' ? result.errors : result.warnings).push(d);
+  }
+  if (result.errors.length === 0) {
+    result.valid = true;
+    result.spec = spec;
+    result.hash = contentHash(spec);
+  }
+  return sortDiagnostics(result);
+}
+
+/** Validates bytes (size and encoding checks first). */
+export function validateDefinitionBytes(bytes: Uint8Array, displayPath: string): DefinitionResult {
+  const decoded = decodeSource(bytes);
+  if (!decoded.ok) return failed(displayPath, decoded.errors);
+  return validateDefinitionText(decoded.text, displayPath);
+}
+
+/** Reads and validates one file. */
+export function validateDefinitionFile(file: string, displayPath: string = path.relative(process.cwd(), file)): DefinitionResult {
+  const read = readSourceFile(file);
+  if (!read.ok) return failed(displayPath, read.errors);
+  return validateDefinitionText(read.text, displayPath);
+}
+
+function failed(displayPath: string, errors: Diagnostic[]): DefinitionResult {
+  return { path: displayPath, valid: false, id: undefined, spec: undefined, hash: undefined, errors, warnings: [], notes: [] };
+}
+
+function sortDiagnostics(r: DefinitionResult): DefinitionResult {
+  const byPos = (a: Diagnostic, b: Diagnostic) => a.line - b.line || a.col - b.col;
+  r.errors.sort(byPos);
+  r.warnings.sort(byPos);
+  r.notes.sort(byPos);
+  return r;
+}
+
+/**
+ * Identifies the validation rules. Sync skips re-validating a file whose bytes it has seen, but only under the same
+ * rules: bump this whenever a change to parsing, normalization, the schema or the semantic checks could change a
+ * verdict.
+ */
+export const CHECKER_VERSION = '1';
+
+/** Best-effort id of a file too broken to parse, so its error can be attached to the right definition. */
+export function guessId(text: string): string | undefined {
+  return /^id:[ \t]*["']?([a-z0-9][a-z0-9._-]{0,127})["']?[ \t]*(#.*)?$/m.exec(text)?.[1];
+}

@@ -1,0 +1,151 @@
+import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } from '@marcbachmann/cel-js';
+import type { ASTNode } from '@marcbachmann/cel-js';
+import { ExpressionError } from './errors.js';
+import type { ExpressionErrorCode } from './errors.js';
+import { JsonConversionError, toCel, toJson } from './values.js';
+
+/** A parsed CEL expression, ready to evaluate many times. */
+export interface CompiledExpression {
+  readonly source: string;
+  /** Evaluates against plain JSON variables and returns plain JSON. Throws ExpressionError. */
+  evaluate(vars: Record<string, unknown>): unknown;
+}
+
+// Creating an Environment is expensive: one for the process. Variables are undeclared (every context key may be one),
+// list/map literals may mix types (templates build objects such as `{"name": n, "count": 3}`), `.?` is on.
+const env = new Environment({
+  unlistedVariablesAreDyn: true,
+  homogeneousAggregateLiterals: false,
+  enableOptionalTypes: true,
+});
+
+// CEL has no int/double arithmetic. Because whole JSON numbers become ints (values.ts), `price * 1.2` would work or
+// fail depending on whether the price happens to be whole; mixed operators make the result a double either way.
+const arithmetic = {
+  '+': (a: number, b: number) => a + b,
+  '-': (a: number, b: number) => a - b,
+  '*': (a: number, b: number) => a * b,
+  '/': (a: number, b: number) => a / b,
+};
+for (const [op, fn] of Object.entries(arithmetic)) {
+  env.registerOperator(`int ${op} double: double`, (a: bigint, b: number) => fn(Number(a), b));
+  env.registerOperator(`double ${op} int: double`, (a: number, b: bigint) => fn(a, Number(b)));
+}
+// Variables compare across int/double at run time already; this covers literals (`1 == 1.0`). `!=` and
+// `double == int` come with it.
+env.registerOperator('int == double', (a: bigint, b: number) => Number(a) === b);
+
+const CACHE_LIMIT = 5_000;
+const cache = new Map<string, CompiledExpression>();
+
+/**
+ * Parses a CEL expression once; the result is cached by source text (least recently used entries are dropped past
+ * 5,000). Throws ExpressionError `STN_E_EXPR_SYNTAX`.
+ */
+export function compileExpression(source: string): CompiledExpression {
+  const hit = cache.get(source);
+  if (hit) {
+    cache.delete(source); // re-insert: Map order is the recency order
+    cache.set(source, hit);
+    return hit;
+  }
+  const compiled = compile(source);
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(source, compiled);
+  return compiled;
+}
+
+function compile(source: string): CompiledExpression {
+  let program: ReturnType<Environment['parse']>;
+  try {
+    program = env.parse(source);
+  } catch (err) {
+    throw toExpressionError(err, source);
+  }
+  // Only the variables the expression names are converted, not the whole (possibly large) context.
+  const roots = [...collectIdentifiers(program.ast)];
+  return {
+    source,
+    evaluate(vars) {
+      const celVars = Object.create(null) as Record<string, unknown>;
+      for (const name of roots) {
+        if (Object.hasOwn(vars, name)) celVars[name] = toCel(vars[name]);
+      }
+      try {
+        return toJson(program(celVars));
+      } catch (err) {
+        throw toExpressionError(err, source);
+      }
+    },
+  };
+}
+
+/**
+ * Checks an expression without evaluating it, for validation at sync time: syntax, plus the static checks that are
+ * sure to fail at run time whatever the data (unknown functions, `has()` without a field, `1 + "a"`).
+ */
+export function checkExpressionSyntax(source: string): { message: string; offset?: number } | undefined {
+  let failure: unknown;
+  try {
+    const result = env.parse(source).check();
+    if (result.valid) return undefined;
+    failure = result.error;
+  } catch (err) {
+    failure = err;
+  }
+  const error = toExpressionError(failure, source);
+  return error.offset === undefined ? { message: error.reason } : { message: error.reason, offset: error.offset };
+}
+
+/** Names used as identifiers: the top-level variables (plus macro variables, which are harmless extras). */
+function collectIdentifiers(ast: ASTNode, into = new Set<string>()): Set<string> {
+  if (ast.op === 'id') {
+    into.add(ast.args);
+    return into;
+  }
+  const visit = (arg: unknown): void => {
+    if (Array.isArray(arg)) arg.forEach(visit);
+    else if (typeof arg === 'object' && arg !== null && 'op' in arg) collectIdentifiers(arg as ASTNode, into);
+  };
+  visit(ast.args);
+  return into;
+}
+
+/** Maps whatever the library (or our JSON conversion) threw to an ExpressionError with a stable code. */
+function toExpressionError(err: unknown, source: string): ExpressionError {
+  if (err instanceof ExpressionError) return err;
+  let code: ExpressionErrorCode = 'STN_E_EXPR_EVAL';
+  let reason: string;
+  let key: string | undefined;
+  let offset: number | undefined;
+  if (err instanceof ParseError || err instanceof EvaluationError || err instanceof CelTypeError) {
+    offset = err.range?.start;
+    reason = lowerFirst(err.summary);
+    if (err instanceof ParseError) {
+      code = 'STN_E_EXPR_SYNTAX';
+      reason = `syntax error: ${reason}`;
+    } else if (err.code === 'no_such_key' || err.code === 'unknown_variable') {
+      code = 'STN_E_EXPR_MISSING_KEY';
+      key = missingKey(err);
+      reason = err.code === 'unknown_variable' ? `no such variable "${key}"` : `no such key "${key}"`;
+    }
+  } else if (err instanceof JsonConversionError) {
+    reason = err.message;
+  } else {
+    reason = err instanceof Error ? err.message : String(err);
+  }
+  const info = { expression: source, reason, ...(offset === undefined ? {} : { offset }), ...(key ? { key } : {}) };
+  return new ExpressionError(code, `${reason} in ${source}`, info, { cause: err });
+}
+
+function missingKey(err: EvaluationError | CelTypeError): string {
+  const node = err.node;
+  if (node?.op === 'id') return node.args;
+  if (node?.op === '.' || node?.op === '.?') return node.args[1];
+  // `a["k"]` and `a[k]`: the key is only in the summary ("No such key: k").
+  return err.summary.replace(/^No such key: /, '');
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}

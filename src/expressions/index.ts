@@ -1,0 +1,8 @@
+/** CEL expressions, `{{ }}` templates and Station's legacy spellings (DESIGN §3.3, §3.4). */
+export { compileExpression, checkExpressionSyntax } from './cel.js';
+export type { CompiledExpression } from './cel.js';
+export { ExpressionError } from './errors.js';
+export type { ExpressionErrorCode, ExpressionErrorInfo } from './errors.js';
+export { parseTemplate, hasTemplate, renderTemplate, collectTemplateExpressions } from './template.js';
+export type { TemplatePart, TemplateLocation, CollectedExpression } from './template.js';
+export { normalizeCondition, normalizePath, splitPath } from './station.js';
