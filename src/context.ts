@@ -35,7 +35,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
   const db = openDatabase(missing && options.ephemeralIfMissing ? ':memory:' : config.database);
   const definitions = new DefinitionStore(db);
   const git = new GitInfo(config.repo);
-  const syncer = new Syncer({ repo: config.repo, store: definitions, git, logger });
+  const syncer = new Syncer({ repo: config.repo, store: definitions, git, logger, workers: config.syncWorkers });
   return {
     config,
     logger,

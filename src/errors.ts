@@ -18,8 +18,6 @@ export const ERROR_CODES = {
   STN_E_NOT_FOUND: { exit: 2, http: 404, summary: 'The named workflow, version, environment or run does not exist.' },
   STN_E_STORE: { exit: 2, http: 500, summary: 'The SQLite database could not be opened or migrated.' },
   STN_E_STORE_NEWER: { exit: 2, http: 500, summary: 'The database was migrated by a newer Station than this one.' },
-  STN_E_GIT: { exit: 2, http: 500, summary: 'A git command failed.' },
-  STN_E_REPO: { exit: 2, http: 500, summary: 'The repository layout is unusable (no environments/ folder, unreadable files).' },
   STN_E_SYNC_EMPTY: {
     exit: 2,
     http: 409,

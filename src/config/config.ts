@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -21,6 +22,7 @@ export interface StationFile {
   server?: { host?: string; port?: number };
   git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string };
   engine?: { concurrency?: number; leaseSeconds?: number };
+  sync?: { workers?: number };
   secrets?: { file?: string };
   [key: string]: unknown;
 }
@@ -34,6 +36,8 @@ export interface ResolvedConfig {
   readonly server: { readonly host: string; readonly port: number };
   readonly git: { readonly pollSeconds: number; readonly remote: string; readonly branch: string | undefined };
   readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
+  /** Worker threads that validate definition files during large syncs; 0 validates on the main thread. */
+  readonly syncWorkers: number;
   readonly secretsFile: string | undefined;
   /** The parsed file as written, for sections that later features read. */
   readonly file: Readonly<StationFile>;
@@ -114,6 +118,7 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
       concurrency: envInt(env, 'STN_CONCURRENCY') ?? file.engine?.concurrency ?? DEFAULTS.engine.concurrency,
       leaseSeconds: file.engine?.leaseSeconds ?? DEFAULTS.engine.leaseSeconds,
     },
+    syncWorkers: envInt(env, 'STN_SYNC_WORKERS') ?? file.sync?.workers ?? Math.min(os.availableParallelism(), DEFAULTS.sync.maxWorkers),
     secretsFile: env.STN_SECRETS_FILE ?? file.secrets?.file,
     file,
   };

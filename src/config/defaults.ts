@@ -6,6 +6,8 @@ export const DEFAULTS = {
   server: { host: '127.0.0.1', port: 7878 },
   git: { pollSeconds: 0, remote: 'origin' },
   engine: { concurrency: 8, leaseSeconds: 30 },
+  /** Validation worker threads for large syncs: one per core, at most this many. */
+  sync: { maxWorkers: 4 },
   /** Limits on definition files (DESIGN §10). */
   definitions: { maxFileBytes: 1024 * 1024, maxAliasCount: 100 },
 } as const;

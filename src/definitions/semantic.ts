@@ -204,8 +204,18 @@ function validTimeZone(tz: string): boolean {
   return ok;
 }
 
-/** Validates a cron schedule (5 or 6 fields); returns an error message or undefined. */
+const cronCache = new Map<string, string | undefined>();
+
+/** Validates a cron schedule (5 or 6 fields); returns an error message or undefined. Verdicts are cached. */
 export function cronError(schedule: string): string | undefined {
+  if (cronCache.has(schedule)) return cronCache.get(schedule);
+  const verdict = checkCron(schedule);
+  if (cronCache.size > 10_000) cronCache.clear();
+  cronCache.set(schedule, verdict);
+  return verdict;
+}
+
+function checkCron(schedule: string): string | undefined {
   const fields = schedule.trim().split(/\s+/).length;
   if (fields !== 5 && fields !== 6) return `has ${fields} fields; use 5 (minute hour day month weekday) or 6 (with seconds first)`;
   try {

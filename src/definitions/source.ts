@@ -62,19 +62,18 @@ const YAML_CODES: Record<string, DiagnosticCode> = {
   MULTIPLE_DOCS: 'STN_E_YAML_MULTI_DOC',
 };
 
-/** An anchor or alias may be present: such text takes the path that bounds alias expansion. */
-const MAYBE_ALIAS = /(^|[\s[{,:-])[&*][^\s,\]}&*]/m;
-
 /**
- * Parses YAML (JSON is YAML too). Most files are plain YAML without anchors: those are read by js-yaml, about ten times
- * faster, and the `yaml` package (with a LineCounter) builds the position map only when a diagnostic needs a line.
- * Text with anchors/aliases, or that js-yaml refuses, goes straight to `yaml`, which bounds alias expansion and gives
- * the precise error and position.
+ * Parses YAML (JSON is YAML too). Most files are read by js-yaml, about ten times faster than the `yaml` package; the
+ * `yaml` package (with a LineCounter) builds the position map only when a diagnostic needs a line. js-yaml shares
+ * aliased nodes instead of copying them, so text that may hold aliases is measured as it would expand: past the budget
+ * (an alias bomb) it goes to `yaml`, which bounds alias expansion and words the error. Text js-yaml refuses goes to
+ * `yaml` too, for the precise error and position.
  */
 export function parseSource(text: string): SourceResult {
-  if (!MAYBE_ALIAS.test(text)) {
-    try {
-      const value: unknown = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false });
+  try {
+    const value: unknown = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false });
+    const mayAlias = text.includes('*');
+    if (!mayAlias || withinExpansionBudget(value, text.length + 1000)) {
       let full: SourceDocument | undefined;
       const locateLazily = (pointer: string, at?: 'key' | 'value') => {
         if (!full) {
@@ -85,11 +84,37 @@ export function parseSource(text: string): SourceResult {
         return full.locate(pointer, at);
       };
       return { ok: true, doc: { value: value ?? null, locate: locateLazily } };
-    } catch {
-      // Fall through: the `yaml` package words the error with its position.
     }
+  } catch {
+    // Fall through: the `yaml` package words the error with its position.
   }
   return parseWithPositions(text);
+}
+
+/**
+ * Without aliases a document cannot hold more nodes, or more string characters, than its text has characters. Walks
+ * the value as it would expand and stops as soon as either count passes the budget.
+ */
+function withinExpansionBudget(value: unknown, budget: number): boolean {
+  let nodes = 0;
+  let chars = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++nodes > budget) return false;
+    if (typeof v === 'string') {
+      chars += v.length;
+      if (chars > budget) return false;
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        chars += k.length;
+        stack.push(item);
+      }
+    }
+  }
+  return true;
 }
 
 /** Parses with the `yaml` package, keeping the document for position look-ups. */

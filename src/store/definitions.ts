@@ -17,6 +17,9 @@ export interface DefinitionRow {
   disabled_at: string | null;
 }
 
+/** A definition with the content hash of its active version (null when it never had one). */
+export type DefinitionWithHash = DefinitionRow & { active_hash: string | null };
+
 export interface VersionRow {
   environment: string;
   workflow_id: string;
@@ -84,7 +87,12 @@ export class DefinitionStore {
         'UPDATE environments SET last_attempted_commit = ?, last_attempted_at = ?, last_sync_status = ?, last_sync_error = ? WHERE name = ?',
       ),
       envSynced: db.prepare('UPDATE environments SET last_synced_commit = ?, last_synced_at = ? WHERE name = ?'),
-      defsOfEnv: db.prepare<[string], DefinitionRow>('SELECT * FROM workflow_definitions WHERE environment = ?'),
+      defsWithHash: db.prepare<[string], DefinitionWithHash>(
+        `SELECT d.*, v.content_hash AS active_hash FROM workflow_definitions d
+         LEFT JOIN workflow_definition_versions v
+           ON v.environment = d.environment AND v.workflow_id = d.workflow_id AND v.version = d.active_version
+         WHERE d.environment = ?`,
+      ),
       defGet: db.prepare<[string, string], DefinitionRow>(
         'SELECT * FROM workflow_definitions WHERE environment = ? AND workflow_id = ?',
       ),
@@ -110,9 +118,6 @@ export class DefinitionStore {
       ),
       verGet: db.prepare<[string, string, number], VersionRow>(
         'SELECT * FROM workflow_definition_versions WHERE environment = ? AND workflow_id = ? AND version = ?',
-      ),
-      verHash: db.prepare<[string, string, number], { content_hash: string }>(
-        'SELECT content_hash FROM workflow_definition_versions WHERE environment = ? AND workflow_id = ? AND version = ?',
       ),
       verList: db.prepare<[string, string], Omit<VersionRow, 'spec' | 'raw'>>(
         `SELECT environment, workflow_id, version, label, name, content_hash, path, bundle, git_commit, git_dirty,
@@ -160,8 +165,9 @@ export class DefinitionStore {
     this.s.envSynced.run(commit, now, env);
   }
 
-  definitionsOf(env: string): DefinitionRow[] {
-    return this.s.defsOfEnv.all(env);
+  /** The definitions of an environment, each with its active version's content hash (one query for all). */
+  definitionsWithHash(env: string): DefinitionWithHash[] {
+    return this.s.defsWithHash.all(env);
   }
 
   definition(env: string, id: string): DefinitionRow | undefined {
@@ -212,10 +218,6 @@ export class DefinitionStore {
 
   version(env: string, id: string, version: number): VersionRow | undefined {
     return this.s.verGet.get(env, id, version);
-  }
-
-  versionHash(env: string, id: string, version: number): string | undefined {
-    return this.s.verHash.get(env, id, version)?.content_hash;
   }
 
   versions(env: string, id: string): Array<Omit<VersionRow, 'spec' | 'raw'>> {

@@ -1,91 +1,40 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256 } from '../definitions/hash.js';
-import type { Diagnostic, WorkflowSpec } from '../definitions/types.js';
-import { CHECKER_VERSION, guessId, validateDefinitionBytes, type DefinitionResult } from '../definitions/validate.js';
-import { NotFoundError, StationError } from '../errors.js';
+import { ValidationPool } from '../definitions/pool.js';
+import type { Diagnostic } from '../definitions/types.js';
+import { NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DefinitionRow, DefinitionStore, FileRow } from '../store/definitions.js';
-import { discoverEnvironment, listEnvironmentNames, type DiscoveredEnvironment, type DiscoveredFile } from './discover.js';
-import type { GitInfo } from './git.js';
+import type { DefinitionStore, DefinitionWithHash, FileRow } from '../store/definitions.js';
+import { discoverEnvironment, listEnvironmentNames, type DiscoveredEnvironment } from './discover.js';
+import { fileRow, readFiles, validateFiles, versionSource, type FileState, type PendingStates } from './files.js';
+import { gitBlobSha, type GitInfo } from './git.js';
+import {
+  emptyReport,
+  sortReport,
+  summarize,
+  syncExitCode,
+  type EnvironmentReport,
+  type SyncOptions,
+  type SyncReport,
+} from './report.js';
 
-export type SyncSource = 'cli' | 'start' | 'watch' | 'poll' | 'webhook' | 'api';
-
-export interface SyncOptions {
-  /** Only this environment. */
-  environment?: string | undefined;
-  /** Plan only: report what would change, write nothing. */
-  dryRun?: boolean | undefined;
-  /** Allow a sync that disables every definition of an environment. */
-  allowEmpty?: boolean | undefined;
-  source?: SyncSource | undefined;
-  /**
-   * Incremental sync: repository-relative paths known to have changed (from the file watcher). Other files are taken
-   * as they were at the last sync, without being read. Omit for a full sync.
-   */
-  changedPaths?: string[] | undefined;
-}
-
-export interface InvalidEntry {
-  path: string;
-  id: string | null;
-  errors: Diagnostic[];
-  /** The version that stays active despite the error, if any. */
-  activeVersion: number | null;
-}
-
-export interface EnvironmentReport {
-  name: string;
-  added: string[];
-  updated: string[];
-  disabled: string[];
-  reenabled: string[];
-  unchanged: string[];
-  invalid: InvalidEntry[];
-  warnings: Array<{ path: string; id: string | null; warnings: Diagnostic[] }>;
-  /** New version numbers, by workflow id, for what was added, updated or re-enabled with a change. */
-  versions: Record<string, number>;
-  /** Set when the environment was not synced at all (invalid environment.yaml, refused empty sync). */
-  error?: { code: string; message: string; details?: unknown };
-}
-
-export interface SyncReport {
-  commit: string | null;
-  dryRun: boolean;
-  syncRunId: number | null;
-  environments: EnvironmentReport[];
-}
-
-/** 0: all valid; 1: some files invalid (the valid ones synced); 2: an environment was refused or unusable. */
-export function syncExitCode(report: SyncReport): 0 | 1 | 2 {
-  if (report.environments.some((e) => e.error?.code === 'STN_E_SYNC_EMPTY')) return 2;
-  if (report.environments.some((e) => e.error !== undefined || e.invalid.length > 0)) return 1;
-  return 0;
-}
+export * from './report.js';
 
 export interface SyncDeps {
   repo: string;
   store: DefinitionStore;
   git: GitInfo;
   logger: Logger;
+  /** Validation worker threads for large syncs (0: validate on this thread). */
+  workers?: number;
   now?: () => Date;
 }
 
-/** What sync knows about one file this time: freshly validated, or carried over from the last sync. */
-interface FileState {
-  file: DiscoveredFile;
-  rawSha: string;
-  id: string | null;
-  valid: boolean;
-  hash: string | null;
-  errors: Diagnostic[];
-  warnings: Diagnostic[];
-  /** Only for freshly validated files; a carried-over one is re-read when it needs a new version. */
-  fresh?: { spec: WorkflowSpec | undefined; raw: string };
-}
-
-function emptyReport(name: string): EnvironmentReport {
-  return { name, added: [], updated: [], disabled: [], reenabled: [], unchanged: [], invalid: [], warnings: [], versions: {} };
+/** One environment between reading its files and writing the outcome. */
+interface Loaded {
+  env: DiscoveredEnvironment;
+  previous: Map<string, FileRow>;
+  pending: PendingStates;
 }
 
 /** Syncs definition files from the checkout into the store (DESIGN §4). */
@@ -102,21 +51,46 @@ export class Syncer {
     const started = Date.now();
     const names = this.environmentNames(options);
     const commit = await this.deps.git.head();
-    const syncRunId = dryRun
-      ? null
-      : store.startSyncRun(this.now().toISOString(), options.source ?? 'cli', names, commit, false);
+    const syncRunId = dryRun ? null : store.startSyncRun(this.now().toISOString(), options.source ?? 'cli', names, commit, false);
     const report: SyncReport = { commit, dryRun, syncRunId, environments: [] };
+    let headBlobs: Promise<Map<string, string>> | undefined;
+    const blobsOfHead = () =>
+      (headBlobs ??= commit ? this.deps.git.treeBlobs(commit, ['environments', 'bundles']) : Promise.resolve(new Map()));
+    let pool: ValidationPool | undefined;
     try {
-      for (const name of names) report.environments.push(await this.syncEnvironment(name, commit, syncRunId, options));
-    } catch (err) {
-      if (syncRunId !== null) {
-        store.finishSyncRun(syncRunId, this.now().toISOString(), 'error', undefined, (err as Error).message);
+      // Read every environment first; with many files to validate, a worker pool validates them while the
+      // environments before are being written.
+      const changed = options.changedPaths ? new Set(options.changedPaths) : undefined;
+      const read = names.map((n) => {
+        const env = this.discover(n);
+        if (env.errors.length > 0) return env;
+        const previous = new Map(store.filesOf(env.name).map((f) => [f.path, f]));
+        return { env, previous, read: readFiles(env.files, previous, changed) };
+      });
+      const pending = read.reduce((n, r) => n + ('read' in r ? r.read.toValidate.length : 0), 0);
+      pool = ValidationPool.create(pending, this.deps.workers ?? 0);
+      const loaded = read.map((r): Loaded | DiscoveredEnvironment =>
+        'read' in r ? { env: r.env, previous: r.previous, pending: validateFiles(r.read, r.previous, pool) } : r,
+      );
+      for (const [i, item] of loaded.entries()) {
+        // Validate one environment ahead: the workers stay busy while this one is written, and memory holds two.
+        const next = loaded[i + 1];
+        if (next && 'pending' in next) next.pending.start();
+        const envReport = 'pending' in item
+          ? await this.apply(item, commit, syncRunId, options, blobsOfHead)
+          : this.notSynced(item, commit, options);
+        report.environments.push(envReport);
       }
+    } catch (err) {
+      if (syncRunId !== null) store.finishSyncRun(syncRunId, this.now().toISOString(), 'error', undefined, (err as Error).message);
       throw err;
+    } finally {
+      await pool?.close();
     }
     const exit = syncExitCode(report);
     if (syncRunId !== null) {
-      store.finishSyncRun(syncRunId, this.now().toISOString(), exit === 0 ? 'ok' : exit === 1 ? 'invalid' : 'refused', summarize(report), null);
+      const status = exit === 0 ? 'ok' : exit === 1 ? 'invalid' : 'refused';
+      store.finishSyncRun(syncRunId, this.now().toISOString(), status, summarize(report), null);
     }
     logger.info(
       { sync_run_id: syncRunId, commit, dry_run: dryRun, duration_ms: Date.now() - started, ...summarize(report).totals },
@@ -130,51 +104,57 @@ export class Syncer {
     const onDisk = listEnvironmentNames(this.deps.repo);
     const known = this.deps.store.environments().map((e) => e.name);
     const all = [...new Set([...onDisk, ...known])].sort();
-    if (options.environment === undefined) {
-      if (options.changedPaths === undefined) return all;
-      return all.filter((n) => affects(options.changedPaths ?? [], n, this.deps.repo));
+    if (options.environment !== undefined) {
+      if (!all.includes(options.environment)) {
+        throw new NotFoundError(`environment "${options.environment}" is neither in environments/ nor in the database`, {
+          known: all,
+        });
+      }
+      return [options.environment];
     }
-    if (!all.includes(options.environment)) {
-      throw new NotFoundError(`environment "${options.environment}" is neither in environments/ nor in the database`, {
-        known: all,
-      });
-    }
-    return [options.environment];
+    if (options.changedPaths === undefined) return all;
+    // A change under environments/<env>/ concerns that environment; a bundle change concerns all (bundle lists are
+    // cheap to re-read, and unchanged files are not read at all in incremental mode).
+    const paths = options.changedPaths;
+    return all.filter((n) => paths.some((p) => p.startsWith(`environments/${n}/`) || p.startsWith('bundles/')));
   }
 
-  private async syncEnvironment(
-    name: string,
+  private discover(name: string): DiscoveredEnvironment {
+    return fs.existsSync(path.join(this.deps.repo, 'environments', name))
+      ? discoverEnvironment(this.deps.repo, name)
+      : { name, vars: {}, bundles: [], files: [], errors: [] };
+  }
+
+  /** An environment whose environment.yaml (or bundle list) is broken is left exactly as it was. */
+  private notSynced(env: DiscoveredEnvironment, commit: string | null, options: SyncOptions): EnvironmentReport {
+    const report = emptyReport(env.name);
+    report.error = {
+      code: env.errors[0]?.diagnostic.code ?? 'STN_E_ENVIRONMENT_FILE',
+      message: env.errors.map((e) => `${e.path}:${e.diagnostic.line}:${e.diagnostic.col}: ${e.diagnostic.message}`).join('\n'),
+      details: env.errors,
+    };
+    if (!options.dryRun) this.recordAttempt(env.name, commit, 'error', report.error.message);
+    return report;
+  }
+
+  /** Plans one environment against the store and, unless dry-run, writes the outcome in one transaction. */
+  private async apply(
+    loaded: Loaded,
     commit: string | null,
     syncRunId: number | null,
     options: SyncOptions,
+    blobsOfHead: () => Promise<Map<string, string>>,
   ): Promise<EnvironmentReport> {
-    const { store, repo } = this.deps;
+    const { store } = this.deps;
+    const name = loaded.env.name;
     const report = emptyReport(name);
-    const exists = fs.existsSync(path.join(repo, 'environments', name));
-    const env: DiscoveredEnvironment = exists
-      ? discoverEnvironment(repo, name)
-      : { name, vars: {}, bundles: [], files: [], errors: [] };
-    const nowIso = this.now().toISOString();
-    if (env.errors.length > 0) {
-      const first = env.errors[0];
-      report.error = {
-        code: first?.diagnostic.code ?? 'STN_E_ENVIRONMENT_FILE',
-        message: env.errors.map((e) => `${e.path}:${e.diagnostic.line}:${e.diagnostic.col}: ${e.diagnostic.message}`).join('\n'),
-        details: env.errors,
-      };
-      if (!options.dryRun) this.recordAttempt(name, commit, nowIso, 'error', report.error.message);
-      return report;
-    }
-
-    const changed = options.changedPaths ? new Set(options.changedPaths) : undefined;
-    const previous = new Map(store.filesOf(name).map((f) => [f.path, f]));
-    const states = env.files.map((f) => this.fileState(f, previous.get(f.path), changed));
-    const winners = this.resolveDuplicates(states, report);
-
-    const writes: Array<() => void> = [];
-    const needsVersion: FileState[] = [];
-    const defs = new Map(store.definitionsOf(name).map((d) => [d.workflow_id, d]));
+    const states = await loaded.pending.states();
+    const winners = resolveDuplicates(states, report);
+    const defs = new Map(store.definitionsWithHash(name).map((d) => [d.workflow_id, d]));
     const activeBefore = [...defs.values()].filter((d) => d.status !== 'disabled').length;
+    const nowIso = this.now().toISOString();
+    const writes: Array<(blobs: Map<string, string>) => void> = [];
+    let newVersions = 0;
 
     for (const [id, st] of winners) {
       const d = defs.get(id);
@@ -183,17 +163,12 @@ export class Syncer {
         writes.push(() => this.markInvalid(name, id, st, d, nowIso));
         continue;
       }
-      const activeHash = d?.active_version ? store.versionHash(name, id, d.active_version) : undefined;
-      if (d && activeHash === st.hash) {
+      if (d && d.active_hash === st.hash) {
         if (d.status === 'disabled') report.reenabled.push(id);
         else report.unchanged.push(id);
         if (d.status !== 'active' || d.error !== null || d.path !== st.file.path || d.bundle !== (st.file.bundle ?? null)) {
-          writes.push(() =>
-            store.updateDefinition(
-              { ...base(d), status: 'active', path: st.file.path, bundle: st.file.bundle ?? null, error: null, error_at: null },
-              nowIso,
-            ),
-          );
+          const row = { ...base(d), status: 'active' as const, path: st.file.path, bundle: st.file.bundle ?? null, error: null, error_at: null };
+          writes.push(() => store.updateDefinition(row, nowIso));
         }
         continue;
       }
@@ -202,113 +177,64 @@ export class Syncer {
       if (!d || d.active_version === null) report.added.push(id);
       else if (d.status === 'disabled') report.reenabled.push(id);
       else report.updated.push(id);
-      needsVersion.push(st);
-      writes.push(() => this.writeVersion(name, id, version, st, d, commit, gitStates, syncRunId, nowIso));
+      newVersions++;
+      writes.push((blobs) => this.writeVersion(name, id, version, st, d, commit, blobs, syncRunId, nowIso));
     }
-
     for (const d of defs.values()) {
       if (d.status === 'disabled' || winners.has(d.workflow_id)) continue;
       report.disabled.push(d.workflow_id);
       writes.push(() => store.updateDefinition({ ...base(d), status: 'disabled' }, nowIso));
     }
 
-    if (activeBefore > 0 && report.disabled.length === activeBefore && winners.size === 0 && !options.allowEmpty) {
+    if (activeBefore > 0 && winners.size === 0 && !options.allowEmpty) {
       const message =
         `refusing to disable all ${activeBefore} definitions of environment "${name}" at once ` +
         `(is the checkout incomplete?): run with --allow-empty if that is intended`;
       const refused = emptyReport(name);
       refused.error = { code: 'STN_E_SYNC_EMPTY', message, details: { wouldDisable: report.disabled } };
-      if (!options.dryRun) this.recordAttempt(name, commit, nowIso, 'refused', message);
+      if (!options.dryRun) this.recordAttempt(name, commit, 'refused', message);
       this.deps.logger.warn({ env: name, would_disable: report.disabled.length }, 'empty sync refused');
       return refused;
     }
     for (const st of states) {
-      if (st.id === null && !st.valid) {
-        report.invalid.push({ path: st.file.path, id: null, errors: st.errors, activeVersion: null });
-      }
+      if (st.id === null && !st.valid) report.invalid.push({ path: st.file.path, id: null, errors: st.errors, activeVersion: null });
       if (st.warnings.length > 0) report.warnings.push({ path: st.file.path, id: st.id, warnings: st.warnings });
     }
     sortReport(report);
     if (options.dryRun) return report;
 
-    // Git state only matters for files that get a new version; one `git status` covers them all.
-    const gitStates = await this.deps.git.fileStates(
-      needsVersion.length > 200 ? ['environments', 'bundles'] : needsVersion.map((s) => s.file.path),
-    );
+    const blobs = newVersions > 0 ? await blobsOfHead() : new Map<string, string>();
     const present = new Set(states.map((s) => s.file.path));
     store.transaction(() => {
       store.ensureEnvironment(name, nowIso);
-      for (const w of writes) w();
-      for (const st of states) store.upsertFile(fileRow(name, st, nowIso));
-      for (const p of previous.keys()) if (!present.has(p)) store.deleteFile(name, p);
-      const status = report.invalid.length > 0 ? 'invalid' : 'ok';
-      store.recordAttempt(name, commit, nowIso, status, null);
+      for (const w of writes) w(blobs);
+      // Carried-over files are exactly as recorded; only what was read and validated this time is written.
+      for (const st of states) if (st.fresh) store.upsertFile(fileRow(name, st, nowIso));
+      for (const p of loaded.previous.keys()) if (!present.has(p)) store.deleteFile(name, p);
+      store.recordAttempt(name, commit, nowIso, report.invalid.length > 0 ? 'invalid' : 'ok', null);
       store.recordSynced(name, commit, nowIso);
     });
     return report;
   }
 
-  private recordAttempt(name: string, commit: string | null, nowIso: string, status: string, error: string): void {
+  private recordAttempt(name: string, commit: string | null, status: string, error: string): void {
     const { store } = this.deps;
+    const nowIso = this.now().toISOString();
     store.transaction(() => {
       store.ensureEnvironment(name, nowIso);
       store.recordAttempt(name, commit, nowIso, status, error);
     });
   }
 
-  /** Validates a file, or carries over last sync's verdict when its bytes (and the rules) are unchanged. */
-  private fileState(file: DiscoveredFile, prev: FileRow | undefined, changed: Set<string> | undefined): FileState {
-    if (prev && prev.checker === CHECKER_VERSION && changed && !changed.has(file.path)) return carried(file, prev);
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(file.abs);
-    } catch (err) {
-      const result = validateDefinitionBytes(new Uint8Array(0), file.path);
-      result.errors = [{ severity: 'error', code: 'STN_E_FILE_READ', message: `cannot read file: ${(err as Error).message}`, line: 1, col: 1 }];
-      return fresh(file, '', result, '', prev);
-    }
-    const rawSha = sha256(bytes);
-    if (prev && prev.raw_sha === rawSha && prev.checker === CHECKER_VERSION) return carried(file, prev);
-    const result = validateDefinitionBytes(bytes, file.path);
-    return fresh(file, rawSha, result, result.errors.some((e) => e.code === 'STN_E_FILE_ENCODING') ? '' : bytes.toString('utf8'), prev);
-  }
-
-  /** Two files with one id: the first by path keeps it; both are reported. */
-  private resolveDuplicates(states: FileState[], report: EnvironmentReport): Map<string, FileState> {
-    const winners = new Map<string, FileState>();
-    for (const st of states) {
-      if (st.id === null) continue;
-      const first = winners.get(st.id);
-      if (!first) {
-        winners.set(st.id, st);
-        continue;
-      }
-      const dup: Diagnostic = {
-        severity: 'error',
-        code: 'STN_E_DUPLICATE_ID',
-        message: `workflow id "${st.id}" is also declared by ${first.file.path}, which keeps it (first by path): give this file another id`,
-        line: 1,
-        col: 1,
-      };
-      report.invalid.push({ path: st.file.path, id: st.id, errors: [dup, ...st.errors], activeVersion: null });
-      first.warnings = [
-        ...first.warnings,
-        { ...dup, severity: 'warning', message: `workflow id "${st.id}" is also declared by ${st.file.path}; this file keeps it` },
-      ];
-    }
-    return winners;
-  }
-
-  private markInvalid(env: string, id: string, st: FileState, d: DefinitionRow | undefined, nowIso: string): void {
+  private markInvalid(env: string, id: string, st: FileState, d: DefinitionWithHash | undefined, nowIso: string): void {
     const error = JSON.stringify(st.errors);
-    if (!d) {
-      this.deps.store.insertDefinition(
-        { environment: env, workflow_id: id, status: 'invalid', active_version: null, latest_version: 0, path: st.file.path, bundle: st.file.bundle ?? null, error, error_at: nowIso },
-        nowIso,
-      );
-    } else {
-      this.deps.store.updateDefinition({ ...base(d), path: st.file.path, error, error_at: nowIso }, nowIso);
+    const bundle = st.file.bundle ?? null;
+    if (d) {
+      this.deps.store.updateDefinition({ ...base(d), path: st.file.path, bundle, error, error_at: nowIso }, nowIso);
+      return;
     }
+    const row = { environment: env, workflow_id: id, status: 'invalid' as const, active_version: null, latest_version: 0 };
+    this.deps.store.insertDefinition({ ...row, path: st.file.path, bundle, error, error_at: nowIso }, nowIso);
   }
 
   private writeVersion(
@@ -316,15 +242,14 @@ export class Syncer {
     id: string,
     version: number,
     st: FileState,
-    d: DefinitionRow | undefined,
+    d: DefinitionWithHash | undefined,
     commit: string | null,
-    gitStates: Map<string, { dirty: boolean; untracked: boolean }>,
+    blobs: Map<string, string>,
     syncRunId: number | null,
     nowIso: string,
   ): void {
-    const { store } = this.deps;
-    const { spec, raw } = st.fresh?.spec ? { spec: st.fresh.spec, raw: st.fresh.raw } : reread(st.file);
-    const git = gitStates.get(st.file.path);
+    const { store, git } = this.deps;
+    const { spec, bytes } = versionSource(st);
     const row = {
       environment: env,
       workflow_id: id,
@@ -338,6 +263,8 @@ export class Syncer {
     };
     if (d) store.updateDefinition(row, nowIso);
     else store.insertDefinition(row, nowIso);
+    // Dirty: the content differs from the commit's; untracked: the commit has no such file.
+    const committed = blobs.get(st.file.path);
     store.insertVersion({
       environment: env,
       workflow_id: id,
@@ -346,19 +273,45 @@ export class Syncer {
       name: spec.name,
       content_hash: st.hash ?? '',
       spec: JSON.stringify(spec),
-      raw,
+      raw: bytes.toString('utf8'),
       path: st.file.path,
       bundle: st.file.bundle ?? null,
       git_commit: commit,
-      git_dirty: this.deps.git.isRepo ? (git?.dirty ? 1 : 0) : null,
-      git_untracked: this.deps.git.isRepo ? (git?.untracked ? 1 : 0) : null,
+      git_dirty: git.isRepo ? (committed !== undefined && committed !== gitBlobSha(bytes) ? 1 : 0) : null,
+      git_untracked: git.isRepo ? (committed === undefined ? 1 : 0) : null,
       sync_run_id: syncRunId,
       created_at: nowIso,
     });
   }
 }
 
-function base(d: DefinitionRow): Omit<DefinitionRow, 'created_at' | 'updated_at' | 'disabled_at'> {
+/** Two files with one id: the first by path keeps it; both are reported. */
+function resolveDuplicates(states: FileState[], report: EnvironmentReport): Map<string, FileState> {
+  const winners = new Map<string, FileState>();
+  for (const st of states) {
+    if (st.id === null) continue;
+    const first = winners.get(st.id);
+    if (!first) {
+      winners.set(st.id, st);
+      continue;
+    }
+    const dup: Diagnostic = {
+      severity: 'error',
+      code: 'STN_E_DUPLICATE_ID',
+      message: `workflow id "${st.id}" is also declared by ${first.file.path}, which keeps it (first by path): give this file another id`,
+      line: 1,
+      col: 1,
+    };
+    report.invalid.push({ path: st.file.path, id: st.id, errors: [dup, ...st.errors], activeVersion: null });
+    first.warnings = [
+      ...first.warnings,
+      { ...dup, severity: 'warning', message: `workflow id "${st.id}" is also declared by ${st.file.path}; this file keeps it` },
+    ];
+  }
+  return winners;
+}
+
+function base(d: DefinitionWithHash) {
   return {
     environment: d.environment,
     workflow_id: d.workflow_id,
@@ -369,89 +322,5 @@ function base(d: DefinitionRow): Omit<DefinitionRow, 'created_at' | 'updated_at'
     bundle: d.bundle,
     error: d.error,
     error_at: d.error_at,
-  };
-}
-
-function fresh(file: DiscoveredFile, rawSha: string, r: DefinitionResult, raw: string, prev: FileRow | undefined): FileState {
-  const id = r.id ?? guessId(raw) ?? prev?.workflow_id ?? null;
-  return {
-    file,
-    rawSha,
-    id,
-    valid: r.valid,
-    hash: r.hash ?? null,
-    errors: r.errors,
-    warnings: r.warnings,
-    fresh: { spec: r.spec, raw },
-  };
-}
-
-function carried(file: DiscoveredFile, prev: FileRow): FileState {
-  const diagnostics = JSON.parse(prev.diagnostics) as { errors: Diagnostic[]; warnings: Diagnostic[] };
-  return {
-    file,
-    rawSha: prev.raw_sha,
-    id: prev.workflow_id,
-    valid: prev.valid === 1,
-    hash: prev.content_hash,
-    errors: diagnostics.errors,
-    warnings: diagnostics.warnings,
-  };
-}
-
-/** A carried-over file that needs a new version after all (rare): read and validate it now. */
-function reread(file: DiscoveredFile): { spec: WorkflowSpec; raw: string } {
-  const bytes = fs.readFileSync(file.abs);
-  const r = validateDefinitionBytes(bytes, file.path);
-  if (!r.spec) throw new StationError('STN_E_INTERNAL', `${file.path} changed during sync; run sync again`);
-  return { spec: r.spec, raw: bytes.toString('utf8') };
-}
-
-function fileRow(env: string, st: FileState, nowIso: string): FileRow {
-  return {
-    environment: env,
-    path: st.file.path,
-    raw_sha: st.rawSha,
-    checker: CHECKER_VERSION,
-    workflow_id: st.id,
-    valid: st.valid ? 1 : 0,
-    content_hash: st.hash,
-    diagnostics: JSON.stringify({ errors: st.errors, warnings: st.warnings.filter((w) => w.code !== 'STN_E_DUPLICATE_ID') }),
-    seen_at: nowIso,
-  };
-}
-
-/** Does a changed path concern this environment? (its own folder, or any bundle: bundle lists are cheap to re-read) */
-function affects(paths: string[], env: string, _repo: string): boolean {
-  return paths.some((p) => p.startsWith(`environments/${env}/`) || p.startsWith('bundles/'));
-}
-
-function sortReport(r: EnvironmentReport): void {
-  for (const list of [r.added, r.updated, r.disabled, r.reenabled, r.unchanged]) list.sort();
-  r.invalid.sort((a, b) => (a.path < b.path ? -1 : 1));
-}
-
-function summarize(report: SyncReport) {
-  const totals = { added: 0, updated: 0, disabled: 0, reenabled: 0, unchanged: 0, invalid: 0, refused: 0 };
-  for (const e of report.environments) {
-    totals.added += e.added.length;
-    totals.updated += e.updated.length;
-    totals.disabled += e.disabled.length;
-    totals.reenabled += e.reenabled.length;
-    totals.unchanged += e.unchanged.length;
-    totals.invalid += e.invalid.length;
-    if (e.error) totals.refused++;
-  }
-  return {
-    totals,
-    environments: report.environments.map((e) => ({
-      name: e.name,
-      added: e.added,
-      updated: e.updated,
-      disabled: e.disabled,
-      reenabled: e.reenabled,
-      invalid: e.invalid.map((i) => ({ path: i.path, id: i.id })),
-      error: e.error?.message,
-    })),
   };
 }

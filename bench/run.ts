@@ -1,0 +1,19 @@
+/**
+ * `npm run bench`: runs every benchmark (or those named: `npm run bench -- definitions`) and prints its figures.
+ * Benchmarks are never part of `npm test`.
+ */
+import { benchDefinitionsSync } from './definitions-sync.js';
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  definitions: benchDefinitionsSync,
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+  const bench = BENCHES[name];
+  if (!bench) {
+    process.stderr.write(`unknown benchmark "${name}"; known: ${Object.keys(BENCHES).join(', ')}\n`);
+    process.exit(2);
+  }
+  await bench();
+}

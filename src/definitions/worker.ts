@@ -1,0 +1,24 @@
+/**
+ * Worker thread of the validation pool: validates batches of definition files sent by the main thread. Validation is
+ * pure (bytes in, result out), so it parallelizes across cores without touching the database.
+ */
+import { parentPort } from 'node:worker_threads';
+import { validateDefinitionBytes, type DefinitionResult } from './validate.js';
+
+export interface ValidationRequest {
+  id: number;
+  items: Array<{ path: string; bytes: Uint8Array }>;
+}
+
+export interface ValidationResponse {
+  id: number;
+  results: DefinitionResult[];
+}
+
+const port = parentPort;
+if (port) {
+  port.on('message', (req: ValidationRequest) => {
+    const results = req.items.map((it) => validateDefinitionBytes(it.bytes, it.path));
+    port.postMessage({ id: req.id, results } satisfies ValidationResponse);
+  });
+}

@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import { sha256 } from '../definitions/hash.js';
+import type { ValidationPool } from '../definitions/pool.js';
+import { validateInline } from '../definitions/pool.js';
+import type { Diagnostic, WorkflowSpec } from '../definitions/types.js';
+import { CHECKER_VERSION, guessId, validateDefinitionBytes, type DefinitionResult } from '../definitions/validate.js';
+import { StationError } from '../errors.js';
+import type { FileRow } from '../store/definitions.js';
+import type { DiscoveredFile } from './discover.js';
+
+/** What sync knows about one file this time: freshly validated, or carried over from the last sync. */
+export interface FileState {
+  file: DiscoveredFile;
+  rawSha: string;
+  id: string | null;
+  valid: boolean;
+  hash: string | null;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+  /** Set for freshly validated files (their row must be written); a carried-over one is re-read if it needs a version. */
+  fresh?: { spec: WorkflowSpec | undefined; bytes: Buffer };
+}
+
+const NO_DIAGNOSTICS = JSON.stringify({ errors: [], warnings: [] });
+
+/** An environment's files after reading: some states known already, the rest waiting for validation. */
+export interface ReadFiles {
+  states: Array<FileState | undefined>;
+  toValidate: Array<{ index: number; file: DiscoveredFile; bytes: Buffer; rawSha: string }>;
+}
+
+/**
+ * Reads an environment's files and works out which must be validated: a file whose bytes are unchanged since the last
+ * sync (same sha256, same validation rules) keeps last sync's verdict without being parsed. In incremental mode, files
+ * not named as changed are not even read.
+ */
+export function readFiles(files: DiscoveredFile[], previous: Map<string, FileRow>, changed: Set<string> | undefined): ReadFiles {
+  const states: Array<FileState | undefined> = [];
+  const toValidate: ReadFiles['toValidate'] = [];
+  files.forEach((file, index) => {
+    const prev = previous.get(file.path);
+    const known = prev !== undefined && prev.checker === CHECKER_VERSION;
+    if (known && changed && !changed.has(file.path)) {
+      states[index] = carried(file, prev);
+      return;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file.abs);
+    } catch (err) {
+      const message = `cannot read file: ${(err as Error).message}`;
+      states[index] = {
+        ...fresh(file, '', validateDefinitionBytes(new Uint8Array(0), file.path), Buffer.alloc(0), prev),
+        errors: [{ severity: 'error', code: 'STN_E_FILE_READ', message, line: 1, col: 1 }],
+        valid: false,
+      };
+      return;
+    }
+    const rawSha = sha256(bytes);
+    if (known && prev.raw_sha === rawSha) states[index] = carried(file, prev);
+    else toValidate.push({ index, file, bytes, rawSha });
+  });
+  return { states, toValidate };
+}
+
+/** Validation of one environment's open files: started on demand, awaited when the environment is applied. */
+export interface PendingStates {
+  /** Starts the validation on the pool (no-op without one, or when started already). */
+  start(): void;
+  states(): Promise<FileState[]>;
+}
+
+/**
+ * Validates what `readFiles` left open: on the pool when there is one (started early, it overlaps with the database
+ * writes of the environment before), else inline when the states are asked for.
+ */
+export function validateFiles(read: ReadFiles, previous: Map<string, FileRow>, pool: ValidationPool | undefined): PendingStates {
+  const items = read.toValidate.map((v) => ({ path: v.file.path, bytes: v.bytes }));
+  let results: Promise<DefinitionResult[]> | undefined;
+  const start = () => {
+    if (results || !pool || items.length === 0) return;
+    results = pool.validate(items);
+    // Keep a started validation from being an unhandled rejection while earlier environments are written.
+    results.catch(() => undefined);
+  };
+  return {
+    start,
+    states: async () => {
+      start();
+      const done = results ? await results : validateInline(items);
+      read.toValidate.forEach((v, i) => {
+        read.states[v.index] = fresh(v.file, v.rawSha, done[i] as DefinitionResult, v.bytes, previous.get(v.file.path));
+      });
+      return read.states as FileState[];
+    },
+  };
+}
+
+function fresh(file: DiscoveredFile, rawSha: string, r: DefinitionResult, bytes: Buffer, prev: FileRow | undefined): FileState {
+  // A file too broken to declare its id keeps the id it had, so the error lands on the right definition.
+  const id = r.id ?? (r.valid ? undefined : guessId(bytes.toString('latin1'))) ?? prev?.workflow_id ?? null;
+  return { file, rawSha, id, valid: r.valid, hash: r.hash ?? null, errors: r.errors, warnings: r.warnings, fresh: { spec: r.spec, bytes } };
+}
+
+function carried(file: DiscoveredFile, prev: FileRow): FileState {
+  const d =
+    prev.diagnostics === NO_DIAGNOSTICS
+      ? { errors: [], warnings: [] }
+      : (JSON.parse(prev.diagnostics) as { errors: Diagnostic[]; warnings: Diagnostic[] });
+  return { file, rawSha: prev.raw_sha, id: prev.workflow_id, valid: prev.valid === 1, hash: prev.content_hash, errors: d.errors, warnings: d.warnings };
+}
+
+/** The spec and bytes of a file that needs a new version; a carried-over file (rare here) is read again. */
+export function versionSource(st: FileState): { spec: WorkflowSpec; bytes: Buffer } {
+  if (st.fresh?.spec) return { spec: st.fresh.spec, bytes: st.fresh.bytes };
+  const bytes = fs.readFileSync(st.file.abs);
+  const r = validateDefinitionBytes(bytes, st.file.path);
+  if (!r.spec || r.hash !== st.hash) throw new StationError('STN_E_INTERNAL', `${st.file.path} changed during sync; run sync again`);
+  return { spec: r.spec, bytes };
+}
+
+export function fileRow(env: string, st: FileState, nowIso: string): FileRow {
+  const warnings = st.warnings.filter((w) => w.code !== 'STN_E_DUPLICATE_ID');
+  return {
+    environment: env,
+    path: st.file.path,
+    raw_sha: st.rawSha,
+    checker: CHECKER_VERSION,
+    workflow_id: st.id,
+    valid: st.valid ? 1 : 0,
+    content_hash: st.hash,
+    diagnostics: st.errors.length + warnings.length === 0 ? NO_DIAGNOSTICS : JSON.stringify({ errors: st.errors, warnings }),
+    seen_at: nowIso,
+  };
+}

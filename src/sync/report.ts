@@ -1,0 +1,90 @@
+import type { Diagnostic } from '../definitions/types.js';
+
+export type SyncSource = 'cli' | 'start' | 'watch' | 'poll' | 'webhook' | 'api';
+
+export interface SyncOptions {
+  /** Only this environment. */
+  environment?: string | undefined;
+  /** Plan only: report what would change, write nothing. */
+  dryRun?: boolean | undefined;
+  /** Allow a sync that disables every definition of an environment. */
+  allowEmpty?: boolean | undefined;
+  source?: SyncSource | undefined;
+  /**
+   * Incremental sync: repository-relative paths known to have changed (from the file watcher). Other files are taken
+   * as they were at the last sync, without being read. Omit for a full sync.
+   */
+  changedPaths?: string[] | undefined;
+}
+
+export interface InvalidEntry {
+  path: string;
+  id: string | null;
+  errors: Diagnostic[];
+  /** The version that stays active despite the error, if any. */
+  activeVersion: number | null;
+}
+
+export interface EnvironmentReport {
+  name: string;
+  added: string[];
+  updated: string[];
+  disabled: string[];
+  reenabled: string[];
+  unchanged: string[];
+  invalid: InvalidEntry[];
+  warnings: Array<{ path: string; id: string | null; warnings: Diagnostic[] }>;
+  /** New version numbers, by workflow id, for what was added, updated or re-enabled with a change. */
+  versions: Record<string, number>;
+  /** Set when the environment was not synced at all (invalid environment.yaml, refused empty sync). */
+  error?: { code: string; message: string; details?: unknown };
+}
+
+export interface SyncReport {
+  commit: string | null;
+  dryRun: boolean;
+  syncRunId: number | null;
+  environments: EnvironmentReport[];
+}
+
+/** 0: all valid; 1: some files invalid (the valid ones synced); 2: an environment was refused. */
+export function syncExitCode(report: SyncReport): 0 | 1 | 2 {
+  if (report.environments.some((e) => e.error?.code === 'STN_E_SYNC_EMPTY')) return 2;
+  if (report.environments.some((e) => e.error !== undefined || e.invalid.length > 0)) return 1;
+  return 0;
+}
+
+export function emptyReport(name: string): EnvironmentReport {
+  return { name, added: [], updated: [], disabled: [], reenabled: [], unchanged: [], invalid: [], warnings: [], versions: {} };
+}
+
+export function sortReport(r: EnvironmentReport): void {
+  for (const list of [r.added, r.updated, r.disabled, r.reenabled, r.unchanged]) list.sort();
+  r.invalid.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The summary stored with each sync run and logged. */
+export function summarize(report: SyncReport) {
+  const totals = { added: 0, updated: 0, disabled: 0, reenabled: 0, unchanged: 0, invalid: 0, notSynced: 0 };
+  for (const e of report.environments) {
+    totals.added += e.added.length;
+    totals.updated += e.updated.length;
+    totals.disabled += e.disabled.length;
+    totals.reenabled += e.reenabled.length;
+    totals.unchanged += e.unchanged.length;
+    totals.invalid += e.invalid.length;
+    if (e.error) totals.notSynced++;
+  }
+  return {
+    totals,
+    environments: report.environments.map((e) => ({
+      name: e.name,
+      added: e.added,
+      updated: e.updated,
+      disabled: e.disabled,
+      reenabled: e.reenabled,
+      invalid: e.invalid.map((i) => ({ path: i.path, id: i.id })),
+      error: e.error?.message,
+    })),
+  };
+}
