@@ -54,8 +54,12 @@ export class Syncer {
     const syncRunId = dryRun ? null : store.startSyncRun(this.now().toISOString(), options.source ?? 'cli', names, commit, false);
     const report: SyncReport = { commit, dryRun, syncRunId, environments: [] };
     let headBlobs: Promise<Map<string, string>> | undefined;
-    const blobsOfHead = () =>
-      (headBlobs ??= commit ? this.deps.git.treeBlobs(commit, ['environments', 'bundles']) : Promise.resolve(new Map()));
+    // A few files are looked up by name; past that, one listing of the whole tree answers every environment.
+    const blobsOfHead = (paths: string[]) => {
+      if (!commit) return Promise.resolve(new Map<string, string>());
+      if (paths.length <= 50 && !headBlobs) return this.deps.git.treeBlobs(commit, paths);
+      return (headBlobs ??= this.deps.git.treeBlobs(commit, ['environments', 'bundles']));
+    };
     let pool: ValidationPool | undefined;
     try {
       // Read every environment first; with many files to validate, a worker pool validates them while the
@@ -143,7 +147,7 @@ export class Syncer {
     commit: string | null,
     syncRunId: number | null,
     options: SyncOptions,
-    blobsOfHead: () => Promise<Map<string, string>>,
+    blobsOfHead: (paths: string[]) => Promise<Map<string, string>>,
   ): Promise<EnvironmentReport> {
     const { store } = this.deps;
     const name = loaded.env.name;
@@ -154,7 +158,7 @@ export class Syncer {
     const activeBefore = [...defs.values()].filter((d) => d.status !== 'disabled').length;
     const nowIso = this.now().toISOString();
     const writes: Array<(blobs: Map<string, string>) => void> = [];
-    let newVersions = 0;
+    const versioned: string[] = [];
 
     for (const [id, st] of winners) {
       const d = defs.get(id);
@@ -177,7 +181,7 @@ export class Syncer {
       if (!d || d.active_version === null) report.added.push(id);
       else if (d.status === 'disabled') report.reenabled.push(id);
       else report.updated.push(id);
-      newVersions++;
+      versioned.push(st.file.path);
       writes.push((blobs) => this.writeVersion(name, id, version, st, d, commit, blobs, syncRunId, nowIso));
     }
     for (const d of defs.values()) {
@@ -203,7 +207,7 @@ export class Syncer {
     sortReport(report);
     if (options.dryRun) return report;
 
-    const blobs = newVersions > 0 ? await blobsOfHead() : new Map<string, string>();
+    const blobs = versioned.length > 0 ? await blobsOfHead(versioned) : new Map<string, string>();
     const present = new Set(states.map((s) => s.file.path));
     store.transaction(() => {
       store.ensureEnvironment(name, nowIso);
