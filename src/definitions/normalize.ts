@@ -60,7 +60,9 @@ class Normalizer {
     if (enabled !== undefined) trigger.enabled = enabled;
     if (input !== undefined) trigger.input = input;
     const triggers = Array.isArray(wf.triggers) ? [...(wf.triggers as unknown[])] : [];
-    this.move(`/triggers/${triggers.length}`, `/states/${index}`);
+    const t = `/triggers/${triggers.length}`;
+    this.move(t, `/states/${index}`);
+    this.move(`${t}/schedule`, `/states/${index}/${schedule !== undefined ? 'cron' : 'schedule'}`);
     triggers.push(trigger);
     wf.triggers = triggers;
     const after = next ?? transition;
@@ -134,8 +136,11 @@ class Normalizer {
       if (target !== undefined) {
         if (!(target in input)) input[target] = value;
         this.move(`${at}/input/${target}`, `${origin}/${key}`);
+      } else if (key === 'timeout_seconds') {
+        out.timeoutSeconds = value;
+        this.move(`${at}/timeoutSeconds`, `${origin}/timeout_seconds`);
       } else {
-        out[key === 'timeout_seconds' ? 'timeoutSeconds' : key] = value;
+        out[key] = value;
       }
     }
     return { ...out, type: 'operation', action, input };

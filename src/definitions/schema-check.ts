@@ -21,12 +21,12 @@ export function checkSchema(doc: unknown): SchemaIssue[] {
 }
 
 /** Turns ajv errors into one readable issue per problem (the if/then dispatch errors are noise and dropped). */
-export function schemaIssues(doc: unknown, errors: ErrorObject[], base = ''): SchemaIssue[] {
+export function schemaIssues(doc: unknown, errors: ErrorObject[], rootLabel = 'workflow'): SchemaIssue[] {
   const seen = new Set<string>();
   const issues: SchemaIssue[] = [];
-  for (const e of errors) {
+  for (const e of mergeAlternatives(errors)) {
     if (e.keyword === 'if' || e.keyword === 'allOf' || e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
-    const issue = toIssue(doc, e, base);
+    const issue = toIssue(doc, e, rootLabel);
     const key = `${issue.pointer}|${issue.code}|${issue.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -34,14 +34,43 @@ export function schemaIssues(doc: unknown, errors: ErrorObject[], base = ''): Sc
   }
   // anyOf/oneOf failures carry no detail of their own; keep them only when nothing else explains the problem.
   if (issues.length === 0) {
-    for (const e of errors) issues.push(toIssue(doc, e, base));
+    for (const e of errors) issues.push(toIssue(doc, e, rootLabel));
   }
   return issues;
 }
 
-function toIssue(doc: unknown, e: ErrorObject, base: string): SchemaIssue {
-  const pointer = base + e.instancePath;
-  const where = describePointer(doc, pointer);
+/**
+ * "One of these fields is required" (oneOf/anyOf of `required`) comes from ajv as one `required` error per
+ * alternative; they are merged into one error that names the choice.
+ */
+function mergeAlternatives(errors: ErrorObject[]): ErrorObject[] {
+  const alternatives = errors.filter(
+    (e) => e.keyword === 'required' && /\/(oneOf|anyOf)\/\d+\/required$/.test(e.schemaPath),
+  );
+  if (alternatives.length < 2) return errors;
+  const byPath = new Map<string, string[]>();
+  for (const e of alternatives) {
+    const list = byPath.get(e.instancePath) ?? [];
+    list.push(String((e.params as { missingProperty: string }).missingProperty));
+    byPath.set(e.instancePath, list);
+  }
+  const merged: ErrorObject[] = [];
+  for (const [instancePath, names] of byPath) {
+    merged.push({
+      keyword: 'required',
+      instancePath,
+      schemaPath: '#/oneOf',
+      params: { missingProperty: names.join('" or "') },
+      message: 'must have one of the fields',
+    });
+  }
+  return [...errors.filter((e) => !alternatives.includes(e)), ...merged];
+}
+
+function toIssue(doc: unknown, e: ErrorObject, rootLabel: string): SchemaIssue {
+  const pointer = e.instancePath;
+  const described = describePointer(doc, pointer);
+  const where = described === 'workflow' ? rootLabel : described;
   const field = fieldName(pointer);
   switch (e.keyword) {
     case 'additionalProperties': {

@@ -178,11 +178,11 @@ function checkActionInput(action: string, input: JsonValue | undefined, pointer:
   const errors = (validate.errors ?? []).filter(
     (e) => !dynamic.some((d) => e.instancePath === d || e.instancePath.startsWith(`${d}/`)),
   );
-  for (const issue of schemaIssues(value, errors)) {
+  for (const issue of schemaIssues(value, errors, `the ${action} input`)) {
     out.push({
       severity: 'error',
       code: 'STN_E_ACTION_INPUT',
-      message: `${label}: input for ${action}: ${issue.message.replace(/ in workflow/g, '')}`,
+      message: `${label}: ${issue.message}`,
       pointer: pointer + issue.pointer,
       at: issue.at,
     });

@@ -38,12 +38,24 @@ export function decodeSource(bytes: Uint8Array, maxBytes: number = DEFAULTS.defi
   }
 }
 
+/** Line and column of the first byte that breaks UTF-8 (a strict decoder only says that something does). */
 function firstInvalidUtf8(bytes: Uint8Array): { line: number; col: number } {
-  // Decode leniently and find the first replacement character to point at the offending line.
-  const text = new TextDecoder('utf-8').decode(bytes);
-  const at = text.indexOf('\uFFFD');
-  const before = text.slice(0, Math.max(at, 0)).split('\n');
-  return { line: before.length, col: (before[before.length - 1]?.length ?? 0) + 1 };
+  let line = 1;
+  let lineStart = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    const need = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    let ok = need >= 0 && i + need < bytes.length;
+    for (let k = 1; ok && k <= need; k++) ok = ((bytes[i + k] as number) & 0xc0) === 0x80;
+    if (!ok) return { line, col: i - lineStart + 1 };
+    if (b === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+    i += need + 1;
+  }
+  return { line, col: i - lineStart + 1 };
 }
 
 /** Reads a definition file with the size check done on stat, before the bytes are read. */
@@ -57,38 +69,108 @@ export function readSourceFile(file: string): { ok: true; text: string } | { ok:
   }
 }
 
-const YAML_CODES: Record<string, DiagnosticCode> = {
-  DUPLICATE_KEY: 'STN_E_YAML_DUPLICATE_KEY',
-  MULTIPLE_DOCS: 'STN_E_YAML_MULTI_DOC',
-};
-
 /**
- * Parses YAML (JSON is YAML too). Most files are read by js-yaml, about ten times faster than the `yaml` package; the
- * `yaml` package (with a LineCounter) builds the position map only when a diagnostic needs a line. js-yaml shares
- * aliased nodes instead of copying them, so text that may hold aliases is measured as it would expand: past the budget
- * (an alias bomb) it goes to `yaml`, which bounds alias expansion and words the error. Text js-yaml refuses goes to
- * `yaml` too, for the precise error and position.
+ * Parses YAML (JSON is YAML too). The value always comes from js-yaml (about ten times faster than the `yaml` package);
+ * the `yaml` package, with a LineCounter, is only asked for positions: lazily, when a diagnostic needs a line, and
+ * to word the error when js-yaml refuses a file. js-yaml shares aliased nodes instead of copying them, so a file with
+ * aliases is measured as it would expand: past the budget it is an alias bomb and refused.
  */
 export function parseSource(text: string): SourceResult {
+  let value: unknown;
   try {
-    const value: unknown = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false });
-    const mayAlias = text.includes('*');
-    if (!mayAlias || withinExpansionBudget(value, text.length + 1000)) {
-      let full: SourceDocument | undefined;
-      const locateLazily = (pointer: string, at?: 'key' | 'value') => {
-        if (!full) {
-          const slow = parseWithPositions(text);
-          if (!slow.ok) return { line: 1, col: 1 };
-          full = slow.doc;
-        }
-        return full.locate(pointer, at);
-      };
-      return { ok: true, doc: { value: value ?? null, locate: locateLazily } };
-    }
-  } catch {
-    // Fall through: the `yaml` package words the error with its position.
+    value = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA });
+  } catch (err) {
+    return { ok: false, errors: explainRefusal(text, err) };
   }
-  return parseWithPositions(text);
+  if (text.includes('*') && !withinExpansionBudget(value, text.length + 1000)) {
+    const alias = /(^|[\s[{,:-])\*[^\s,\]}]/m.exec(text);
+    const pos = alias ? lineCol(text, alias.index + alias[0].indexOf('*')) : { line: 1, col: 1 };
+    return fail(
+      'STN_E_YAML_ALIAS_LIMIT',
+      'YAML aliases expand this file far beyond its own size (an alias bomb): remove the anchors (&) and aliases (*)',
+      pos.line,
+      pos.col,
+    );
+  }
+  let positions: ((pointer: string, at: 'key' | 'value') => { line: number; col: number }) | undefined;
+  return {
+    ok: true,
+    doc: {
+      value: value ?? null,
+      locate: (pointer, at) => (positions ??= positionsOf(text))(pointer, at ?? 'value'),
+    },
+  };
+}
+
+function lineCol(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  const nl = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, col: offset - nl };
+}
+
+function positionsOf(text: string): (pointer: string, at: 'key' | 'value') => { line: number; col: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, merge: false });
+  return (pointer, at) => locate(doc, lineCounter, pointer, at);
+}
+
+const MESSAGES: Record<string, { code: DiagnosticCode; message?: string }> = {
+  DUPLICATE_KEY: { code: 'STN_E_YAML_DUPLICATE_KEY' },
+  MULTIPLE_DOCS: {
+    code: 'STN_E_YAML_MULTI_DOC',
+    message: 'the file holds more than one YAML document: keep one workflow per file (remove the "---" line)',
+  },
+};
+
+/** Says why js-yaml refused a file, in the words and at the position of the `yaml` package where it can. */
+function explainRefusal(text: string, err: unknown): Diagnostic[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
+  const at = (offset: number) => lineCounter.linePos(offset);
+  if (doc.errors.length > 0) {
+    return doc.errors.map((e) => {
+      const known = MESSAGES[e.code];
+      const first = e.message.split('\n')[0] ?? e.message;
+      const message = known?.message ?? (e.code === 'DUPLICATE_KEY' ? `${first}: remove or rename the repeated key` : first);
+      return { severity: 'error', code: known?.code ?? 'STN_E_YAML_SYNTAX', message, ...at(e.pos[0]) };
+    });
+  }
+  const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (tag) {
+    const message = `${tag.message.split('\n')[0] ?? tag.message}: Station files use plain YAML; remove the tag`;
+    return [{ severity: 'error', code: 'STN_E_YAML_SYNTAX', message, ...at(tag.pos[0]) }];
+  }
+  const dup = duplicateKey(doc.contents);
+  if (dup) {
+    const message = `the key "${dup.key}" appears twice in one mapping (as different YAML scalars): remove or rename one`;
+    return [{ severity: 'error', code: 'STN_E_YAML_DUPLICATE_KEY', message, ...at(dup.offset) }];
+  }
+  // Otherwise js-yaml's own words, at its own position.
+  const e = err as { reason?: string; message?: string; mark?: { line: number; column: number } };
+  const pos = e.mark ? { line: e.mark.line + 1, col: e.mark.column + 1 } : { line: 1, col: 1 };
+  return [{ severity: 'error', code: 'STN_E_YAML_SYNTAX', message: e.reason ?? e.message ?? String(err), ...pos }];
+}
+
+/** Keys that differ as YAML scalars but are the same JSON key (`1` and `"1"`). */
+function duplicateKey(node: unknown): { key: string; offset: number } | undefined {
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      if (isScalar(pair.key)) {
+        const key = String(pair.key.value);
+        if (seen.has(key)) return { key, offset: pair.key.range?.[0] ?? 0 };
+        seen.add(key);
+      }
+      const inner = duplicateKey(pair.value);
+      if (inner) return inner;
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) {
+      const inner = duplicateKey(item);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -115,41 +197,6 @@ function withinExpansionBudget(value: unknown, budget: number): boolean {
     }
   }
   return true;
-}
-
-/** Parses with the `yaml` package, keeping the document for position look-ups. */
-export function parseWithPositions(text: string): SourceResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        const message = e.message.split('\n')[0] ?? e.message;
-        return {
-          severity: 'error',
-          code: YAML_CODES[e.code] ?? 'STN_E_YAML_SYNTAX',
-          message: e.code === 'DUPLICATE_KEY' ? `${message}: remove or rename the repeated key` : message,
-          line: pos.line,
-          col: pos.col,
-        };
-      }),
-    };
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: DEFAULTS.definitions.maxAliasCount });
-  } catch (err) {
-    if (err instanceof ReferenceError) {
-      return fail(
-        'STN_E_YAML_ALIAS_LIMIT',
-        `YAML aliases expand beyond the limit of ${DEFAULTS.definitions.maxAliasCount}: remove the anchors/aliases (${err.message})`,
-      );
-    }
-    return fail('STN_E_YAML_SYNTAX', (err as Error).message);
-  }
-  return { ok: true, doc: { value: value ?? null, locate: (pointer, at) => locate(doc, lineCounter, pointer, at ?? 'value') } };
 }
 
 /** Splits a JSON pointer into unescaped segments. */

@@ -97,9 +97,9 @@ function readEnvironmentFile(
   }
   const value = parsed.doc.value ?? {};
   if (!validateEnvironmentFile(value)) {
-    for (const issue of schemaIssues(value, validateEnvironmentFile.errors ?? [])) {
+    for (const issue of schemaIssues(value, validateEnvironmentFile.errors ?? [], 'environment.yaml')) {
       const pos = parsed.doc.locate(issue.pointer, issue.at);
-      envErr(display, 'STN_E_ENVIRONMENT_FILE', issue.message.replace('workflow', 'environment.yaml'), pos.line, pos.col);
+      envErr(display, 'STN_E_ENVIRONMENT_FILE', issue.message, pos.line, pos.col);
     }
     return;
   }
