@@ -1,7 +1,10 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { resolveConfig } from '../config/config.js';
 import { openStation, type OpenOptions } from '../context.js';
-import { toStationError } from '../errors.js';
+import { NotFoundError, toStationError } from '../errors.js';
 import { syncCommand } from './commands/sync.js';
 import { validateCommand } from './commands/validate.js';
 import { diffCommand, listCommand, showCommand, versionsCommand } from './commands/workflows.js';
@@ -60,6 +63,11 @@ program
   .option('--dry-run', 'plan only: show what would change, write nothing')
   .option('--allow-empty', 'allow disabling every definition of an environment')
   .action(async (opts: { env?: string; dryRun?: boolean; allowEmpty?: boolean }) => {
+    // Without a database, an unknown --env must not leave a fresh database behind.
+    const config = resolveConfig(openOpts());
+    if (opts.env !== undefined && !fs.existsSync(config.database) && !fs.existsSync(path.join(config.repo, 'environments', opts.env))) {
+      throw new NotFoundError(`environment "${opts.env}" is not in environments/ (and there is no database yet)`);
+    }
     await withStation({ ephemeralIfMissing: opts.dryRun ?? false }, (s) =>
       syncCommand(s, { ...opts, json: globals().json ?? false }),
     );

@@ -128,7 +128,13 @@ function explainRefusal(text: string, err: unknown): Diagnostic[] {
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
   const at = (offset: number) => lineCounter.linePos(offset);
   if (doc.errors.length > 0) {
-    return doc.errors.map((e) => {
+    const seen = new Set<string>();
+    return doc.errors.filter((e) => {
+      const key = `${e.pos[0]}|${e.code}|${e.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }).map((e) => {
       const known = MESSAGES[e.code];
       const first = e.message.split('\n')[0] ?? e.message;
       const message = known?.message ?? (e.code === 'DUPLICATE_KEY' ? `${first}: remove or rename the repeated key` : first);

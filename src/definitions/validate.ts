@@ -24,6 +24,9 @@ export interface DefinitionResult {
 
 export const DEFINITION_FILE = /\.workflow\.(ya?ml|json)$/;
 
+/** The workflow id pattern (schemas/workflow.schema.json says the same). */
+export const WORKFLOW_ID = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+
 /** Validates definition text: parse with positions → normalize → schema → semantic checks → hash. */
 export function validateDefinitionText(text: string, displayPath: string): DefinitionResult {
   const result: DefinitionResult = {

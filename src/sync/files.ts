@@ -3,7 +3,7 @@ import { sha256 } from '../definitions/hash.js';
 import type { ValidationPool } from '../definitions/pool.js';
 import { validateInline } from '../definitions/pool.js';
 import type { Diagnostic, WorkflowSpec } from '../definitions/types.js';
-import { CHECKER_VERSION, guessId, validateDefinitionBytes, type DefinitionResult } from '../definitions/validate.js';
+import { CHECKER_VERSION, guessId, validateDefinitionBytes, WORKFLOW_ID, type DefinitionResult } from '../definitions/validate.js';
 import { StationError } from '../errors.js';
 import type { FileRow } from '../store/definitions.js';
 import type { DiscoveredFile } from './discover.js';
@@ -98,7 +98,9 @@ export function validateFiles(read: ReadFiles, previous: Map<string, FileRow>, p
 
 function fresh(file: DiscoveredFile, rawSha: string, r: DefinitionResult, bytes: Buffer, prev: FileRow | undefined): FileState {
   // A file too broken to declare its id keeps the id it had, so the error lands on the right definition.
-  const id = r.id ?? (r.valid ? undefined : guessId(bytes.toString('latin1'))) ?? prev?.workflow_id ?? null;
+  // An id that breaks the id pattern is no id: the file is attributed to the id it had (its error says what is wrong).
+  const declared = r.id !== undefined && WORKFLOW_ID.test(r.id) ? r.id : undefined;
+  const id = declared ?? (r.valid ? undefined : guessId(bytes.toString('latin1'))) ?? prev?.workflow_id ?? null;
   return { file, rawSha, id, valid: r.valid, hash: r.hash ?? null, errors: r.errors, warnings: r.warnings, fresh: { spec: r.spec, bytes } };
 }
 
@@ -120,7 +122,7 @@ export function versionSource(st: FileState): { spec: WorkflowSpec; bytes: Buffe
 }
 
 export function fileRow(env: string, st: FileState, nowIso: string): FileRow {
-  const warnings = st.warnings.filter((w) => w.code !== 'STN_E_DUPLICATE_ID');
+  const warnings = st.warnings;
   return {
     environment: env,
     path: st.file.path,

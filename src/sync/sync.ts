@@ -40,12 +40,20 @@ interface Loaded {
 /** Syncs definition files from the checkout into the store (DESIGN §4). */
 export class Syncer {
   private readonly now: () => Date;
+  /** Syncs of one process run one after another (the file watcher, the poller and the API may ask at once). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: SyncDeps) {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async sync(options: SyncOptions = {}): Promise<SyncReport> {
+  sync(options: SyncOptions = {}): Promise<SyncReport> {
+    const run = this.queue.then(() => this.syncNow(options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async syncNow(options: SyncOptions): Promise<SyncReport> {
     const { store, logger } = this.deps;
     const dryRun = options.dryRun ?? false;
     const started = Date.now();
@@ -151,19 +159,57 @@ export class Syncer {
   ): Promise<EnvironmentReport> {
     const { store } = this.deps;
     const name = loaded.env.name;
-    const report = emptyReport(name);
     const states = await loaded.pending.states();
-    const winners = resolveDuplicates(states, report);
-    const defs = new Map(store.definitionsWithHash(name).map((d) => [d.workflow_id, d]));
-    const activeBefore = [...defs.values()].filter((d) => d.status !== 'disabled').length;
+    if (options.dryRun) return this.plan(name, states, commit, syncRunId, options, new Map()).report;
+
+    // Git blob ids are looked up before the write transaction (it must not await); the plan itself is made inside
+    // it, against the store as it is then, so a sync running in another process at the same time cannot make this one
+    // write a stale version number.
+    const likely = this.plan(name, states, commit, syncRunId, options, new Map()).versioned;
+    const blobs = likely.length > 0 ? await blobsOfHead(likely) : new Map<string, string>();
     const nowIso = this.now().toISOString();
-    const writes: Array<(blobs: Map<string, string>) => void> = [];
+    return store.transaction(() => {
+      const { report, writes } = this.plan(name, states, commit, syncRunId, options, blobs);
+      if (report.error) {
+        store.ensureEnvironment(name, nowIso);
+        store.recordAttempt(name, commit, nowIso, 'refused', report.error.message);
+        this.deps.logger.warn({ env: name, error_type: report.error.code }, 'empty sync refused');
+        return report;
+      }
+      store.ensureEnvironment(name, nowIso);
+      for (const w of writes) w();
+      // Carried-over files are exactly as recorded; only what was read and validated this time is written.
+      for (const st of states) if (st.fresh) store.upsertFile(fileRow(name, st, nowIso));
+      const present = new Set(states.map((s) => s.file.path));
+      for (const p of loaded.previous.keys()) if (!present.has(p)) store.deleteFile(name, p);
+      store.recordAttempt(name, commit, nowIso, report.invalid.length > 0 ? 'invalid' : 'ok', null);
+      store.recordSynced(name, commit, nowIso);
+      return report;
+    });
+  }
+
+  /** Compares the files with the store: the report, the writes that carry it out, and the paths getting a version. */
+  private plan(
+    name: string,
+    states: FileState[],
+    commit: string | null,
+    syncRunId: number | null,
+    options: SyncOptions,
+    blobs: Map<string, string>,
+  ): { report: EnvironmentReport; writes: Array<() => void>; versioned: string[] } {
+    const { store } = this.deps;
+    const report = emptyReport(name);
+    const { winners, warnings } = resolveDuplicates(states, report);
+    const defs = new Map(store.definitionsWithHash(name).map((d) => [d.workflow_id, d]));
+    const nowIso = this.now().toISOString();
+    const writes: Array<() => void> = [];
     const versioned: string[] = [];
 
     for (const [id, st] of winners) {
       const d = defs.get(id);
       if (!st.valid) {
-        report.invalid.push({ path: st.file.path, id, errors: st.errors, activeVersion: d?.active_version ?? null });
+        const activeVersion = d && d.status !== 'disabled' ? d.active_version : null;
+        report.invalid.push({ path: st.file.path, id, errors: st.errors, activeVersion });
         writes.push(() => this.markInvalid(name, id, st, d, nowIso));
         continue;
       }
@@ -182,7 +228,7 @@ export class Syncer {
       else if (d.status === 'disabled') report.reenabled.push(id);
       else report.updated.push(id);
       versioned.push(st.file.path);
-      writes.push((blobs) => this.writeVersion(name, id, version, st, d, commit, blobs, syncRunId, nowIso));
+      writes.push(() => this.writeVersion(name, id, version, st, d, commit, blobs, syncRunId, nowIso));
     }
     for (const d of defs.values()) {
       if (d.status === 'disabled' || winners.has(d.workflow_id)) continue;
@@ -190,35 +236,25 @@ export class Syncer {
       writes.push(() => store.updateDefinition({ ...base(d), status: 'disabled' }, nowIso));
     }
 
+    const activeBefore = [...defs.values()].filter((d) => d.status !== 'disabled').length;
     if (activeBefore > 0 && winners.size === 0 && !options.allowEmpty) {
-      const message =
-        `refusing to disable all ${activeBefore} definitions of environment "${name}" at once ` +
-        `(is the checkout incomplete?): run with --allow-empty if that is intended`;
       const refused = emptyReport(name);
-      refused.error = { code: 'STN_E_SYNC_EMPTY', message, details: { wouldDisable: report.disabled } };
-      if (!options.dryRun) this.recordAttempt(name, commit, 'refused', message);
-      this.deps.logger.warn({ env: name, would_disable: report.disabled.length }, 'empty sync refused');
-      return refused;
+      refused.error = {
+        code: 'STN_E_SYNC_EMPTY',
+        message:
+          `refusing to disable all ${activeBefore} definitions of environment "${name}" at once ` +
+          `(is the checkout incomplete?): run with --allow-empty if that is intended`,
+        details: { wouldDisable: report.disabled },
+      };
+      return { report: refused, writes: [], versioned: [] };
     }
     for (const st of states) {
       if (st.id === null && !st.valid) report.invalid.push({ path: st.file.path, id: null, errors: st.errors, activeVersion: null });
-      if (st.warnings.length > 0) report.warnings.push({ path: st.file.path, id: st.id, warnings: st.warnings });
+      const all = [...st.warnings, ...(warnings.get(st) ?? [])];
+      if (all.length > 0) report.warnings.push({ path: st.file.path, id: st.id, warnings: all });
     }
     sortReport(report);
-    if (options.dryRun) return report;
-
-    const blobs = versioned.length > 0 ? await blobsOfHead(versioned) : new Map<string, string>();
-    const present = new Set(states.map((s) => s.file.path));
-    store.transaction(() => {
-      store.ensureEnvironment(name, nowIso);
-      for (const w of writes) w(blobs);
-      // Carried-over files are exactly as recorded; only what was read and validated this time is written.
-      for (const st of states) if (st.fresh) store.upsertFile(fileRow(name, st, nowIso));
-      for (const p of loaded.previous.keys()) if (!present.has(p)) store.deleteFile(name, p);
-      store.recordAttempt(name, commit, nowIso, report.invalid.length > 0 ? 'invalid' : 'ok', null);
-      store.recordSynced(name, commit, nowIso);
-    });
-    return report;
+    return { report, writes, versioned };
   }
 
   private recordAttempt(name: string, commit: string | null, status: string, error: string): void {
@@ -289,9 +325,13 @@ export class Syncer {
   }
 }
 
-/** Two files with one id: the first by path keeps it; both are reported. */
-function resolveDuplicates(states: FileState[], report: EnvironmentReport): Map<string, FileState> {
+/** Two files with one id: the first by path keeps it; both are reported (the first with a warning). */
+function resolveDuplicates(
+  states: FileState[],
+  report: EnvironmentReport,
+): { winners: Map<string, FileState>; warnings: Map<FileState, Diagnostic[]> } {
   const winners = new Map<string, FileState>();
+  const warnings = new Map<FileState, Diagnostic[]>();
   for (const st of states) {
     if (st.id === null) continue;
     const first = winners.get(st.id);
@@ -307,12 +347,10 @@ function resolveDuplicates(states: FileState[], report: EnvironmentReport): Map<
       col: 1,
     };
     report.invalid.push({ path: st.file.path, id: st.id, errors: [dup, ...st.errors], activeVersion: null });
-    first.warnings = [
-      ...first.warnings,
-      { ...dup, severity: 'warning', message: `workflow id "${st.id}" is also declared by ${st.file.path}; this file keeps it` },
-    ];
+    const message = `workflow id "${st.id}" is also declared by ${st.file.path}; this file keeps it`;
+    warnings.set(first, [...(warnings.get(first) ?? []), { ...dup, severity: 'warning', message }]);
   }
-  return winners;
+  return { winners, warnings };
 }
 
 function base(d: DefinitionWithHash) {

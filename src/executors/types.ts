@@ -1,0 +1,55 @@
+import type { JsonValue } from '../definitions/types.js';
+import type { Logger } from '../log.js';
+
+/** What the engine hands an executor for one delivery of one step. */
+export interface ExecContext {
+  runId: string;
+  stepId: string;
+  /** 1-based attempt number; a redelivery after a crash keeps it. */
+  attempt: number;
+  /** `run_id:step_id:attempt`: the same for every delivery of one attempt (DESIGN §5.2). */
+  idempotencyKey: string;
+  /** The input after templating, with real secret values (never store or log it). */
+  input: JsonValue;
+  /** Aborted on step timeout, cancel or shutdown; executors must stop their work (kill processes, abort requests). */
+  signal: AbortSignal;
+  /** Milliseconds since the epoch when the first delivery of this attempt started (kept across redeliveries). */
+  startedAt: number;
+  /** The step timeout in ms, if any (the engine aborts `signal` when it passes). */
+  timeoutMs: number | undefined;
+  /** The repository root: relative `cwd` values resolve against it. */
+  repo: string;
+  now(): number;
+  logger: Logger;
+}
+
+/** A failure an executor reports; `retryable: false` skips remaining attempts (bad input, for instance). */
+export interface ExecError {
+  code: string;
+  message: string;
+  retryable?: boolean;
+  details?: JsonValue;
+}
+
+/** What the step waits for when an executor suspends it (durable: the wait survives restarts). */
+export type WaitSpec =
+  | { type: 'timer'; until: number }
+  | { type: 'signal'; name: string; timeoutAt?: number | undefined }
+  | { type: 'child'; workflow: string; environment?: string | undefined; input: JsonValue; wait: boolean };
+
+export type ExecResult =
+  | { kind: 'ok'; output: JsonValue }
+  | { kind: 'error'; error: ExecError }
+  | { kind: 'suspend'; wait: WaitSpec };
+
+/** One action's implementation. `name` and `inputSchema` come from the catalog (src/executors/catalog.ts). */
+export interface Executor {
+  readonly name: string;
+  run(ctx: ExecContext): Promise<ExecResult>;
+}
+
+export const ok = (output: JsonValue): ExecResult => ({ kind: 'ok', output });
+export const failed = (code: string, message: string, extra: Partial<ExecError> = {}): ExecResult => ({
+  kind: 'error',
+  error: { code, message, ...extra },
+});
