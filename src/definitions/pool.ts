@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { validateDefinitionBytes, type DefinitionResult } from './validate.js';
+import { compactResult, validateDefinitionBytes, type CompactResult } from './validate.js';
 import type { ValidationRequest, ValidationResponse } from './worker.js';
 
 const BATCH = 64;
@@ -14,7 +14,7 @@ export const POOL_THRESHOLD = 256;
  */
 export class ValidationPool {
   private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, { resolve: (r: DefinitionResult[]) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: CompactResult[]) => void; reject: (e: Error) => void }>();
   private readonly queue: ValidationRequest[] = [];
   private readonly idle: Worker[] = [];
   private nextId = 0;
@@ -46,8 +46,8 @@ export class ValidationPool {
     return new ValidationPool(workers, script);
   }
 
-  async validate(items: Array<{ path: string; bytes: Uint8Array }>): Promise<DefinitionResult[]> {
-    const batches: Array<Promise<DefinitionResult[]>> = [];
+  async validate(items: Array<{ path: string; bytes: Uint8Array }>): Promise<CompactResult[]> {
+    const batches: Array<Promise<CompactResult[]>> = [];
     for (let i = 0; i < items.length; i += BATCH) {
       const req: ValidationRequest = { id: this.nextId++, items: items.slice(i, i + BATCH) };
       batches.push(new Promise((resolve, reject) => this.pending.set(req.id, { resolve, reject })));
@@ -78,6 +78,6 @@ export class ValidationPool {
 }
 
 /** Validates inline, for small syncs and when no pool exists. */
-export function validateInline(items: Array<{ path: string; bytes: Uint8Array }>): DefinitionResult[] {
-  return items.map((it) => validateDefinitionBytes(it.bytes, it.path));
+export function validateInline(items: Array<{ path: string; bytes: Uint8Array }>): CompactResult[] {
+  return items.map((it) => compactResult(validateDefinitionBytes(it.bytes, it.path)));
 }

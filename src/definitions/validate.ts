@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { contentHash } from './hash.js';
+import { canonicalJson, sha256 } from './hash.js';
 import { normalizeWorkflow } from './normalize.js';
 import { checkSchema } from './schema-check.js';
 import { checkSemantics } from './semantic.js';
@@ -17,9 +17,41 @@ export interface DefinitionResult {
   spec: WorkflowSpec | undefined;
   /** Canonical content hash of the normalized definition; set only when valid. */
   hash: string | undefined;
+  /** The normalized definition as canonical JSON (sorted keys), what the hash is taken of; set only when valid. */
+  canonical: string | undefined;
   errors: Diagnostic[];
   warnings: Diagnostic[];
   notes: Diagnostic[];
+}
+
+/**
+ * A validation result as sync needs it: the normalized definition already serialized. Worker threads send this
+ * back, so the main thread copies one string instead of rebuilding an object tree per file.
+ */
+export interface CompactResult {
+  id: string | undefined;
+  valid: boolean;
+  hash: string | undefined;
+  /** JSON of the normalized definition; set only when valid. */
+  specJson: string | undefined;
+  /** The author's `version:` label and `name:`; set only when valid. */
+  label: string | undefined;
+  name: string | undefined;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+}
+
+export function compactResult(r: DefinitionResult): CompactResult {
+  return {
+    id: r.id,
+    valid: r.valid,
+    hash: r.hash,
+    specJson: r.canonical,
+    label: r.spec?.version,
+    name: r.spec?.name,
+    errors: r.errors,
+    warnings: r.warnings,
+  };
 }
 
 export const DEFINITION_FILE = /\.workflow\.(ya?ml|json)$/;
@@ -35,6 +67,7 @@ export function validateDefinitionText(text: string, displayPath: string): Defin
     id: undefined,
     spec: undefined,
     hash: undefined,
+    canonical: undefined,
     errors: [],
     warnings: [],
     notes: [],
@@ -78,7 +111,8 @@ export function validateDefinitionText(text: string, displayPath: string): Defin
   if (result.errors.length === 0) {
     result.valid = true;
     result.spec = spec;
-    result.hash = contentHash(spec);
+    result.canonical = canonicalJson(spec);
+    result.hash = sha256(result.canonical);
   }
   return sortDiagnostics(result);
 }
@@ -98,7 +132,7 @@ export function validateDefinitionFile(file: string, displayPath: string = path.
 }
 
 function failed(displayPath: string, errors: Diagnostic[]): DefinitionResult {
-  return { path: displayPath, valid: false, id: undefined, spec: undefined, hash: undefined, errors, warnings: [], notes: [] };
+  return { path: displayPath, valid: false, id: undefined, spec: undefined, hash: undefined, canonical: undefined, errors, warnings: [], notes: [] };
 }
 
 function sortDiagnostics(r: DefinitionResult): DefinitionResult {

@@ -3,7 +3,7 @@
  * pure (bytes in, result out), so it parallelizes across cores without touching the database.
  */
 import { parentPort } from 'node:worker_threads';
-import { validateDefinitionBytes, type DefinitionResult } from './validate.js';
+import { compactResult, validateDefinitionBytes, type CompactResult } from './validate.js';
 
 export interface ValidationRequest {
   id: number;
@@ -12,13 +12,13 @@ export interface ValidationRequest {
 
 export interface ValidationResponse {
   id: number;
-  results: DefinitionResult[];
+  results: CompactResult[];
 }
 
 const port = parentPort;
 if (port) {
   port.on('message', (req: ValidationRequest) => {
-    const results = req.items.map((it) => validateDefinitionBytes(it.bytes, it.path));
+    const results = req.items.map((it) => compactResult(validateDefinitionBytes(it.bytes, it.path)));
     port.postMessage({ id: req.id, results } satisfies ValidationResponse);
   });
 }

@@ -15,11 +15,15 @@ const WORDS: Readonly<Record<string, string>> = {
   not: '!',
 };
 
+/** Cheap pre-check: most conditions are plain CEL and need no rewriting. */
+const MAYBE_STATION = /\$|\b(True|False|None|and|or|not)\b/;
+
 /**
  * Rewrites `True`/`False`/`None`, `and`/`or`/`not` and `$.a.b` / `$` into CEL, leaving string literals and field
  * names (`x.and`) alone. `changed` tells the caller to report a normalization note.
  */
 export function normalizeCondition(src: string): { expr: string; changed: boolean } {
+  if (!MAYBE_STATION.test(src)) return { expr: src, changed: false };
   let out = '';
   let i = 0;
   while (i < src.length) {

@@ -2,8 +2,15 @@ import fs from 'node:fs';
 import { sha256 } from '../definitions/hash.js';
 import type { ValidationPool } from '../definitions/pool.js';
 import { validateInline } from '../definitions/pool.js';
-import type { Diagnostic, WorkflowSpec } from '../definitions/types.js';
-import { CHECKER_VERSION, guessId, validateDefinitionBytes, WORKFLOW_ID, type DefinitionResult } from '../definitions/validate.js';
+import type { Diagnostic } from '../definitions/types.js';
+import {
+  CHECKER_VERSION,
+  compactResult,
+  guessId,
+  validateDefinitionBytes,
+  WORKFLOW_ID,
+  type CompactResult,
+} from '../definitions/validate.js';
 import { StationError } from '../errors.js';
 import type { FileRow } from '../store/definitions.js';
 import type { DiscoveredFile } from './discover.js';
@@ -18,7 +25,7 @@ export interface FileState {
   errors: Diagnostic[];
   warnings: Diagnostic[];
   /** Set for freshly validated files (their row must be written); a carried-over one is re-read if it needs a version. */
-  fresh?: { spec: WorkflowSpec | undefined; bytes: Buffer };
+  fresh?: { version: VersionSource | undefined; bytes: Buffer };
 }
 
 const NO_DIAGNOSTICS = JSON.stringify({ errors: [], warnings: [] });
@@ -50,7 +57,7 @@ export function readFiles(files: DiscoveredFile[], previous: Map<string, FileRow
     } catch (err) {
       const message = `cannot read file: ${(err as Error).message}`;
       states[index] = {
-        ...fresh(file, '', validateDefinitionBytes(new Uint8Array(0), file.path), Buffer.alloc(0), prev),
+        ...fresh(file, '', compactResult(validateDefinitionBytes(new Uint8Array(0), file.path)), Buffer.alloc(0), prev),
         errors: [{ severity: 'error', code: 'STN_E_FILE_READ', message, line: 1, col: 1 }],
         valid: false,
       };
@@ -65,6 +72,10 @@ export function readFiles(files: DiscoveredFile[], previous: Map<string, FileRow
 
 /** Validation of one environment's open files: started on demand, awaited when the environment is applied. */
 export interface PendingStates {
+  /** How many files need validating. */
+  readonly count: number;
+  /** Where validation runs when started; without a pool it runs inline when the states are asked for. */
+  pool: ValidationPool | undefined;
   /** Starts the validation on the pool (no-op without one, or when started already). */
   start(): void;
   states(): Promise<FileState[]>;
@@ -76,32 +87,35 @@ export interface PendingStates {
  */
 export function validateFiles(read: ReadFiles, previous: Map<string, FileRow>, pool: ValidationPool | undefined): PendingStates {
   const items = read.toValidate.map((v) => ({ path: v.file.path, bytes: v.bytes }));
-  let results: Promise<DefinitionResult[]> | undefined;
-  const start = () => {
-    if (results || !pool || items.length === 0) return;
-    results = pool.validate(items);
-    // Keep a started validation from being an unhandled rejection while earlier environments are written.
-    results.catch(() => undefined);
-  };
-  return {
-    start,
-    states: async () => {
-      start();
+  let results: Promise<CompactResult[]> | undefined;
+  const pending: PendingStates = {
+    count: items.length,
+    pool,
+    start() {
+      if (results || !pending.pool || items.length === 0) return;
+      results = pending.pool.validate(items);
+      // Keep a started validation from being an unhandled rejection while earlier environments are written.
+      results.catch(() => undefined);
+    },
+    async states() {
+      pending.start();
       const done = results ? await results : validateInline(items);
       read.toValidate.forEach((v, i) => {
-        read.states[v.index] = fresh(v.file, v.rawSha, done[i] as DefinitionResult, v.bytes, previous.get(v.file.path));
+        read.states[v.index] = fresh(v.file, v.rawSha, done[i] as CompactResult, v.bytes, previous.get(v.file.path));
       });
       return read.states as FileState[];
     },
   };
+  return pending;
 }
 
-function fresh(file: DiscoveredFile, rawSha: string, r: DefinitionResult, bytes: Buffer, prev: FileRow | undefined): FileState {
+function fresh(file: DiscoveredFile, rawSha: string, r: CompactResult, bytes: Buffer, prev: FileRow | undefined): FileState {
   // A file too broken to declare its id keeps the id it had, so the error lands on the right definition.
   // An id that breaks the id pattern is no id: the file is attributed to the id it had (its error says what is wrong).
   const declared = r.id !== undefined && WORKFLOW_ID.test(r.id) ? r.id : undefined;
   const id = declared ?? (r.valid ? undefined : guessId(bytes.toString('latin1'))) ?? prev?.workflow_id ?? null;
-  return { file, rawSha, id, valid: r.valid, hash: r.hash ?? null, errors: r.errors, warnings: r.warnings, fresh: { spec: r.spec, bytes } };
+  const version = r.specJson !== undefined ? { specJson: r.specJson, label: r.label ?? '', name: r.name ?? '', bytes } : undefined;
+  return { file, rawSha, id, valid: r.valid, hash: r.hash ?? null, errors: r.errors, warnings: r.warnings, fresh: { version, bytes } };
 }
 
 function carried(file: DiscoveredFile, prev: FileRow): FileState {
@@ -112,13 +126,21 @@ function carried(file: DiscoveredFile, prev: FileRow): FileState {
   return { file, rawSha: prev.raw_sha, id: prev.workflow_id, valid: prev.valid === 1, hash: prev.content_hash, errors: d.errors, warnings: d.warnings };
 }
 
-/** The spec and bytes of a file that needs a new version; a carried-over file (rare here) is read again. */
-export function versionSource(st: FileState): { spec: WorkflowSpec; bytes: Buffer } {
-  if (st.fresh?.spec) return { spec: st.fresh.spec, bytes: st.fresh.bytes };
+/** What a version row stores of its file. */
+export interface VersionSource {
+  specJson: string;
+  label: string;
+  name: string;
+  bytes: Buffer;
+}
+
+/** The version source of a file that gets a new version; a carried-over file (rare here) is read again. */
+export function versionSource(st: FileState): VersionSource {
+  if (st.fresh?.version) return st.fresh.version;
   const bytes = fs.readFileSync(st.file.abs);
   const r = validateDefinitionBytes(bytes, st.file.path);
   if (!r.spec || r.hash !== st.hash) throw new StationError('STN_E_INTERNAL', `${st.file.path} changed during sync; run sync again`);
-  return { spec: r.spec, bytes };
+  return { specJson: r.canonical ?? JSON.stringify(r.spec), label: r.spec.version, name: r.spec.name, bytes };
 }
 
 export function fileRow(env: string, st: FileState, nowIso: string): FileRow {

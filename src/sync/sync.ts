@@ -20,6 +20,9 @@ import {
 
 export * from './report.js';
 
+/** How many files a large sync validates ahead of the environment it is writing. */
+const LOOKAHEAD_FILES = 1000;
+
 export interface SyncDeps {
   repo: string;
   store: DefinitionStore;
@@ -28,6 +31,13 @@ export interface SyncDeps {
   /** Validation worker threads for large syncs (0: validate on this thread). */
   workers?: number;
   now?: () => Date;
+}
+
+/** One environment on its way through a sync: discovered, then read and validating, then applied. */
+interface Work {
+  env: DiscoveredEnvironment;
+  previous: Map<string, FileRow>;
+  pending?: PendingStates;
 }
 
 /** One environment between reading its files and writing the outcome. */
@@ -73,24 +83,44 @@ export class Syncer {
       // Read every environment first; with many files to validate, a worker pool validates them while the
       // environments before are being written.
       const changed = options.changedPaths ? new Set(options.changedPaths) : undefined;
-      const read = names.map((n) => {
+      const work: Array<Work | undefined> = names.map((n) => {
         const env = this.discover(n);
-        if (env.errors.length > 0) return env;
-        const previous = new Map(store.filesOf(env.name).map((f) => [f.path, f]));
-        return { env, previous, read: readFiles(env.files, previous, changed) };
+        const previous = new Map(env.errors.length > 0 ? [] : store.filesOf(env.name).map((f) => [f.path, f]));
+        return { env, previous };
       });
-      const pending = read.reduce((n, r) => n + ('read' in r ? r.read.toValidate.length : 0), 0);
-      pool = ValidationPool.create(pending, this.deps.workers ?? 0);
-      const loaded = read.map((r): Loaded | DiscoveredEnvironment =>
-        'read' in r ? { env: r.env, previous: r.previous, pending: validateFiles(r.read, r.previous, pool) } : r,
-      );
-      for (const [i, item] of loaded.entries()) {
-        // Validate one environment ahead: the workers stay busy while this one is written, and memory holds two.
-        const next = loaded[i + 1];
-        if (next && 'pending' in next) next.pending.start();
-        const envReport = 'pending' in item
-          ? await this.apply(item, commit, syncRunId, options, blobsOfHead)
-          : this.notSynced(item, commit, options);
+      // Files sync has never seen must be validated: with enough of them (a first sync), the worker pool starts now,
+      // and each environment is read just before it is validated. Otherwise every file is read first (most are
+      // unchanged and skip validation), and the pool starts only if enough turned out to have changed.
+      const unseen = changed
+        ? 0
+        : work.reduce((n, w) => n + (w?.env.files.filter((f) => !w.previous.has(f.path)).length ?? 0), 0);
+      pool = ValidationPool.create(unseen, this.deps.workers ?? 0);
+      const prepare = (w: Work | undefined) => {
+        if (w && !w.pending && w.env.errors.length === 0) {
+          w.pending = validateFiles(readFiles(w.env.files, w.previous, changed), w.previous, pool);
+        }
+        return w;
+      };
+      if (!pool) {
+        for (const w of work) prepare(w);
+        const pending = work.reduce((n, w) => n + (w?.pending?.count ?? 0), 0);
+        pool = ValidationPool.create(pending, this.deps.workers ?? 0);
+        for (const w of work) if (w?.pending) w.pending.pool = pool;
+      }
+      for (let i = 0; i < work.length; i++) {
+        const item = prepare(work[i]);
+        // Dropped once applied: a large sync holds the files of a few environments at a time, not of all.
+        work[i] = undefined;
+        if (!item) continue;
+        // Validate ahead (a few thousand files): the workers stay busy while this environment is written.
+        for (let ahead = i + 1, files = 0; ahead < work.length && files < LOOKAHEAD_FILES; ahead++) {
+          const w = prepare(work[ahead]);
+          w?.pending?.start();
+          files += w?.pending?.count ?? 0;
+        }
+        const envReport = item.pending
+          ? await this.apply({ env: item.env, previous: item.previous, pending: item.pending }, commit, syncRunId, options, blobsOfHead)
+          : this.notSynced(item.env, commit, options);
         report.environments.push(envReport);
       }
     } catch (err) {
@@ -289,7 +319,7 @@ export class Syncer {
     nowIso: string,
   ): void {
     const { store, git } = this.deps;
-    const { spec, bytes } = versionSource(st);
+    const { specJson, label, name, bytes } = versionSource(st);
     const row = {
       environment: env,
       workflow_id: id,
@@ -309,10 +339,10 @@ export class Syncer {
       environment: env,
       workflow_id: id,
       version,
-      label: spec.version,
-      name: spec.name,
+      label,
+      name,
       content_hash: st.hash ?? '',
-      spec: JSON.stringify(spec),
+      spec: specJson,
       raw: bytes.toString('utf8'),
       path: st.file.path,
       bundle: st.file.bundle ?? null,

@@ -172,7 +172,7 @@ export function diffCommand(station: Station, id: string, a: string, b: string, 
     const n = parseVersion(v, 'version');
     const row = station.definitions.version(d.environment, id, n);
     if (!row) throw new NotFoundError(`workflow "${id}" in "${d.environment}" has no version ${n}`);
-    return { n, text: stringify(JSON.parse(row.spec), { lineWidth: 0 }) };
+    return { n, text: stringify(readingOrder(JSON.parse(row.spec)), { lineWidth: 0 }) };
   };
   const va = load(a);
   const vb = load(b);
@@ -180,4 +180,22 @@ export function diffCommand(station: Station, id: string, a: string, b: string, 
   if (opts.json) printJson({ environment: d.environment, id, from: va.n, to: vb.n, identical: diff === '', diff });
   else print(diff === '' ? `v${va.n} and v${vb.n} are identical` : diff.trimEnd());
   return 0;
+}
+
+/** Keys in the order authors write them (stored specs have sorted keys, which read oddly in a diff). */
+const KEY_ORDER = [
+  'id', 'version', 'name', 'type', 'description', 'inputSchema', 'timeoutSeconds', 'triggers', 'start', 'action', 'if',
+  'input', 'data', 'dataPath', 'conditions', 'defaultNext', 'branches', 'itemsPath', 'itemName', 'maxConcurrency',
+  'iterator', 'states', 'retry', 'resultPath', 'onError', 'compensation', 'next', 'end', 'output',
+];
+const rank = (k: string) => {
+  const i = KEY_ORDER.indexOf(k);
+  return i < 0 ? KEY_ORDER.length : i;
+};
+
+function readingOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(readingOrder);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries.map(([k, v]) => [k, readingOrder(v)]));
 }
