@@ -41,7 +41,7 @@ async function child(repo: string, db: string): Promise<void> {
   const t = performance.now();
   const r = await station.syncer.sync({ source: 'cli' });
   const ms = performance.now() - t;
-  station.close();
+  await station.close();
   const added = r.environments.reduce((n, e) => n + e.added.length, 0);
   const invalid = r.environments.reduce((n, e) => n + e.invalid.length, 0);
   process.stdout.write(JSON.stringify({ ms, rss: process.resourceUsage().maxRSS * 1024, added, invalid }));
@@ -122,7 +122,7 @@ export async function benchDefinitionsSync(): Promise<void> {
       report('one changed file, incremental (median of 10)', fmtMs(inc), '<= 50 ms', inc <= 50);
       report('one changed file, full re-sync (median of 3)', fmtMs(median(fullAfterOne)));
     } finally {
-      station.close();
+      await station.close();
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -1,21 +1,43 @@
 import fs from 'node:fs';
 import { resolveConfig, type ConfigOptions, type ResolvedConfig } from './config/config.js';
+import { Engine, type Clock } from './engine/engine.js';
+import { RunEvents } from './engine/events.js';
+import { Secrets } from './engine/secrets.js';
+import { RunService } from './engine/service.js';
+import { Specs } from './engine/specs.js';
 import { NotFoundError } from './errors.js';
+import type { ExecutorRegistry } from './executors/registry.js';
 import { createLogger, type Logger } from './log.js';
 import { openDatabase, type Db } from './store/db.js';
 import { DefinitionStore } from './store/definitions.js';
+import { RunStore } from './store/runs.js';
 import { GitInfo } from './sync/git.js';
 import { Syncer } from './sync/sync.js';
 
-/** Everything a command needs, wired once: the programmatic API the CLI (and later the daemon) sits on. */
+/** Everything a command needs, wired once: the programmatic API the CLI (and the daemon) sits on. */
 export interface Station {
   config: ResolvedConfig;
   logger: Logger;
   db: Db;
   definitions: DefinitionStore;
+  runStore: RunStore;
   git: GitInfo;
   syncer: Syncer;
-  close(): void;
+  events: RunEvents;
+  specs: Specs;
+  runs: RunService;
+  /** Creates (once) the engine of this process; call `start()` on it to execute runs here. */
+  engine(options?: EngineOverrides): Engine;
+  close(): Promise<void>;
+}
+
+export interface EngineOverrides {
+  concurrency?: number;
+  clock?: Clock;
+  random?: () => number;
+  executors?: ExecutorRegistry;
+  pollMs?: number;
+  leaseMs?: number;
 }
 
 export interface OpenOptions extends ConfigOptions {
@@ -34,16 +56,55 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
   }
   const db = openDatabase(missing && options.ephemeralIfMissing ? ':memory:' : config.database);
   const definitions = new DefinitionStore(db);
+  const runStore = new RunStore(db);
   const git = new GitInfo(config.repo);
   const syncer = new Syncer({ repo: config.repo, store: definitions, git, logger, workers: config.syncWorkers });
+  const events = new RunEvents();
+  const specs = new Specs(definitions);
+  let engine: Engine | undefined;
+  let clock: Clock | undefined;
+  const runs = new RunService({
+    store: runStore,
+    definitions,
+    specs,
+    events,
+    repo: config.repo,
+    now: () => (clock ?? Date).now(),
+    poke: () => engine?.poke(),
+  });
   return {
     config,
     logger,
     db,
     definitions,
+    runStore,
     git,
     syncer,
-    close: () => {
+    events,
+    specs,
+    runs,
+    engine(o: EngineOverrides = {}) {
+      clock = o.clock;
+      engine ??= new Engine({
+        store: runStore,
+        definitions,
+        events,
+        secrets: new Secrets(env, config.secretsFile),
+        logger,
+        repo: config.repo,
+        concurrency: o.concurrency ?? config.engine.concurrency,
+        leaseMs: o.leaseMs ?? config.engine.leaseSeconds * 1000,
+        createChildRun: (parent, step, wait) => runs.createChild(parent, step, wait),
+        specs,
+        ...(o.clock ? { clock: o.clock } : {}),
+        ...(o.random ? { random: o.random } : {}),
+        ...(o.executors ? { executors: o.executors } : {}),
+        ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+      });
+      return engine;
+    },
+    async close() {
+      await engine?.stop();
       logger.flush();
       db.close();
     },

@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   STN_E_EXPR_SYNTAX: { exit: 1, http: 422, summary: 'A CEL expression or {{ }} template does not parse.' },
   STN_E_EXPR_EVAL: { exit: 1, http: 422, summary: 'A CEL expression failed while evaluating (type error, bad call).' },
   STN_E_EXPR_MISSING_KEY: { exit: 1, http: 422, summary: 'An expression read a key that is not in the context.' },
+  STN_E_INPUT_INVALID: { exit: 2, http: 422, summary: "A run's input does not match the workflow's inputSchema." },
+  STN_E_WORKFLOW_UNAVAILABLE: { exit: 2, http: 409, summary: 'The workflow is disabled or has no valid version to run.' },
+  STN_E_RUN_FINISHED: { exit: 2, http: 409, summary: 'The run already ended; it cannot be paused, resumed, cancelled or signalled.' },
+  STN_E_RUN_FAILED: { exit: 1, http: 200, summary: 'A run ended FAILED, CANCELLED or TIMED_OUT (stn run in the foreground).' },
   STN_E_INTERNAL: { exit: 2, http: 500, summary: 'An unexpected internal error (a bug: please report it).' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

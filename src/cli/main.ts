@@ -43,7 +43,7 @@ async function withStation<T extends number>(extra: Partial<OpenOptions>, body: 
   try {
     exitCode = await body(station);
   } finally {
-    station.close();
+    await station.close();
   }
 }
 

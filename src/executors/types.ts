@@ -46,6 +46,11 @@ export type ExecResult =
 export interface Executor {
   readonly name: string;
   run(ctx: ExecContext): Promise<ExecResult>;
+  /**
+   * Set by executors with no side effects outside Station (noop, fail, sleep, signal.wait, workflow.run): the engine
+   * runs them inside the step's transaction, so such a step costs one commit instead of two.
+   */
+  inline?(ctx: ExecContext): ExecResult;
 }
 
 export const ok = (output: JsonValue): ExecResult => ({ kind: 'ok', output });

@@ -83,4 +83,142 @@ CREATE TABLE sync_runs (
 CREATE INDEX sync_runs_started ON sync_runs(started_at);
 `,
   },
+  {
+    version: 2,
+    name: 'runs, steps, events, task queue',
+    sql: `
+CREATE TABLE workflow_runs (
+  id                   TEXT PRIMARY KEY,
+  workflow_id          TEXT NOT NULL,
+  environment          TEXT NOT NULL,
+  version              INTEGER NOT NULL,
+  status               TEXT NOT NULL,
+  input                TEXT NOT NULL,
+  output               TEXT,
+  error                TEXT,
+  trigger              TEXT NOT NULL,
+  vars                 TEXT,
+  idempotency_key      TEXT,
+  parent_run_id        TEXT,
+  parent_step_id       TEXT,
+  initiator            TEXT,
+  deadline_at          INTEGER,
+  paused               INTEGER NOT NULL DEFAULT 0,
+  cancel_requested     INTEGER NOT NULL DEFAULT 0,
+  phase                TEXT NOT NULL DEFAULT 'forward',
+  final_status         TEXT,
+  compensated          INTEGER,
+  compensation_errors  TEXT,
+  event_seq            INTEGER NOT NULL DEFAULT 0,
+  completion_seq       INTEGER NOT NULL DEFAULT 0,
+  patch_seq            INTEGER NOT NULL DEFAULT 0,
+  created_at           TEXT NOT NULL,
+  started_at           TEXT,
+  finished_at          TEXT,
+  updated_at           TEXT NOT NULL
+);
+CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs(environment, workflow_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX workflow_runs_status ON workflow_runs(status);
+CREATE INDEX workflow_runs_workflow ON workflow_runs(workflow_id, environment);
+CREATE INDEX workflow_runs_parent ON workflow_runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+
+-- Scopes of parallel branches and foreach iterations (the root scope is frame 0).
+CREATE TABLE workflow_run_frames (
+  run_id        TEXT NOT NULL,
+  id            INTEGER NOT NULL,
+  parent_id     INTEGER,
+  owner_step_id TEXT,
+  key           TEXT NOT NULL,
+  path          TEXT NOT NULL,
+  def_path      TEXT NOT NULL,
+  vars          TEXT,
+  status        TEXT NOT NULL,
+  PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+
+-- The context is written as patches (one per write), so a step's commit stays small however big the context grows.
+CREATE TABLE workflow_run_context (
+  run_id    TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  frame_id  INTEGER NOT NULL,
+  path      TEXT NOT NULL,
+  op        TEXT NOT NULL,
+  value     TEXT,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE workflow_run_steps (
+  id                TEXT PRIMARY KEY,
+  run_id            TEXT NOT NULL,
+  frame_id          INTEGER NOT NULL,
+  state_name        TEXT NOT NULL,
+  path              TEXT NOT NULL,
+  visit             INTEGER NOT NULL,
+  type              TEXT NOT NULL,
+  action            TEXT,
+  status            TEXT NOT NULL,
+  attempt           INTEGER NOT NULL DEFAULT 1,
+  deliveries        INTEGER NOT NULL DEFAULT 0,
+  input             TEXT,
+  output            TEXT,
+  error             TEXT,
+  wait              TEXT,
+  items             TEXT,
+  pending           INTEGER,
+  next_index        INTEGER,
+  compensation_of   TEXT,
+  completed_seq     INTEGER,
+  created_at        TEXT NOT NULL,
+  started_at        TEXT,
+  attempt_started_ms INTEGER,
+  finished_at       TEXT,
+  duration_ms       INTEGER
+);
+CREATE INDEX workflow_run_steps_run ON workflow_run_steps(run_id, frame_id, state_name);
+
+CREATE TABLE workflow_run_events (
+  run_id      TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  type        TEXT NOT NULL,
+  step_id     TEXT,
+  data        TEXT,
+  created_at  TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+-- The durable queue: any process on the database claims due tasks under a lease.
+CREATE TABLE workflow_tasks (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id       TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  step_id      TEXT,
+  payload      TEXT,
+  run_at       INTEGER NOT NULL,
+  lease_owner  TEXT,
+  lease_until  INTEGER
+);
+CREATE INDEX workflow_tasks_due ON workflow_tasks(run_at);
+CREATE INDEX workflow_tasks_run ON workflow_tasks(run_id);
+
+CREATE TABLE workflow_run_signals (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id        TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  payload       TEXT,
+  consumed_by   TEXT,
+  created_at    TEXT NOT NULL
+);
+CREATE INDEX workflow_run_signals_run ON workflow_run_signals(run_id, name);
+
+-- Engine processes, so the leases of one that died on this host can be reclaimed at once.
+CREATE TABLE engine_workers (
+  id            TEXT PRIMARY KEY,
+  hostname      TEXT NOT NULL,
+  pid           INTEGER NOT NULL,
+  started_at    TEXT NOT NULL,
+  heartbeat_at  INTEGER NOT NULL
+);
+`,
+  },
 ];

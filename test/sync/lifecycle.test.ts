@@ -16,8 +16,8 @@ beforeEach(() => {
   station = open(repo.dir);
 });
 
-afterEach(() => {
-  station.close();
+afterEach(async () => {
+  await station.close();
   repo.cleanup();
 });
 
@@ -345,7 +345,7 @@ describe('git state of a version', () => {
       expect(sub.definitions.version('a', 'hello', 1)).toMatchObject({ path: HELLO, git_commit: sha, git_dirty: 0, git_untracked: 0 });
       expect(sub.definitions.version('a', 'dirty', 1)).toMatchObject({ git_untracked: 1 });
     } finally {
-      sub.close();
+      await sub.close();
     }
   });
 
@@ -359,7 +359,7 @@ describe('git state of a version', () => {
       expect(report.commit).toBeNull();
       expect(s.definitions.version('a', 'hello', 1)).toMatchObject({ git_commit: null, git_dirty: null, git_untracked: null });
     } finally {
-      s.close();
+      await s.close();
       fs.rmSync(plain, { recursive: true, force: true });
     }
   });

@@ -21,8 +21,8 @@ beforeEach(() => {
   repo.commit('seed');
 });
 
-afterEach(() => {
-  for (const s of stations) s.close();
+afterEach(async () => {
+  for (const s of stations) await s.close();
   stations = [];
   repo.cleanup();
 });

@@ -1,0 +1,74 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * The run events (DESIGN §5.2): every transition appends one to `workflow_run_events` with a per-run sequence number,
+ * and the same typed event goes to in-process listeners (logging, SSE, tests) once its transaction has committed.
+ * The run timeline can be rebuilt from these alone.
+ */
+export interface RunEventMap {
+  'run:created': { workflowId: string; environment: string; version: number; trigger: unknown; parentRunId?: string };
+  'run:started': Record<string, never>;
+  'run:paused': { by: string | null };
+  'run:resumed': { by: string | null };
+  'run:completed': { durationMs: number };
+  'run:failed': { error: unknown; compensated?: boolean };
+  'run:cancelled': { compensate: boolean; by: string | null };
+  'run:timed_out': { timeoutSeconds: number | null };
+  'state:entered': { state: string; path: string; type: string };
+  'step:started': { state: string; path: string; action: string | null; attempt: number; delivery: number };
+  'step:succeeded': { state: string; path: string; attempt: number; durationMs: number | null };
+  'step:failed': { state: string; path: string; attempt: number; error: unknown; handledBy?: string };
+  'step:retrying': { state: string; path: string; attempt: number; delayMs: number; error: unknown };
+  'step:waiting': { state: string; path: string; wait: unknown };
+  'step:cancelled': { state: string; path: string };
+  'signal:received': { name: string; signalId: number; stepId: string | null };
+  'compensation:started': { steps: number; reason: string };
+  'compensation:step': { state: string; of: string; status: string; error?: unknown };
+  'compensation:finished': { compensated: boolean; failures: string[] };
+}
+
+export type RunEventType = keyof RunEventMap;
+
+export interface RunEvent<T extends RunEventType = RunEventType> {
+  runId: string;
+  seq: number;
+  type: T;
+  stepId: string | null;
+  data: RunEventMap[T];
+  at: string;
+}
+
+/** In-process fan-out of committed run events. */
+export class RunEvents {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  /** Listens to every event (`'*'`) or to one type. Returns a function that stops listening. */
+  on(listener: (e: RunEvent) => void): () => void {
+    this.emitter.on('*', listener);
+    return () => this.emitter.off('*', listener);
+  }
+
+  emit(e: RunEvent): void {
+    this.emitter.emit('*', e);
+  }
+
+  /** Resolves with the first event matching the predicate (tests and `?wait=` await events, never sleep). */
+  next(predicate: (e: RunEvent) => boolean, timeoutMs = 30_000): Promise<RunEvent> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`no matching run event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.on((e) => {
+        if (!predicate(e)) return;
+        clearTimeout(timer);
+        off();
+        resolve(e);
+      });
+    });
+  }
+}

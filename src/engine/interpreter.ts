@@ -1,0 +1,839 @@
+import type { JsonValue, OperationState, ForeachState, State, WorkflowSpec } from '../definitions/types.js';
+import { ExpressionError, compileExpression, renderTemplate } from '../expressions/index.js';
+import type { ExecError, ExecResult, WaitSpec } from '../executors/types.js';
+import type { RunStore, RunRow, StepRow, StepStatus, FrameRow, TaskRow, TaskKind } from '../store/runs.js';
+import { TERMINAL_RUN, TERMINAL_STEP } from '../store/runs.js';
+import type { RunEvent, RunEventMap, RunEventType } from './events.js';
+import { stepId as makeStepId } from './ids.js';
+import { getPath, overlay, pathSegments } from './paths.js';
+import type { Scopes } from './scopes.js';
+import type { Secrets } from './secrets.js';
+import { childDefPath, type ScopeDef } from './spec-index.js';
+import type { LoadedSpec } from './specs.js';
+
+/** What the interpreter needs from the engine around it. */
+export interface InterpreterDeps {
+  store: RunStore;
+  scopes: Scopes;
+  secrets: Secrets;
+  now(): number;
+  random(): number;
+  /** Loads the pinned definition of a run (cached). */
+  spec(run: RunRow): LoadedSpec;
+  /** Creates a child run inside the current transaction (workflow.run); returns its id or throws ExecError-like. */
+  createChildRun(parent: RunRow, step: StepRow, wait: Extract<WaitSpec, { type: 'child' }>): string;
+  /** The lease holder of this engine process: chained tasks are leased to it directly. */
+  owner: string;
+  leaseMs: number;
+}
+
+/** An error that ends a step (or a scope, or the run), as stored and shown. */
+export interface StepError {
+  code: string;
+  message: string;
+  state?: string;
+  path?: string;
+  action?: string | null;
+  attempt?: number;
+  details?: unknown;
+}
+
+type Obj = Record<string, unknown>;
+
+/**
+ * One transaction's worth of work on one run: every state transition of DESIGN §3.1 and §5 happens here, against the
+ * store, synchronously inside a SQLite transaction. Events are collected and handed out after the commit; the next
+ * due exec task may be leased to this process directly (`chained`), saving a claim.
+ */
+export class RunTx {
+  readonly events: RunEvent[] = [];
+  chained: TaskRow | undefined;
+  private readonly spec: WorkflowSpec;
+  private readonly scopeDefs: Map<string, ScopeDef>;
+  private readonly nowMs: number;
+  private readonly nowIso: string;
+  /** The task being handled: reused for the next task instead of a delete and an insert. */
+  private reusable: TaskRow | undefined;
+
+  constructor(
+    private readonly d: InterpreterDeps,
+    readonly run: RunRow,
+    task?: TaskRow,
+  ) {
+    const loaded = d.spec(run);
+    this.spec = loaded.spec;
+    this.scopeDefs = loaded.scopes;
+    this.nowMs = d.now();
+    this.nowIso = new Date(this.nowMs).toISOString();
+    this.reusable = task;
+  }
+
+  // ---------------------------------------------------------------- events, tasks, run row
+
+  event<T extends RunEventType>(type: T, stepId: string | null, data: RunEventMap[T]): void {
+    const seq = ++this.run.event_seq;
+    this.d.store.insertEvent(this.run.id, seq, type, stepId, JSON.stringify(data), this.nowIso);
+    this.events.push({ runId: this.run.id, seq, type, stepId, data, at: this.nowIso });
+  }
+
+  /** Schedules a task; an exec task due now is leased to this process once per transaction (the chain). */
+  schedule(kind: TaskKind, stepId: string | null, payload: unknown, runAt: number = this.nowMs): void {
+    const chain = kind === 'exec' && runAt <= this.nowMs && !this.chained;
+    const owner = chain ? this.d.owner : null;
+    const until = chain ? this.nowMs + this.d.leaseMs : null;
+    const body = payload === undefined ? null : JSON.stringify(payload);
+    let id: number;
+    if (this.reusable) {
+      id = this.reusable.id;
+      this.d.store.reuseTask(id, kind, stepId, body, runAt, owner, until);
+      this.reusable = undefined;
+    } else {
+      id = this.d.store.insertTask(this.run.id, kind, stepId, body, runAt, owner, until);
+    }
+    if (chain) {
+      this.chained = { id, run_id: this.run.id, kind, step_id: stepId, payload: body, run_at: runAt, lease_owner: owner, lease_until: until };
+    }
+  }
+
+  /** Keeps the handled task (leased) while its executor runs outside the transaction. */
+  keepTask(): void {
+    this.reusable = undefined;
+  }
+
+  /** Ends the transaction's bookkeeping: the handled task goes unless reused, the run's status is brought up to date. */
+  finish(): void {
+    if (this.reusable) this.d.store.deleteTask(this.reusable.id);
+    this.reusable = undefined;
+    if (!TERMINAL_RUN.has(this.run.status)) this.run.status = this.liveStatus();
+    this.run.updated_at = this.nowIso;
+    this.d.store.updateRun(this.run);
+  }
+
+  private liveStatus(): RunRow['status'] {
+    if (this.run.paused) return 'PAUSED';
+    if (this.run.status === 'PENDING' && !this.run.started_at) return 'PENDING';
+    const active = this.d.store.activeStatuses(this.run.id);
+    if (active.has('RUNNING') || active.has('PENDING')) return 'RUNNING';
+    if (active.has('WAITING_APPROVAL')) return 'WAITING_APPROVAL';
+    if (active.has('WAITING_SIGNAL')) return 'WAITING_SIGNAL';
+    return 'RUNNING';
+  }
+
+  // ---------------------------------------------------------------- context
+
+  private frame(id: number): FrameRow {
+    const f = this.d.store.frame(this.run.id, id);
+    if (!f) throw new Error(`run ${this.run.id} has no frame ${id}`);
+    return f;
+  }
+
+  /** What expressions in a scope see: the context through every enclosing scope, plus the run's variables. */
+  variables(frame: FrameRow, extra: Obj = {}, redacted = false): Obj {
+    const chain: FrameRow[] = [];
+    for (let f: FrameRow | undefined = frame; f; f = f.parent_id === null ? undefined : this.frame(f.parent_id)) chain.unshift(f);
+    let view: unknown = {};
+    const loopVars: Obj = {};
+    for (const f of chain) {
+      view = overlay(view, this.d.scopes.scope(this.run, f.id));
+      if (f.vars) Object.assign(loopVars, JSON.parse(f.vars) as Obj);
+    }
+    const ctx = view as Obj;
+    return {
+      ...ctx,
+      ...loopVars,
+      ctx,
+      input: JSON.parse(this.run.input) as unknown,
+      run: {
+        id: this.run.id,
+        workflowId: this.run.workflow_id,
+        version: this.run.version,
+        environment: this.run.environment,
+        trigger: JSON.parse(this.run.trigger) as unknown,
+        startedAt: this.run.started_at ?? this.nowIso,
+      },
+      vars: this.run.vars ? (JSON.parse(this.run.vars) as unknown) : {},
+      secrets: redacted ? this.d.secrets.redacted : this.d.secrets.values,
+      ...extra,
+    };
+  }
+
+  /**
+   * Reads `dataPath`/`itemsPath`: a context path, where the run's other variables are reachable too
+   * (`input.hosts`, `vars.targets`, `item.children` inside a foreach).
+   */
+  private readPath(frame: FrameRow, path: string): unknown {
+    return getPath(this.variables(frame), pathSegments(path));
+  }
+
+  private write(frameId: number, path: string | undefined, value: unknown, fallback: string): void {
+    const segments = pathSegments(path ?? fallback);
+    this.run.patch_seq++;
+    this.d.scopes.write(this.run, frameId, segments, 'set', value);
+  }
+
+  private merge(frameId: number, value: unknown): void {
+    this.run.patch_seq++;
+    this.d.scopes.write(this.run, frameId, [], 'merge', value);
+  }
+
+  // ---------------------------------------------------------------- start and states
+
+  start(): void {
+    this.run.status = 'RUNNING';
+    this.run.started_at = this.nowIso;
+    this.event('run:started', null, {});
+    if (this.spec.timeoutSeconds) this.schedule('timeout', null, undefined, this.nowMs + this.spec.timeoutSeconds * 1000);
+    const root = this.frame(0);
+    this.enterState(root, this.scopeOf(root).start);
+  }
+
+  private scopeOf(frame: FrameRow): ScopeDef {
+    const s = this.scopeDefs.get(frame.def_path);
+    if (!s) throw new Error(`definition has no scope "${frame.def_path}"`);
+    return s;
+  }
+
+  private stateOf(step: StepRow): State {
+    const state = this.scopeOf(this.frame(step.frame_id)).byName.get(step.state_name);
+    if (!state) throw new Error(`definition has no state "${step.state_name}"`);
+    return state;
+  }
+
+  private newStep(frame: FrameRow, state: State, extra: Partial<StepRow> = {}): StepRow {
+    const visit = this.d.store.visits(this.run.id, frame.id, state.name) + 1;
+    const id = makeStepId(this.run.id, frame.path, state.name, visit);
+    const row = {
+      id,
+      run_id: this.run.id,
+      frame_id: frame.id,
+      state_name: state.name,
+      path: `${frame.path}${state.name}${visit > 1 ? `#${visit}` : ''}`,
+      visit,
+      type: state.type,
+      action: state.type === 'operation' ? state.action : null,
+      status: 'PENDING' as StepStatus,
+      attempt: 1,
+      input: null,
+      items: null,
+      pending: null,
+      next_index: null,
+      compensation_of: null,
+      created_at: this.nowIso,
+      ...extra,
+    };
+    this.d.store.insertStep(row);
+    this.event('state:entered', id, { state: state.name, path: row.path, type: state.type });
+    return this.d.store.step(id) as StepRow;
+  }
+
+  enterState(frame: FrameRow, name: string): void {
+    const state = this.scopeOf(frame).byName.get(name);
+    if (!state) throw new Error(`no state "${name}" in scope "${frame.def_path}"`);
+    const step = this.newStep(frame, state);
+    try {
+      switch (state.type) {
+        case 'operation':
+          this.schedule('exec', step.id, undefined);
+          return;
+        case 'inject': {
+          const data = renderTemplate(state.data, this.variables(frame), { state: state.name, field: 'data' });
+          if (state.resultPath === undefined) this.merge(frame.id, data);
+          else this.write(frame.id, state.resultPath, data, '');
+          this.succeed(step, data as JsonValue);
+          this.after(frame, state);
+          return;
+        }
+        case 'switch': {
+          const target = this.chooseBranch(frame, state);
+          this.succeed(step, { next: target });
+          this.enterState(frame, target);
+          return;
+        }
+        case 'parallel':
+          this.startParallel(frame, state, step);
+          return;
+        case 'foreach':
+          this.startForeach(frame, state, step);
+          return;
+        default: {
+          const never: never = state;
+          throw new Error(`unknown state type ${JSON.stringify(never)}`);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof ExpressionError) && !(err instanceof StateError)) throw err;
+      const error = { code: err.code, message: err.message, state: state.name, path: step.path };
+      this.settle(step, 'FAILED', { error });
+      this.event('step:failed', step.id, { state: state.name, path: step.path, attempt: 1, error });
+      this.frameFailed(frame, error);
+    }
+  }
+
+  private chooseBranch(frame: FrameRow, state: Extract<State, { type: 'switch' }>): string {
+    const base = this.variables(frame);
+    let vars = base;
+    if (state.dataPath !== undefined) {
+      const data = getPath(base, pathSegments(state.dataPath));
+      vars = { ...base, ...(data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Obj) : {}), data };
+    }
+    for (const [i, c] of state.conditions.entries()) {
+      let value: unknown;
+      try {
+        value = compileExpression(c.if).evaluate(vars);
+      } catch (err) {
+        if (err instanceof ExpressionError) {
+          throw new StateError(err.code, `state "${state.name}", condition ${i + 1} (${c.if}): ${err.message}`);
+        }
+        throw err;
+      }
+      if (typeof value !== 'boolean') {
+        throw new StateError('STN_E_EXPR_EVAL', `state "${state.name}", condition ${i + 1} (${c.if}) gave ${JSON.stringify(value)}, not true or false`);
+      }
+      if (value) return c.next;
+    }
+    if (state.defaultNext !== undefined) return state.defaultNext;
+    throw new StateError('STN_E_SWITCH_NO_MATCH', `state "${state.name}": no condition matched and there is no defaultNext`);
+  }
+
+  private after(frame: FrameRow, state: State): void {
+    if (state.type === 'switch') return;
+    if (state.end || state.next === undefined) this.frameDone(frame);
+    else this.enterState(frame, state.next);
+  }
+
+  private settle(step: StepRow, status: StepStatus, fields: { output?: unknown; error?: unknown } = {}): void {
+    step.status = status;
+    step.wait = null;
+    if (fields.output !== undefined) step.output = JSON.stringify(fields.output);
+    if (fields.error !== undefined) step.error = JSON.stringify(fields.error);
+    if (TERMINAL_STEP.has(status)) {
+      step.finished_at = this.nowIso;
+      step.duration_ms = step.attempt_started_ms !== null ? this.nowMs - step.attempt_started_ms : 0;
+      if (status === 'SUCCEEDED') step.completed_seq = ++this.run.completion_seq;
+    }
+    this.d.store.updateStep(step);
+  }
+
+  private succeed(step: StepRow, output: JsonValue): void {
+    this.settle(step, 'SUCCEEDED', { output });
+    this.event('step:succeeded', step.id, { state: step.state_name, path: step.path, attempt: step.attempt, durationMs: step.duration_ms });
+  }
+
+  // ---------------------------------------------------------------- parallel and foreach
+
+  private childFrame(parent: FrameRow, owner: StepRow, key: string, defChild: string, pathPart: string, vars: Obj | null): FrameRow {
+    const frame: FrameRow = {
+      run_id: this.run.id,
+      id: this.d.store.maxFrameId(this.run.id) + 1,
+      parent_id: parent.id,
+      owner_step_id: owner.id,
+      key,
+      path: `${owner.path}${pathPart}/`,
+      def_path: childDefPath(parent.def_path, owner.state_name, defChild),
+      vars: vars ? JSON.stringify(vars) : null,
+      status: 'RUNNING',
+    };
+    this.d.store.insertFrame(frame);
+    return frame;
+  }
+
+  private startParallel(frame: FrameRow, state: Extract<State, { type: 'parallel' }>, step: StepRow): void {
+    step.status = 'RUNNING';
+    step.started_at = this.nowIso;
+    step.attempt_started_ms = this.nowMs;
+    step.pending = state.branches.length;
+    this.d.store.updateStep(step);
+    for (const b of state.branches) {
+      const child = this.childFrame(frame, step, b.name, `branch:${b.name}`, `/${b.name}`, null);
+      this.enterState(child, this.scopeOf(child).start);
+    }
+  }
+
+  private startForeach(frame: FrameRow, state: ForeachState, step: StepRow): void {
+    const items = this.readPath(frame, state.itemsPath);
+    if (!Array.isArray(items)) {
+      throw new StateError(
+        'STN_E_FOREACH_ITEMS',
+        `state "${state.name}": itemsPath "${state.itemsPath}" is ${items === undefined ? 'missing' : `not a list (${typeof items})`}`,
+      );
+    }
+    step.status = 'RUNNING';
+    step.started_at = this.nowIso;
+    step.attempt_started_ms = this.nowMs;
+    step.items = JSON.stringify(items);
+    step.pending = 0;
+    step.next_index = 0;
+    this.d.store.updateStep(step);
+    if (items.length === 0) {
+      this.joinForeach(frame, state, step);
+      return;
+    }
+    const width = Math.min(items.length, state.maxConcurrency ?? 1);
+    for (let i = 0; i < width; i++) this.startIteration(frame, state, step, items);
+  }
+
+  private startIteration(frame: FrameRow, state: ForeachState, step: StepRow, items: unknown[]): void {
+    const index = step.next_index ?? 0;
+    step.next_index = index + 1;
+    step.pending = (step.pending ?? 0) + 1;
+    this.d.store.updateStep(step);
+    const vars = { [state.itemName ?? 'item']: items[index], index };
+    const child = this.childFrame(frame, step, String(index), 'iterator', `[${index}]`, vars);
+    this.enterState(child, this.scopeOf(child).start);
+  }
+
+  /** A branch or iteration reached an end state. */
+  private frameDone(frame: FrameRow): void {
+    if (frame.parent_id === null) {
+      this.finishRun('COMPLETED');
+      return;
+    }
+    this.d.store.setFrameStatus(this.run.id, frame.id, 'SUCCEEDED');
+    const owner = this.d.store.step(frame.owner_step_id as string) as StepRow;
+    if (owner.status !== 'RUNNING') return; // the owner already failed or was cancelled
+    const parent = this.frame(frame.parent_id);
+    const state = this.stateOf(owner);
+    owner.pending = (owner.pending ?? 1) - 1;
+    this.d.store.updateStep(owner);
+    if (state.type === 'foreach') {
+      const items = JSON.parse(owner.items ?? '[]') as unknown[];
+      if ((owner.next_index ?? 0) < items.length) this.startIteration(parent, state, owner, items);
+      else if (owner.pending === 0) this.joinForeach(parent, state, owner);
+    } else if (state.type === 'parallel' && owner.pending === 0) {
+      const result: Obj = {};
+      for (const f of this.d.store.framesOfStep(this.run.id, owner.id)) result[f.key] = this.d.scopes.scope(this.run, f.id);
+      this.write(parent.id, state.resultPath, result, `steps.${state.name}`);
+      this.succeed(owner, result as JsonValue);
+      this.after(parent, state);
+    }
+  }
+
+  private joinForeach(parent: FrameRow, state: ForeachState, owner: StepRow): void {
+    const frames = this.d.store.framesOfStep(this.run.id, owner.id).sort((a, b) => Number(a.key) - Number(b.key));
+    const result = frames.map((f) => this.d.scopes.scope(this.run, f.id));
+    this.write(parent.id, state.resultPath, result, `steps.${state.name}`);
+    this.succeed(owner, result as JsonValue);
+    this.after(parent, state);
+  }
+
+  /** A scope failed: a branch fails its parallel state (the other branches are cancelled), the top level the run. */
+  private frameFailed(frame: FrameRow, error: StepError): void {
+    if (frame.parent_id === null) {
+      this.runFailed(error);
+      return;
+    }
+    this.d.store.setFrameStatus(this.run.id, frame.id, 'FAILED');
+    const owner = this.d.store.step(frame.owner_step_id as string) as StepRow;
+    if (TERMINAL_STEP.has(owner.status)) return;
+    for (const f of this.d.store.framesOfStep(this.run.id, owner.id)) {
+      if (f.id !== frame.id && f.status === 'RUNNING') this.cancelFrame(f);
+    }
+    this.settle(owner, 'FAILED', { error });
+    this.event('step:failed', owner.id, { state: owner.state_name, path: owner.path, attempt: 1, error });
+    this.frameFailed(this.frame(frame.parent_id), error);
+  }
+
+  /** Cancels every active step of a scope and of the scopes inside it. */
+  private cancelFrame(frame: FrameRow): void {
+    const all = this.d.store.framesOfRun(this.run.id);
+    const inside = new Set([frame.id]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const f of all) {
+        if (f.parent_id !== null && inside.has(f.parent_id) && !inside.has(f.id)) {
+          inside.add(f.id);
+          grew = true;
+        }
+      }
+    }
+    for (const id of inside) this.d.store.setFrameStatus(this.run.id, id, 'CANCELLED');
+    for (const s of this.d.store.activeSteps(this.run.id)) if (inside.has(s.frame_id)) this.cancelStep(s);
+  }
+
+  private cancelStep(step: StepRow): void {
+    this.settle(step, 'CANCELLED');
+    this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
+    this.event('step:cancelled', step.id, { state: step.state_name, path: step.path });
+    const wait = step.wait ? (JSON.parse(step.wait) as { type?: string; runId?: string }) : undefined;
+    if (wait?.type === 'child' && wait.runId) this.requestCancel(wait.runId);
+  }
+
+  private requestCancel(runId: string): void {
+    const child = this.d.store.run(runId);
+    if (!child || TERMINAL_RUN.has(child.status)) return;
+    this.d.store.insertTask(runId, 'cancel', null, JSON.stringify({ compensate: false, by: `parent ${this.run.id}` }), this.nowMs);
+  }
+
+  // ---------------------------------------------------------------- operation steps
+
+  /** The first half of an operation delivery: marks the step running and counts the delivery. */
+  beginDelivery(step: StepRow): void {
+    if (step.status === 'PENDING') {
+      step.status = 'RUNNING';
+      step.deliveries = 1;
+      step.attempt_started_ms = this.nowMs;
+      step.started_at ??= this.nowIso;
+    } else {
+      step.deliveries += 1;
+    }
+    this.d.store.updateStep(step);
+    this.event('step:started', step.id, {
+      state: step.state_name,
+      path: step.path,
+      action: step.action,
+      attempt: step.attempt,
+      delivery: step.deliveries,
+    });
+  }
+
+  /** The operation (or compensation) definition behind a step. */
+  operationOf(step: StepRow): { state: OperationState; action: string; input: JsonValue | undefined; retry: OperationState['retry']; timeoutSeconds: number | undefined } {
+    const state = this.stateOf(step) as OperationState;
+    if (step.compensation_of !== null && state.compensation) {
+      const c = state.compensation;
+      return { state, action: c.action, input: c.input, retry: c.retry, timeoutSeconds: c.timeoutSeconds };
+    }
+    return { state, action: state.action, input: state.input, retry: state.retry, timeoutSeconds: state.timeoutSeconds };
+  }
+
+  /** Renders an operation's input twice: with secrets for the executor, with `***` for what is stored. */
+  renderInput(step: StepRow): { real: JsonValue; stored: JsonValue } {
+    const op = this.operationOf(step);
+    const frame = this.frame(step.frame_id);
+    const extra: Obj = {};
+    if (step.compensation_of !== null) {
+      const original = this.d.store.step(step.compensation_of);
+      extra.result = original?.output ? (JSON.parse(original.output) as unknown) : null;
+    }
+    const where = { state: step.state_name, field: step.compensation_of !== null ? 'compensation.input' : 'input' };
+    const real = renderTemplate(op.input ?? {}, this.variables(frame, extra), where) as JsonValue;
+    const stored = renderTemplate(op.input ?? {}, this.variables(frame, extra, true), where) as JsonValue;
+    return { real, stored };
+  }
+
+  /** Applies an executor's result to its step (DESIGN §5.3, §5.4). */
+  complete(step: StepRow, result: ExecResult): void {
+    if (result.kind === 'ok') {
+      const output = this.d.secrets.scrub(result.output);
+      const op = this.operationOf(step);
+      if (step.compensation_of === null) this.write(step.frame_id, op.state.resultPath, output, `steps.${op.state.name}`);
+      this.succeed(step, output);
+      if (step.compensation_of !== null) this.compensationDone(step);
+      else this.after(this.frame(step.frame_id), op.state);
+    } else if (result.kind === 'error') {
+      this.failAttempt(step, { ...result.error, message: this.d.secrets.scrub(result.error.message) });
+    } else {
+      this.suspend(step, result.wait);
+    }
+  }
+
+  private failAttempt(step: StepRow, err: ExecError): void {
+    const op = this.operationOf(step);
+    const max = op.retry?.maxAttempts ?? 1;
+    const error: StepError = {
+      code: err.code,
+      message: err.message,
+      state: step.state_name,
+      path: step.path,
+      action: op.action,
+      attempt: step.attempt,
+      ...(err.details !== undefined ? { details: this.d.secrets.scrub(err.details) } : {}),
+    };
+    if (err.retryable !== false && step.attempt < max) {
+      const delayMs = backoffMs(op.retry ?? {}, step.attempt, this.d.random);
+      this.event('step:retrying', step.id, { state: step.state_name, path: step.path, attempt: step.attempt + 1, delayMs, error });
+      step.attempt += 1;
+      step.status = 'PENDING';
+      step.deliveries = 0;
+      step.wait = null;
+      step.error = JSON.stringify(error);
+      this.d.store.updateStep(step);
+      this.schedule('exec', step.id, undefined, this.nowMs + delayMs);
+      return;
+    }
+    this.settle(step, err.code === 'STN_E_STEP_TIMEOUT' ? 'TIMED_OUT' : 'FAILED', { error });
+    const handledBy = step.compensation_of === null ? op.state.onError : undefined;
+    this.event('step:failed', step.id, { state: step.state_name, path: step.path, attempt: step.attempt, error, ...(handledBy ? { handledBy } : {}) });
+    if (step.compensation_of !== null) {
+      this.compensationDone(step);
+      return;
+    }
+    const frame = this.frame(step.frame_id);
+    if (handledBy) {
+      this.write(frame.id, 'error', { state: step.state_name, action: op.action, code: err.code, message: error.message, attempt: step.attempt }, 'error');
+      this.enterState(frame, handledBy);
+    } else {
+      this.frameFailed(frame, error);
+    }
+  }
+
+  private suspend(step: StepRow, wait: WaitSpec): void {
+    switch (wait.type) {
+      case 'timer':
+        step.wait = JSON.stringify(wait);
+        this.d.store.updateStep(step);
+        this.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait });
+        this.schedule('wake', step.id, { reason: 'timer' }, wait.until);
+        return;
+      case 'signal': {
+        const buffered = this.d.store.unconsumedSignal(this.run.id, wait.name);
+        if (buffered) {
+          this.d.store.consumeSignal(buffered.id, step.id);
+          this.event('signal:received', step.id, { name: wait.name, signalId: buffered.id, stepId: step.id });
+          this.complete(step, { kind: 'ok', output: buffered.payload ? (JSON.parse(buffered.payload) as JsonValue) : null });
+          return;
+        }
+        step.status = 'WAITING_SIGNAL';
+        step.wait = JSON.stringify(wait);
+        this.d.store.updateStep(step);
+        this.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait });
+        if (wait.timeoutAt !== undefined) this.schedule('wake', step.id, { reason: 'signal-timeout' }, wait.timeoutAt);
+        return;
+      }
+      case 'child': {
+        let childId: string;
+        try {
+          childId = this.d.createChildRun(this.run, step, wait);
+        } catch (err) {
+          const e = err as { code?: string; message?: string };
+          this.failAttempt(step, { code: e.code ?? 'STN_E_CHILD_RUN', message: e.message ?? String(err), retryable: false });
+          return;
+        }
+        if (!wait.wait) {
+          this.complete(step, { kind: 'ok', output: { runId: childId } });
+          return;
+        }
+        step.wait = JSON.stringify({ type: 'child', runId: childId });
+        this.d.store.updateStep(step);
+        this.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait: { type: 'child', runId: childId } });
+        return;
+      }
+      default: {
+        const never: never = wait;
+        throw new Error(`unknown wait ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** A timer, a signal timeout, a signal or a finished child run wakes a waiting step. */
+  wake(step: StepRow, reason: 'timer' | 'signal-timeout'): void {
+    if (TERMINAL_STEP.has(step.status) || !step.wait) return;
+    const wait = JSON.parse(step.wait) as WaitSpec;
+    if (reason === 'timer' && wait.type === 'timer') this.complete(step, { kind: 'ok', output: {} });
+    else if (reason === 'signal-timeout' && wait.type === 'signal') {
+      this.failAttempt(step, { code: 'STN_E_SIGNAL_TIMEOUT', message: `no signal "${wait.name}" arrived in time` });
+    }
+  }
+
+  deliverSignal(signalId: number): void {
+    const signal = this.d.store.signal(signalId);
+    if (!signal || signal.consumed_by !== null) return;
+    const step = this.d.store.stepWaitingForSignal(this.run.id, signal.name);
+    this.event('signal:received', step?.id ?? null, { name: signal.name, signalId, stepId: step?.id ?? null });
+    if (!step) return; // buffered: a later signal.wait step takes it
+    this.d.store.consumeSignal(signal.id, step.id);
+    this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
+    this.complete(step, { kind: 'ok', output: signal.payload ? (JSON.parse(signal.payload) as JsonValue) : null });
+  }
+
+  childFinished(step: StepRow, child: RunRow): void {
+    if (TERMINAL_STEP.has(step.status)) return;
+    if (child.status === 'COMPLETED') {
+      this.complete(step, { kind: 'ok', output: child.output ? (JSON.parse(child.output) as JsonValue) : null });
+    } else {
+      this.failAttempt(step, {
+        code: 'STN_E_CHILD_RUN_FAILED',
+        message: `child run ${child.id} (${child.workflow_id}) ended ${child.status}`,
+        retryable: false,
+        details: { runId: child.id, status: child.status, error: child.error ? (JSON.parse(child.error) as JsonValue) : null },
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- ending runs, compensation
+
+  private runFailed(error: StepError): void {
+    if (this.run.phase === 'compensating' || TERMINAL_RUN.has(this.run.status)) return;
+    this.run.error = JSON.stringify(error);
+    for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
+    this.startCompensation('failed', 'FAILED');
+  }
+
+  /** Runs the compensations of every SUCCEEDED step, latest completion first, then ends the run as `finalStatus`. */
+  startCompensation(reason: string, finalStatus: 'FAILED' | 'CANCELLED'): void {
+    const todo = this.compensationCandidates();
+    if (todo.length === 0) {
+      this.finishRun(finalStatus);
+      return;
+    }
+    this.run.phase = 'compensating';
+    this.run.final_status = finalStatus;
+    this.event('compensation:started', null, { steps: todo.length, reason });
+    this.compensateNext();
+  }
+
+  private compensationCandidates(): StepRow[] {
+    return this.d.store.compensable(this.run.id).filter((s) => {
+      const state = this.stateOf(s);
+      return state.type === 'operation' && state.compensation !== undefined;
+    });
+  }
+
+  private compensateNext(): void {
+    const next = this.compensationCandidates()[0];
+    if (!next) {
+      const failures = this.d.store
+        .compensations(this.run.id)
+        .filter((s) => s.status !== 'SUCCEEDED')
+        .map((s) => s.state_name);
+      this.run.compensated = failures.length === 0 ? 1 : 0;
+      this.run.compensation_errors = failures.length > 0 ? JSON.stringify(failures) : null;
+      this.event('compensation:finished', null, { compensated: failures.length === 0, failures });
+      this.finishRun((this.run.final_status as 'FAILED' | 'CANCELLED' | null) ?? 'FAILED');
+      return;
+    }
+    const frame = this.frame(next.frame_id);
+    const state = this.stateOf(next) as OperationState;
+    const id = makeStepId(this.run.id, frame.path, `compensate:${next.id}`, 1);
+    this.d.store.insertStep({
+      id,
+      run_id: this.run.id,
+      frame_id: frame.id,
+      state_name: state.name,
+      path: `${next.path}/compensate`,
+      visit: 1,
+      type: 'compensation',
+      action: state.compensation?.action ?? null,
+      status: 'PENDING',
+      attempt: 1,
+      input: null,
+      items: null,
+      pending: null,
+      next_index: null,
+      compensation_of: next.id,
+      created_at: this.nowIso,
+    });
+    this.schedule('exec', id, undefined);
+  }
+
+  private compensationDone(step: StepRow): void {
+    const error = step.error && step.status !== 'SUCCEEDED' ? (JSON.parse(step.error) as unknown) : undefined;
+    this.event('compensation:step', step.id, {
+      state: step.state_name,
+      of: step.compensation_of as string,
+      status: step.status,
+      ...(error !== undefined ? { error } : {}),
+    });
+    this.compensateNext();
+  }
+
+  finishRun(status: 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMED_OUT', error?: StepError): void {
+    if (TERMINAL_RUN.has(this.run.status)) return;
+    if (error) this.run.error = JSON.stringify(error);
+    if (status === 'COMPLETED') {
+      const root = this.frame(0);
+      const output = this.spec.output === undefined
+        ? this.d.scopes.scope(this.run, 0)
+        : this.renderOutput(root);
+      if (output === FAILED_OUTPUT) return;
+      this.run.output = JSON.stringify(this.d.secrets.scrub(output));
+    }
+    this.run.status = status;
+    this.run.finished_at = this.nowIso;
+    this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
+    const durationMs = this.run.started_at ? this.nowMs - Date.parse(this.run.started_at) : 0;
+    switch (status) {
+      case 'COMPLETED':
+        this.event('run:completed', null, { durationMs });
+        break;
+      case 'FAILED':
+        this.event('run:failed', null, {
+          error: this.run.error ? (JSON.parse(this.run.error) as unknown) : null,
+          ...(this.run.compensated !== null ? { compensated: this.run.compensated === 1 } : {}),
+        });
+        break;
+      case 'CANCELLED':
+        this.event('run:cancelled', null, { compensate: this.run.cancel_requested === 2, by: null });
+        break;
+      case 'TIMED_OUT':
+        this.event('run:timed_out', null, { timeoutSeconds: this.spec.timeoutSeconds ?? null });
+        break;
+    }
+    if (this.run.parent_run_id && this.run.parent_step_id) {
+      this.d.store.insertTask(
+        this.run.parent_run_id,
+        'child',
+        this.run.parent_step_id,
+        JSON.stringify({ childRunId: this.run.id }),
+        this.nowMs,
+      );
+    }
+  }
+
+  private renderOutput(root: FrameRow): unknown {
+    try {
+      return renderTemplate(this.spec.output, this.variables(root), { field: 'output' });
+    } catch (err) {
+      if (!(err instanceof ExpressionError)) throw err;
+      this.run.status = 'RUNNING';
+      const error: StepError = { code: err.code, message: `workflow output: ${err.message}` };
+      this.run.error = JSON.stringify(error);
+      this.run.status = 'FAILED';
+      this.run.finished_at = this.nowIso;
+      this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
+      this.event('run:failed', null, { error });
+      return FAILED_OUTPUT;
+    }
+  }
+
+  /** Cancel (DESIGN §5.2): stops every active step, then compensates if asked, and ends CANCELLED. */
+  cancel(compensate: boolean, by: string | null): void {
+    if (TERMINAL_RUN.has(this.run.status)) return;
+    for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
+    for (const child of this.d.store.childRuns(this.run.id)) this.requestCancel(child.id);
+    this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
+    this.run.paused = 0;
+    if (this.run.phase === 'compensating') {
+      // Cancelling during compensation stops it: the run ends with what was compensated so far.
+      this.run.compensated = 0;
+      this.finishRun('CANCELLED');
+      return;
+    }
+    void by;
+    if (compensate) this.startCompensation('cancelled', 'CANCELLED');
+    else this.finishRun('CANCELLED');
+  }
+
+  /** The whole-run timeout: active steps stop and the run ends TIMED_OUT. */
+  timeout(): void {
+    if (TERMINAL_RUN.has(this.run.status)) return;
+    for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
+    for (const child of this.d.store.childRuns(this.run.id)) this.requestCancel(child.id);
+    this.finishRun('TIMED_OUT', {
+      code: 'STN_E_RUN_TIMEOUT',
+      message: `the run exceeded its timeout of ${this.spec.timeoutSeconds ?? '?'} s`,
+    });
+  }
+}
+
+const FAILED_OUTPUT = Symbol('failed output');
+
+/** A failure of a state that is not an operation (switch without match, foreach without a list). */
+export class StateError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Retry delay: fixed, or exponential with jitter, capped (DESIGN §5.3). */
+export function backoffMs(retry: NonNullable<OperationState['retry']>, attempt: number, random: () => number): number {
+  const base = (retry.backoffSeconds ?? 1) * 1000;
+  if (retry.backoff !== 'exponential') return base;
+  const cap = retry.maxBackoffSeconds !== undefined ? retry.maxBackoffSeconds * 1000 : Infinity;
+  const raw = Math.min(cap, base * 2 ** (attempt - 1));
+  // Equal jitter: half the delay fixed, half random, so retries of many runs spread out but never come early.
+  return Math.round(raw / 2 + random() * (raw / 2));
+}

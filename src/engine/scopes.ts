@@ -1,0 +1,67 @@
+import type { RunRow, RunStore } from '../store/runs.js';
+import { mergePath, setPath } from './paths.js';
+
+type Obj = Record<string, unknown>;
+
+interface Cached {
+  seq: number;
+  frames: Map<number, Obj>;
+}
+
+/**
+ * The context scopes of runs, rebuilt from their patches and kept in memory. A write appends one patch row (so a
+ * step's commit stays small however large the context is) and updates the cached copy. A copy that is behind the
+ * database (another process advanced the run) catches up from the patches after its sequence number.
+ */
+export class Scopes {
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly maxRuns = 2000,
+  ) {}
+
+  private load(run: RunRow): Cached {
+    let c = this.cache.get(run.id);
+    if (c && c.seq > run.patch_seq) c = undefined; // a rolled-back write: start over
+    if (!c) {
+      c = { seq: 0, frames: new Map() };
+      if (this.cache.size >= this.maxRuns) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(run.id, c);
+    }
+    if (c.seq < run.patch_seq) {
+      for (const p of this.store.patches(run.id, c.seq)) {
+        const value = p.value === null ? null : (JSON.parse(p.value) as unknown);
+        this.apply(c, p.frame_id, p.path === '' ? [] : (JSON.parse(p.path) as string[]), p.op, value);
+        c.seq = p.seq;
+      }
+    }
+    return c;
+  }
+
+  private apply(c: Cached, frameId: number, segments: string[], op: 'set' | 'merge', value: unknown): void {
+    const current = c.frames.get(frameId) ?? {};
+    c.frames.set(frameId, op === 'merge' ? mergePath(current, segments, value) : setPath(current, segments, value));
+  }
+
+  /** The scope object of a frame (its own writes only). Callers must not modify it. */
+  scope(run: RunRow, frameId: number): Obj {
+    return this.load(run).frames.get(frameId) ?? {};
+  }
+
+  /**
+   * Records a write. `run.patch_seq` must already be advanced by the caller (it is saved with the run row in the
+   * same transaction).
+   */
+  write(run: RunRow, frameId: number, segments: string[], op: 'set' | 'merge', value: unknown): void {
+    const c = this.load({ ...run, patch_seq: run.patch_seq - 1 });
+    this.store.insertPatch(run.id, run.patch_seq, frameId, segments.length === 0 ? '' : JSON.stringify(segments), op, JSON.stringify(value ?? null));
+    this.apply(c, frameId, segments, op, structuredClone(value));
+    c.seq = run.patch_seq;
+  }
+
+  /** Forgets a run (after a rolled-back transaction, or when it ended). */
+  forget(runId: string): void {
+    this.cache.delete(runId);
+  }
+}

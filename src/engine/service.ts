@@ -1,0 +1,267 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { ajv } from '../definitions/json-schema.js';
+import type { JsonObject, JsonValue } from '../definitions/types.js';
+import { NotFoundError, StationError, UsageError } from '../errors.js';
+import type { WaitSpec } from '../executors/types.js';
+import type { DefinitionStore } from '../store/definitions.js';
+import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
+import { discoverEnvironment } from '../sync/discover.js';
+import type { RunEventMap, RunEventType, RunEvents } from './events.js';
+import { newRunId } from './ids.js';
+import type { Specs } from './specs.js';
+
+export interface StartRunRequest {
+  workflowId: string;
+  environment?: string | undefined;
+  input?: JsonValue | undefined;
+  /** Pin an older version explicitly; default: the active version. */
+  version?: number | undefined;
+  idempotencyKey?: string | undefined;
+  trigger?: Record<string, unknown> | undefined;
+  initiator?: string | undefined;
+}
+
+export interface StartedRun {
+  run: RunRow;
+  /** false when an earlier run with the same idempotency key was returned instead. */
+  created: boolean;
+}
+
+/** The ways to act on runs from outside the engine (CLI, API): start, signal, pause, resume, cancel, read. */
+export class RunService {
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor(
+    private readonly o: {
+      store: RunStore;
+      definitions: DefinitionStore;
+      specs: Specs;
+      events: RunEvents;
+      repo: string;
+      now?: () => number;
+      /** Called after anything that gives the local engine work. */
+      poke?: () => void;
+    },
+  ) {}
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  /** Starts a run (DESIGN §8 `POST /workflow-runs`): validates the input against `inputSchema`, pins the version. */
+  start(req: StartRunRequest): StartedRun {
+    const started = this.o.store.transaction(() => this.startInTx(req));
+    if (started.created) this.o.poke?.();
+    return started;
+  }
+
+  /** The same, inside a transaction the caller holds (child runs are created in their parent's transaction). */
+  startInTx(req: StartRunRequest & { parent?: { runId: string; stepId: string } }): StartedRun {
+    const environment = this.resolveEnvironment(req.workflowId, req.environment);
+    const def = this.o.definitions.definition(environment, req.workflowId);
+    if (!def) throw new NotFoundError(`no workflow "${req.workflowId}" in environment "${environment}"`);
+    if (req.idempotencyKey !== undefined) {
+      const existing = this.o.store.runByIdempotencyKey(environment, req.workflowId, req.idempotencyKey);
+      if (existing) return { run: existing, created: false };
+    }
+    const version = req.version ?? def.active_version;
+    if (version === null) {
+      throw new StationError('STN_E_WORKFLOW_UNAVAILABLE', `workflow "${req.workflowId}" has no valid version to run (it is ${def.status})`);
+    }
+    if (req.version === undefined && def.status === 'disabled') {
+      throw new StationError('STN_E_WORKFLOW_UNAVAILABLE', `workflow "${req.workflowId}" in "${environment}" is disabled (its file was deleted)`);
+    }
+    const { spec } = this.o.specs.get(environment, req.workflowId, version);
+    const input = (req.input ?? {}) as JsonValue;
+    this.validateInput(environment, req.workflowId, version, spec.inputSchema, input);
+
+    const nowMs = this.now();
+    const nowIso = new Date(nowMs).toISOString();
+    const id = newRunId(nowMs);
+    const trigger = req.trigger ?? { type: req.parent ? 'workflow' : 'manual' };
+    this.o.store.insertRun({
+      id,
+      workflow_id: req.workflowId,
+      environment,
+      version,
+      status: 'PENDING',
+      input: JSON.stringify(input),
+      trigger: JSON.stringify(trigger),
+      vars: JSON.stringify(this.varsFor(environment, def.bundle)),
+      idempotency_key: req.idempotencyKey ?? null,
+      parent_run_id: req.parent?.runId ?? null,
+      parent_step_id: req.parent?.stepId ?? null,
+      initiator: req.initiator ?? null,
+      deadline_at: spec.timeoutSeconds ? nowMs + spec.timeoutSeconds * 1000 : null,
+      created_at: nowIso,
+    });
+    this.o.store.insertFrame({ run_id: id, id: 0, parent_id: null, owner_step_id: null, key: '', path: '', def_path: '', vars: null, status: 'RUNNING' });
+    this.o.store.insertPatch(id, 1, 0, '', 'set', JSON.stringify(input !== null && typeof input === 'object' && !Array.isArray(input) ? input : { input }));
+    const created: RunEventMap['run:created'] = { workflowId: req.workflowId, environment, version, trigger };
+    if (req.parent) created.parentRunId = req.parent.runId;
+    this.o.store.insertEvent(id, 1, 'run:created', null, JSON.stringify(created), nowIso);
+    const run = this.o.store.run(id) as RunRow;
+    run.event_seq = 1;
+    run.patch_seq = 1;
+    this.o.store.updateRun(run);
+    this.o.store.insertTask(id, 'start', null, null, nowMs);
+    return { run, created: true };
+  }
+
+  /** workflow.run: a child run in the parent's environment unless it names another. */
+  createChild(parent: RunRow, step: StepRow, wait: Extract<WaitSpec, { type: 'child' }>): string {
+    const started = this.startInTx({
+      workflowId: wait.workflow,
+      environment: wait.environment ?? parent.environment,
+      input: wait.input,
+      parent: { runId: parent.id, stepId: step.id },
+      initiator: parent.initiator ?? undefined,
+    });
+    return started.run.id;
+  }
+
+  private resolveEnvironment(workflowId: string, environment: string | undefined): string {
+    if (environment !== undefined) return environment;
+    const defs = this.o.definitions.definitionsById(workflowId);
+    if (defs.length === 0) throw new NotFoundError(`no workflow "${workflowId}" in any environment (run "stn sync" first?)`);
+    if (defs.length > 1) {
+      throw new UsageError(`workflow "${workflowId}" exists in ${defs.map((d) => d.environment).join(', ')}: name the environment`);
+    }
+    return (defs[0] as { environment: string }).environment;
+  }
+
+  /** All violations of `inputSchema`, listed (STN_E_INPUT_INVALID). */
+  private validateInput(env: string, id: string, version: number, schema: JsonObject | undefined, input: JsonValue): void {
+    if (!schema) return;
+    const key = `${env}\0${id}\0${version}`;
+    let validate = this.validators.get(key);
+    if (!validate) {
+      validate = ajv.compile(schema);
+      this.validators.set(key, validate);
+    }
+    if (validate(input)) return;
+    const errors = (validate.errors ?? []).map((e) => ({
+      path: e.instancePath || '/',
+      message: e.message ?? 'invalid',
+      ...(e.keyword === 'required' ? { missing: (e.params as { missingProperty: string }).missingProperty } : {}),
+      ...(e.keyword === 'additionalProperties' ? { field: (e.params as { additionalProperty: string }).additionalProperty } : {}),
+    }));
+    const lines = errors.map((e) => `${e.path}: ${e.message}${'missing' in e ? ` (${String(e.missing)})` : ''}${'field' in e ? ` (${String(e.field)})` : ''}`);
+    throw new StationError('STN_E_INPUT_INVALID', `input does not match the inputSchema of "${id}": ${lines.join('; ')}`, { errors });
+  }
+
+  /** The environment's `vars`, with the installing bundle's `vars` over them for bundle workflows (DESIGN §3.3). */
+  private varsFor(environment: string, bundle: string | null): JsonObject {
+    if (!fs.existsSync(path.join(this.o.repo, 'environments', environment))) return {};
+    const env = discoverEnvironment(this.o.repo, environment);
+    const entry = bundle ? env.bundles.find((b) => b.name === bundle) : undefined;
+    return { ...defaultsOf(this.o.repo, bundle), ...env.vars, ...(entry?.vars ?? {}) };
+  }
+
+  // ---------------------------------------------------------------- acting on runs
+
+  private mustGet(runId: string): RunRow {
+    const run = this.o.store.run(runId);
+    if (!run) throw new NotFoundError(`no run "${runId}"`);
+    return run;
+  }
+
+  private appendEvent<T extends RunEventType>(run: RunRow, type: T, data: RunEventMap[T]): void {
+    const seq = ++run.event_seq;
+    const at = new Date(this.now()).toISOString();
+    this.o.store.insertEvent(run.id, seq, type, null, JSON.stringify(data), at);
+    this.o.events.emit({ runId: run.id, seq, type, stepId: null, data, at });
+  }
+
+  /** Delivers a signal; a run not waiting for it yet keeps it for its next `signal.wait` of that name. */
+  signal(runId: string, name: string, payload: JsonValue | undefined): { signalId: number } {
+    const result = this.o.store.transaction(() => {
+      const run = this.mustGet(runId);
+      if (TERMINAL_RUN.has(run.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${run.status}`);
+      const at = new Date(this.now()).toISOString();
+      const signalId = this.o.store.insertSignal(runId, name, payload === undefined ? null : JSON.stringify(payload), at);
+      this.o.store.insertTask(runId, 'signal', null, JSON.stringify({ signalId }), this.now());
+      return { signalId };
+    });
+    this.o.poke?.();
+    return result;
+  }
+
+  /** Pause: no new steps start; a running step finishes. */
+  pause(runId: string, by: string | null = null): RunRow {
+    return this.o.store.transaction(() => {
+      const run = this.mustGet(runId);
+      if (TERMINAL_RUN.has(run.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${run.status}`);
+      if (run.paused) return run;
+      run.paused = 1;
+      run.status = 'PAUSED';
+      this.appendEvent(run, 'run:paused', { by });
+      run.updated_at = new Date(this.now()).toISOString();
+      this.o.store.updateRun(run);
+      return run;
+    });
+  }
+
+  resume(runId: string, by: string | null = null): RunRow {
+    const run = this.o.store.transaction(() => {
+      const r = this.mustGet(runId);
+      if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
+      if (!r.paused) return r;
+      r.paused = 0;
+      const active = this.o.store.activeStatuses(r.id);
+      r.status = !r.started_at
+        ? 'PENDING'
+        : active.has('RUNNING') || active.has('PENDING')
+          ? 'RUNNING'
+          : active.has('WAITING_APPROVAL')
+            ? 'WAITING_APPROVAL'
+            : active.has('WAITING_SIGNAL')
+              ? 'WAITING_SIGNAL'
+              : 'RUNNING';
+      this.appendEvent(r, 'run:resumed', { by });
+      r.updated_at = new Date(this.now()).toISOString();
+      this.o.store.updateRun(r);
+      return r;
+    });
+    this.o.poke?.();
+    return run;
+  }
+
+  /** Cancel: stops new steps, cancels running ones (their processes are killed), compensates if asked. */
+  cancel(runId: string, compensate: boolean, by: string | null = null): RunRow {
+    const run = this.o.store.transaction(() => {
+      const r = this.mustGet(runId);
+      if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
+      if (!r.cancel_requested) {
+        r.cancel_requested = compensate ? 2 : 1;
+        r.updated_at = new Date(this.now()).toISOString();
+        this.o.store.updateRun(r);
+        this.o.store.insertTask(runId, 'cancel', null, JSON.stringify({ compensate, by }), 0);
+      }
+      return r;
+    });
+    this.o.poke?.();
+    return run;
+  }
+
+  get(runId: string): RunRow {
+    return this.mustGet(runId);
+  }
+}
+
+/** Default values of a bundle's variables, from its template.json. */
+function defaultsOf(repo: string, bundle: string | null): JsonObject {
+  if (!bundle) return {};
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(repo, 'bundles', bundle, 'template.json'), 'utf8')) as {
+      variables?: Record<string, { default?: JsonValue }>;
+    };
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(manifest.variables ?? {})) if (v.default !== undefined) out[k] = v.default;
+    return out;
+  } catch {
+    return {};
+  }
+}

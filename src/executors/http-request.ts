@@ -1,0 +1,263 @@
+import type { JsonObject, JsonValue } from '../definitions/types.js';
+import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
+
+/** The response body kept in the output; the rest is not downloaded. */
+export const HTTP_BODY_LIMIT = 1024 * 1024;
+/** The part of an unexpected response's body quoted in the failure details. */
+const ERROR_BODY_LIMIT = 2 * 1024;
+const METHODS_WITHOUT_BODY = new Set(['GET', 'HEAD']);
+
+type QueryValue = string | number | boolean;
+
+/** The `http.request` input, as the catalog schema describes it (the engine has validated it already). */
+interface HttpInput {
+  method?: string;
+  url: string;
+  headers?: Record<string, string>;
+  query?: Record<string, QueryValue | QueryValue[]>;
+  json?: JsonValue;
+  body?: string;
+  timeoutSeconds?: number;
+  expectStatus?: number | number[];
+}
+
+/** Why the executor stopped the request itself. */
+type StopReason = { kind: 'timeout'; message: string } | { kind: 'aborted'; message: string };
+
+/**
+ * `http.request` (DESIGN §3.2) with the global fetch: follows redirects, sends `Idempotency-Key` (DESIGN §5.2) and
+ * `User-Agent: station` unless the input sets them, keeps at most 1 MiB of the response body, and fails unless the
+ * status matches `expectStatus` (default: any 2xx).
+ */
+export const httpRequest: Executor = { name: 'http.request', run };
+
+async function run(ctx: ExecContext): Promise<ExecResult> {
+  const prepared = prepare(ctx);
+  if ('error' in prepared) return failed('STN_E_HTTP_REQUEST', prepared.error, { retryable: false });
+  const { method, url, init, label } = prepared;
+  if (ctx.signal.aborted) return stopped(stopReasonFromSignal(ctx.signal, label));
+
+  const controller = new AbortController();
+  let stop: StopReason | undefined;
+  const stopWith = (reason: StopReason): void => {
+    if (stop !== undefined) return;
+    stop = reason;
+    controller.abort();
+  };
+  const onAbort = (): void => stopWith(stopReasonFromSignal(ctx.signal, label));
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const timeoutMs = effectiveTimeoutMs(prepared.timeoutSeconds, ctx.timeoutMs);
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          stopWith({ kind: 'timeout', message: `${label} timed out after ${formatSeconds(timeoutMs)}` });
+        }, timeoutMs);
+
+  const startedAt = Date.now();
+  try {
+    const response = await fetch(url, { ...init, method, signal: controller.signal, redirect: 'follow' });
+    const { text, truncated } = await readBody(response, HTTP_BODY_LIMIT);
+    ctx.logger.debug({ status: response.status, duration_ms: Date.now() - startedAt }, 'http.request answered');
+    return toResult(response, text, truncated, prepared.expectStatus, label);
+  } catch (err) {
+    if (stop !== undefined) return stopped(stop);
+    return networkFailure(err, label, url);
+  } finally {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+interface Prepared {
+  method: string;
+  url: URL;
+  init: { headers: Headers; body?: string };
+  timeoutSeconds: number | undefined;
+  expectStatus: number | number[] | undefined;
+  /** `METHOD origin/path` for messages: the query and credentials may hold secrets. */
+  label: string;
+}
+
+/** The fetch arguments, or why the input cannot become a request (bad input: retrying would not help). */
+function prepare(ctx: ExecContext): Prepared | { error: string } {
+  const value = ctx.input;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { error: 'http.request input must be an object' };
+  }
+  const input = value as unknown as HttpInput;
+  if (typeof input.url !== 'string') return { error: 'http.request needs a url' };
+  const method = (input.method ?? 'GET').toUpperCase();
+
+  let url: URL;
+  try {
+    url = new URL(input.url);
+  } catch {
+    return { error: 'http.request url is not a valid URL' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: 'http.request url must be http or https' };
+  for (const [name, v] of Object.entries(input.query ?? {})) {
+    for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(name, String(item));
+  }
+  const label = `${method} ${url.origin}${url.pathname}`;
+  // fetch refuses URLs with credentials (and would quote them in its error): send them as Basic auth, as curl does.
+  const credentials = url.username === '' && url.password === '' ? undefined : basicAuth(url);
+
+  let headers: Headers;
+  try {
+    headers = new Headers(input.headers ?? {});
+  } catch {
+    return { error: `${label}: a request header has an invalid name or value` };
+  }
+  if (!headers.has('idempotency-key')) headers.set('idempotency-key', ctx.idempotencyKey);
+  if (!headers.has('user-agent')) headers.set('user-agent', 'station');
+  if (credentials !== undefined && !headers.has('authorization')) headers.set('authorization', credentials);
+
+  let body: string | undefined;
+  if (Object.hasOwn(input, 'json')) {
+    body = JSON.stringify(input.json ?? null);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+  } else if (typeof input.body === 'string') {
+    body = input.body;
+  }
+  if (body !== undefined && METHODS_WITHOUT_BODY.has(method)) {
+    return { error: `${label}: a ${method} request cannot have a body` };
+  }
+
+  return {
+    method,
+    url,
+    init: body === undefined ? { headers } : { headers, body },
+    timeoutSeconds: input.timeoutSeconds,
+    expectStatus: input.expectStatus,
+    label,
+  };
+}
+
+/** `Basic …` from the URL's user and password, which are then removed from the URL. */
+function basicAuth(url: URL): string {
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+function toResult(
+  response: Response,
+  body: string,
+  truncated: boolean,
+  expectStatus: number | number[] | undefined,
+  label: string,
+): ExecResult {
+  const { status } = response;
+  if (!statusMatches(status, expectStatus)) {
+    // 5xx, 429 (too many requests) and 408 (request timeout) may pass; any other answer will be the same next time.
+    const retryable = status >= 500 || status === 429 || status === 408;
+    return failed('STN_E_HTTP_STATUS', `${label} answered ${status}, expected ${describeExpected(expectStatus)}`, {
+      retryable,
+      details: { status, body: body.slice(0, ERROR_BODY_LIMIT) },
+    });
+  }
+  const output: JsonObject = { status, headers: headersObject(response.headers), body, truncated };
+  const json = truncated ? undefined : parseJson(body);
+  if (json !== undefined) output.json = json;
+  return ok(output);
+}
+
+/** Reads at most `limit` bytes of the body as UTF-8, and cancels the rest of the download. */
+async function readBody(response: Response, limit: number): Promise<{ text: string; truncated: boolean }> {
+  if (response.body === null) return { text: '', truncated: false };
+  const reader = response.body.getReader();
+  // stream: true holds back a character cut at the limit instead of turning it into U+FFFD.
+  const decoder = new TextDecoder('utf-8');
+  let text = '';
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { text: text + decoder.decode(), truncated: false };
+    const room = limit - size;
+    if (value.byteLength > room) {
+      text += decoder.decode(value.subarray(0, room), { stream: true });
+      await reader.cancel().catch(() => undefined);
+      return { text, truncated: true };
+    }
+    size += value.byteLength;
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
+function networkFailure(err: unknown, label: string, url: URL): ExecResult {
+  // fetch rejects with TypeError('fetch failed') and puts the system error (ECONNREFUSED, ENOTFOUND, …) in `cause`.
+  const cause = err instanceof Error && err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException) : undefined;
+  const code = cause?.code;
+  const reason = cause?.message || code || (err instanceof Error ? err.message : String(err));
+  // Some fetch errors quote the whole URL, whose query may hold a token.
+  const safe = reason.split(url.href).join(`${url.origin}${url.pathname}`);
+  return failed('STN_E_HTTP_REQUEST', `${label} failed: ${safe}`, {
+    retryable: true,
+    ...(code === undefined ? {} : { details: { errno: code } }),
+  });
+}
+
+function stopped(stop: StopReason): ExecResult {
+  if (stop.kind === 'timeout') return failed('STN_E_HTTP_TIMEOUT', stop.message, { retryable: true });
+  // Cancel and shutdown are the engine's decisions, not transient failures: it chooses what happens next.
+  return failed('STN_E_ABORTED', stop.message, { retryable: false });
+}
+
+/**
+ * Why ctx.signal was aborted. A reason named TimeoutError (`AbortSignal.timeout()`, or the engine's step timeout)
+ * counts as a timeout; anything else (cancel, shutdown) is an abort.
+ */
+function stopReasonFromSignal(signal: AbortSignal, label: string): StopReason {
+  const reason: unknown = signal.reason;
+  // DOMException (the default abort reason, and AbortSignal.timeout()'s) is an Error in Node >= 17.
+  const name = reason instanceof Error ? reason.name : undefined;
+  const text = typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : '';
+  if (name === 'TimeoutError') return { kind: 'timeout', message: `${label} timed out${text ? `: ${text}` : ''}` };
+  return { kind: 'aborted', message: `${label} aborted${text ? `: ${text}` : ''}` };
+}
+
+/** The shorter of the input's own timeout and the step timeout; undefined when neither is set. */
+function effectiveTimeoutMs(timeoutSeconds: number | undefined, stepTimeoutMs: number | undefined): number | undefined {
+  const own = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
+  if (own === undefined) return stepTimeoutMs;
+  return stepTimeoutMs === undefined ? own : Math.min(own, stepTimeoutMs);
+}
+
+function statusMatches(status: number, expected: number | number[] | undefined): boolean {
+  if (expected === undefined) return status >= 200 && status <= 299;
+  return Array.isArray(expected) ? expected.includes(status) : status === expected;
+}
+
+function describeExpected(expected: number | number[] | undefined): string {
+  if (expected === undefined) return '2xx';
+  if (!Array.isArray(expected)) return String(expected);
+  if (expected.length === 1) return String(expected[0]);
+  return `${expected.slice(0, -1).join(', ')} or ${String(expected.at(-1))}`;
+}
+
+/** Response headers with lowercase names; a repeated header (set-cookie) is joined with ", ". */
+function headersObject(headers: Headers): JsonObject {
+  const out: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    const prev = out[name];
+    out[name] = prev === undefined ? value : `${prev}, ${value}`;
+  });
+  return out;
+}
+
+function parseJson(text: string): JsonValue | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  try {
+    return JSON.parse(trimmed) as JsonValue;
+  } catch {
+    return undefined;
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}

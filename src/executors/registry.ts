@@ -1,0 +1,26 @@
+import type { ActionName } from './catalog.js';
+import { fail } from './fail.js';
+import { httpRequest } from './http-request.js';
+import { noop } from './noop.js';
+import { shellExec } from './shell-exec.js';
+import { signalWait } from './signal-wait.js';
+import { sleep } from './sleep.js';
+import type { Executor } from './types.js';
+import { workflowRun } from './workflow-run.js';
+
+/**
+ * The executors this build of Station has, by action name. Every catalog action validates in definitions; a run that
+ * reaches an action missing here fails that step with STN_E_EXECUTOR_MISSING naming the action (human.approval and
+ * slack.post come with the approvals feature, agent.run later).
+ */
+export const EXECUTORS: Partial<Record<ActionName, Executor>> = {
+  noop,
+  fail,
+  sleep,
+  'shell.exec': shellExec,
+  'http.request': httpRequest,
+  'signal.wait': signalWait,
+  'workflow.run': workflowRun,
+};
+
+export type ExecutorRegistry = Partial<Record<string, Executor>>;

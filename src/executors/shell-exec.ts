@@ -1,0 +1,332 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { JsonObject, JsonValue } from '../definitions/types.js';
+import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
+
+/** Each of stdout and stderr keeps its last 64 KiB: the end of a log is where the error usually is. */
+export const SHELL_OUTPUT_LIMIT = 64 * 1024;
+/** Time between SIGTERM and SIGKILL when the process group is stopped. */
+export const SHELL_KILL_GRACE_MS = 2_000;
+/** Longest stderr line quoted in a failure message (the full tail is in `details`). */
+const MESSAGE_LINE_LIMIT = 500;
+/** Spawn errors that a retry cannot fix. */
+const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
+
+/** The `shell.exec` input, as the catalog schema describes it (the engine has validated it already). */
+interface ShellInput {
+  command?: string[];
+  script?: string;
+  shell?: boolean;
+  cwd?: string;
+  env?: Record<string, string>;
+  stdin?: string;
+  timeoutSeconds?: number;
+}
+
+/** Why the executor stopped the process itself. */
+type StopReason = { kind: 'timeout'; message: string } | { kind: 'aborted'; message: string };
+
+/** How the process ended: from the 'exit' event, or a spawn failure. */
+type Ending =
+  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null }
+  | { kind: 'spawn-error'; error: Error };
+
+/**
+ * `shell.exec` (DESIGN §3.2): runs `command` as argv without a shell, or `script` through `/bin/sh -c` when
+ * `shell: true`. The child leads its own process group; on timeout or abort the whole group gets SIGTERM, then SIGKILL
+ * after a grace, so grandchildren die too. Processes the command leaves running after it exits are stopped the same
+ * way.
+ */
+export const shellExec: Executor = { name: 'shell.exec', run };
+
+async function run(ctx: ExecContext): Promise<ExecResult> {
+  const input = readInput(ctx.input);
+  if (typeof input === 'string') return failed('STN_E_SHELL_SPAWN', input, { retryable: false });
+  const argv = input.command ?? ['/bin/sh', '-c', input.script ?? ''];
+  const [program, ...args] = argv;
+  if (program === undefined || program === '') {
+    return failed('STN_E_SHELL_SPAWN', 'shell.exec needs a non-empty command', { retryable: false });
+  }
+
+  const cwd = path.resolve(ctx.repo, input.cwd ?? '.');
+  // spawn() reports a missing cwd as ENOENT of the program, which would blame the wrong thing.
+  const cwdProblem = await checkDirectory(cwd);
+  if (cwdProblem !== undefined) return failed('STN_E_SHELL_SPAWN', cwdProblem, { retryable: false });
+  if (ctx.signal.aborted) return stoppedResult(stopReasonFromSignal(ctx.signal));
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...input.env,
+    STN_IDEMPOTENCY_KEY: ctx.idempotencyKey,
+    STN_RUN_ID: ctx.runId,
+    STN_STEP_ID: ctx.stepId,
+    STN_ATTEMPT: String(ctx.attempt),
+  };
+  const timeoutMs = effectiveTimeoutMs(input.timeoutSeconds, ctx.timeoutMs);
+  const startedAt = Date.now();
+  const ended = await runProcess(program, args, { cwd, env, stdin: input.stdin, timeoutMs, signal: ctx.signal });
+  ctx.logger.debug({ pid: ended.pid, duration_ms: Date.now() - startedAt }, 'shell.exec process ended');
+  return toResult(ended, program);
+}
+
+interface RunOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdin: string | undefined;
+  timeoutMs: number | undefined;
+  signal: AbortSignal;
+}
+
+interface Ended {
+  pid: number | undefined;
+  ending: Ending;
+  stop: StopReason | undefined;
+  stdout: TailBuffer;
+  stderr: TailBuffer;
+}
+
+/** Spawns the process and resolves once it has ended and its output is read; never rejects. */
+function runProcess(program: string, args: string[], options: RunOptions): Promise<Ended> {
+  return new Promise<Ended>((resolve) => {
+    const stdout = new TailBuffer(SHELL_OUTPUT_LIMIT);
+    const stderr = new TailBuffer(SHELL_OUTPUT_LIMIT);
+    let stop: StopReason | undefined;
+    let ending: Ending | undefined;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    let fallback: NodeJS.Timeout | undefined;
+
+    const child: ChildProcess = spawn(program, args, {
+      cwd: options.cwd,
+      env: options.env,
+      shell: false,
+      detached: true,
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const pid = child.pid;
+
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(fallback);
+      options.signal.removeEventListener('abort', onAbort);
+      resolve({ pid, ending: ending ?? { kind: 'exit', code: null, signal: null }, stop, stdout, stderr });
+    };
+    const stopWith = (reason: StopReason): void => {
+      if (stop !== undefined || ending !== undefined) return;
+      stop = reason;
+      if (pid !== undefined) killGroup(pid);
+    };
+    function onAbort(): void {
+      stopWith(stopReasonFromSignal(options.signal));
+    }
+
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    if (child.stdin) {
+      // The child may exit without reading its input (EPIPE): that is its business, not a Station failure.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.stdin ?? '');
+    }
+
+    child.on('error', (error) => {
+      // 'error' without a pid is a spawn failure; after a successful spawn it only reports a failed kill().
+      if (pid !== undefined) return;
+      ending = { kind: 'spawn-error', error };
+      settle();
+    });
+    child.on('exit', (code, signal) => {
+      ending = { kind: 'exit', code, signal };
+      clearTimeout(timer);
+      // Stop whatever the command left in its group: background processes would otherwise outlive the step and hold
+      // the output pipes open, so 'close' would never come. (After a timeout or abort the group is being killed.)
+      if (stop === undefined) killGroup(pid ?? 0);
+      // A process that left the group (setsid) may still hold the pipes after SIGKILL: stop reading then.
+      fallback = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        settle();
+      }, SHELL_KILL_GRACE_MS + 500);
+    });
+    child.on('close', settle);
+
+    if (pid === undefined) return;
+    if (options.timeoutMs !== undefined) {
+      const ms = options.timeoutMs;
+      const message = `command timed out after ${formatSeconds(ms)}`;
+      timer = setTimeout(() => stopWith({ kind: 'timeout', message }), ms);
+    }
+    if (options.signal.aborted) onAbort();
+    else options.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * SIGTERM to the whole process group, then SIGKILL after the grace if any member is still there. The check keeps
+ * running after the executor has returned: its answer does not wait for grandchildren that closed their output.
+ */
+function killGroup(pgid: number): void {
+  if (pgid <= 0 || !signalGroup(pgid, 'SIGTERM')) return;
+  const deadline = Date.now() + SHELL_KILL_GRACE_MS;
+  const poll = setInterval(() => {
+    if (!signalGroup(pgid, 0)) clearInterval(poll);
+    else if (Date.now() >= deadline) {
+      clearInterval(poll);
+      signalGroup(pgid, 'SIGKILL');
+    }
+  }, 100);
+}
+
+/** Sends `signal` to process group `pgid`; false when the group no longer exists. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toResult(ended: Ended, program: string): ExecResult {
+  const { ending, stop } = ended;
+  if (ending.kind === 'spawn-error') {
+    const code = (ending.error as NodeJS.ErrnoException).code ?? 'UNKNOWN';
+    const permanent = PERMANENT_SPAWN_ERRORS.has(code);
+    const what =
+      code === 'ENOENT' ? 'command not found' : code === 'EACCES' ? 'permission denied' : ending.error.message;
+    return failed('STN_E_SHELL_SPAWN', `cannot start ${program}: ${what}`, {
+      retryable: !permanent,
+      details: { errno: code },
+    });
+  }
+
+  const stdout = ended.stdout.text();
+  const stderr = ended.stderr.text();
+  const truncated = ended.stdout.truncated || ended.stderr.truncated;
+  const details: JsonObject = { exitCode: ending.code, signal: ending.signal, stdout, stderr, truncated };
+  if (stop !== undefined) return stoppedResult(stop, details);
+
+  if (ending.code !== 0) {
+    const how =
+      ending.code === null ? `was killed by signal ${ending.signal ?? 'unknown'}` : `exited with code ${ending.code}`;
+    const line = lastLine(stderr);
+    return failed('STN_E_SHELL_EXIT', `command ${how}${line === '' ? '' : `: ${line}`}`, { retryable: true, details });
+  }
+
+  const output: JsonObject = { exitCode: 0, stdout, stderr, truncated };
+  // A truncated stdout is a tail: it may still parse (as a number, say) but would not be the command's answer.
+  const json = ended.stdout.truncated ? undefined : parseJson(stdout);
+  if (json !== undefined) output.json = json;
+  return ok(output);
+}
+
+function stoppedResult(stop: StopReason, details?: JsonObject): ExecResult {
+  const extra = details === undefined ? {} : { details };
+  if (stop.kind === 'timeout') return failed('STN_E_SHELL_TIMEOUT', stop.message, { retryable: true, ...extra });
+  // Cancel and shutdown are the engine's decisions, not transient failures: it chooses what happens next.
+  return failed('STN_E_ABORTED', stop.message, { retryable: false, ...extra });
+}
+
+/**
+ * Why ctx.signal was aborted. A reason named TimeoutError (`AbortSignal.timeout()`, or the engine's step timeout)
+ * counts as a timeout; anything else (cancel, shutdown) is an abort.
+ */
+function stopReasonFromSignal(signal: AbortSignal): StopReason {
+  const reason: unknown = signal.reason;
+  // DOMException (the default abort reason, and AbortSignal.timeout()'s) is an Error in Node >= 17.
+  const name = reason instanceof Error ? reason.name : undefined;
+  const text = typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : '';
+  if (name === 'TimeoutError') return { kind: 'timeout', message: `command timed out${text ? `: ${text}` : ''}` };
+  return { kind: 'aborted', message: `command aborted${text ? `: ${text}` : ''}` };
+}
+
+/** The shorter of the input's own timeout and the step timeout; undefined when neither is set. */
+function effectiveTimeoutMs(timeoutSeconds: number | undefined, stepTimeoutMs: number | undefined): number | undefined {
+  const own = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
+  if (own === undefined) return stepTimeoutMs;
+  return stepTimeoutMs === undefined ? own : Math.min(own, stepTimeoutMs);
+}
+
+/** A JSON object of the catalog's shape, or a message saying why not (the engine validated it: a guard, not a parser). */
+function readInput(value: JsonValue): ShellInput | string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'shell.exec input must be an object';
+  const input = value as ShellInput;
+  if (input.command !== undefined) {
+    if (!Array.isArray(input.command) || !input.command.every((a) => typeof a === 'string')) {
+      return 'shell.exec command must be an array of strings';
+    }
+    if (input.script !== undefined) return 'shell.exec takes command or script, not both';
+    return input;
+  }
+  if (typeof input.script !== 'string') return 'shell.exec needs command or script';
+  if (input.shell !== true) return 'shell.exec script needs shell: true';
+  return input;
+}
+
+async function checkDirectory(dir: string): Promise<string | undefined> {
+  try {
+    const info = await stat(dir);
+    return info.isDirectory() ? undefined : `working directory ${dir} is not a directory`;
+  } catch {
+    return `working directory ${dir} does not exist`;
+  }
+}
+
+/** The last non-empty line, shortened for a message. */
+function lastLine(text: string): string {
+  const line = text.trimEnd().split('\n').pop()?.trim() ?? '';
+  return line.length > MESSAGE_LINE_LIMIT ? `${line.slice(0, MESSAGE_LINE_LIMIT)}…` : line;
+}
+
+function parseJson(text: string): JsonValue | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  try {
+    return JSON.parse(trimmed) as JsonValue;
+  } catch {
+    return undefined;
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}
+
+/** Keeps the last `limit` bytes of a stream; memory stays within about `limit` plus one chunk. */
+class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    let first = this.chunks[0];
+    while (first !== undefined && this.chunks.length > 1 && this.size - first.length >= this.limit) {
+      this.chunks.shift();
+      this.size -= first.length;
+      this.truncated = true;
+      first = this.chunks[0];
+    }
+  }
+
+  /** The kept bytes as UTF-8, starting at a character boundary when the front was cut. */
+  text(): string {
+    let bytes = Buffer.concat(this.chunks);
+    if (bytes.length > this.limit) {
+      bytes = bytes.subarray(bytes.length - this.limit);
+      this.truncated = true;
+    }
+    if (this.truncated) {
+      let start = 0;
+      // Skip UTF-8 continuation bytes (10xxxxxx) left over from a character cut in two.
+      while (start < bytes.length && start < 4 && ((bytes[start] ?? 0) & 0xc0) === 0x80) start += 1;
+      bytes = bytes.subarray(start);
+    }
+    return bytes.toString('utf8');
+  }
+}

@@ -1,0 +1,468 @@
+import type { Db } from './db.js';
+
+export type RunStatus =
+  | 'PENDING'
+  | 'RUNNING'
+  | 'WAITING_APPROVAL'
+  | 'WAITING_SIGNAL'
+  | 'PAUSED'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'TIMED_OUT';
+
+export type StepStatus =
+  | 'PENDING'
+  | 'RUNNING'
+  | 'WAITING_APPROVAL'
+  | 'WAITING_SIGNAL'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'TIMED_OUT';
+
+export const TERMINAL_RUN: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+export const TERMINAL_STEP: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+
+export interface RunRow {
+  id: string;
+  workflow_id: string;
+  environment: string;
+  version: number;
+  status: RunStatus;
+  input: string;
+  output: string | null;
+  error: string | null;
+  trigger: string;
+  vars: string | null;
+  idempotency_key: string | null;
+  parent_run_id: string | null;
+  parent_step_id: string | null;
+  initiator: string | null;
+  deadline_at: number | null;
+  paused: number;
+  cancel_requested: number;
+  phase: 'forward' | 'compensating';
+  final_status: string | null;
+  compensated: number | null;
+  compensation_errors: string | null;
+  event_seq: number;
+  completion_seq: number;
+  patch_seq: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface FrameRow {
+  run_id: string;
+  id: number;
+  parent_id: number | null;
+  owner_step_id: string | null;
+  key: string;
+  /** Where the scope is in the run, for people: `fanout/logs/`, `sweep[2]/`. */
+  path: string;
+  /** Where its states are in the definition: '' (top level), `fanout/branch:logs`, `sweep/iterator`. */
+  def_path: string;
+  vars: string | null;
+  status: string;
+}
+
+export interface StepRow {
+  id: string;
+  run_id: string;
+  frame_id: number;
+  state_name: string;
+  path: string;
+  visit: number;
+  type: string;
+  action: string | null;
+  status: StepStatus;
+  attempt: number;
+  deliveries: number;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  wait: string | null;
+  items: string | null;
+  pending: number | null;
+  next_index: number | null;
+  compensation_of: string | null;
+  completed_seq: number | null;
+  created_at: string;
+  started_at: string | null;
+  attempt_started_ms: number | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+}
+
+export interface EventRow {
+  run_id: string;
+  seq: number;
+  type: string;
+  step_id: string | null;
+  data: string | null;
+  created_at: string;
+}
+
+export type TaskKind = 'start' | 'exec' | 'wake' | 'signal' | 'child' | 'cancel' | 'timeout';
+
+export interface TaskRow {
+  id: number;
+  run_id: string;
+  kind: TaskKind;
+  step_id: string | null;
+  payload: string | null;
+  run_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+export interface PatchRow {
+  run_id: string;
+  seq: number;
+  frame_id: number;
+  path: string;
+  op: 'set' | 'merge';
+  value: string | null;
+}
+
+export interface SignalRow {
+  id: number;
+  run_id: string;
+  name: string;
+  payload: string | null;
+  consumed_by: string | null;
+  created_at: string;
+}
+
+export interface RunFilter {
+  workflowId?: string | undefined;
+  environment?: string | undefined;
+  status?: string | undefined;
+  /** Runs created before this id (ids sort by creation time): cursor pagination. */
+  before?: string | undefined;
+  limit?: number | undefined;
+}
+
+/** Every SQL statement about runs, steps, events, context patches, signals and the task queue. */
+export class RunStore {
+  private readonly s;
+
+  constructor(readonly db: Db) {
+    this.s = {
+      runInsert: db.prepare(
+        `INSERT INTO workflow_runs (id, workflow_id, environment, version, status, input, trigger, vars, idempotency_key,
+           parent_run_id, parent_step_id, initiator, deadline_at, created_at, updated_at)
+         VALUES (@id, @workflow_id, @environment, @version, @status, @input, @trigger, @vars, @idempotency_key,
+           @parent_run_id, @parent_step_id, @initiator, @deadline_at, @created_at, @created_at)`,
+      ),
+      runGet: db.prepare<[string], RunRow>('SELECT * FROM workflow_runs WHERE id = ?'),
+      runByKey: db.prepare<[string, string, string], RunRow>(
+        'SELECT * FROM workflow_runs WHERE environment = ? AND workflow_id = ? AND idempotency_key = ?',
+      ),
+      runUpdate: db.prepare(
+        `UPDATE workflow_runs SET status = @status, output = @output, error = @error, paused = @paused,
+           cancel_requested = @cancel_requested, phase = @phase, final_status = @final_status,
+           compensated = @compensated, compensation_errors = @compensation_errors, event_seq = @event_seq,
+           completion_seq = @completion_seq, patch_seq = @patch_seq, started_at = @started_at,
+           finished_at = @finished_at, updated_at = @updated_at
+         WHERE id = @id`,
+      ),
+      runChildren: db.prepare<[string], RunRow>('SELECT * FROM workflow_runs WHERE parent_run_id = ?'),
+      frameInsert: db.prepare(
+        `INSERT INTO workflow_run_frames (run_id, id, parent_id, owner_step_id, key, path, def_path, vars, status)
+         VALUES (@run_id, @id, @parent_id, @owner_step_id, @key, @path, @def_path, @vars, @status)`,
+      ),
+      frameGet: db.prepare<[string, number], FrameRow>('SELECT * FROM workflow_run_frames WHERE run_id = ? AND id = ?'),
+      frameMax: db.prepare<[string], { max: number | null }>('SELECT MAX(id) AS max FROM workflow_run_frames WHERE run_id = ?'),
+      frameStatus: db.prepare('UPDATE workflow_run_frames SET status = ? WHERE run_id = ? AND id = ?'),
+      framesOfStep: db.prepare<[string, string], FrameRow>(
+        'SELECT * FROM workflow_run_frames WHERE run_id = ? AND owner_step_id = ? ORDER BY id',
+      ),
+      framesOfRun: db.prepare<[string], FrameRow>('SELECT * FROM workflow_run_frames WHERE run_id = ? ORDER BY id'),
+      patchInsert: db.prepare(
+        'INSERT INTO workflow_run_context (run_id, seq, frame_id, path, op, value) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      patchesOfRun: db.prepare<[string], PatchRow>('SELECT * FROM workflow_run_context WHERE run_id = ? ORDER BY seq'),
+      patchesAfter: db.prepare<[string, number], PatchRow>(
+        'SELECT * FROM workflow_run_context WHERE run_id = ? AND seq > ? ORDER BY seq',
+      ),
+      stepInsert: db.prepare(
+        `INSERT INTO workflow_run_steps (id, run_id, frame_id, state_name, path, visit, type, action, status, attempt,
+           input, items, pending, next_index, compensation_of, created_at)
+         VALUES (@id, @run_id, @frame_id, @state_name, @path, @visit, @type, @action, @status, @attempt,
+           @input, @items, @pending, @next_index, @compensation_of, @created_at)`,
+      ),
+      stepGet: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE id = ?'),
+      stepUpdate: db.prepare(
+        `UPDATE workflow_run_steps SET status = @status, attempt = @attempt, deliveries = @deliveries, input = @input,
+           output = @output, error = @error, wait = @wait, items = @items, pending = @pending, next_index = @next_index,
+           completed_seq = @completed_seq, started_at = @started_at, attempt_started_ms = @attempt_started_ms,
+           finished_at = @finished_at, duration_ms = @duration_ms
+         WHERE id = @id`,
+      ),
+      stepVisits: db.prepare<[string, number, string], { n: number }>(
+        'SELECT COUNT(*) AS n FROM workflow_run_steps WHERE run_id = ? AND frame_id = ? AND state_name = ?',
+      ),
+      stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY rowid'),
+      activeSteps: db.prepare<[string], StepRow>(
+        `SELECT * FROM workflow_run_steps WHERE run_id = ?
+           AND status IN ('PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL') ORDER BY rowid`,
+      ),
+      activeStatuses: db.prepare<[string], { status: string }>(
+        `SELECT DISTINCT status FROM workflow_run_steps WHERE run_id = ?
+           AND status IN ('PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL')`,
+      ),
+      compensable: db.prepare<[string], StepRow>(
+        `SELECT s.* FROM workflow_run_steps s
+         WHERE s.run_id = ? AND s.status = 'SUCCEEDED' AND s.type = 'operation' AND s.compensation_of IS NULL
+           AND NOT EXISTS (SELECT 1 FROM workflow_run_steps c WHERE c.run_id = s.run_id AND c.compensation_of = s.id)
+         ORDER BY s.completed_seq DESC`,
+      ),
+      compensations: db.prepare<[string], StepRow>(
+        'SELECT * FROM workflow_run_steps WHERE run_id = ? AND compensation_of IS NOT NULL ORDER BY rowid',
+      ),
+      waitingForSignal: db.prepare<[string, string], StepRow>(
+        `SELECT * FROM workflow_run_steps WHERE run_id = ? AND status = 'WAITING_SIGNAL'
+           AND json_extract(wait, '$.name') = ? ORDER BY rowid LIMIT 1`,
+      ),
+      eventInsert: db.prepare(
+        'INSERT INTO workflow_run_events (run_id, seq, type, step_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      eventsAfter: db.prepare<[string, number, number], EventRow>(
+        'SELECT * FROM workflow_run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      taskInsert: db.prepare(
+        `INSERT INTO workflow_tasks (run_id, kind, step_id, payload, run_at, lease_owner, lease_until)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      taskReuse: db.prepare(
+        `UPDATE workflow_tasks SET kind = ?, step_id = ?, payload = ?, run_at = ?, lease_owner = ?, lease_until = ?
+         WHERE id = ?`,
+      ),
+      taskClaim: db.prepare<{ owner: string; now: number; until: number }, TaskRow>(
+        `UPDATE workflow_tasks SET lease_owner = @owner, lease_until = @until
+         WHERE id = (
+           SELECT t.id FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id
+           WHERE t.run_at <= @now AND (t.lease_owner IS NULL OR t.lease_until < @now)
+             AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))
+           ORDER BY t.run_at, t.id LIMIT 1)
+         RETURNING *`,
+      ),
+      taskOwned: db.prepare<[number, string], TaskRow>('SELECT * FROM workflow_tasks WHERE id = ? AND lease_owner = ?'),
+      taskDelete: db.prepare('DELETE FROM workflow_tasks WHERE id = ?'),
+      taskDeleteOfRun: db.prepare('DELETE FROM workflow_tasks WHERE run_id = ? AND id != ?'),
+      taskDeleteOfStep: db.prepare('DELETE FROM workflow_tasks WHERE step_id = ? AND id != ?'),
+      taskExtend: db.prepare('UPDATE workflow_tasks SET lease_until = ? WHERE id = ? AND lease_owner = ?'),
+      taskRelease: db.prepare('UPDATE workflow_tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?'),
+      taskReleaseOne: db.prepare('UPDATE workflow_tasks SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?'),
+      nextDue: db.prepare<[], { at: number | null }>(
+        `SELECT MIN(t.run_at) AS at FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id
+         WHERE t.lease_owner IS NULL AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))`,
+      ),
+      nextLeaseExpiry: db.prepare<[], { at: number | null }>(
+        'SELECT MIN(lease_until) AS at FROM workflow_tasks WHERE lease_owner IS NOT NULL',
+      ),
+      queueDepth: db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM workflow_tasks WHERE run_at <= ?'),
+      signalInsert: db.prepare('INSERT INTO workflow_run_signals (run_id, name, payload, created_at) VALUES (?, ?, ?, ?)'),
+      signalGet: db.prepare<[number], SignalRow>('SELECT * FROM workflow_run_signals WHERE id = ?'),
+      signalUnconsumed: db.prepare<[string, string], SignalRow>(
+        'SELECT * FROM workflow_run_signals WHERE run_id = ? AND name = ? AND consumed_by IS NULL ORDER BY id LIMIT 1',
+      ),
+      signalConsume: db.prepare('UPDATE workflow_run_signals SET consumed_by = ? WHERE id = ?'),
+      workerUpsert: db.prepare(
+        `INSERT INTO engine_workers (id, hostname, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+      ),
+      workerDelete: db.prepare('DELETE FROM engine_workers WHERE id = ?'),
+      workersOnHost: db.prepare<[string], { id: string; pid: number; heartbeat_at: number }>(
+        'SELECT id, pid, heartbeat_at FROM engine_workers WHERE hostname = ?',
+      ),
+      stepStatusesOf: db.prepare<[string], { id: string; status: string }>(
+        'SELECT id, status FROM workflow_run_steps WHERE id = ?',
+      ),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // --- runs
+  insertRun(row: Pick<RunRow, 'id' | 'workflow_id' | 'environment' | 'version' | 'status' | 'input' | 'trigger' | 'vars' |
+    'idempotency_key' | 'parent_run_id' | 'parent_step_id' | 'initiator' | 'deadline_at' | 'created_at'>): void {
+    this.s.runInsert.run(row);
+  }
+  run(id: string): RunRow | undefined {
+    return this.s.runGet.get(id);
+  }
+  runByIdempotencyKey(env: string, workflowId: string, key: string): RunRow | undefined {
+    return this.s.runByKey.get(env, workflowId, key);
+  }
+  updateRun(row: RunRow): void {
+    this.s.runUpdate.run(row);
+  }
+  childRuns(parentId: string): RunRow[] {
+    return this.s.runChildren.all(parentId);
+  }
+  listRuns(filter: RunFilter): RunRow[] {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    const add = (clause: string, value: string | undefined) => {
+      if (value === undefined) return;
+      where.push(clause);
+      params.push(value);
+    };
+    add('workflow_id = ?', filter.workflowId);
+    add('environment = ?', filter.environment);
+    add('status = ?', filter.status);
+    add('id < ?', filter.before);
+    params.push(filter.limit ?? 50);
+    return this.db
+      .prepare<Array<string | number>, RunRow>(
+        `SELECT * FROM workflow_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+      )
+      .all(...params);
+  }
+
+  // --- frames and context
+  insertFrame(row: FrameRow): void {
+    this.s.frameInsert.run(row);
+  }
+  frame(runId: string, id: number): FrameRow | undefined {
+    return this.s.frameGet.get(runId, id);
+  }
+  maxFrameId(runId: string): number {
+    return this.s.frameMax.get(runId)?.max ?? -1;
+  }
+  setFrameStatus(runId: string, id: number, status: string): void {
+    this.s.frameStatus.run(status, runId, id);
+  }
+  framesOfStep(runId: string, stepId: string): FrameRow[] {
+    return this.s.framesOfStep.all(runId, stepId);
+  }
+  framesOfRun(runId: string): FrameRow[] {
+    return this.s.framesOfRun.all(runId);
+  }
+  insertPatch(runId: string, seq: number, frameId: number, path: string, op: 'set' | 'merge', value: string): void {
+    this.s.patchInsert.run(runId, seq, frameId, path, op, value);
+  }
+  patches(runId: string, afterSeq = 0): PatchRow[] {
+    return afterSeq > 0 ? this.s.patchesAfter.all(runId, afterSeq) : this.s.patchesOfRun.all(runId);
+  }
+
+  // --- steps
+  insertStep(row: Pick<StepRow, 'id' | 'run_id' | 'frame_id' | 'state_name' | 'path' | 'visit' | 'type' | 'action' |
+    'status' | 'attempt' | 'input' | 'items' | 'pending' | 'next_index' | 'compensation_of' | 'created_at'>): void {
+    this.s.stepInsert.run(row);
+  }
+  step(id: string): StepRow | undefined {
+    return this.s.stepGet.get(id);
+  }
+  updateStep(row: StepRow): void {
+    this.s.stepUpdate.run(row);
+  }
+  visits(runId: string, frameId: number, stateName: string): number {
+    return this.s.stepVisits.get(runId, frameId, stateName)?.n ?? 0;
+  }
+  steps(runId: string): StepRow[] {
+    return this.s.stepsOfRun.all(runId);
+  }
+  activeSteps(runId: string): StepRow[] {
+    return this.s.activeSteps.all(runId);
+  }
+  activeStatuses(runId: string): Set<string> {
+    return new Set(this.s.activeStatuses.all(runId).map((r) => r.status));
+  }
+  /** SUCCEEDED operation steps not compensated yet, latest completion first. */
+  compensable(runId: string): StepRow[] {
+    return this.s.compensable.all(runId);
+  }
+  compensations(runId: string): StepRow[] {
+    return this.s.compensations.all(runId);
+  }
+  stepWaitingForSignal(runId: string, name: string): StepRow | undefined {
+    return this.s.waitingForSignal.get(runId, name);
+  }
+
+  // --- events
+  insertEvent(runId: string, seq: number, type: string, stepId: string | null, data: string | null, at: string): void {
+    this.s.eventInsert.run(runId, seq, type, stepId, data, at);
+  }
+  events(runId: string, afterSeq = 0, limit = 10_000): EventRow[] {
+    return this.s.eventsAfter.all(runId, afterSeq, limit);
+  }
+
+  // --- tasks
+  insertTask(runId: string, kind: TaskKind, stepId: string | null, payload: string | null, runAt: number,
+    leaseOwner: string | null = null, leaseUntil: number | null = null): number {
+    return Number(this.s.taskInsert.run(runId, kind, stepId, payload, runAt, leaseOwner, leaseUntil).lastInsertRowid);
+  }
+  /** Turns a finished task row into the next one (saves a delete and an insert on the hot path). */
+  reuseTask(id: number, kind: TaskKind, stepId: string | null, payload: string | null, runAt: number,
+    leaseOwner: string | null, leaseUntil: number | null): void {
+    this.s.taskReuse.run(kind, stepId, payload, runAt, leaseOwner, leaseUntil, id);
+  }
+  claimTask(owner: string, now: number, leaseMs: number): TaskRow | undefined {
+    return this.s.taskClaim.get({ owner, now, until: now + leaseMs });
+  }
+  ownedTask(id: number, owner: string): TaskRow | undefined {
+    return this.s.taskOwned.get(id, owner);
+  }
+  deleteTask(id: number): void {
+    this.s.taskDelete.run(id);
+  }
+  deleteTasksOfRun(runId: string, exceptId: number): void {
+    this.s.taskDeleteOfRun.run(runId, exceptId);
+  }
+  deleteTasksOfStep(stepId: string, exceptId: number): void {
+    this.s.taskDeleteOfStep.run(stepId, exceptId);
+  }
+  extendLease(id: number, owner: string, until: number): boolean {
+    return this.s.taskExtend.run(until, id, owner).changes === 1;
+  }
+  releaseLeases(owner: string): number {
+    return this.s.taskRelease.run(owner).changes;
+  }
+  releaseLease(id: number, owner: string): void {
+    this.s.taskReleaseOne.run(id, owner);
+  }
+  /** When the next unleased task falls due, or when the next lease expires (ms), whichever is first. */
+  nextWakeAt(): number | null {
+    const due = this.s.nextDue.get()?.at ?? null;
+    const lease = this.s.nextLeaseExpiry.get()?.at ?? null;
+    if (due === null) return lease;
+    if (lease === null) return due;
+    return Math.min(due, lease);
+  }
+  queueDepth(now: number): number {
+    return this.s.queueDepth.get(now)?.n ?? 0;
+  }
+
+  // --- signals
+  insertSignal(runId: string, name: string, payload: string | null, at: string): number {
+    return Number(this.s.signalInsert.run(runId, name, payload, at).lastInsertRowid);
+  }
+  signal(id: number): SignalRow | undefined {
+    return this.s.signalGet.get(id);
+  }
+  unconsumedSignal(runId: string, name: string): SignalRow | undefined {
+    return this.s.signalUnconsumed.get(runId, name);
+  }
+  consumeSignal(id: number, stepId: string): void {
+    this.s.signalConsume.run(stepId, id);
+  }
+
+  // --- engine processes
+  heartbeat(id: string, hostname: string, pid: number, startedAt: string, now: number): void {
+    this.s.workerUpsert.run(id, hostname, pid, startedAt, now);
+  }
+  removeWorker(id: string): void {
+    this.s.workerDelete.run(id);
+  }
+  workersOnHost(hostname: string): Array<{ id: string; pid: number; heartbeat_at: number }> {
+    return this.s.workersOnHost.all(hostname);
+  }
+}
