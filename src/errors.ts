@@ -71,6 +71,30 @@ export const DIAGNOSTIC_CODES = {
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
 
+/**
+ * Codes of the errors recorded on failed steps and runs (`error.code` in `stn runs show`, the API and events). A
+ * step's error is retried per its `retry` policy unless noted.
+ */
+export const STEP_ERROR_CODES = {
+  STN_E_SHELL_EXIT: 'shell.exec: the command exited with a non-zero code.',
+  STN_E_SHELL_SPAWN: 'shell.exec: the command could not be started (not found, not executable, bad cwd); not retried.',
+  STN_E_SHELL_TIMEOUT: "shell.exec: the input's own timeoutSeconds passed; the process group was killed.",
+  STN_E_HTTP_STATUS: 'http.request: the status was not expected (5xx, 408 and 429 are retried, other 4xx not).',
+  STN_E_HTTP_REQUEST: 'http.request: the request failed (connection refused, DNS, TLS).',
+  STN_E_HTTP_TIMEOUT: 'http.request: no answer within timeoutSeconds.',
+  STN_E_ABORTED: 'The executor was stopped by a cancel or shutdown; not retried.',
+  STN_E_STEP_TIMEOUT: "The step's timeoutSeconds passed; its work was killed. The step ends TIMED_OUT after the last attempt.",
+  STN_E_RUN_TIMEOUT: "The workflow's timeoutSeconds passed; the run ends TIMED_OUT.",
+  STN_E_SIGNAL_TIMEOUT: 'signal.wait: no signal of that name arrived within timeoutSeconds.',
+  STN_E_CHILD_RUN_FAILED: 'workflow.run: the child run ended FAILED, CANCELLED or TIMED_OUT; not retried.',
+  STN_E_CHILD_RUN: 'workflow.run: the child run could not be started (unknown workflow, invalid input); not retried.',
+  STN_E_EXECUTOR_MISSING: 'The action is in the catalog but this version of Station has no executor for it; not retried.',
+  STN_E_EXECUTOR: 'The executor threw an unexpected error.',
+  STN_E_FAIL: 'The fail action (without its own input.code).',
+  STN_E_SWITCH_NO_MATCH: 'A switch matched no condition and has no defaultNext.',
+  STN_E_FOREACH_ITEMS: "A foreach's itemsPath is missing or not a list.",
+} as const;
+
 /** Base class of every error Station throws on purpose. */
 export class StationError extends Error {
   readonly code: ErrorCode;
