@@ -38,6 +38,8 @@ export interface EngineOverrides {
   executors?: ExecutorRegistry;
   pollMs?: number;
   leaseMs?: number;
+  /** Only execute this run and its child runs. */
+  onlyRunTree?: string;
 }
 
 export interface OpenOptions extends ConfigOptions {
@@ -100,6 +102,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
         ...(o.random ? { random: o.random } : {}),
         ...(o.executors ? { executors: o.executors } : {}),
         ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+        ...(o.onlyRunTree !== undefined ? { onlyRunTree: o.onlyRunTree } : {}),
       });
       return engine;
     },

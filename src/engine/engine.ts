@@ -39,6 +39,8 @@ export interface EngineOptions {
   /** How often an idle engine looks for work written by other processes (signals, cancels, new runs). */
   pollMs?: number;
   specs?: Specs;
+  /** Only work on this run and its child runs (a foreground `stn run`); default: every run in the database. */
+  onlyRunTree?: string;
 }
 
 interface Work {
@@ -136,7 +138,9 @@ export class Engine {
       while (this.running && this.inflight < this.o.concurrency) {
         let task: TaskRow | undefined;
         try {
-          task = this.o.store.transaction(() => this.o.store.claimTask(this.id, this.now(), this.o.leaseMs));
+          task = this.o.store.transaction(() =>
+            this.o.store.claimTask(this.id, this.now(), this.o.leaseMs, this.o.onlyRunTree ?? null),
+          );
         } catch (err) {
           this.o.logger.error({ err, error_type: 'claim' }, 'claiming a task failed');
         }

@@ -58,7 +58,7 @@ export class RunService {
   }
 
   /** The same, inside a transaction the caller holds (child runs are created in their parent's transaction). */
-  startInTx(req: StartRunRequest & { parent?: { runId: string; stepId: string } }): StartedRun {
+  startInTx(req: StartRunRequest & { parent?: { runId: string; stepId: string; rootRunId: string } }): StartedRun {
     const environment = this.resolveEnvironment(req.workflowId, req.environment);
     const def = this.o.definitions.definition(environment, req.workflowId);
     if (!def) throw new NotFoundError(`no workflow "${req.workflowId}" in environment "${environment}"`);
@@ -93,6 +93,7 @@ export class RunService {
       idempotency_key: req.idempotencyKey ?? null,
       parent_run_id: req.parent?.runId ?? null,
       parent_step_id: req.parent?.stepId ?? null,
+      root_run_id: req.parent?.rootRunId ?? id,
       initiator: req.initiator ?? null,
       deadline_at: spec.timeoutSeconds ? nowMs + spec.timeoutSeconds * 1000 : null,
       created_at: nowIso,
@@ -116,7 +117,7 @@ export class RunService {
       workflowId: wait.workflow,
       environment: wait.environment ?? parent.environment,
       input: wait.input,
-      parent: { runId: parent.id, stepId: step.id },
+      parent: { runId: parent.id, stepId: step.id, rootRunId: parent.root_run_id },
       initiator: parent.initiator ?? undefined,
     });
     return started.run.id;

@@ -101,6 +101,7 @@ CREATE TABLE workflow_runs (
   idempotency_key      TEXT,
   parent_run_id        TEXT,
   parent_step_id       TEXT,
+  root_run_id          TEXT NOT NULL,
   initiator            TEXT,
   deadline_at          INTEGER,
   paused               INTEGER NOT NULL DEFAULT 0,
@@ -122,6 +123,7 @@ CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs(environment, work
 CREATE INDEX workflow_runs_status ON workflow_runs(status);
 CREATE INDEX workflow_runs_workflow ON workflow_runs(workflow_id, environment);
 CREATE INDEX workflow_runs_parent ON workflow_runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+CREATE INDEX workflow_runs_root ON workflow_runs(root_run_id);
 
 -- Scopes of parallel branches and foreach iterations (the root scope is frame 0).
 CREATE TABLE workflow_run_frames (

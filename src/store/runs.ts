@@ -38,6 +38,8 @@ export interface RunRow {
   idempotency_key: string | null;
   parent_run_id: string | null;
   parent_step_id: string | null;
+  /** The run at the top of a tree of child runs (itself for a top-level run). */
+  root_run_id: string;
   initiator: string | null;
   deadline_at: number | null;
   paused: number;
@@ -154,9 +156,9 @@ export class RunStore {
     this.s = {
       runInsert: db.prepare(
         `INSERT INTO workflow_runs (id, workflow_id, environment, version, status, input, trigger, vars, idempotency_key,
-           parent_run_id, parent_step_id, initiator, deadline_at, created_at, updated_at)
+           parent_run_id, parent_step_id, root_run_id, initiator, deadline_at, created_at, updated_at)
          VALUES (@id, @workflow_id, @environment, @version, @status, @input, @trigger, @vars, @idempotency_key,
-           @parent_run_id, @parent_step_id, @initiator, @deadline_at, @created_at, @created_at)`,
+           @parent_run_id, @parent_step_id, @root_run_id, @initiator, @deadline_at, @created_at, @created_at)`,
       ),
       runGet: db.prepare<[string], RunRow>('SELECT * FROM workflow_runs WHERE id = ?'),
       runByKey: db.prepare<[string, string, string], RunRow>(
@@ -242,12 +244,13 @@ export class RunStore {
         `UPDATE workflow_tasks SET kind = ?, step_id = ?, payload = ?, run_at = ?, lease_owner = ?, lease_until = ?
          WHERE id = ?`,
       ),
-      taskClaim: db.prepare<{ owner: string; now: number; until: number }, TaskRow>(
+      taskClaim: db.prepare<{ owner: string; now: number; until: number; root: string | null }, TaskRow>(
         `UPDATE workflow_tasks SET lease_owner = @owner, lease_until = @until
          WHERE id = (
            SELECT t.id FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id
            WHERE t.run_at <= @now AND (t.lease_owner IS NULL OR t.lease_until < @now)
              AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))
+             AND (@root IS NULL OR r.root_run_id = @root)
            ORDER BY t.run_at, t.id LIMIT 1)
          RETURNING *`,
       ),
@@ -292,7 +295,7 @@ export class RunStore {
 
   // --- runs
   insertRun(row: Pick<RunRow, 'id' | 'workflow_id' | 'environment' | 'version' | 'status' | 'input' | 'trigger' | 'vars' |
-    'idempotency_key' | 'parent_run_id' | 'parent_step_id' | 'initiator' | 'deadline_at' | 'created_at'>): void {
+    'idempotency_key' | 'parent_run_id' | 'parent_step_id' | 'root_run_id' | 'initiator' | 'deadline_at' | 'created_at'>): void {
     this.s.runInsert.run(row);
   }
   run(id: string): RunRow | undefined {
@@ -405,8 +408,9 @@ export class RunStore {
     leaseOwner: string | null, leaseUntil: number | null): void {
     this.s.taskReuse.run(kind, stepId, payload, runAt, leaseOwner, leaseUntil, id);
   }
-  claimTask(owner: string, now: number, leaseMs: number): TaskRow | undefined {
-    return this.s.taskClaim.get({ owner, now, until: now + leaseMs });
+  /** Leases the next due task; `root` limits it to one tree of runs (a foreground `stn run`). */
+  claimTask(owner: string, now: number, leaseMs: number, root: string | null = null): TaskRow | undefined {
+    return this.s.taskClaim.get({ owner, now, until: now + leaseMs, root });
   }
   ownedTask(id: number, owner: string): TaskRow | undefined {
     return this.s.taskOwned.get(id, owner);
