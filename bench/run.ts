@@ -3,9 +3,11 @@
  * Benchmarks are never part of `npm test`.
  */
 import { benchDefinitionsSync } from './definitions-sync.js';
+import { benchEngine } from './engine.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   definitions: benchDefinitionsSync,
+  engine: benchEngine,
 };
 
 const wanted = process.argv.slice(2);

@@ -5,8 +5,19 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolveConfig } from '../config/config.js';
 import { openStation, type OpenOptions } from '../context.js';
 import { NotFoundError, toStationError } from '../errors.js';
+import { runCommand } from './commands/run.js';
+import {
+  cancelCommand,
+  eventsCommand,
+  listRunsCommand,
+  pauseCommand,
+  resumeCommand,
+  showRunCommand,
+  signalCommand,
+} from './commands/runs.js';
 import { syncCommand } from './commands/sync.js';
 import { validateCommand } from './commands/validate.js';
+import { workerCommand } from './commands/worker.js';
 import { diffCommand, listCommand, showCommand, versionsCommand } from './commands/workflows.js';
 import { printJson } from './output.js';
 
@@ -108,6 +119,90 @@ workflows
   .option('--env <name>', 'environment')
   .action(async (id: string, a: string, b: string, opts: { env?: string }) => {
     await withStation({ mustExist: true }, (s) => diffCommand(s, id, a, b, { ...opts, json: globals().json ?? false }));
+  });
+
+const json = () => globals().json ?? false;
+
+program
+  .command('run')
+  .description('start a run; in the foreground (default) this process executes it and shows each step')
+  .argument('<workflow>', 'workflow id')
+  .option('--env <name>', 'environment (needed when the id exists in several)')
+  .option('--input <json>', "run input: JSON text, or @file.json")
+  .option('--idempotency-key <key>', 'a second run with the same key returns the first one')
+  .option('--detach', 'only enqueue the run and print its id; "stn worker" or the daemon executes it')
+  .option('--version <n>', 'run this version instead of the active one')
+  .action(async (workflow: string, opts: { env?: string; input?: string; idempotencyKey?: string; detach?: boolean; version?: string }) => {
+    await withStation({ mustExist: true }, (s) => runCommand(s, workflow, { ...opts, json: json() }));
+  });
+
+program
+  .command('worker')
+  .description('run the engine alone: execute every run in the database until SIGTERM/SIGINT')
+  .option('--concurrency <n>', 'steps executing at once (default: engine.concurrency, or STN_CONCURRENCY)')
+  .action(async (opts: { concurrency?: string }) => {
+    // A long-running process: its log lines are its report, so info is shown by default.
+    const logLevel = globals().logLevel ?? process.env.STN_LOG_LEVEL ?? 'info';
+    await withStation({ mustExist: true, logLevel }, (s) => workerCommand(s, opts));
+  });
+
+const runs = program.command('runs').description('inspect and act on runs');
+runs
+  .command('list')
+  .description('list runs, newest first')
+  .option('--workflow <id>', 'only this workflow')
+  .option('--status <status>', 'only this status (PENDING, RUNNING, ..., COMPLETED, FAILED, CANCELLED, TIMED_OUT)')
+  .option('--env <name>', 'only this environment')
+  .option('--limit <n>', 'at most this many (default 50)')
+  .option('--before <runId>', 'runs created before this one (the next page)')
+  .action(async (opts: { workflow?: string; status?: string; env?: string; limit?: string; before?: string }) => {
+    await withStation({ mustExist: true }, (s) => listRunsCommand(s, { ...opts, json: json() }));
+  });
+runs
+  .command('show')
+  .description("a run's timeline: header, then every step with its input, output or error")
+  .argument('<id>')
+  .action(async (id: string) => {
+    await withStation({ mustExist: true }, (s) => showRunCommand(s, id, { json: json() }));
+  });
+runs
+  .command('events')
+  .description("a run's event log, one line per event")
+  .argument('<id>')
+  .option('--follow', 'keep printing new events until the run ends')
+  .action(async (id: string, opts: { follow?: boolean }) => {
+    await withStation({ mustExist: true }, (s) => eventsCommand(s, id, { ...opts, json: json() }));
+  });
+runs
+  .command('cancel')
+  .description('cancel a run: running steps are stopped (processes killed), the run ends CANCELLED')
+  .argument('<id>')
+  .option('--compensate', 'run the compensations of the succeeded steps first')
+  .action(async (id: string, opts: { compensate?: boolean }) => {
+    await withStation({ mustExist: true }, (s) => cancelCommand(s, id, { ...opts, json: json() }));
+  });
+runs
+  .command('pause')
+  .description('pause a run: no new steps start; a running step finishes')
+  .argument('<id>')
+  .action(async (id: string) => {
+    await withStation({ mustExist: true }, (s) => pauseCommand(s, id, { json: json() }));
+  });
+runs
+  .command('resume')
+  .description('resume a paused run')
+  .argument('<id>')
+  .action(async (id: string) => {
+    await withStation({ mustExist: true }, (s) => resumeCommand(s, id, { json: json() }));
+  });
+runs
+  .command('signal')
+  .description('send a signal to a run (its signal.wait step of that name gets the payload as output)')
+  .argument('<id>')
+  .argument('<name>', 'signal name')
+  .option('--payload <json>', 'payload: JSON text, or @file.json')
+  .action(async (id: string, name: string, opts: { payload?: string }) => {
+    await withStation({ mustExist: true }, (s) => signalCommand(s, id, name, { ...opts, json: json() }));
   });
 
 async function main(argv: string[]): Promise<number> {

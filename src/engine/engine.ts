@@ -290,6 +290,12 @@ export class Engine {
   private begin(rt: RunTx, run: RunRow, task: TaskRow): Work | undefined {
     const step = task.step_id ? this.o.store.step(task.step_id) : undefined;
     if (!step || TERMINAL_STEP.has(step.status) || TERMINAL_RUN.has(run.status) || step.wait !== null) return undefined;
+    if (run.paused) {
+      // Paused after this task was chained or claimed: leave it for resume.
+      rt.keepTask();
+      this.o.store.releaseLease(task.id, this.id);
+      return undefined;
+    }
     rt.beginDelivery(step);
     const op = rt.operationOf(step);
     const fail = (code: string, message: string) => {
@@ -303,10 +309,7 @@ export class Engine {
       if (err instanceof ExpressionError) return fail(err.code, err.message);
       throw err;
     }
-    if (step.deliveries === 1) {
-      step.input = JSON.stringify(input.stored);
-      this.o.store.updateStep(step);
-    }
+    if (step.deliveries === 1) step.input = JSON.stringify(input.stored);
     const spec = (ACTION_CATALOG as Record<string, { inputSchema: object } | undefined>)[op.action];
     if (spec) {
       const validate = compileSchema(spec.inputSchema);
@@ -338,6 +341,7 @@ export class Engine {
       rt.complete(step, executor.inline(ctx));
       return undefined;
     }
+    this.o.store.updateStep(step); // RUNNING, with its input, committed before the executor starts
     rt.keepTask();
     return { task, step, executor, ctx, timeoutMs: ctx.timeoutMs };
   }

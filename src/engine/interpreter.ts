@@ -54,6 +54,8 @@ export class RunTx {
   private readonly nowIso: string;
   /** The task being handled: reused for the next task instead of a delete and an insert. */
   private reusable: TaskRow | undefined;
+  /** An operation step was scheduled in this transaction, so the run is RUNNING (no need to ask the store). */
+  private runnableScheduled = false;
 
   constructor(
     private readonly d: InterpreterDeps,
@@ -78,9 +80,11 @@ export class RunTx {
 
   /** Schedules a task; an exec task due now is leased to this process once per transaction (the chain). */
   schedule(kind: TaskKind, stepId: string | null, payload: unknown, runAt: number = this.nowMs): void {
-    const chain = kind === 'exec' && runAt <= this.nowMs && !this.chained;
+    // A paused run starts nothing new: its task waits, unleased, for resume.
+    const chain = kind === 'exec' && runAt <= this.nowMs && !this.chained && !this.run.paused;
     const owner = chain ? this.d.owner : null;
     const until = chain ? this.nowMs + this.d.leaseMs : null;
+    if (kind === 'exec') this.runnableScheduled = true;
     const body = payload === undefined ? null : JSON.stringify(payload);
     let id: number;
     if (this.reusable) {
@@ -112,6 +116,7 @@ export class RunTx {
   private liveStatus(): RunRow['status'] {
     if (this.run.paused) return 'PAUSED';
     if (this.run.status === 'PENDING' && !this.run.started_at) return 'PENDING';
+    if (this.runnableScheduled) return 'RUNNING';
     const active = this.d.store.activeStatuses(this.run.id);
     if (active.has('RUNNING') || active.has('PENDING')) return 'RUNNING';
     if (active.has('WAITING_APPROVAL')) return 'WAITING_APPROVAL';
@@ -121,9 +126,16 @@ export class RunTx {
 
   // ---------------------------------------------------------------- context
 
+  /** Frames are read once per transaction (only their status changes, and that is not read from this cache). */
+  private readonly frames = new Map<number, FrameRow>();
+
   private frame(id: number): FrameRow {
-    const f = this.d.store.frame(this.run.id, id);
-    if (!f) throw new Error(`run ${this.run.id} has no frame ${id}`);
+    let f = this.frames.get(id);
+    if (!f) {
+      f = this.d.store.frame(this.run.id, id);
+      if (!f) throw new Error(`run ${this.run.id} has no frame ${id}`);
+      this.frames.set(id, f);
+    }
     return f;
   }
 
@@ -138,10 +150,7 @@ export class RunTx {
       if (f.vars) Object.assign(loopVars, JSON.parse(f.vars) as Obj);
     }
     const ctx = view as Obj;
-    return {
-      ...ctx,
-      ...loopVars,
-      ctx,
+    this.runVars ??= {
       input: JSON.parse(this.run.input) as unknown,
       run: {
         id: this.run.id,
@@ -152,10 +161,19 @@ export class RunTx {
         startedAt: this.run.started_at ?? this.nowIso,
       },
       vars: this.run.vars ? (JSON.parse(this.run.vars) as unknown) : {},
+    };
+    return {
+      ...ctx,
+      ...loopVars,
+      ctx,
+      ...this.runVars,
       secrets: redacted ? this.d.secrets.redacted : this.d.secrets.values,
       ...extra,
     };
   }
+
+  /** `input`, `run` and `vars` of the expression variables, parsed once per transaction. */
+  private runVars: Obj | undefined;
 
   /**
    * Reads `dataPath`/`itemsPath`: a context path, where the run's other variables are reachable too
@@ -200,11 +218,14 @@ export class RunTx {
   }
 
   private newStep(frame: FrameRow, state: State, extra: Partial<StepRow> = {}): StepRow {
-    const visit = this.d.store.visits(this.run.id, frame.id, state.name) + 1;
-    const id = makeStepId(this.run.id, frame.path, state.name, visit);
+    // The n-th visit of a state in a scope (loops revisit): probe ids by primary key, 1, 2, ... (almost always one).
+    let visit = 1;
+    let id = makeStepId(this.run.id, frame.path, state.name, visit);
+    while (this.d.store.stepExists(id)) id = makeStepId(this.run.id, frame.path, state.name, ++visit);
     const row = {
       id,
       run_id: this.run.id,
+      seq: this.run.event_seq + 1,
       frame_id: frame.id,
       state_name: state.name,
       path: `${frame.path}${state.name}${visit > 1 ? `#${visit}` : ''}`,
@@ -223,7 +244,18 @@ export class RunTx {
     };
     this.d.store.insertStep(row);
     this.event('state:entered', id, { state: state.name, path: row.path, type: state.type });
-    return this.d.store.step(id) as StepRow;
+    return {
+      ...row,
+      deliveries: 0,
+      output: null,
+      error: null,
+      wait: null,
+      completed_seq: null,
+      started_at: null,
+      attempt_started_ms: null,
+      finished_at: null,
+      duration_ms: null,
+    };
   }
 
   enterState(frame: FrameRow, name: string): void {
@@ -466,7 +498,10 @@ export class RunTx {
 
   // ---------------------------------------------------------------- operation steps
 
-  /** The first half of an operation delivery: marks the step running and counts the delivery. */
+  /**
+   * The first half of an operation delivery: marks the step running and counts the delivery. The caller writes the
+   * step row (once, with its rendered input, or together with the outcome of an inline executor).
+   */
   beginDelivery(step: StepRow): void {
     if (step.status === 'PENDING') {
       step.status = 'RUNNING';
@@ -476,7 +511,6 @@ export class RunTx {
     } else {
       step.deliveries += 1;
     }
-    this.d.store.updateStep(step);
     this.event('step:started', step.id, {
       state: step.state_name,
       path: step.path,
@@ -506,8 +540,10 @@ export class RunTx {
       extra.result = original?.output ? (JSON.parse(original.output) as unknown) : null;
     }
     const where = { state: step.state_name, field: step.compensation_of !== null ? 'compensation.input' : 'input' };
-    const real = renderTemplate(op.input ?? {}, this.variables(frame, extra), where) as JsonValue;
-    const stored = renderTemplate(op.input ?? {}, this.variables(frame, extra, true), where) as JsonValue;
+    const input = op.input ?? {};
+    if (!hasTemplates(input)) return { real: input, stored: input };
+    const real = renderTemplate(input, this.variables(frame, extra), where) as JsonValue;
+    const stored = renderTemplate(input, this.variables(frame, extra, true), where) as JsonValue;
     return { real, stored };
   }
 
@@ -698,6 +734,7 @@ export class RunTx {
     this.d.store.insertStep({
       id,
       run_id: this.run.id,
+      seq: this.run.event_seq + 1,
       frame_id: frame.id,
       state_name: state.name,
       path: `${next.path}/compensate`,
@@ -713,6 +750,7 @@ export class RunTx {
       compensation_of: next.id,
       created_at: this.nowIso,
     });
+    this.event('state:entered', id, { state: state.name, path: `${next.path}/compensate`, type: 'compensation' });
     this.schedule('exec', id, undefined);
   }
 
@@ -817,6 +855,19 @@ export class RunTx {
 }
 
 const FAILED_OUTPUT = Symbol('failed output');
+
+/** Whether a definition value holds any `{{ }}` (cached per value: definitions are immutable once loaded). */
+const templated = new WeakMap<object, boolean>();
+function hasTemplates(value: JsonValue): boolean {
+  if (typeof value === 'string') return value.includes('{{');
+  if (value === null || typeof value !== 'object') return false;
+  let known = templated.get(value);
+  if (known === undefined) {
+    known = Array.isArray(value) ? value.some(hasTemplates) : Object.values(value).some(hasTemplates);
+    templated.set(value, known);
+  }
+  return known;
+}
 
 /** A failure of a state that is not an operation (switch without match, foreach without a list). */
 export class StateError extends Error {

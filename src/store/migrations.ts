@@ -150,9 +150,11 @@ CREATE TABLE workflow_run_context (
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 
+-- Steps are keyed by their deterministic id; seq (the run's event number when the step was created) orders them.
 CREATE TABLE workflow_run_steps (
   id                TEXT PRIMARY KEY,
   run_id            TEXT NOT NULL,
+  seq               INTEGER NOT NULL,
   frame_id          INTEGER NOT NULL,
   state_name        TEXT NOT NULL,
   path              TEXT NOT NULL,
@@ -176,8 +178,8 @@ CREATE TABLE workflow_run_steps (
   attempt_started_ms INTEGER,
   finished_at       TEXT,
   duration_ms       INTEGER
-);
-CREATE INDEX workflow_run_steps_run ON workflow_run_steps(run_id, frame_id, state_name);
+) WITHOUT ROWID;
+CREATE INDEX workflow_run_steps_run ON workflow_run_steps(run_id, seq);
 
 CREATE TABLE workflow_run_events (
   run_id      TEXT NOT NULL,
@@ -201,7 +203,6 @@ CREATE TABLE workflow_tasks (
   lease_until  INTEGER
 );
 CREATE INDEX workflow_tasks_due ON workflow_tasks(run_at);
-CREATE INDEX workflow_tasks_run ON workflow_tasks(run_id);
 
 CREATE TABLE workflow_run_signals (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,

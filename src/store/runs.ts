@@ -74,6 +74,8 @@ export interface FrameRow {
 export interface StepRow {
   id: string;
   run_id: string;
+  /** Orders the steps of a run (the run's event number when the step was created). */
+  seq: number;
   frame_id: number;
   state_name: string;
   path: string;
@@ -192,9 +194,9 @@ export class RunStore {
         'SELECT * FROM workflow_run_context WHERE run_id = ? AND seq > ? ORDER BY seq',
       ),
       stepInsert: db.prepare(
-        `INSERT INTO workflow_run_steps (id, run_id, frame_id, state_name, path, visit, type, action, status, attempt,
+        `INSERT INTO workflow_run_steps (id, run_id, seq, frame_id, state_name, path, visit, type, action, status, attempt,
            input, items, pending, next_index, compensation_of, created_at)
-         VALUES (@id, @run_id, @frame_id, @state_name, @path, @visit, @type, @action, @status, @attempt,
+         VALUES (@id, @run_id, @seq, @frame_id, @state_name, @path, @visit, @type, @action, @status, @attempt,
            @input, @items, @pending, @next_index, @compensation_of, @created_at)`,
       ),
       stepGet: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE id = ?'),
@@ -205,13 +207,11 @@ export class RunStore {
            finished_at = @finished_at, duration_ms = @duration_ms
          WHERE id = @id`,
       ),
-      stepVisits: db.prepare<[string, number, string], { n: number }>(
-        'SELECT COUNT(*) AS n FROM workflow_run_steps WHERE run_id = ? AND frame_id = ? AND state_name = ?',
-      ),
-      stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY rowid'),
+      stepExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM workflow_run_steps WHERE id = ?'),
+      stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY seq'),
       activeSteps: db.prepare<[string], StepRow>(
         `SELECT * FROM workflow_run_steps WHERE run_id = ?
-           AND status IN ('PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL') ORDER BY rowid`,
+           AND status IN ('PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL') ORDER BY seq`,
       ),
       activeStatuses: db.prepare<[string], { status: string }>(
         `SELECT DISTINCT status FROM workflow_run_steps WHERE run_id = ?
@@ -224,11 +224,11 @@ export class RunStore {
          ORDER BY s.completed_seq DESC`,
       ),
       compensations: db.prepare<[string], StepRow>(
-        'SELECT * FROM workflow_run_steps WHERE run_id = ? AND compensation_of IS NOT NULL ORDER BY rowid',
+        'SELECT * FROM workflow_run_steps WHERE run_id = ? AND compensation_of IS NOT NULL ORDER BY seq',
       ),
       waitingForSignal: db.prepare<[string, string], StepRow>(
         `SELECT * FROM workflow_run_steps WHERE run_id = ? AND status = 'WAITING_SIGNAL'
-           AND json_extract(wait, '$.name') = ? ORDER BY rowid LIMIT 1`,
+           AND json_extract(wait, '$.name') = ? ORDER BY seq LIMIT 1`,
       ),
       eventInsert: db.prepare(
         'INSERT INTO workflow_run_events (run_id, seq, type, step_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -241,8 +241,8 @@ export class RunStore {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       taskReuse: db.prepare(
-        `UPDATE workflow_tasks SET kind = ?, step_id = ?, payload = ?, run_at = ?, lease_owner = ?, lease_until = ?
-         WHERE id = ?`,
+        `UPDATE workflow_tasks SET kind = ?, step_id = ?, payload = ?, run_at = max(run_at, ?), lease_owner = ?,
+           lease_until = ? WHERE id = ?`,
       ),
       taskClaim: db.prepare<{ owner: string; now: number; until: number; root: string | null }, TaskRow>(
         `UPDATE workflow_tasks SET lease_owner = @owner, lease_until = @until
@@ -357,7 +357,7 @@ export class RunStore {
   }
 
   // --- steps
-  insertStep(row: Pick<StepRow, 'id' | 'run_id' | 'frame_id' | 'state_name' | 'path' | 'visit' | 'type' | 'action' |
+  insertStep(row: Pick<StepRow, 'id' | 'run_id' | 'seq' | 'frame_id' | 'state_name' | 'path' | 'visit' | 'type' | 'action' |
     'status' | 'attempt' | 'input' | 'items' | 'pending' | 'next_index' | 'compensation_of' | 'created_at'>): void {
     this.s.stepInsert.run(row);
   }
@@ -367,8 +367,8 @@ export class RunStore {
   updateStep(row: StepRow): void {
     this.s.stepUpdate.run(row);
   }
-  visits(runId: string, frameId: number, stateName: string): number {
-    return this.s.stepVisits.get(runId, frameId, stateName)?.n ?? 0;
+  stepExists(id: string): boolean {
+    return this.s.stepExists.get(id) !== undefined;
   }
   steps(runId: string): StepRow[] {
     return this.s.stepsOfRun.all(runId);

@@ -1,0 +1,307 @@
+/**
+ * Engine benchmark: what one step and one run cost on top of the durable store.
+ * (a) the floor: durable SQLite commits per second with the store's own pragmas (one tiny INSERT per IMMEDIATE tx);
+ * (b) one run of 1,000 sequential noop steps: steps/s, per-step overhead, and its ratio to the floor;
+ * (c) 1,000 runs of a 3-step noop workflow one after another: start-to-complete latency;
+ * (d) 1,000 concurrent runs × 10 noop steps: wall time, steps/s, peak RSS, and that none were lost.
+ * Every part uses its own temp repository and database and fails after PART_TIMEOUT_MS instead of hanging.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openStation, type Station } from '../src/context.js';
+import type { RunEvent } from '../src/engine/events.js';
+import { openDatabase } from '../src/store/db.js';
+import { fmtMb, fmtMs, percentile, report } from './stats.js';
+
+const FLOOR_COMMITS = 20_000;
+const SEQ_STEPS = 1_000;
+const SERIAL_RUNS = 1_000;
+const SERIAL_STEPS = 3;
+const CONCURRENT_RUNS = 1_000;
+const CONCURRENT_STEPS = 10;
+const CONCURRENCY = 8;
+const PART_TIMEOUT_MS = Number(process.env.BENCH_PART_TIMEOUT_MS ?? 120_000);
+const ENVIRONMENT = 'bench';
+
+/** The caller's STN_* settings must not change what is measured. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STN_')));
+}
+
+function gitInit(repo: string): void {
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'bench',
+    GIT_AUTHOR_EMAIL: 'bench@station.invalid',
+    GIT_COMMITTER_NAME: 'bench',
+    GIT_COMMITTER_EMAIL: 'bench@station.invalid',
+  };
+  execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q'], { cwd: repo, env });
+  execFileSync('git', ['add', '-A'], { cwd: repo, env });
+  execFileSync('git', ['commit', '-q', '--no-verify', '-m', 'generated workflows'], { cwd: repo, env });
+}
+
+/** A workflow of `steps` sequential noop operation states s1..sN. */
+export function sequentialWorkflowYaml(id: string, steps: number): string {
+  const lines = [`id: ${id}`, 'version: "1.0"', `name: Bench ${id}`, 'states:'];
+  for (let i = 1; i <= steps; i++) {
+    lines.push(`  - name: s${i}`, '    type: operation', '    action: noop');
+    lines.push(i < steps ? `    next: s${i + 1}` : '    end: true');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Fails with a clear message after `ms` instead of hanging. */
+async function bounded<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: did not finish within ${ms} ms (engine stuck or far too slow)`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One listener for all runs of a part (not one `events.next` per run: 1,000 predicates per event would be measured
+ * too). Resolves each run's promise on run:completed, rejects on any other terminal event.
+ */
+class RunWaiter {
+  private readonly waiting = new Map<string, { resolve: (e: RunEvent) => void; reject: (err: Error) => void }>();
+  private readonly finished = new Map<string, RunEvent>();
+  completed = 0;
+  readonly off: () => void;
+
+  constructor(station: Station) {
+    this.off = station.events.on((e) => {
+      if (e.type !== 'run:completed' && e.type !== 'run:failed' && e.type !== 'run:cancelled' && e.type !== 'run:timed_out') return;
+      if (e.type === 'run:completed') this.completed++;
+      const w = this.waiting.get(e.runId);
+      if (!w) {
+        this.finished.set(e.runId, e);
+        return;
+      }
+      this.waiting.delete(e.runId);
+      this.settle(e, w);
+    });
+  }
+
+  wait(runId: string): Promise<RunEvent> {
+    return new Promise((resolve, reject) => {
+      const done = this.finished.get(runId);
+      if (done) {
+        this.finished.delete(runId);
+        this.settle(done, { resolve, reject });
+      } else {
+        this.waiting.set(runId, { resolve, reject });
+      }
+    });
+  }
+
+  private settle(e: RunEvent, w: { resolve: (e: RunEvent) => void; reject: (err: Error) => void }): void {
+    if (e.type === 'run:completed') w.resolve(e);
+    else w.reject(new Error(`run ${e.runId} ended with ${e.type}: ${JSON.stringify(e.data)}`));
+  }
+}
+
+/** A temp repo with the given workflows in environment "bench", synced into a fresh db; the engine not started. */
+async function prepare(prefix: string, workflows: Record<string, string>): Promise<{ root: string; station: Station }> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = path.join(root, 'environments', ENVIRONMENT, 'workflows');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [id, yaml] of Object.entries(workflows)) fs.writeFileSync(path.join(dir, `${id}.workflow.yaml`), yaml);
+  gitInit(root);
+  const station = openStation({ repo: root, db: path.join(root, '.station', 'bench.db'), logLevel: 'silent' }, cleanEnv());
+  const r = await station.syncer.sync({ source: 'cli' });
+  const added = r.environments.reduce((n, e) => n + e.added.length, 0);
+  const invalid = r.environments.flatMap((e) => e.invalid);
+  if (added !== Object.keys(workflows).length || invalid.length > 0) {
+    await station.close();
+    fs.rmSync(root, { recursive: true, force: true });
+    throw new Error(`sync added ${added} of ${Object.keys(workflows).length} workflows; invalid: ${JSON.stringify(invalid)}`);
+  }
+  return { root, station };
+}
+
+async function teardown(root: string, station: Station): Promise<void> {
+  try {
+    await station.close();
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** (a) Durable commits per second with the store's pragmas: one small INSERT per IMMEDIATE transaction. */
+function floorCommits(): { perSecond: number; usPerCommit: number } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stn-bench-floor-'));
+  const db = openDatabase(path.join(root, 'floor.db'));
+  try {
+    db.exec('CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, n INTEGER NOT NULL)');
+    const insert = db.prepare('INSERT INTO bench_floor (run_id, n) VALUES (?, ?)');
+    const commit = db.transaction((n: number) => insert.run('run-0123456789abcdef', n));
+    const t = performance.now();
+    for (let i = 0; i < FLOOR_COMMITS; i++) {
+      commit.immediate(i);
+      if ((i & 1023) === 0 && performance.now() - t > PART_TIMEOUT_MS) {
+        throw new Error(`floor: ${i} of ${FLOOR_COMMITS} commits after ${PART_TIMEOUT_MS} ms`);
+      }
+    }
+    const ms = performance.now() - t;
+    const rows = (db.prepare('SELECT count(*) AS n FROM bench_floor').get() as { n: number }).n;
+    if (rows !== FLOOR_COMMITS) throw new Error(`floor: ${rows} rows after ${FLOOR_COMMITS} commits`);
+    return { perSecond: FLOOR_COMMITS / (ms / 1000), usPerCommit: (ms * 1000) / FLOOR_COMMITS };
+  } finally {
+    db.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** (b) One run of SEQ_STEPS sequential noop steps. */
+async function sequentialRun(): Promise<{ ms: number; stepGaps: number[]; steps: number }> {
+  const { root, station } = await prepare('stn-bench-seq-', { 'bench-seq': sequentialWorkflowYaml('bench-seq', SEQ_STEPS) });
+  try {
+    const stepTimes: number[] = [];
+    let runId: string | undefined;
+    let completedAt = 0;
+    const offSteps = station.events.on((e) => {
+      if (e.runId !== runId) return;
+      if (e.type === 'step:succeeded') stepTimes.push(performance.now());
+      else if (e.type === 'run:completed') completedAt = performance.now();
+    });
+    const waiter = new RunWaiter(station);
+    try {
+      station.engine({ concurrency: CONCURRENCY }).start();
+      const t0 = performance.now();
+      runId = station.runs.start({ workflowId: 'bench-seq', environment: ENVIRONMENT, input: {} }).run.id;
+      await bounded(`(b) run of ${SEQ_STEPS} steps`, PART_TIMEOUT_MS, waiter.wait(runId));
+      const ms = completedAt - t0;
+      if (stepTimes.length !== SEQ_STEPS) throw new Error(`(b) saw ${stepTimes.length} step:succeeded events, expected ${SEQ_STEPS}`);
+      const stepGaps = stepTimes.slice(1).map((t, i) => t - (stepTimes[i] as number));
+      return { ms, stepGaps, steps: stepTimes.length };
+    } finally {
+      offSteps();
+      waiter.off();
+    }
+  } finally {
+    await teardown(root, station);
+  }
+}
+
+/** (c) SERIAL_RUNS runs of a SERIAL_STEPS-step workflow, each started after the previous one completed. */
+async function serialRuns(): Promise<number[]> {
+  const { root, station } = await prepare('stn-bench-serial-', { 'bench-serial': sequentialWorkflowYaml('bench-serial', SERIAL_STEPS) });
+  const waiter = new RunWaiter(station);
+  try {
+    station.engine({ concurrency: CONCURRENCY }).start();
+    const latencies: number[] = [];
+    const deadline = performance.now() + PART_TIMEOUT_MS;
+    for (let i = 0; i < SERIAL_RUNS; i++) {
+      const t = performance.now();
+      const id = station.runs.start({ workflowId: 'bench-serial', environment: ENVIRONMENT, input: {} }).run.id;
+      const left = deadline - t;
+      if (left <= 0) throw new Error(`(c) ${i} of ${SERIAL_RUNS} runs done after ${PART_TIMEOUT_MS} ms`);
+      await bounded(`(c) run ${i + 1} of ${SERIAL_RUNS}`, left, waiter.wait(id));
+      latencies.push(performance.now() - t);
+    }
+    return latencies;
+  } finally {
+    waiter.off();
+    await teardown(root, station);
+  }
+}
+
+interface ConcurrentResult {
+  ms: number;
+  startMs: number;
+  maxRss: number;
+  sampledRss: number;
+  completedRuns: number;
+  succeededSteps: number;
+}
+
+/** (d) CONCURRENT_RUNS runs of CONCURRENT_STEPS steps, all started at once. */
+async function concurrentRuns(): Promise<ConcurrentResult> {
+  const { root, station } = await prepare('stn-bench-conc-', { 'bench-conc': sequentialWorkflowYaml('bench-conc', CONCURRENT_STEPS) });
+  let sampledRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    sampledRss = Math.max(sampledRss, process.memoryUsage().rss);
+  }, 50);
+  const waiter = new RunWaiter(station);
+  try {
+    station.engine({ concurrency: CONCURRENCY }).start();
+    const t0 = performance.now();
+    const ids: string[] = [];
+    for (let i = 0; i < CONCURRENT_RUNS; i++) {
+      ids.push(station.runs.start({ workflowId: 'bench-conc', environment: ENVIRONMENT, input: {} }).run.id);
+    }
+    const startMs = performance.now() - t0;
+    await bounded(
+      `(d) ${CONCURRENT_RUNS} concurrent runs`,
+      PART_TIMEOUT_MS,
+      Promise.all(ids.map((id) => waiter.wait(id))),
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (${waiter.completed} of ${CONCURRENT_RUNS} completed)`);
+    });
+    const ms = performance.now() - t0;
+    sampledRss = Math.max(sampledRss, process.memoryUsage().rss);
+    const placeholders = ids.map(() => '?').join(',');
+    const completedRuns = (
+      station.db.prepare(`SELECT count(*) AS n FROM workflow_runs WHERE status = 'COMPLETED' AND id IN (${placeholders})`).get(...ids) as { n: number }
+    ).n;
+    const succeededSteps = (
+      station.db
+        .prepare(`SELECT count(*) AS n FROM workflow_run_steps WHERE status = 'SUCCEEDED' AND run_id IN (${placeholders})`)
+        .get(...ids) as { n: number }
+    ).n;
+    return { ms, startMs, maxRss: process.resourceUsage().maxRSS * 1024, sampledRss, completedRuns, succeededSteps };
+  } finally {
+    clearInterval(sampler);
+    waiter.off();
+    await teardown(root, station);
+  }
+}
+
+export async function benchEngine(): Promise<void> {
+  process.stdout.write(`\n== engine: noop steps, concurrency ${CONCURRENCY}, store pragmas WAL + synchronous=NORMAL\n`);
+
+  const floor = floorCommits();
+  report(`(a) floor: ${FLOOR_COMMITS} commits, 1 INSERT each`, `${floor.perSecond.toFixed(0)}/s`);
+  report('  per commit', `${floor.usPerCommit.toFixed(1)} µs`);
+
+  const seq = await sequentialRun();
+  const seqPerSecond = seq.steps / (seq.ms / 1000);
+  const gapP50 = percentile(seq.stepGaps, 50);
+  const ratio = (seqPerSecond / floor.perSecond) * 100;
+  report(`(b) one run of ${SEQ_STEPS} sequential steps`, fmtMs(seq.ms));
+  report('  steps/s', `${seqPerSecond.toFixed(0)}/s`);
+  report('  per-step overhead (total / steps)', `${(seq.ms / seq.steps).toFixed(3)} ms`);
+  report('  per-step overhead p50 (step events)', `${gapP50.toFixed(3)} ms`, '<= 0.5 ms', gapP50 <= 0.5);
+  report('  per-step overhead p99 (step events)', `${percentile(seq.stepGaps, 99).toFixed(3)} ms`);
+  report('  steps/s as share of (a) commits/s', `${ratio.toFixed(1)} %`, '>= 25 %', ratio >= 25);
+
+  const lat = await serialRuns();
+  const latP50 = percentile(lat, 50);
+  report(`(c) ${SERIAL_RUNS} runs × ${SERIAL_STEPS} steps, one after another`, fmtMs(lat.reduce((a, b) => a + b, 0)));
+  report('  start-to-complete p50', fmtMs(latP50), '<= 3 ms', latP50 <= 3);
+  report('  start-to-complete p99', fmtMs(percentile(lat, 99)));
+
+  const conc = await concurrentRuns();
+  const steps = CONCURRENT_RUNS * CONCURRENT_STEPS;
+  const lost = conc.completedRuns !== CONCURRENT_RUNS || conc.succeededSteps !== steps;
+  report(`(d) ${CONCURRENT_RUNS} concurrent runs × ${CONCURRENT_STEPS} steps`, fmtMs(conc.ms));
+  report(`  starting all ${CONCURRENT_RUNS} runs (runs.start)`, fmtMs(conc.startMs));
+  report('  steps/s', `${(steps / (conc.ms / 1000)).toFixed(0)}/s`);
+  report('  peak RSS (maxRSS, whole process)', fmtMb(conc.maxRss), '<= 400 MB', conc.maxRss <= 400 * 1024 * 1024);
+  report('  peak RSS (sampled every 50 ms in (d))', fmtMb(conc.sampledRss));
+  report(
+    '  none lost: COMPLETED runs / SUCCEEDED steps',
+    `${conc.completedRuns} / ${conc.succeededSteps}`,
+    `${CONCURRENT_RUNS} / ${steps}`,
+    !lost,
+  );
+  if (lost) process.exitCode = 1;
+}
