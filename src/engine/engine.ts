@@ -329,7 +329,7 @@ export class Engine {
       attempt: step.attempt,
       idempotencyKey: idempotencyKey(run.id, step.id, step.attempt),
       input: input.real,
-      signal: new AbortController().signal,
+      signal: NEVER_ABORTED,
       startedAt: step.attempt_started_ms ?? this.now(),
       timeoutMs: timeoutSeconds !== undefined ? timeoutSeconds * 1000 : undefined,
       repo: this.o.repo,
@@ -426,6 +426,9 @@ export class Engine {
     }
   }
 }
+
+/** Inline executors never block, so they share one signal that is never aborted; real work gets its own. */
+const NEVER_ABORTED = new AbortController().signal;
 
 function isAlive(pid: number): boolean {
   try {

@@ -224,4 +224,33 @@ CREATE TABLE engine_workers (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'trigger fires and webhook deliveries',
+    sql: `
+-- One row per cron slot: the primary key makes a slot fire once, even with several daemons on one database.
+CREATE TABLE trigger_fires (
+  environment   TEXT NOT NULL,
+  workflow_id   TEXT NOT NULL,
+  trigger       TEXT NOT NULL,
+  scheduled_at  INTEGER NOT NULL,
+  fired_at      TEXT NOT NULL,
+  outcome       TEXT NOT NULL,
+  run_id        TEXT,
+  detail        TEXT,
+  PRIMARY KEY (environment, workflow_id, trigger, scheduled_at)
+) WITHOUT ROWID;
+
+-- Webhook deliveries by their delivery id, so a redelivered webhook answers with the first run.
+CREATE TABLE webhook_deliveries (
+  environment   TEXT NOT NULL,
+  workflow_id   TEXT NOT NULL,
+  trigger       TEXT NOT NULL,
+  delivery_id   TEXT NOT NULL,
+  received_at   TEXT NOT NULL,
+  run_id        TEXT,
+  PRIMARY KEY (environment, workflow_id, trigger, delivery_id)
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -156,6 +156,9 @@ export class RunStore {
 
   constructor(readonly db: Db) {
     this.s = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
       runInsert: db.prepare(
         `INSERT INTO workflow_runs (id, workflow_id, environment, version, status, input, trigger, vars, idempotency_key,
            parent_run_id, parent_step_id, root_run_id, initiator, deadline_at, created_at, updated_at)
@@ -289,8 +292,21 @@ export class RunStore {
     };
   }
 
+  /**
+   * Runs `fn` in an IMMEDIATE transaction (a nested call joins the outer one). Hand-rolled with prepared BEGIN/COMMIT:
+   * `db.transaction(fn)` builds a new wrapper per call, which shows on the engine's one-transaction-per-step path.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    if (this.db.inTransaction) return fn();
+    this.s.begin.run();
+    try {
+      const result = fn();
+      this.s.commit.run();
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.s.rollback.run();
+      throw err;
+    }
   }
 
   // --- runs
