@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { JsonValue } from '../../src/definitions/types.js';
 import { EngineHarness, processAlive, readPid, eventually } from '../helpers/engine-harness.js';
 
 /** DESIGN §3.1: what each state type does to a run, as a user sees it (statuses, context, step rows). */
@@ -115,6 +116,26 @@ describe('inject', () => {
   });
 });
 
+describe('inject of a non-object', () => {
+  // BUG(engine): without resultPath, inject merges into the root via mergePath/setPath, and a non-object value
+  // replaces the whole root scope with {value: ...}: the run input and every earlier result vanish from the context
+  // (paths.ts setPath for [] segments, reached from RunTx.merge). Expected: the step fails with a clear error (or
+  // the context is kept). Flip to it() once fixed.
+  it.fails('does not wipe the context', async () => {
+    h = EngineHarness.create();
+    await h.define('inj-list', `
+      id: inj-list
+      version: "1"
+      name: Inject list
+      states:
+        - {name: first, type: operation, action: noop, input: {made: 1}, next: list}
+        - {name: list, type: inject, data: "{{ input.list }}", end: true}
+    `);
+    const r = await h.run('inj-list', { list: ['x'], keep: 'me' });
+    expect(r.context).toMatchObject({ list: ['x'], keep: 'me', steps: { first: { made: 1 } } });
+  });
+});
+
 describe('switch', () => {
   const SWITCH = `
     id: route
@@ -192,6 +213,28 @@ describe('switch', () => {
     expect(r.step('route').error?.code).toBe('STN_E_SWITCH_NO_MATCH');
     expect(r.steps).toHaveLength(1);
     expect(r.events.at(-1)?.type).toBe('run:failed');
+  });
+});
+
+describe('switch conditions', () => {
+  it('a condition that is not a boolean fails the run with STN_E_EXPR_EVAL naming the condition', async () => {
+    h = EngineHarness.create();
+    await h.define('nonbool', `
+      id: nonbool
+      version: "1"
+      name: Non-boolean
+      states:
+        - name: route
+          type: switch
+          conditions: [{if: "input.n", next: done}]
+          defaultNext: done
+        - {name: done, type: operation, action: noop, end: true}
+    `);
+    const r = await h.run('nonbool', { n: 1 });
+    expect(r.status).toBe('FAILED');
+    expect(r.error?.code).toBe('STN_E_EXPR_EVAL');
+    expect(r.error?.message).toContain('input.n');
+    expect(r.error?.message).toContain('route');
   });
 });
 
@@ -501,7 +544,8 @@ describe('foreach', () => {
               - {name: work, type: operation, action: noop, end: true}
           end: true
     `);
-    for (const input of [{ items: 'a,b' }, { items: { a: 1 } }, {}]) {
+    const inputs: JsonValue[] = [{ items: 'a,b' }, { items: { a: 1 } }, {}];
+    for (const input of inputs) {
       const r = await h.run('notalist', input);
       expect(r.status).toBe('FAILED');
       expect(r.error?.code).toBe('STN_E_FOREACH_ITEMS');

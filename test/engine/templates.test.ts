@@ -217,14 +217,16 @@ describe('secrets', () => {
     expect(r.step('done').output).toEqual({ sawError: expect.stringContaining('bad token ***') });
 
     expect(h.dumpDatabase()).not.toContain(TOKEN);
-    expect(h.dumpDatabase()).not.toContain('9f8e7d6c5b4a');
+    expect(h.locate('9f8e7d6c5b4a')).toEqual([]);
   });
 });
 
 describe('secrets in other places', () => {
   const TOKEN = 'tok-1a2b3c4d5e6f-inject-secret';
 
-  it('an inject of a secret does not write the value to the database', async () => {
+  // BUG(engine): RunTx.enterState renders inject data with the real secrets and writes it to the context and the step
+  // output unscrubbed (interpreter.ts, case 'inject'). Flip to it() once fixed.
+  it.fails('an inject of a secret does not write the value to the database', async () => {
     h = EngineHarness.create({ env: { STN_SECRET_TOKEN: TOKEN } });
     await h.define('inject-secret', `
       id: inject-secret
@@ -244,11 +246,12 @@ describe('secrets in other places', () => {
     `);
     const r = await h.run('inject-secret');
     expect(r.status).toBe('COMPLETED');
-    console.log('INJECT', where(TOKEN));
-    expect(h.dumpDatabase()).not.toContain(TOKEN);
+    expect(h.locate(TOKEN)).toEqual([]);
   });
 
-  it('a secret handed to a child run (workflow.run input) is not written to the database', async () => {
+  // BUG(engine): workflow.run passes the real (templated) input to RunService.createChild, which stores it as the
+  // child's workflow_runs.input and first context patch. Flip to it() once fixed.
+  it.fails('a secret handed to a child run (workflow.run input) is not written to the database', async () => {
     h = EngineHarness.create({ env: { STN_SECRET_TOKEN: TOKEN } });
     h.writeWorkflow('child', `
       id: child
@@ -270,18 +273,7 @@ describe('secrets in other places', () => {
     `);
     const r = await h.run('parent');
     expect(r.status).toBe('COMPLETED');
-    console.log('CHILD', where(TOKEN));
-    expect(h.dumpDatabase()).not.toContain(TOKEN);
+    expect(h.locate(TOKEN)).toEqual([]);
   });
 });
 
-function where(v: string): string[] {
-  const db = h.station.db;
-  const out: string[] = [];
-  for (const t of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]) {
-    for (const row of db.prepare(`SELECT * FROM "${t}"`).all() as Array<Record<string, unknown>>) {
-      for (const [k, val] of Object.entries(row)) if (String(val).includes(v)) out.push(`${t}.${k}`);
-    }
-  }
-  return out;
-}

@@ -70,7 +70,10 @@ export interface RunResult {
   context: Record<string, unknown>;
 }
 
-type Predicate = (e: RunEvent) => boolean;
+/** A committed run event with its data as a plain record, so predicates can test any field. */
+export type SeenEvent = Omit<RunEvent, 'data'> & { data: Record<string, unknown> };
+
+type Predicate = (e: SeenEvent) => boolean;
 
 /** Strips the common indentation of a template literal (YAML written inline in tests). */
 export function dedent(text: string): string {
@@ -84,15 +87,19 @@ function parse(text: string | null): unknown {
   return text === null ? null : (JSON.parse(text) as unknown);
 }
 
-function toEvent(row: EventRow): RunEvent {
+function toEvent(row: EventRow): SeenEvent {
   return {
     runId: row.run_id,
     seq: row.seq,
     type: row.type as RunEvent['type'],
     stepId: row.step_id,
-    data: parse(row.data) as RunEvent['data'],
+    data: (parse(row.data) ?? {}) as Record<string, unknown>,
     at: row.created_at,
   };
+}
+
+function seen(e: RunEvent): SeenEvent {
+  return { ...e, data: e.data as Record<string, unknown> };
 }
 
 export class EngineHarness {
@@ -103,6 +110,7 @@ export class EngineHarness {
   /** Other Station instances on the same database (the "second process"). */
   readonly others: Array<{ station: Station; engine: Engine }> = [];
   private closed = false;
+  private barrierDefined = false;
 
   private constructor(private readonly options: HarnessOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stn-engine-'));
@@ -189,9 +197,9 @@ export class EngineHarness {
    * The first event of a run matching the predicate: already committed (read from the database), or the next one
    * published by any engine of this harness. Listens before it looks, so nothing falls in between.
    */
-  waitFor(runId: string, match: string | Predicate, timeoutMs = 20_000): Promise<RunEvent> {
+  waitFor(runId: string, match: string | Predicate, timeoutMs = 20_000): Promise<SeenEvent> {
     const pred: Predicate = typeof match === 'string' ? (e) => e.type === match : match;
-    const mine = (e: RunEvent) => e.runId === runId && pred(e);
+    const mine = (e: SeenEvent) => e.runId === runId && pred(e);
     return new Promise((resolve, reject) => {
       const offs: Array<() => void> = [];
       const done = (fn: () => void) => {
@@ -204,9 +212,12 @@ export class EngineHarness {
         done(() => reject(new Error(`run ${runId}: no matching event within ${timeoutMs} ms; events so far:\n${seen.join('\n')}`)));
       }, timeoutMs);
       for (const s of [this.station, ...this.others.map((o) => o.station)]) {
-        offs.push(s.events.on((e) => {
-          if (mine(e)) done(() => resolve(e));
-        }));
+        offs.push(
+          s.events.on((raw) => {
+            const e = seen(raw);
+            if (mine(e)) done(() => resolve(e));
+          }),
+        );
       }
       const already = this.station.runStore.events(runId).map(toEvent).find(mine);
       if (already) done(() => resolve(already));
@@ -261,6 +272,27 @@ export class EngineHarness {
     };
   }
 
+  /**
+   * Runs a one-step noop workflow to its end. Tasks are claimed in due-time order, so once this run has ended every
+   * task that was due before it has been claimed: a step that has not started by then was not due (a deterministic
+   * "nothing happened" check, instead of sleeping).
+   */
+  async barrier(): Promise<void> {
+    if (!this.barrierDefined) {
+      this.writeWorkflow('zz-barrier', `
+        id: zz-barrier
+        version: "1"
+        name: Barrier
+        states:
+          - {name: pass, type: operation, action: noop, end: true}
+      `);
+      await this.sync();
+      this.barrierDefined = true;
+    }
+    const r = await this.run('zz-barrier');
+    if (r.status !== 'COMPLETED') throw new Error(`barrier run ended ${r.status}`);
+  }
+
   /** The run row now. */
   runRow(runId: string): RunRow {
     const run = this.station.runStore.run(runId);
@@ -288,6 +320,21 @@ export class EngineHarness {
     const db = this.station.db;
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
     return JSON.stringify(Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}"`).all()])));
+  }
+
+  /** Every `table.column` of the database holding a value that contains `text` (a secret must be in none). */
+  locate(text: string): string[] {
+    const db = this.station.db;
+    const found = new Set<string>();
+    for (const t of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]) {
+      for (const row of db.prepare(`SELECT * FROM "${t}"`).all() as Array<Record<string, unknown>>) {
+        for (const [column, value] of Object.entries(row)) {
+          const shown = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+          if (shown.includes(text)) found.add(`${t}.${column}`);
+        }
+      }
+    }
+    return [...found];
   }
 
   /** Stops the engines, closes every Station and removes the temp folder. */
