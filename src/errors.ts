@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   STN_E_RUN_FINISHED: { exit: 2, http: 409, summary: 'The run already ended; it cannot be paused, resumed, cancelled or signalled.' },
   STN_E_RUN_FAILED: { exit: 1, http: 200, summary: 'A run ended FAILED, CANCELLED or TIMED_OUT (stn run in the foreground).' },
   STN_E_INTERNAL: { exit: 2, http: 500, summary: 'An unexpected internal error (a bug: please report it).' },
+  STN_E_UNAUTHENTICATED: { exit: 2, http: 401, summary: 'The API request has no bearer token, or one that is not configured.' },
+  STN_E_FORBIDDEN: { exit: 2, http: 403, summary: "The API token's role may not do this (viewer < operator < approver < admin)." },
+  STN_E_BODY_TOO_LARGE: { exit: 2, http: 413, summary: 'The request body is larger than server.maxBodyBytes.' },
+  STN_E_SERVER: { exit: 2, http: 502, summary: 'The CLI could not reach the Station server given by --server / STN_SERVER.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -93,6 +97,7 @@ export const STEP_ERROR_CODES = {
   STN_E_FAIL: 'The fail action (without its own input.code).',
   STN_E_SWITCH_NO_MATCH: 'A switch matched no condition and has no defaultNext.',
   STN_E_FOREACH_ITEMS: "A foreach's itemsPath is missing or not a list.",
+  STN_E_INJECT_NOT_OBJECT: 'An inject without resultPath produced a value that is not an object (it would replace the context).',
 } as const;
 
 /** Base class of every error Station throws on purpose. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +20,14 @@ export interface ConfigOptions {
 export interface StationFile {
   database?: string;
   logLevel?: LogLevel;
-  server?: { host?: string; port?: number };
+  server?: {
+    host?: string;
+    port?: number;
+    publicUrl?: string;
+    maxBodyBytes?: number;
+    shutdownGraceSeconds?: number;
+    tokens?: Array<{ name: string; role: TokenRole; sha256?: string; env?: string }>;
+  };
   git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string };
   engine?: { concurrency?: number; leaseSeconds?: number };
   sync?: { workers?: number };
@@ -33,7 +41,16 @@ export interface ResolvedConfig {
   readonly configFile: string | undefined;
   readonly database: string;
   readonly logLevel: LogLevel;
-  readonly server: { readonly host: string; readonly port: number };
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl: string | undefined;
+    /** Largest request body the API accepts (webhooks included); larger ones get 413. */
+    readonly maxBodyBytes: number;
+    /** On SIGTERM/SIGINT, how long running steps may take to finish before they are stopped and redelivered later. */
+    readonly shutdownGraceSeconds: number;
+    readonly tokens: readonly ResolvedToken[];
+  };
   readonly git: { readonly pollSeconds: number; readonly remote: string; readonly branch: string | undefined };
   readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
   /** Worker threads that validate definition files during large syncs; 0 validates on the main thread. */
@@ -43,7 +60,27 @@ export interface ResolvedConfig {
   readonly file: Readonly<StationFile>;
 }
 
+export type TokenRole = 'viewer' | 'operator' | 'approver' | 'admin';
+
+/** An API token: only its SHA-256 is kept; `sha256` is null when the environment variable named by `env` is unset. */
+export interface ResolvedToken {
+  readonly name: string;
+  readonly role: TokenRole;
+  readonly sha256: string | null;
+  /** The environment variable the token came from, if any (for error messages). */
+  readonly env: string | undefined;
+}
+
 const validateStationFile = compileSchema(stationSchema);
+
+function resolveTokens(file: StationFile, env: NodeJS.ProcessEnv): ResolvedToken[] {
+  return (file.server?.tokens ?? []).map((t) => {
+    if (t.sha256 !== undefined) return { name: t.name, role: t.role, sha256: t.sha256, env: undefined };
+    const value = t.env !== undefined ? env[t.env] : undefined;
+    const sha256 = value ? createHash('sha256').update(value).digest('hex') : null;
+    return { name: t.name, role: t.role, sha256, env: t.env };
+  });
+}
 
 function readStationFile(file: string): StationFile {
   let text: string;
@@ -108,6 +145,11 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
     server: {
       host: env.STN_HOST ?? file.server?.host ?? DEFAULTS.server.host,
       port: envInt(env, 'STN_PORT') ?? file.server?.port ?? DEFAULTS.server.port,
+      publicUrl: env.STN_PUBLIC_URL ?? file.server?.publicUrl,
+      maxBodyBytes: file.server?.maxBodyBytes ?? DEFAULTS.server.maxBodyBytes,
+      shutdownGraceSeconds:
+        envInt(env, 'STN_SHUTDOWN_GRACE_SECONDS') ?? file.server?.shutdownGraceSeconds ?? DEFAULTS.server.shutdownGraceSeconds,
+      tokens: resolveTokens(file, env),
     },
     git: {
       pollSeconds: envInt(env, 'STN_GIT_POLL_SECONDS') ?? file.git?.pollSeconds ?? DEFAULTS.git.pollSeconds,

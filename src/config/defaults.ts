@@ -3,7 +3,7 @@ export const DEFAULTS = {
   configFile: 'station.yaml',
   database: '.station/station.db',
   logLevel: 'info',
-  server: { host: '127.0.0.1', port: 7878 },
+  server: { host: '127.0.0.1', port: 7878, maxBodyBytes: 1024 * 1024, shutdownGraceSeconds: 30 },
   git: { pollSeconds: 0, remote: 'origin' },
   engine: { concurrency: 8, leaseSeconds: 30 },
   /** Validation worker threads for large syncs: one per core, at most this many. */
