@@ -10,6 +10,8 @@ export const DEFAULTS = {
   sync: { maxWorkers: 4 },
   /** Limits on definition files (DESIGN §10). */
   definitions: { maxFileBytes: 1024 * 1024, maxAliasCount: 100 },
+  /** Limits on bundle archives (DESIGN §10): compressed size, bytes after gunzip (zip-bomb guard), file count. */
+  bundles: { maxArchiveBytes: 16 * 1024 * 1024, maxExpandedBytes: 64 * 1024 * 1024, maxFiles: 1000 },
 } as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
