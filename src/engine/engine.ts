@@ -12,7 +12,7 @@ import type { DefinitionStore } from '../store/definitions.js';
 import { TERMINAL_RUN, TERMINAL_STEP, type RunRow, type RunStore, type StepRow, type TaskRow } from '../store/runs.js';
 import type { RunEvent, RunEvents } from './events.js';
 import { idempotencyKey } from './ids.js';
-import { RunTx, type InterpreterDeps } from './interpreter.js';
+import { RunTx, type InterpreterDeps, type WakeReason } from './interpreter.js';
 import { Scopes } from './scopes.js';
 import type { Secrets } from './secrets.js';
 import { Specs } from './specs.js';
@@ -245,7 +245,7 @@ export class Engine {
           if (run.status === 'PENDING') rt.start();
           break;
         case 'wake':
-          if (step) rt.wake(step, payload.reason === 'signal-timeout' ? 'signal-timeout' : 'timer');
+          if (step) rt.wake(step, wakeReason(payload.reason), typeof payload.attempt === 'number' ? payload.attempt : undefined);
           break;
         case 'signal':
           if (!TERMINAL_RUN.has(run.status)) rt.deliverSignal(Number(payload.signalId));
@@ -454,3 +454,7 @@ function logEvent(logger: Logger, e: RunEvent): void {
 }
 
 export type { WaitSpec };
+
+function wakeReason(reason: unknown): WakeReason {
+  return reason === 'signal-timeout' || reason === 'step-timeout' ? reason : 'timer';
+}

@@ -22,7 +22,7 @@ export interface RunEventMap {
   'step:waiting': { state: string; path: string; wait: unknown };
   'step:cancelled': { state: string; path: string };
   'signal:received': { name: string; signalId: number; stepId: string | null };
-  'compensation:started': { steps: number; reason: string };
+  'compensation:started': { steps: number; reason: string; by?: string | null };
   'compensation:step': { state: string; of: string; status: string; error?: unknown };
   'compensation:finished': { compensated: boolean; failures: string[] };
 }

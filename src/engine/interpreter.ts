@@ -268,8 +268,17 @@ export class RunTx {
           this.schedule('exec', step.id, undefined);
           return;
         case 'inject': {
-          const data = renderTemplate(state.data, this.variables(frame), { state: state.name, field: 'data' });
-          if (state.resultPath === undefined) this.merge(frame.id, data);
+          // The context is stored, so an injected secret is stored as `***` (secrets belong in operation inputs).
+          const data = renderTemplate(state.data, this.variables(frame, {}, true), { state: state.name, field: 'data' });
+          if (state.resultPath === undefined) {
+            if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+              throw new StateError(
+                'STN_E_INJECT_NOT_OBJECT',
+                `state "${state.name}": data is ${Array.isArray(data) ? 'a list' : data === null ? 'null' : `a ${typeof data}`}; without resultPath it is merged into the context, so it must be an object (or set resultPath)`,
+              );
+            }
+            this.merge(frame.id, data);
+          }
           else this.write(frame.id, state.resultPath, data, '');
           this.succeed(step, data as JsonValue);
           this.after(frame, state);
@@ -604,6 +613,7 @@ export class RunTx {
   }
 
   private suspend(step: StepRow, wait: WaitSpec): void {
+    this.armStepTimeout(step, wait);
     switch (wait.type) {
       case 'timer':
         step.wait = JSON.stringify(wait);
@@ -629,7 +639,8 @@ export class RunTx {
       case 'child': {
         let childId: string;
         try {
-          childId = this.d.createChildRun(this.run, step, wait);
+          // The child's input is stored: secret values handed to it arrive as `***`.
+          childId = this.d.createChildRun(this.run, step, { ...wait, input: this.d.secrets.scrub(wait.input) });
         } catch (err) {
           const e = err as { code?: string; message?: string };
           this.failAttempt(step, { code: e.code ?? 'STN_E_CHILD_RUN', message: e.message ?? String(err), retryable: false });
@@ -651,11 +662,28 @@ export class RunTx {
     }
   }
 
-  /** A timer, a signal timeout, a signal or a finished child run wakes a waiting step. */
-  wake(step: StepRow, reason: 'timer' | 'signal-timeout'): void {
+  /**
+   * A waiting action (sleep, signal.wait, workflow.run) suspends inside the engine, so its state's timeoutSeconds is a
+   * durable wake at the attempt's deadline rather than an abort of a running executor.
+   */
+  private armStepTimeout(step: StepRow, wait: WaitSpec): void {
+    const { timeoutSeconds } = this.operationOf(step);
+    if (timeoutSeconds === undefined || (wait.type === 'child' && !wait.wait)) return;
+    const deadline = (step.attempt_started_ms ?? this.nowMs) + timeoutSeconds * 1000;
+    this.schedule('wake', step.id, { reason: 'step-timeout', attempt: step.attempt }, deadline);
+  }
+
+  /** A timer, a timeout, a signal or a finished child run wakes a waiting step. */
+  wake(step: StepRow, reason: WakeReason, attempt?: number): void {
     if (TERMINAL_STEP.has(step.status) || !step.wait) return;
-    const wait = JSON.parse(step.wait) as WaitSpec;
-    if (reason === 'timer' && wait.type === 'timer') this.complete(step, { kind: 'ok', output: {} });
+    const wait = JSON.parse(step.wait) as WaitSpec | { type: 'child'; runId: string };
+    if (reason === 'step-timeout') {
+      if (attempt !== step.attempt) return; // the deadline of an earlier attempt
+      if (wait.type === 'child' && 'runId' in wait) this.requestCancel(wait.runId);
+      this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
+      const { timeoutSeconds } = this.operationOf(step);
+      this.failAttempt(step, { code: 'STN_E_STEP_TIMEOUT', message: `state "${step.state_name}" did not finish within ${timeoutSeconds ?? '?'} s` });
+    } else if (reason === 'timer' && wait.type === 'timer') this.complete(step, { kind: 'ok', output: {} });
     else if (reason === 'signal-timeout' && wait.type === 'signal') {
       this.failAttempt(step, { code: 'STN_E_SIGNAL_TIMEOUT', message: `no signal "${wait.name}" arrived in time` });
     }
@@ -674,6 +702,9 @@ export class RunTx {
 
   childFinished(step: StepRow, child: RunRow): void {
     if (TERMINAL_STEP.has(step.status)) return;
+    // Only the child of the current attempt counts (an earlier attempt's child may end after a step timeout).
+    const wait = step.wait ? (JSON.parse(step.wait) as { type?: string; runId?: string }) : undefined;
+    if (wait?.type !== 'child' || wait.runId !== child.id) return;
     if (child.status === 'COMPLETED') {
       this.complete(step, { kind: 'ok', output: child.output ? (JSON.parse(child.output) as JsonValue) : null });
     } else {
@@ -696,7 +727,7 @@ export class RunTx {
   }
 
   /** Runs the compensations of every SUCCEEDED step, latest completion first, then ends the run as `finalStatus`. */
-  startCompensation(reason: string, finalStatus: 'FAILED' | 'CANCELLED'): void {
+  startCompensation(reason: string, finalStatus: 'FAILED' | 'CANCELLED', by?: string | null): void {
     const todo = this.compensationCandidates();
     if (todo.length === 0) {
       this.finishRun(finalStatus);
@@ -704,7 +735,7 @@ export class RunTx {
     }
     this.run.phase = 'compensating';
     this.run.final_status = finalStatus;
-    this.event('compensation:started', null, { steps: todo.length, reason });
+    this.event('compensation:started', null, { steps: todo.length, reason, ...(by !== undefined ? { by } : {}) });
     this.compensateNext();
   }
 
@@ -770,10 +801,16 @@ export class RunTx {
     if (error) this.run.error = JSON.stringify(error);
     if (status === 'COMPLETED') {
       const root = this.frame(0);
-      const output = this.spec.output === undefined
-        ? this.d.scopes.scope(this.run, 0)
-        : this.renderOutput(root);
-      if (output === FAILED_OUTPUT) return;
+      let output: unknown;
+      try {
+        output = this.spec.output === undefined
+          ? this.d.scopes.scope(this.run, 0)
+          : renderTemplate(this.spec.output, this.variables(root), { field: 'output' });
+      } catch (err) {
+        if (!(err instanceof ExpressionError)) throw err;
+        this.runFailed({ code: err.code, message: `workflow output: ${err.message}` });
+        return;
+      }
       this.run.output = JSON.stringify(this.d.secrets.scrub(output));
     }
     this.run.status = status;
@@ -791,7 +828,7 @@ export class RunTx {
         });
         break;
       case 'CANCELLED':
-        this.event('run:cancelled', null, { compensate: this.run.cancel_requested === 2, by: null });
+        this.event('run:cancelled', null, { compensate: this.run.cancel_requested === 2, by: this.cancelledBy() });
         break;
       case 'TIMED_OUT':
         this.event('run:timed_out', null, { timeoutSeconds: this.spec.timeoutSeconds ?? null });
@@ -808,22 +845,6 @@ export class RunTx {
     }
   }
 
-  private renderOutput(root: FrameRow): unknown {
-    try {
-      return renderTemplate(this.spec.output, this.variables(root), { field: 'output' });
-    } catch (err) {
-      if (!(err instanceof ExpressionError)) throw err;
-      this.run.status = 'RUNNING';
-      const error: StepError = { code: err.code, message: `workflow output: ${err.message}` };
-      this.run.error = JSON.stringify(error);
-      this.run.status = 'FAILED';
-      this.run.finished_at = this.nowIso;
-      this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
-      this.event('run:failed', null, { error });
-      return FAILED_OUTPUT;
-    }
-  }
-
   /** Cancel (DESIGN §5.2): stops every active step, then compensates if asked, and ends CANCELLED. */
   cancel(compensate: boolean, by: string | null): void {
     if (TERMINAL_RUN.has(this.run.status)) return;
@@ -837,9 +858,18 @@ export class RunTx {
       this.finishRun('CANCELLED');
       return;
     }
-    void by;
-    if (compensate) this.startCompensation('cancelled', 'CANCELLED');
+    this.canceller = by;
+    if (compensate) this.startCompensation('cancelled', 'CANCELLED', by);
     else this.finishRun('CANCELLED');
+  }
+
+  /** Who cancelled: known in the cancel's own transaction, else recorded in compensation:started. */
+  private canceller: string | null | undefined;
+  private cancelledBy(): string | null {
+    if (this.canceller !== undefined) return this.canceller;
+    const started = this.d.store.events(this.run.id).find((e) => e.type === 'compensation:started');
+    const data = started?.data ? (JSON.parse(started.data) as { by?: string | null }) : {};
+    return data.by ?? null;
   }
 
   /** The whole-run timeout: active steps stop and the run ends TIMED_OUT. */
@@ -854,8 +884,6 @@ export class RunTx {
   }
 }
 
-const FAILED_OUTPUT = Symbol('failed output');
-
 /** Whether a definition value holds any `{{ }}` (cached per value: definitions are immutable once loaded). */
 const templated = new WeakMap<object, boolean>();
 function hasTemplates(value: JsonValue): boolean {
@@ -868,6 +896,8 @@ function hasTemplates(value: JsonValue): boolean {
   }
   return known;
 }
+
+export type WakeReason = 'timer' | 'signal-timeout' | 'step-timeout';
 
 /** A failure of a state that is not an operation (switch without match, foreach without a list). */
 export class StateError extends Error {

@@ -151,9 +151,7 @@ describe('cancel', () => {
     await eventually(() => !processAlive(pid), 5000, `process ${pid} to be gone`);
   });
 
-  // BUG(engine): RunTx.cancel receives `by` from the cancel task and drops it (`void by`); finishRun always writes
-  // run:cancelled {by: null}, while run:paused/run:resumed record who did it. Flip to it() once fixed.
-  it.fails('records who cancelled in run:cancelled', async () => {
+  it('records who cancelled in run:cancelled', async () => {
     h = EngineHarness.create();
     await h.define('wait', `
       id: wait
@@ -168,6 +166,25 @@ describe('cancel', () => {
     const r = await h.waitForEnd(id);
     expect(r.status).toBe('CANCELLED');
     expect(r.events.at(-1)).toMatchObject({ type: 'run:cancelled', data: { by: 'carol' } });
+  });
+
+  it('records who cancelled when the cancel compensates first', async () => {
+    h = EngineHarness.create();
+    await h.define('wait-comp', `
+      id: wait-comp
+      version: "1"
+      name: Wait comp
+      states:
+        - {name: make, type: operation, action: noop, input: {made: 1}, compensation: {action: noop}, next: gate}
+        - {name: gate, type: operation, action: signal.wait, input: {name: go}, end: true}
+    `);
+    const id = h.start('wait-comp');
+    await h.waitFor(id, 'step:waiting');
+    h.station.runs.cancel(id, true, 'dave');
+    const r = await h.waitForEnd(id);
+    expect(r.status).toBe('CANCELLED');
+    expect(r.run.compensated).toBe(1);
+    expect(r.events.at(-1)).toMatchObject({ type: 'run:cancelled', data: { by: 'dave', compensate: true } });
   });
 
   it('cancels a paused run and a run waiting for a signal', async () => {

@@ -74,9 +74,7 @@ describe('input', () => {
 });
 
 describe('child runs', () => {
-  // BUG(engine): RunTx.renderOutput ends the child FAILED itself and finishRun returns early (FAILED_OUTPUT), so the
-  // parent's 'child' task is never queued: the parent step waits forever. Flip to it() once fixed.
-  it.fails('a child whose output template fails fails the parent step (the parent does not wait forever)', async () => {
+  it('a child whose output template fails fails the parent step (the parent does not wait forever)', async () => {
     h = EngineHarness.create();
     h.writeWorkflow('child', `
       id: child
@@ -133,9 +131,7 @@ describe('child runs', () => {
 });
 
 describe('workflow output', () => {
-  // BUG(engine): a failing output template ends the run FAILED in renderOutput without the compensation phase that
-  // every other failure gets (DESIGN §5.4). Flip to it() once fixed.
-  it.fails('a failing output template fails the run and compensates the succeeded steps', async () => {
+  it('a failing output template fails the run and compensates the succeeded steps', async () => {
     h = EngineHarness.create();
     await h.define('bad-output', `
       id: bad-output
@@ -238,9 +234,7 @@ describe('paused runs and timers', () => {
 });
 
 describe('step timeouts on waiting actions', () => {
-  // BUG(engine): the step timeout is only armed around non-inline executors (Engine.execute); signal.wait, sleep and
-  // workflow.run suspend inline and their state's timeoutSeconds is silently ignored. Flip to it() once fixed.
-  it.fails('timeoutSeconds on a signal.wait state times the step out (fake clock)', async () => {
+  it('timeoutSeconds on a signal.wait state times the step out (fake clock)', async () => {
     const clock = fakeClock();
     h = EngineHarness.create({ engine: { clock } });
     await h.define('wait-timeout', `
@@ -257,6 +251,68 @@ describe('step timeouts on waiting actions', () => {
     const r = h.result(id);
     expect(r.step('gate').status).toBe('TIMED_OUT');
     expect(r.step('gate').error?.code).toBe('STN_E_STEP_TIMEOUT');
+  });
+  it('a workflow.run state with timeoutSeconds times out, cancels the child run, and a retry gets a fresh deadline', async () => {
+    const clock = fakeClock();
+    h = EngineHarness.create({ engine: { clock } });
+    h.writeWorkflow('slow-child', `
+      id: slow-child
+      version: "1"
+      name: Slow child
+      states: [{name: gate, type: operation, action: signal.wait, input: {name: never}, end: true}]
+    `);
+    await h.define('call-slow', `
+      id: call-slow
+      version: "1"
+      name: Call slow
+      states:
+        - name: call
+          type: operation
+          action: workflow.run
+          timeoutSeconds: 30
+          retry: {maxAttempts: 2, backoff: fixed, backoffSeconds: 1}
+          input: {workflow: slow-child}
+          end: true
+    `);
+    const id = h.start('call-slow');
+    await h.waitFor(id, 'step:waiting');
+    const firstChild = h.station.runStore.childRuns(id)[0]?.id ?? '';
+    h.advance(clock, 31_000);
+    await h.waitFor(id, 'step:retrying');
+    expect((await h.waitForEnd(firstChild)).status).toBe('CANCELLED');
+    h.advance(clock, 1_000);
+    await h.barrier();
+    // The second attempt waits on a new child; 20 s later it has not timed out (its deadline is its own).
+    h.advance(clock, 20_000);
+    await h.barrier();
+    expect(h.result(id).step('call').status).toBe('RUNNING');
+    h.advance(clock, 11_000);
+    const r = await h.waitForEnd(id);
+    expect(r.status).toBe('FAILED');
+    expect(r.step('call').status).toBe('TIMED_OUT');
+    expect(r.step('call').attempt).toBe(2);
+    expect(h.station.runStore.childRuns(id).map((c) => c.status)).toEqual(['CANCELLED', 'CANCELLED']);
+  });
+
+  it('a sleep longer than its state timeout times out at the timeout, not at the end of the sleep', async () => {
+    const clock = fakeClock();
+    h = EngineHarness.create({ engine: { clock } });
+    await h.define('long-sleep', `
+      id: long-sleep
+      version: "1"
+      name: Long sleep
+      states:
+        - {name: nap, type: operation, action: sleep, timeoutSeconds: 5, input: {seconds: 60}, end: true}
+    `);
+    const id = h.start('long-sleep');
+    await h.waitFor(id, 'step:waiting');
+    h.advance(clock, 4_000);
+    await h.barrier();
+    expect(h.runRow(id).status).toBe('RUNNING');
+    h.advance(clock, 2_000);
+    const r = await h.waitForEnd(id);
+    expect(r.step('nap').status).toBe('TIMED_OUT');
+    expect(r.step('nap').error?.code).toBe('STN_E_STEP_TIMEOUT');
   });
 });
 

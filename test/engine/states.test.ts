@@ -117,11 +117,7 @@ describe('inject', () => {
 });
 
 describe('inject of a non-object', () => {
-  // BUG(engine): without resultPath, inject merges into the root via mergePath/setPath, and a non-object value
-  // replaces the whole root scope with {value: ...}: the run input and every earlier result vanish from the context
-  // (paths.ts setPath for [] segments, reached from RunTx.merge). Expected: the step fails with a clear error (or
-  // the context is kept). Flip to it() once fixed.
-  it.fails('does not wipe the context', async () => {
+  it('fails the step with a clear error and does not wipe the context', async () => {
     h = EngineHarness.create();
     await h.define('inj-list', `
       id: inj-list
@@ -133,6 +129,9 @@ describe('inject of a non-object', () => {
     `);
     const r = await h.run('inj-list', { list: ['x'], keep: 'me' });
     expect(r.context).toMatchObject({ list: ['x'], keep: 'me', steps: { first: { made: 1 } } });
+    expect(r.status).toBe('FAILED');
+    expect(r.step('list').error?.code).toBe('STN_E_INJECT_NOT_OBJECT');
+    expect(r.step('list').error?.message).toContain('state "list"');
   });
 });
 

@@ -224,9 +224,7 @@ describe('secrets', () => {
 describe('secrets in other places', () => {
   const TOKEN = 'tok-1a2b3c4d5e6f-inject-secret';
 
-  // BUG(engine): RunTx.enterState renders inject data with the real secrets and writes it to the context and the step
-  // output unscrubbed (interpreter.ts, case 'inject'). Flip to it() once fixed.
-  it.fails('an inject of a secret does not write the value to the database', async () => {
+  it('an inject of a secret does not write the value to the database', async () => {
     h = EngineHarness.create({ env: { STN_SECRET_TOKEN: TOKEN } });
     await h.define('inject-secret', `
       id: inject-secret
@@ -249,9 +247,7 @@ describe('secrets in other places', () => {
     expect(h.locate(TOKEN)).toEqual([]);
   });
 
-  // BUG(engine): workflow.run passes the real (templated) input to RunService.createChild, which stores it as the
-  // child's workflow_runs.input and first context patch. Flip to it() once fixed.
-  it.fails('a secret handed to a child run (workflow.run input) is not written to the database', async () => {
+  it('a secret handed to a child run (workflow.run input) is not written to the database', async () => {
     h = EngineHarness.create({ env: { STN_SECRET_TOKEN: TOKEN } });
     h.writeWorkflow('child', `
       id: child
