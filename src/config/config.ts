@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
+import { resolveSlackConfig, type ResolvedSlackConfig, type SlackFile } from './slack.js';
 import stationSchema from '../../schemas/station.schema.json' with { type: 'json' };
 
 /** What a caller may pass in (CLI flags); anything not given comes from station.yaml, then STN_*, then defaults. */
@@ -32,6 +33,7 @@ export interface StationFile {
   engine?: { concurrency?: number; leaseSeconds?: number };
   sync?: { workers?: number };
   secrets?: { file?: string };
+  slack?: SlackFile;
   [key: string]: unknown;
 }
 
@@ -56,6 +58,8 @@ export interface ResolvedConfig {
   /** Worker threads that validate definition files during large syncs; 0 validates on the main thread. */
   readonly syncWorkers: number;
   readonly secretsFile: string | undefined;
+  /** Slack (approvals in threads); undefined when station.yaml has no `slack:` section. */
+  readonly slack: ResolvedSlackConfig | undefined;
   /** The parsed file as written, for sections that later features read. */
   readonly file: Readonly<StationFile>;
 }
@@ -162,6 +166,7 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
     },
     syncWorkers: envInt(env, 'STN_SYNC_WORKERS') ?? file.sync?.workers ?? Math.min(os.availableParallelism(), DEFAULTS.sync.maxWorkers),
     secretsFile: env.STN_SECRETS_FILE ?? file.secrets?.file,
+    slack: resolveSlackConfig(file.slack, env),
     file,
   };
   return Object.freeze(resolved);

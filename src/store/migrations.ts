@@ -253,4 +253,74 @@ CREATE TABLE webhook_deliveries (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 4,
+    name: 'approvals and Slack threads',
+    sql: `
+-- One row per human.approval step attempt (DESIGN §7). status moves PENDING -> APPROVED | REJECTED | TIMED_OUT |
+-- CANCELLED exactly once, by compare-and-set. The slack_* columns are the durable Slack outbox: the daemon's notifier
+-- posts or updates the message until slack_synced catches up with slack_version, so no Slack outage loses a message.
+CREATE TABLE workflow_approvals (
+  id                  TEXT PRIMARY KEY,
+  run_id              TEXT NOT NULL,
+  step_id             TEXT NOT NULL,
+  attempt             INTEGER NOT NULL,
+  environment         TEXT NOT NULL,
+  workflow_id         TEXT NOT NULL,
+  state_name          TEXT NOT NULL,
+  status              TEXT NOT NULL CHECK (status IN ('PENDING', 'APPROVED', 'REJECTED', 'TIMED_OUT', 'CANCELLED')),
+  message             TEXT NOT NULL,
+  summary             TEXT,
+  approvers           TEXT NOT NULL,
+  required_approvals  INTEGER NOT NULL,
+  allow_self_approval INTEGER NOT NULL,
+  initiator           TEXT,
+  on_timeout          TEXT NOT NULL,
+  timeout_at          INTEGER,
+  channel             TEXT,
+  decision            TEXT,
+  decided_at          TEXT,
+  created_at          TEXT NOT NULL,
+  updated_at          TEXT NOT NULL,
+  slack_ts            TEXT,
+  slack_version       INTEGER NOT NULL DEFAULT 1,
+  slack_synced        INTEGER NOT NULL DEFAULT 0,
+  slack_next_at       INTEGER NOT NULL DEFAULT 0,
+  slack_attempts      INTEGER NOT NULL DEFAULT 0,
+  slack_error         TEXT,
+  UNIQUE (step_id, attempt)
+);
+CREATE INDEX workflow_approvals_status ON workflow_approvals(status, created_at);
+CREATE INDEX workflow_approvals_run ON workflow_approvals(run_id);
+CREATE INDEX workflow_approvals_slack ON workflow_approvals(slack_next_at)
+  WHERE channel IS NOT NULL AND slack_synced < slack_version AND slack_error IS NULL;
+
+-- Votes toward requiredApprovals: one per person (source:id), so N approvals are N distinct people.
+CREATE TABLE workflow_approval_votes (
+  approval_id  TEXT NOT NULL,
+  voter        TEXT NOT NULL,
+  source       TEXT NOT NULL,
+  voter_id     TEXT NOT NULL,
+  voter_name   TEXT,
+  vote         TEXT NOT NULL CHECK (vote IN ('approve', 'reject')),
+  comment      TEXT,
+  created_at   TEXT NOT NULL,
+  PRIMARY KEY (approval_id, voter)
+) WITHOUT ROWID;
+
+-- One Slack thread per run: its root message, kept in line with the run's status by the notifier.
+CREATE TABLE slack_threads (
+  run_id         TEXT PRIMARY KEY,
+  channel        TEXT NOT NULL,
+  ts             TEXT,
+  posted_status  TEXT,
+  done           INTEGER NOT NULL DEFAULT 0,
+  next_at        INTEGER NOT NULL DEFAULT 0,
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  error          TEXT,
+  created_at     TEXT NOT NULL
+);
+CREATE INDEX slack_threads_open ON slack_threads(next_at) WHERE done = 0 AND error IS NULL;
+`,
+  },
 ];
