@@ -53,7 +53,14 @@ export interface ResolvedConfig {
     readonly shutdownGraceSeconds: number;
     readonly tokens: readonly ResolvedToken[];
   };
-  readonly git: { readonly pollSeconds: number; readonly remote: string; readonly branch: string | undefined };
+  readonly git: {
+    readonly pollSeconds: number;
+    readonly remote: string;
+    /** The branch to fast-forward; undefined: whatever branch the checkout is on. */
+    readonly branch: string | undefined;
+    /** Name of the environment variable holding the push webhook's HMAC secret (never the secret itself). */
+    readonly webhookSecretEnv: string | undefined;
+  };
   readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
   /** Worker threads that validate definition files during large syncs; 0 validates on the main thread. */
   readonly syncWorkers: number;
@@ -159,6 +166,7 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
       pollSeconds: envInt(env, 'STN_GIT_POLL_SECONDS') ?? file.git?.pollSeconds ?? DEFAULTS.git.pollSeconds,
       remote: file.git?.remote ?? DEFAULTS.git.remote,
       branch: file.git?.branch,
+      webhookSecretEnv: file.git?.webhookSecretEnv,
     },
     engine: {
       concurrency: envInt(env, 'STN_CONCURRENCY') ?? file.engine?.concurrency ?? DEFAULTS.engine.concurrency,

@@ -1,0 +1,46 @@
+import type { Station } from '../context.js';
+import type { CronTrigger, Trigger, WebhookTrigger } from '../definitions/types.js';
+
+/** A trigger declared by the active version of an active definition. */
+export interface ActiveTrigger<T extends Trigger = Trigger> {
+  environment: string;
+  workflowId: string;
+  version: number;
+  trigger: T;
+}
+
+/**
+ * The triggers that may fire: those of definitions that are active (not disabled, with a valid version; a definition
+ * whose latest edit is invalid keeps its last good version), and not switched off with `enabled: false`.
+ */
+export function activeTriggers(station: Station): ActiveTrigger[] {
+  const out: ActiveTrigger[] = [];
+  for (const d of station.definitions.listDefinitions({ status: 'active' })) {
+    if (d.active_version === null) continue;
+    const { spec } = station.specs.get(d.environment, d.workflow_id, d.active_version);
+    for (const trigger of spec.triggers ?? []) {
+      if (trigger.enabled === false) continue;
+      out.push({ environment: d.environment, workflowId: d.workflow_id, version: d.active_version, trigger });
+    }
+  }
+  return out;
+}
+
+export function activeCronTriggers(station: Station): Array<ActiveTrigger<CronTrigger>> {
+  return activeTriggers(station).filter((t): t is ActiveTrigger<CronTrigger> => t.trigger.type === 'cron');
+}
+
+/** One webhook trigger by its URL parts, or undefined when it does not exist, is disabled or its definition is. */
+export function findWebhookTrigger(
+  station: Station,
+  environment: string,
+  workflowId: string,
+  name: string,
+): ActiveTrigger<WebhookTrigger> | undefined {
+  const d = station.definitions.definition(environment, workflowId);
+  if (!d || d.status !== 'active' || d.active_version === null) return undefined;
+  const { spec } = station.specs.get(environment, workflowId, d.active_version);
+  const trigger = spec.triggers?.find((t): t is WebhookTrigger => t.type === 'webhook' && t.name === name);
+  if (!trigger || trigger.enabled === false) return undefined;
+  return { environment, workflowId, version: d.active_version, trigger };
+}
