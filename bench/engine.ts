@@ -164,24 +164,41 @@ function floorCommits(): { perSecond: number; usPerCommit: number } {
 async function sequentialRun(): Promise<{ ms: number; stepGaps: number[]; steps: number }> {
   const { root, station } = await prepare('stn-bench-seq-', { 'bench-seq': sequentialWorkflowYaml('bench-seq', SEQ_STEPS) });
   try {
-    const stepTimes: number[] = [];
+    // A chain of inline steps shares one commit, whose events are published together in one synchronous burst: each
+    // step's overhead is its burst's time since the previous burst, divided among the burst's steps.
+    const stepGaps: number[] = [];
+    let steps = 0;
+    let burst: { at: number; steps: number } | undefined;
+    let prev = 0;
     let runId: string | undefined;
     let completedAt = 0;
     const offSteps = station.events.on((e) => {
       if (e.runId !== runId) return;
-      if (e.type === 'step:succeeded') stepTimes.push(performance.now());
-      else if (e.type === 'run:completed') completedAt = performance.now();
+      if (!burst) {
+        const b = (burst = { at: performance.now(), steps: 0 });
+        queueMicrotask(() => {
+          for (let k = 0; k < b.steps; k++) stepGaps.push((b.at - prev) / b.steps);
+          if (b.steps > 0) prev = b.at;
+          burst = undefined;
+        });
+      }
+      if (e.type === 'step:succeeded') {
+        burst.steps++;
+        steps++;
+      } else if (e.type === 'run:completed') completedAt = performance.now();
     });
     const waiter = new RunWaiter(station);
     try {
       station.engine({ concurrency: CONCURRENCY }).start();
       const t0 = performance.now();
+      prev = t0;
       runId = station.runs.start({ workflowId: 'bench-seq', environment: ENVIRONMENT, input: {} }).run.id;
       await bounded(`(b) run of ${SEQ_STEPS} steps`, PART_TIMEOUT_MS, waiter.wait(runId));
       const ms = completedAt - t0;
-      if (stepTimes.length !== SEQ_STEPS) throw new Error(`(b) saw ${stepTimes.length} step:succeeded events, expected ${SEQ_STEPS}`);
-      const stepGaps = stepTimes.slice(1).map((t, i) => t - (stepTimes[i] as number));
-      return { ms, stepGaps, steps: stepTimes.length };
+      if (steps !== SEQ_STEPS) throw new Error(`(b) saw ${steps} step:succeeded events, expected ${SEQ_STEPS}`);
+      // A chain of inline steps shares one commit, and its events are published together after it: each step's
+      // overhead is its commit group's time since the previous group, divided among the group's steps.
+      return { ms, stepGaps, steps };
     } finally {
       offSteps();
       waiter.off();
@@ -279,8 +296,8 @@ export async function benchEngine(): Promise<void> {
   report(`(b) one run of ${SEQ_STEPS} sequential steps`, fmtMs(seq.ms));
   report('  steps/s', `${seqPerSecond.toFixed(0)}/s`);
   report('  per-step overhead (total / steps)', `${(seq.ms / seq.steps).toFixed(3)} ms`);
-  report('  per-step overhead p50 (step events)', `${gapP50.toFixed(3)} ms`, '<= 0.5 ms', gapP50 <= 0.5);
-  report('  per-step overhead p99 (step events)', `${percentile(seq.stepGaps, 99).toFixed(3)} ms`);
+  report('  per-step overhead p50 (per commit group)', `${gapP50.toFixed(3)} ms`, '<= 0.5 ms', gapP50 <= 0.5);
+  report('  per-step overhead p99 (per commit group)', `${percentile(seq.stepGaps, 99).toFixed(3)} ms`);
   report('  steps/s as share of (a) commits/s', `${ratio.toFixed(1)} %`, '>= 25 %', ratio >= 25);
 
   const lat = await serialRuns();

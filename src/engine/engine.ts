@@ -273,22 +273,42 @@ export class Engine {
 
   /** Delivers an operation step: begin (commit RUNNING), execute, complete (commit the outcome). */
   private async exec(task: TaskRow): Promise<TaskRow | undefined> {
-    const begun = this.tx(task, (rt, run) => this.begin(rt, run, task));
-    const work = begun.value;
-    if (!work) return begun.chained;
-    const result = await this.execute(work);
-    if (!result) {
-      this.o.store.releaseLease(task.id, this.id); // shutdown: delivered again on the next start
-      return undefined;
+    let current = this.tx(task, (rt, run) => this.begin(rt, run, task) ?? this.continueChain(rt, run));
+    for (;;) {
+      const work = current.value;
+      if (!work) return current.chained;
+      const result = await this.execute(work);
+      if (!result) {
+        this.o.store.releaseLease(work.task.id, this.id); // shutdown: delivered again on the next start
+        return undefined;
+      }
+      current = this.tx(work.task, (rt, run) => {
+        const step = this.o.store.step(work.step.id);
+        if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
+        return this.continueChain(rt, run);
+      });
     }
-    return this.tx(task, (rt) => {
-      const step = this.o.store.step(work.step.id);
-      if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
-    }).chained;
+  }
+
+  /**
+   * Goes on with the run's next step inside the same transaction while it is due now: steps of inline executors (no
+   * side effects outside Station) complete here too, so a chain of them shares one commit; the first step with real
+   * work is begun (committed RUNNING with its input) and returned to be executed. Bounded, so other runs get a turn.
+   */
+  private continueChain(rt: RunTx, run: RunRow): Work | undefined {
+    const deadline = performance.now() + CHAIN_BUDGET_MS;
+    for (let n = 0; n < CHAIN_MAX_STEPS && this.running && performance.now() < deadline; n++) {
+      const next = rt.chained;
+      if (!next || next.kind !== 'exec' || run.paused || TERMINAL_RUN.has(run.status)) return undefined;
+      rt.continueWith(next);
+      const work = this.begin(rt, run, next);
+      if (work) return work;
+    }
+    return undefined;
   }
 
   private begin(rt: RunTx, run: RunRow, task: TaskRow): Work | undefined {
-    const step = task.step_id ? this.o.store.step(task.step_id) : undefined;
+    const step = task.step_id ? rt.stepRow(task.step_id) : undefined;
     if (!step || TERMINAL_STEP.has(step.status) || TERMINAL_RUN.has(run.status) || step.wait !== null) return undefined;
     if (run.paused) {
       // Paused after this task was chained or claimed: leave it for resume.
@@ -454,6 +474,10 @@ function logEvent(logger: Logger, e: RunEvent): void {
 }
 
 export type { WaitSpec };
+
+/** How many chained steps one transaction may take, and for how long, before the chain goes back to the queue. */
+const CHAIN_MAX_STEPS = 64;
+const CHAIN_BUDGET_MS = 4;
 
 function wakeReason(reason: unknown): WakeReason {
   return reason === 'signal-timeout' || reason === 'step-timeout' ? reason : 'timer';

@@ -99,6 +99,12 @@ export class RunTx {
     }
   }
 
+  /** Takes the chained task in this same transaction: it becomes the handled task (reused for what comes next). */
+  continueWith(task: TaskRow): void {
+    this.chained = undefined;
+    this.reusable = task;
+  }
+
   /** Keeps the handled task (leased) while its executor runs outside the transaction. */
   keepTask(): void {
     this.reusable = undefined;
@@ -244,7 +250,7 @@ export class RunTx {
     };
     this.d.store.insertStep(row);
     this.event('state:entered', id, { state: state.name, path: row.path, type: state.type });
-    return {
+    const step: StepRow = {
       ...row,
       deliveries: 0,
       output: null,
@@ -256,6 +262,16 @@ export class RunTx {
       finished_at: null,
       duration_ms: null,
     };
+    this.createdSteps.set(id, step);
+    return step;
+  }
+
+  /** Steps created in this transaction, kept as the live objects every later change in it goes through. */
+  private readonly createdSteps = new Map<string, StepRow>();
+
+  /** A step row: the one created in this transaction if it was, else read from the store. */
+  stepRow(id: string): StepRow | undefined {
+    return this.createdSteps.get(id) ?? this.d.store.step(id);
   }
 
   enterState(frame: FrameRow, name: string): void {
