@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   STN_E_BUNDLE_UPGRADE: { exit: 2, http: 409, summary: 'A different version (or content) of the bundle is installed; refused without --upgrade.' },
   STN_E_BUNDLE_VARIABLES: { exit: 2, http: 422, summary: 'A bundle variable is required but unset, unknown, of the wrong type, or a secret that is not a name.' },
   STN_E_BUNDLE_DOWNLOAD: { exit: 2, http: 502, summary: 'A bundle URL could not be downloaded (network error, non-2xx status, not https).' },
+  STN_E_ENVIRONMENT_INVALID: { exit: 2, http: 422, summary: "An environment's environment.yaml is invalid, so a bundle command will not edit it." },
   STN_E_EXPR_SYNTAX: { exit: 1, http: 422, summary: 'A CEL expression or {{ }} template does not parse.' },
   STN_E_EXPR_EVAL: { exit: 1, http: 422, summary: 'A CEL expression failed while evaluating (type error, bad call).' },
   STN_E_EXPR_MISSING_KEY: { exit: 1, http: 422, summary: 'An expression read a key that is not in the context.' },

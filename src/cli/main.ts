@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolveConfig } from '../config/config.js';
 import { openStation, type OpenOptions } from '../context.js';
 import { NotFoundError, toStationError } from '../errors.js';
+import { registerBundleCommands } from './commands/bundle.js';
 import { runCommand } from './commands/run.js';
 import {
   cancelCommand,
@@ -204,6 +205,14 @@ runs
   .action(async (id: string, name: string, opts: { payload?: string }) => {
     await withStation({ mustExist: true }, (s) => signalCommand(s, id, name, { ...opts, json: json() }));
   });
+
+registerBundleCommands(program, {
+  repo: () => resolveConfig(openOpts()).repo,
+  json,
+  setExitCode: (code) => {
+    exitCode = code;
+  },
+});
 
 async function main(argv: string[]): Promise<number> {
   try {

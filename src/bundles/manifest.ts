@@ -1,0 +1,123 @@
+/**
+ * template.json, a bundle's manifest (schemas/template.schema.json): read and checked, the Station version range
+ * tested, and the generated file list (path + SHA-256 of every other file) written and verified.
+ */
+import { createHash } from 'node:crypto';
+import pkg from '../../package.json' with { type: 'json' };
+import templateSchema from '../../schemas/template.schema.json' with { type: 'json' };
+import { compileSchema } from '../definitions/json-schema.js';
+import { schemaIssues } from '../definitions/schema-check.js';
+import type { JsonValue } from '../definitions/types.js';
+import { StationError } from '../errors.js';
+import { comparePaths, type FileMap } from './archive.js';
+import { formatVersion, parseRange, parseVersion, satisfies } from './semver.js';
+
+export const MANIFEST_FILE = 'template.json';
+
+/** This Station's version, tested against a bundle's `station` range. */
+export const STATION_VERSION: string = pkg.version;
+
+export type VariableType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
+
+export interface VariableSpec {
+  type: VariableType;
+  description?: string;
+  default?: JsonValue;
+  required?: boolean;
+  /** The value is the NAME of a secret (`secrets.NAME`, i.e. STN_SECRET_<NAME>), never the secret. */
+  secret?: boolean;
+}
+
+export interface FileChecksum {
+  path: string;
+  sha256: string;
+}
+
+export interface Manifest {
+  name: string;
+  version: string;
+  description?: string;
+  author?: string;
+  license?: string;
+  station?: string;
+  variables?: Record<string, VariableSpec>;
+  workflows?: string[];
+  files?: FileChecksum[];
+}
+
+const validateTemplate = compileSchema(templateSchema);
+
+/** A secret variable's value: a name as `secrets.NAME` knows it. */
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Parses and schema-checks template.json; every problem is listed in one STN_E_BUNDLE_INVALID. */
+export function parseManifest(bytes: Uint8Array, where: string): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new StationError('STN_E_BUNDLE_INVALID', `${where}: not valid JSON: ${(err as Error).message}`, { file: where });
+  }
+  if (!validateTemplate(value)) {
+    const problems = schemaIssues(value, validateTemplate.errors ?? [], 'template.json').map((i) => `${i.pointer || '/'}: ${i.message}`);
+    throw new StationError('STN_E_BUNDLE_INVALID', `${where} is invalid:\n  ${problems.join('\n  ')}`, { file: where, problems });
+  }
+  const manifest = value as Manifest;
+  if (manifest.station !== undefined && parseRange(manifest.station) === undefined) {
+    throw new StationError('STN_E_BUNDLE_INVALID', `${where}: station "${manifest.station}" is not a semver range (e.g. ">=0.1.0 <1.0.0")`, {
+      file: where,
+    });
+  }
+  return manifest;
+}
+
+/** Refuses a bundle whose `station` range leaves this Station out. */
+export function checkCompatible(manifest: Manifest, stationVersion: string = STATION_VERSION): void {
+  if (manifest.station === undefined) return;
+  const own = parseVersion(stationVersion);
+  if (own && satisfies(own, manifest.station)) return;
+  throw new StationError(
+    'STN_E_BUNDLE_INCOMPATIBLE',
+    `bundle ${manifest.name} ${manifest.version} needs Station ${manifest.station}; this is Station ${own ? formatVersion(own) : stationVersion}`,
+    { range: manifest.station, station: stationVersion },
+  );
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The file list of a bundle: every file but template.json, in byte order of the path. */
+export function fileList(files: FileMap): FileChecksum[] {
+  return [...files.keys()]
+    .filter((p) => p !== MANIFEST_FILE)
+    .sort(comparePaths)
+    .map((p) => ({ path: p, sha256: sha256Hex((files.get(p) as { data: Buffer }).data) }));
+}
+
+/** template.json as create writes it: the author's manifest with `files` (re)generated. */
+export function manifestWithFileList(manifest: Manifest, files: FileMap): Buffer {
+  const { files: _old, ...rest } = manifest;
+  return Buffer.from(`${JSON.stringify({ ...rest, files: fileList(files) }, null, 2)}\n`, 'utf8');
+}
+
+/**
+ * Checks that the bundle holds exactly the files its list names, each with its SHA-256. Every difference is named:
+ * a changed file, a listed file that is missing and a file that is not listed at all.
+ */
+export function verifyFileList(manifest: Manifest, files: FileMap, where: string): void {
+  if (manifest.files === undefined) {
+    throw new StationError('STN_E_BUNDLE_CHECKSUM', `${where}: template.json has no file list to verify; create the archive with "stn bundle create"`);
+  }
+  const listed = new Map(manifest.files.map((f) => [f.path, f.sha256]));
+  const problems: string[] = [];
+  for (const [p, sha] of listed) {
+    const f = files.get(p);
+    if (!f) problems.push(`${p}: listed in template.json but missing`);
+    else if (sha256Hex(f.data) !== sha) problems.push(`${p}: SHA-256 ${sha256Hex(f.data)} does not match the listed ${sha}`);
+  }
+  for (const p of files.keys()) if (p !== MANIFEST_FILE && !listed.has(p)) problems.push(`${p}: not in template.json's file list`);
+  if (problems.length > 0) {
+    throw new StationError('STN_E_BUNDLE_CHECKSUM', `${where}: checksum verification failed:\n  ${problems.join('\n  ')}`, { problems });
+  }
+}
