@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { ApprovalService, approvalHooks } from './approvals/service.js';
 import { resolveConfig, type ConfigOptions, type ResolvedConfig } from './config/config.js';
 import { Engine, type Clock } from './engine/engine.js';
 import { RunEvents } from './engine/events.js';
@@ -8,6 +9,7 @@ import { Specs } from './engine/specs.js';
 import { NotFoundError } from './errors.js';
 import type { ExecutorRegistry } from './executors/registry.js';
 import { createLogger, type Logger } from './log.js';
+import { ApprovalStore } from './store/approvals.js';
 import { openDatabase, type Db } from './store/db.js';
 import { DefinitionStore } from './store/definitions.js';
 import { RunStore } from './store/runs.js';
@@ -26,6 +28,8 @@ export interface Station {
   events: RunEvents;
   specs: Specs;
   runs: RunService;
+  /** human.approval: create, decide (Slack, API, CLI), list. */
+  approvals: ApprovalService;
   /** Creates (once) the engine of this process; call `start()` on it to execute runs here. */
   engine(options?: EngineOverrides): Engine;
   close(): Promise<void>;
@@ -74,6 +78,14 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     now: () => (clock ?? Date).now(),
     poke: () => engine?.poke(),
   });
+  const approvals = new ApprovalService({
+    store: new ApprovalStore(db),
+    runs: runStore,
+    events,
+    slack: config.slack,
+    now: () => (clock ?? Date).now(),
+    poke: () => engine?.poke(),
+  });
   return {
     config,
     logger,
@@ -85,6 +97,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     events,
     specs,
     runs,
+    approvals,
     engine(o: EngineOverrides = {}) {
       clock = o.clock;
       engine ??= new Engine({
@@ -97,6 +110,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
         concurrency: o.concurrency ?? config.engine.concurrency,
         leaseMs: o.leaseMs ?? config.engine.leaseSeconds * 1000,
         createChildRun: (parent, step, wait) => runs.createChild(parent, step, wait),
+        approvals: approvalHooks(approvals),
         specs,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.random ? { random: o.random } : {}),

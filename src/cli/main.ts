@@ -16,6 +16,7 @@ import {
   showRunCommand,
   signalCommand,
 } from './commands/runs.js';
+import { serveCommand } from './commands/serve.js';
 import { syncCommand } from './commands/sync.js';
 import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
@@ -135,6 +136,17 @@ program
   .option('--version <n>', 'run this version instead of the active one')
   .action(async (workflow: string, opts: { env?: string; input?: string; idempotencyKey?: string; detach?: boolean; version?: string }) => {
     await withStation({ mustExist: true }, (s) => runCommand(s, workflow, { ...opts, json: json() }));
+  });
+
+program
+  .command('serve')
+  .description('run the daemon: HTTP API, engine, file watcher, Git poller, cron and webhook triggers (until SIGTERM/SIGINT)')
+  .option('--host <addr>', 'bind address (default: server.host, or STN_HOST; 127.0.0.1)')
+  .option('--port <n>', 'port (default: server.port, or STN_PORT; 7878); 0 picks a free one')
+  .option('--no-watch', 'do not watch the checkout for changes (sync with "stn sync" or POST /api/v1/sync)')
+  .action(async (opts: { host?: string; port?: string; watch?: boolean }) => {
+    // A long-running process: its logs are its report, so the level comes from --log-level, STN_LOG_LEVEL or station.yaml.
+    await withStation({ logLevel: globals().logLevel }, (s) => serveCommand(s, opts));
   });
 
 program

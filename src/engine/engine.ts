@@ -33,6 +33,8 @@ export interface EngineOptions {
   leaseMs: number;
   /** Creates child runs for workflow.run, inside the parent's transaction. */
   createChildRun: InterpreterDeps['createChildRun'];
+  /** Records and decides human.approval steps, inside the engine's transactions. */
+  approvals?: InterpreterDeps['approvals'];
   executors?: ExecutorRegistry;
   clock?: Clock;
   random?: () => number;
@@ -84,6 +86,7 @@ export class Engine {
       random: o.random ?? Math.random,
       spec: (run) => this.specs.forRun(run),
       createChildRun: o.createChildRun,
+      approvals: o.approvals,
       owner: this.id,
       leaseMs: o.leaseMs,
     };
@@ -245,7 +248,14 @@ export class Engine {
           if (run.status === 'PENDING') rt.start();
           break;
         case 'wake':
-          if (step) rt.wake(step, wakeReason(payload.reason), typeof payload.attempt === 'number' ? payload.attempt : undefined);
+          if (step) {
+            rt.wake(
+              step,
+              wakeReason(payload.reason),
+              typeof payload.attempt === 'number' ? payload.attempt : undefined,
+              typeof payload.approvalId === 'string' ? payload.approvalId : undefined,
+            );
+          }
           break;
         case 'signal':
           if (!TERMINAL_RUN.has(run.status)) rt.deliverSignal(Number(payload.signalId));
@@ -480,5 +490,7 @@ const CHAIN_MAX_STEPS = 64;
 const CHAIN_BUDGET_MS = 4;
 
 function wakeReason(reason: unknown): WakeReason {
-  return reason === 'signal-timeout' || reason === 'step-timeout' ? reason : 'timer';
+  return reason === 'signal-timeout' || reason === 'step-timeout' || reason === 'approval' || reason === 'approval-timeout'
+    ? reason
+    : 'timer';
 }

@@ -25,6 +25,28 @@ export interface RunEventMap {
   'compensation:started': { steps: number; reason: string; by?: string | null };
   'compensation:step': { state: string; of: string; status: string; error?: unknown };
   'compensation:finished': { compensated: boolean; failures: string[] };
+  'approval:requested': {
+    approvalId: string;
+    state: string;
+    path: string;
+    message: string;
+    approvers: string[];
+    requiredApprovals: number;
+    timeoutAt: string | null;
+    channel: string | null;
+  };
+  'approval:voted': { approvalId: string; by: ApprovalActor; comment: string | null; approvals: number; required: number };
+  'approval:decided': { approvalId: string; decision: string; approved: boolean; by: ApprovalActor; comment: string | null };
+  'approval:timed_out': { approvalId: string; onTimeout: string; approved: boolean };
+  /** An unauthorized click or call (not an approver, self-approval): recorded for audit, nothing else changes. */
+  'approval:refused': { approvalId: string; by: ApprovalActor; vote: string; reason: string };
+}
+
+/** Who acted on an approval, in events: Slack user, API token or CLI user. */
+export interface ApprovalActor {
+  source: string;
+  id: string;
+  name: string;
 }
 
 export type RunEventType = keyof RunEventMap;

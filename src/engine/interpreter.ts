@@ -1,5 +1,6 @@
 import type { JsonValue, OperationState, ForeachState, State, WorkflowSpec } from '../definitions/types.js';
 import { ExpressionError, compileExpression, renderTemplate } from '../expressions/index.js';
+import type { ApprovalRequest } from '../approvals/types.js';
 import type { ExecError, ExecResult, WaitSpec } from '../executors/types.js';
 import type { RunStore, RunRow, StepRow, StepStatus, FrameRow, TaskRow, TaskKind } from '../store/runs.js';
 import { TERMINAL_RUN, TERMINAL_STEP } from '../store/runs.js';
@@ -22,6 +23,8 @@ export interface InterpreterDeps {
   spec(run: RunRow): LoadedSpec;
   /** Creates a child run inside the current transaction (workflow.run); returns its id or throws ExecError-like. */
   createChildRun(parent: RunRow, step: StepRow, wait: Extract<WaitSpec, { type: 'child' }>): string;
+  /** human.approval: records and decides approvals inside the current transaction (absent: approvals unavailable). */
+  approvals?: ApprovalHooks | undefined;
   /** The lease holder of this engine process: chained tasks are leased to it directly. */
   owner: string;
   leaseMs: number;
@@ -508,11 +511,13 @@ export class RunTx {
   }
 
   private cancelStep(step: StepRow): void {
+    // Read before settle(), which clears the wait.
+    const wait = step.wait ? (JSON.parse(step.wait) as { type?: string; runId?: string; approvalId?: string }) : undefined;
     this.settle(step, 'CANCELLED');
     this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
     this.event('step:cancelled', step.id, { state: step.state_name, path: step.path });
-    const wait = step.wait ? (JSON.parse(step.wait) as { type?: string; runId?: string }) : undefined;
     if (wait?.type === 'child' && wait.runId) this.requestCancel(wait.runId);
+    if (wait?.type === 'approval' && wait.approvalId) this.d.approvals?.close(wait.approvalId, this.nowMs);
   }
 
   private requestCancel(runId: string): void {
@@ -671,11 +676,86 @@ export class RunTx {
         this.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait: { type: 'child', runId: childId } });
         return;
       }
+      case 'approval':
+        this.suspendForApproval(step, wait);
+        return;
       default: {
         const never: never = wait;
         throw new Error(`unknown wait ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * human.approval (DESIGN §7): the approval is recorded in this same transaction, the step and the run wait in
+   * WAITING_APPROVAL, and the deadline is a durable wake task, so a restarted daemon still times it out.
+   */
+  private suspendForApproval(step: StepRow, wait: Extract<WaitSpec, { type: 'approval' }>): void {
+    const hooks = this.d.approvals;
+    if (!hooks) {
+      this.failAttempt(step, { code: 'STN_E_EXECUTOR_MISSING', message: 'approvals are not available in this process', retryable: false });
+      return;
+    }
+    const summary = wait.summaryPath !== undefined ? this.readPath(this.frame(step.frame_id), wait.summaryPath) : undefined;
+    const request: ApprovalRequest = { ...wait, message: this.d.secrets.scrub(wait.message) };
+    const approval = hooks.create(this.run, step, request, summary === undefined ? undefined : this.d.secrets.scrub(summary as JsonValue), this.nowMs);
+    const stored = { type: 'approval', approvalId: approval.id, timeoutAt: wait.timeoutAt ?? null };
+    step.status = 'WAITING_APPROVAL';
+    step.wait = JSON.stringify(stored);
+    this.d.store.updateStep(step);
+    // This step's own exec task made the flag true earlier in a chained transaction: let the store say what still runs.
+    this.runnableScheduled = false;
+    this.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait: stored });
+    this.event('approval:requested', step.id, {
+      approvalId: approval.id,
+      state: step.state_name,
+      path: step.path,
+      message: request.message,
+      approvers: wait.approvers,
+      requiredApprovals: wait.requiredApprovals,
+      timeoutAt: wait.timeoutAt !== undefined ? new Date(wait.timeoutAt).toISOString() : null,
+      channel: approval.channel,
+    });
+    if (wait.timeoutAt !== undefined) {
+      this.schedule('wake', step.id, { reason: 'approval-timeout', approvalId: approval.id }, wait.timeoutAt);
+    }
+  }
+
+  /** A decision (its task was enqueued by the approval service) or the approval's deadline reached the step. */
+  private approvalWake(step: StepRow, approvalId: string, reason: 'approval' | 'approval-timeout'): void {
+    const hooks = this.d.approvals;
+    if (!hooks) return;
+    const otherTasks = () => this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
+    if (reason === 'approval-timeout') {
+      const t = hooks.timeout(approvalId, this.nowMs);
+      if (!t) return; // decided first: the decision's own task completes the step
+      otherTasks();
+      this.event('approval:timed_out', step.id, { approvalId, onTimeout: t.onTimeout, approved: t.decision.approved });
+      if (t.onTimeout === 'approve') this.complete(step, { kind: 'ok', output: t.decision as unknown as JsonValue });
+      else {
+        this.failAttempt(step, {
+          code: t.onTimeout === 'reject' ? 'STN_E_APPROVAL_REJECTED' : 'STN_E_APPROVAL_TIMEOUT',
+          message: `no decision on approval ${approvalId} in time (onTimeout: ${t.onTimeout})`,
+          retryable: false,
+          details: t.decision as unknown as JsonValue,
+        });
+      }
+      return;
+    }
+    const outcome = hooks.outcome(approvalId);
+    if (!outcome?.decision || (outcome.status !== 'APPROVED' && outcome.status !== 'REJECTED')) return;
+    otherTasks();
+    const d = outcome.decision;
+    if (outcome.status === 'APPROVED') {
+      this.complete(step, { kind: 'ok', output: d as unknown as JsonValue });
+      return;
+    }
+    this.failAttempt(step, {
+      code: 'STN_E_APPROVAL_REJECTED',
+      message: `rejected by ${d.by.name} (${d.by.source})${d.comment ? `: ${d.comment}` : ''}`,
+      retryable: false,
+      details: d as unknown as JsonValue,
+    });
   }
 
   /**
@@ -690,12 +770,18 @@ export class RunTx {
   }
 
   /** A timer, a timeout, a signal or a finished child run wakes a waiting step. */
-  wake(step: StepRow, reason: WakeReason, attempt?: number): void {
+  wake(step: StepRow, reason: WakeReason, attempt?: number, approvalId?: string): void {
     if (TERMINAL_STEP.has(step.status) || !step.wait) return;
-    const wait = JSON.parse(step.wait) as WaitSpec | { type: 'child'; runId: string };
+    const wait = JSON.parse(step.wait) as WaitSpec | { type: 'child'; runId: string } | { type: 'approval'; approvalId: string };
+    if (reason === 'approval' || reason === 'approval-timeout') {
+      // Only the approval of the current attempt counts.
+      if (wait.type === 'approval' && 'approvalId' in wait && wait.approvalId === approvalId) this.approvalWake(step, approvalId, reason);
+      return;
+    }
     if (reason === 'step-timeout') {
       if (attempt !== step.attempt) return; // the deadline of an earlier attempt
       if (wait.type === 'child' && 'runId' in wait) this.requestCancel(wait.runId);
+      if (wait.type === 'approval' && 'approvalId' in wait) this.d.approvals?.close(wait.approvalId, this.nowMs);
       this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
       const { timeoutSeconds } = this.operationOf(step);
       this.failAttempt(step, { code: 'STN_E_STEP_TIMEOUT', message: `state "${step.state_name}" did not finish within ${timeoutSeconds ?? '?'} s` });
@@ -913,7 +999,17 @@ function hasTemplates(value: JsonValue): boolean {
   return known;
 }
 
-export type WakeReason = 'timer' | 'signal-timeout' | 'step-timeout';
+export type WakeReason = 'timer' | 'signal-timeout' | 'step-timeout' | 'approval' | 'approval-timeout';
+
+/** What the engine needs from the approval service; every call joins the engine's transaction (DESIGN §7). */
+export interface ApprovalHooks {
+  create(run: RunRow, step: StepRow, request: ApprovalRequest, summary: JsonValue | undefined, nowMs: number): { id: string; channel: string | null };
+  /** Compare-and-set to TIMED_OUT; undefined when it was decided first. */
+  timeout(approvalId: string, nowMs: number): { decision: { approved: boolean }; onTimeout: 'reject' | 'approve' | 'fail' } | undefined;
+  outcome(approvalId: string): { status: string; decision: { by: { name: string; source: string }; comment: string | null } | undefined } | undefined;
+  /** The step stopped waiting (cancel, failure elsewhere, step timeout): the approval closes. */
+  close(approvalId: string, nowMs: number): void;
+}
 
 /** A failure of a state that is not an operation (switch without match, foreach without a list). */
 export class StateError extends Error {

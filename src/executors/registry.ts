@@ -1,6 +1,7 @@
 import type { ActionName } from './catalog.js';
 import { fail } from './fail.js';
 import { httpRequest } from './http-request.js';
+import { humanApproval } from './human-approval.js';
 import { noop } from './noop.js';
 import { shellExec } from './shell-exec.js';
 import { signalWait } from './signal-wait.js';
@@ -21,6 +22,7 @@ export const EXECUTORS: Partial<Record<ActionName, Executor>> = {
   'http.request': httpRequest,
   'signal.wait': signalWait,
   'workflow.run': workflowRun,
+  'human.approval': humanApproval,
 };
 
 export type ExecutorRegistry = Partial<Record<string, Executor>>;

@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from '../approvals/types.js';
 import type { JsonValue } from '../definitions/types.js';
 import type { Logger } from '../log.js';
 
@@ -35,7 +36,8 @@ export interface ExecError {
 export type WaitSpec =
   | { type: 'timer'; until: number }
   | { type: 'signal'; name: string; timeoutAt?: number | undefined }
-  | { type: 'child'; workflow: string; environment?: string | undefined; input: JsonValue; wait: boolean };
+  | { type: 'child'; workflow: string; environment?: string | undefined; input: JsonValue; wait: boolean }
+  | ({ type: 'approval' } & ApprovalRequest);
 
 export type ExecResult =
   | { kind: 'ok'; output: JsonValue }

@@ -1,0 +1,68 @@
+import type { JsonValue } from '../definitions/types.js';
+import type { ApprovalRow, ApprovalStatus, VoteRow } from '../store/approvals.js';
+
+/** Where a decision came from (DESIGN §7); `timeout` is Station itself applying `onTimeout`. */
+export type DecisionSource = 'slack' | 'api' | 'cli' | 'timeout';
+
+/** Who decides: a Slack user (id U…, their name, their email when known), an API token name, or a CLI user. */
+export interface Actor {
+  source: Exclude<DecisionSource, 'timeout'>;
+  id: string;
+  name: string;
+  /** Slack users only, when known: used for the self-approval check. */
+  email?: string | undefined;
+}
+
+/** The step result of a decided approval, so a later `switch` can test `approved == true`. */
+export interface Decision {
+  approved: boolean;
+  decision: 'approved' | 'rejected' | 'timed_out';
+  by: { source: DecisionSource; id: string; name: string };
+  comment: string | null;
+  decidedAt: string;
+  /** Every approval vote counted toward requiredApprovals, in order. */
+  approvals: Array<{ source: string; id: string; name: string | null; comment: string | null; at: string }>;
+  /** true when the timeout decided (onTimeout: approve or reject). */
+  timedOut?: boolean;
+}
+
+/** What `human.approval` asks for, after templating (src/executors/catalog.ts has its schema). */
+export interface ApprovalRequest {
+  message: string;
+  summaryPath?: string | undefined;
+  approvers: string[];
+  requiredApprovals: number;
+  allowSelfApproval: boolean;
+  timeoutAt?: number | undefined;
+  onTimeout: 'reject' | 'approve' | 'fail';
+  channel?: string | undefined;
+}
+
+/** One approval as the API, the CLI (`--json`) and tests show it. */
+export function approvalJson(a: ApprovalRow, votes: VoteRow[]) {
+  return {
+    id: a.id,
+    runId: a.run_id,
+    stepId: a.step_id,
+    attempt: a.attempt,
+    environment: a.environment,
+    workflowId: a.workflow_id,
+    state: a.state_name,
+    status: a.status as ApprovalStatus,
+    message: a.message,
+    summary: a.summary === null ? null : (JSON.parse(a.summary) as JsonValue),
+    approvers: JSON.parse(a.approvers) as string[],
+    requiredApprovals: a.required_approvals,
+    allowSelfApproval: a.allow_self_approval === 1,
+    initiator: a.initiator,
+    onTimeout: a.on_timeout,
+    timeoutAt: a.timeout_at === null ? null : new Date(a.timeout_at).toISOString(),
+    votes: votes.map((v) => ({ source: v.source, id: v.voter_id, name: v.voter_name, vote: v.vote, comment: v.comment, at: v.created_at })),
+    decision: a.decision === null ? null : (JSON.parse(a.decision) as Decision),
+    decidedAt: a.decided_at,
+    createdAt: a.created_at,
+    slack: a.channel === null ? null : { channel: a.channel, ts: a.slack_ts, delivered: a.slack_synced >= a.slack_version, error: a.slack_error },
+  };
+}
+
+export type ApprovalJson = ReturnType<typeof approvalJson>;
