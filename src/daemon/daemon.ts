@@ -1,0 +1,194 @@
+import type { FastifyInstance } from 'fastify';
+import type { Station } from '../context.js';
+import type { Engine } from '../engine/engine.js';
+import { ConfigError } from '../errors.js';
+import { Auth, isLoopback } from '../server/auth.js';
+import { buildServer } from '../server/app.js';
+import type { DaemonState, GitPort, ServerDeps } from '../server/deps.js';
+import { Metrics } from '../server/metrics.js';
+import { Streams } from '../server/sse.js';
+import { StatsStore } from '../store/stats.js';
+import { RepoWatcher } from '../sync/watcher.js';
+import type { SyncOptions, SyncReport } from '../sync/sync.js';
+import { CronScheduler } from '../triggers/cron.js';
+import { verifySignature } from '../triggers/signature.js';
+import { WebhookHandler } from '../triggers/webhook.js';
+import { bridgeStepLogs } from './log-bridge.js';
+
+export interface DaemonOptions {
+  /** Bind address and port; default server.host / server.port (port 0: any free port). */
+  host?: string | undefined;
+  port?: number | undefined;
+  /** The environment secrets and token variables are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Watch the checkout for changes (default true). */
+  watch?: boolean;
+  /** Execute runs in this process (default true). */
+  engine?: boolean;
+}
+
+/** A sync changed what is active (so cron triggers must be re-read). */
+function changedSomething(report: SyncReport): boolean {
+  return !report.dryRun && report.environments.some((e) => e.added.length + e.updated.length + e.disabled.length + e.reenabled.length > 0);
+}
+
+/**
+ * The daemon (`stn serve`, DESIGN §1): the engine, the file watcher, the Git poller, the cron scheduler and the HTTP
+ * API over one Station. `start()` brings them up in that order after a first sync and listens last, so once it
+ * resolves everything answers; `stop()` takes them down in reverse, giving running steps a grace period.
+ */
+export class Daemon {
+  readonly metrics: Metrics;
+  private readonly streams = new Streams();
+  private readonly auth: Auth;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly state: DaemonState = { initialSyncDone: false, shuttingDown: false, watching: false };
+  private engine: Engine | undefined;
+  private watcher: RepoWatcher | undefined;
+  private cron: CronScheduler | undefined;
+  private git: (GitPort & { start(): void; stop(): void }) | undefined;
+  private server: FastifyInstance | undefined;
+  private stopBridge: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(
+    readonly station: Station,
+    private readonly o: DaemonOptions = {},
+  ) {
+    this.env = o.env ?? process.env;
+    this.host = o.host ?? station.config.server.host;
+    this.port = o.port ?? station.config.server.port;
+    // Token variables that are unset, or a public bind without tokens, stop the daemon before it does anything.
+    this.auth = new Auth(station.config.server.tokens);
+    if (!this.auth.enabled && !isLoopback(this.host)) {
+      throw new ConfigError(
+        `refusing to listen on ${this.host} without API tokens: anyone who can reach it could start and cancel runs. ` +
+          'Configure server.tokens in station.yaml, or bind to 127.0.0.1 (server.host, STN_HOST or --host)',
+      );
+    }
+    this.metrics = new Metrics({ stats: new StatsStore(station.db), runStore: station.runStore, events: station.events });
+  }
+
+  /** The HTTP server (for `inject()` in tests); set once `start()` has built it. */
+  get app(): FastifyInstance {
+    if (!this.server) throw new Error('the daemon has not been started');
+    return this.server;
+  }
+
+  /** Builds the server, syncs, starts the engine, watcher, poller and cron, then listens. Returns the base URL. */
+  async start(opts: { listen?: boolean } = {}): Promise<string | undefined> {
+    const { station } = this;
+    const log = station.logger;
+    if (!this.auth.enabled) log.warn({ host: this.host }, 'no API tokens configured (server.tokens): every request is allowed, so the API binds to loopback only');
+    this.stopBridge = bridgeStepLogs(station.events, log, station.runStore);
+    this.server = await buildServer(this.deps());
+
+    await this.sync({ source: 'start' }).catch((err: unknown) => log.error({ err }, 'the first sync failed; serving the definitions already in the database'));
+    this.state.initialSyncDone = true;
+
+    if (this.o.engine ?? true) {
+      this.engine = station.engine();
+      this.engine.start();
+      log.info({ engine: this.engine.id, concurrency: station.config.engine.concurrency }, 'engine started');
+    }
+    if (this.o.watch ?? true) {
+      this.watcher = new RepoWatcher({
+        station,
+        onSynced: (report) => this.afterSync(report, syncMs(station, report), 'watch'),
+        onError: () => this.metrics.syncFinished(null, 0, 'watch'),
+      });
+      await this.watcher.start();
+      this.state.watching = true;
+    }
+    this.cron = new CronScheduler({ station, owner: this.engine?.id ?? `serve:${process.pid}`, env: this.env });
+    this.cron.start();
+
+    if (opts.listen === false) return undefined;
+    const address = await this.server.listen({ host: this.host, port: this.port });
+    const url = baseUrl(address);
+    log.info({ url, api: `${url}/api/v1`, auth: this.auth.enabled ? 'bearer tokens' : 'none (loopback only)' }, 'listening');
+    return url;
+  }
+
+  /** Runs a sync the daemon's way: timed into the metrics, cron triggers re-read when something changed. */
+  async sync(options: SyncOptions): Promise<SyncReport> {
+    const started = performance.now();
+    try {
+      const report = await this.station.syncer.sync(options);
+      this.afterSync(report, performance.now() - started, options.source ?? 'api');
+      return report;
+    } catch (err) {
+      this.metrics.syncFinished(null, performance.now() - started, options.source ?? 'api');
+      throw err;
+    }
+  }
+
+  private afterSync(report: SyncReport, ms: number, source: string): void {
+    this.metrics.syncFinished(report, ms, source);
+    if (this.cron && changedSomething(report)) this.cron.reload();
+  }
+
+  private deps(): ServerDeps {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getters below read fields set after the server is built
+    const self = this;
+    return {
+      station: this.station,
+      auth: this.auth,
+      metrics: this.metrics,
+      stats: new StatsStore(this.station.db),
+      streams: this.streams,
+      sync: (options) => this.sync(options),
+      state: () => ({ ...this.state }),
+      webhooks: new WebhookHandler({ station: this.station, env: this.env }),
+      // Read through getters: the poller and the scheduler are created after the server.
+      get git() {
+        return self.git;
+      },
+      get cron() {
+        return self.cron;
+      },
+      verifySignature,
+      env: this.env,
+    };
+  }
+
+  /**
+   * Stops in reverse order: no new requests (open streams and waits are ended), no new syncs or cron fires, then the
+   * engine: running steps get server.shutdownGraceSeconds to finish; the rest are stopped and their leases released,
+   * so the next start delivers them again. Safe to call twice.
+   */
+  stop(reason = 'stop'): Promise<void> {
+    this.stopping ??= this.stopNow(reason);
+    return this.stopping;
+  }
+
+  private async stopNow(reason: string): Promise<void> {
+    const log = this.station.logger;
+    const graceMs = this.station.config.server.shutdownGraceSeconds * 1000;
+    this.state.shuttingDown = true;
+    log.info({ reason, grace_ms: graceMs, running_steps: this.engine?.busy ?? 0 }, 'shutting down: no new requests; running steps get the grace period');
+    await this.server?.close();
+    this.cron?.stop();
+    this.git?.stop();
+    await this.watcher?.stop();
+    this.state.watching = false;
+    await this.engine?.stop(graceMs);
+    this.stopBridge?.();
+    this.metrics.close();
+    log.info({ reason }, 'stopped; leases released');
+  }
+}
+
+/** How long the sync of a report took, from its sync_runs row (the watcher runs syncs itself). */
+function syncMs(station: Station, report: SyncReport): number {
+  const row = report.syncRunId === null ? undefined : station.definitions.syncRuns(5).find((r) => r.id === report.syncRunId);
+  return row?.finished_at ? Date.parse(row.finished_at) - Date.parse(row.started_at) : 0;
+}
+
+/** `http://127.0.0.1:7878` from Fastify's listen address (IPv6 hosts in brackets). */
+function baseUrl(address: string): string {
+  const u = new URL(address);
+  return `${u.protocol}//${u.host}`;
+}

@@ -1,0 +1,90 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pkg from '../../package.json' with { type: 'json' };
+import type { ServerDeps } from './deps.js';
+import { installErrorHandlers } from './errors.js';
+import { gitRoutes } from './routes/git.js';
+import { healthRoutes } from './routes/health.js';
+import { hookRoutes } from './routes/hooks.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { openapiRoutes } from './routes/openapi.js';
+import { runRoutes } from './routes/runs.js';
+import { syncRoutes } from './routes/sync.js';
+import { workflowRoutes } from './routes/workflows.js';
+
+/** A file of routes: registers them on `app` with the daemon's services. */
+export type RouteModule = (app: FastifyInstance, deps: ServerDeps) => void;
+
+interface RouteEntry {
+  routes: RouteModule;
+  /**
+   * The routes get the body as a Buffer of the exact bytes received, whatever its content type (HMAC verification:
+   * webhooks, the Git push webhook, Slack's /slack/events).
+   */
+  rawBody?: boolean;
+}
+
+/**
+ * Every route of the server, in one list: adding a feature's routes is one line here. Each route declares its access
+ * in `config.auth` (src/server/auth.ts); one that does not is admin-only.
+ */
+const ROUTES: RouteEntry[] = [
+  { routes: healthRoutes },
+  { routes: metricsRoutes },
+  { routes: openapiRoutes },
+  { routes: workflowRoutes },
+  { routes: runRoutes },
+  { routes: syncRoutes },
+  { routes: hookRoutes, rawBody: true },
+  { routes: gitRoutes, rawBody: true },
+  // Approvals (issue 5): { routes: approvalRoutes }, and { routes: slackRoutes, rawBody: true } for /slack/events.
+];
+
+/** Builds the HTTP server (not listening yet): tests call `inject()` on it, the daemon `listen()`. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.station.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.station.config.server.maxBodyBytes,
+    // SSE streams are long-lived: the server ends them itself on close (preClose below).
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+  });
+  installErrorHandlers(app);
+  deps.auth.install(app);
+  app.addHook('onResponse', async (req, reply) => {
+    const fields = { method: req.method, url: req.routeOptions.url ?? req.url, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime), token: req.principal?.name };
+    if (reply.statusCode >= 500) req.log.warn(fields, 'request failed');
+    else req.log.debug(fields, 'request');
+  });
+  app.addHook('preClose', async () => deps.streams.endAll());
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Station API',
+        version: pkg.version,
+        description: 'Station: GitOps workflow daemon. Errors are {error: {code, message, details}}; lists are paginated with ?limit= and ?cursor= (nextCursor).',
+      },
+      servers: deps.station.config.server.publicUrl ? [{ url: deps.station.config.server.publicUrl }] : [],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token of server.tokens in station.yaml.' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  for (const entry of ROUTES) {
+    if (!entry.rawBody) {
+      entry.routes(app, deps);
+      continue;
+    }
+    await app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      entry.routes(scope, deps);
+    });
+  }
+  await app.ready();
+  return app;
+}

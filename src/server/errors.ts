@@ -1,0 +1,64 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StationError, type ErrorCode } from '../errors.js';
+
+/** The one error shape of the API (DESIGN §8): `{error: {code, message, details}}`, never a stack trace. */
+export interface ErrorBody {
+  error: { code: string; message: string; details: Record<string, unknown> | null };
+}
+
+export function errorBody(code: ErrorCode | string, message: string, details?: Record<string, unknown> | null): ErrorBody {
+  return { error: { code, message, details: details ?? null } };
+}
+
+/** Sends a StationError with the HTTP status of its code (src/errors.ts, docs/errors.md). */
+export function sendError(reply: FastifyReply, err: StationError): FastifyReply {
+  return reply.code(err.httpStatus).send(errorBody(err.code, err.message, err.details));
+}
+
+/** Fastify's own request errors (bad JSON, schema violations, media type, body size) as Station errors. */
+function fromFastify(err: FastifyError): { status: number; body: ErrorBody } | undefined {
+  if (err.validation) {
+    const where = err.validationContext ?? 'request';
+    return {
+      status: 400,
+      body: errorBody('STN_E_USAGE', err.message || `${where} is invalid`, {
+        in: where,
+        errors: err.validation.map((v) => ({
+          path: v.instancePath || '/',
+          message: v.message ?? 'invalid',
+          ...(v.keyword === 'additionalProperties' ? { field: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
+          ...(v.keyword === 'required' ? { missing: (v.params as { missingProperty?: string }).missingProperty } : {}),
+        })),
+      }),
+    };
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+    return { status: 413, body: errorBody('STN_E_BODY_TOO_LARGE', 'the request body is larger than server.maxBodyBytes') };
+  }
+  const status = err.statusCode ?? 500;
+  if (typeof err.code === 'string' && err.code.startsWith('FST_') && status >= 400 && status < 500) {
+    // Malformed JSON, unsupported media type, empty JSON body: the client's mistake, said in Fastify's words.
+    return { status, body: errorBody('STN_E_USAGE', err.message, { fastify: err.code }) };
+  }
+  return undefined;
+}
+
+/** Installs the error and not-found handlers that give every failure the API's error shape. */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof StationError) {
+      if (err.httpStatus === 401) void reply.header('www-authenticate', 'Bearer realm="station"');
+      if (err.httpStatus >= 500) req.log.error({ err, code: err.code }, 'request failed');
+      return sendError(reply, err);
+    }
+    const mapped = fromFastify(err);
+    if (mapped) return reply.code(mapped.status).send(mapped.body);
+    req.log.error({ err }, 'unexpected error while answering a request');
+    return reply
+      .code(500)
+      .send(errorBody('STN_E_INTERNAL', `internal error (request ${req.id}; the daemon log has the details)`));
+  });
+  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).send(errorBody('STN_E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)),
+  );
+}

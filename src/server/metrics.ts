@@ -1,0 +1,150 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RunEvent, RunEvents } from '../engine/events.js';
+import type { RunStore } from '../store/runs.js';
+import type { StatsStore } from '../store/stats.js';
+import type { SyncReport } from '../sync/sync.js';
+
+const RUN_STATUSES = ['PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+
+/** The outcome label of a webhook delivery answered with `status`, when the handler did not name one. */
+export function webhookOutcome(status: number): string {
+  switch (status) {
+    case 202:
+      return 'accepted';
+    case 200:
+      return 'duplicate';
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthorized';
+    case 404:
+      return 'not_found';
+    case 409:
+      return 'unavailable';
+    case 413:
+      return 'too_large';
+    case 422:
+      return 'invalid_input';
+    default:
+      return 'error';
+  }
+}
+
+/**
+ * The daemon's Prometheus metrics (`GET /metrics`), in a registry of their own. Gauges that describe the database
+ * (runs by status, queue depth) are read when scraped, so they count runs of every process sharing the database;
+ * step durations are observed from this process's engine events.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly stepDuration: Histogram<'outcome'>;
+  private readonly syncDuration: Histogram<'source'>;
+  private readonly syncErrors: Counter<'source'>;
+  private readonly syncInvalidFiles: Gauge;
+  private readonly webhooks: Counter<'outcome'>;
+  private readonly stopListening: () => void;
+
+  constructor(private readonly o: { stats: StatsStore; runStore: RunStore; events: RunEvents; defaultMetrics?: boolean }) {
+    const registers = [this.registry];
+    if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'station_process_' });
+    const stats = o.stats;
+    new Gauge({
+      name: 'station_runs',
+      help: 'Runs in the database, by status.',
+      labelNames: ['status'],
+      registers,
+      collect() {
+        const counts = stats.runsByStatus();
+        for (const s of RUN_STATUSES) this.set({ status: s }, counts.get(s) ?? 0);
+      },
+    });
+    const runStore = o.runStore;
+    new Gauge({
+      name: 'station_queue_depth',
+      help: 'Engine tasks that are due now (waiting for or held by an engine), across every process on the database.',
+      registers,
+      collect() {
+        this.set(runStore.queueDepth(Date.now()));
+      },
+    });
+    this.stepDuration = new Histogram({
+      name: 'station_step_duration_seconds',
+      help: 'Duration of step attempts executed by this process, by outcome (succeeded, failed, retrying).',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+      registers,
+    });
+    this.syncDuration = new Histogram({
+      name: 'station_sync_duration_seconds',
+      help: 'Duration of syncs, by source (start, watch, poll, webhook, api).',
+      labelNames: ['source'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.syncErrors = new Counter({
+      name: 'station_sync_errors_total',
+      help: 'Syncs that failed outright or left an environment unsynced, by source.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.syncInvalidFiles = new Gauge({
+      name: 'station_sync_invalid_files',
+      help: 'Invalid definition files found by the last sync.',
+      registers,
+    });
+    this.webhooks = new Counter({
+      name: 'station_webhook_deliveries_total',
+      help: 'Webhook deliveries, by outcome (accepted, duplicate, unauthorized, not_found, too_large, invalid_input, ...).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'not_found', 'too_large', 'invalid_input']) this.webhooks.inc({ outcome }, 0);
+    this.stopListening = o.events.on((e) => this.onEvent(e));
+  }
+
+  private onEvent(e: RunEvent): void {
+    switch (e.type) {
+      case 'step:succeeded': {
+        const ms = (e.data as { durationMs: number | null }).durationMs;
+        if (ms !== null) this.stepDuration.observe({ outcome: 'succeeded' }, ms / 1000);
+        return;
+      }
+      case 'step:failed':
+      case 'step:retrying': {
+        // Failures are rare enough to read the step row for its duration (the event does not carry it).
+        const step = e.stepId ? this.o.runStore.step(e.stepId) : undefined;
+        const ms = step?.duration_ms ?? (step?.attempt_started_ms ? Date.now() - step.attempt_started_ms : null);
+        if (ms !== null && ms !== undefined) this.stepDuration.observe({ outcome: e.type === 'step:failed' ? 'failed' : 'retrying' }, ms / 1000);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** A webhook delivery ended with this outcome (the handler's, or `too_large` when the server refused the body). */
+  webhookDelivery(outcome: string): void {
+    this.webhooks.inc({ outcome });
+  }
+
+  /** A sync ended: `report` is null when it threw. */
+  syncFinished(report: SyncReport | null, ms: number, source = 'api'): void {
+    this.syncDuration.observe({ source }, ms / 1000);
+    if (!report || report.environments.some((e) => e.error !== undefined)) this.syncErrors.inc({ source });
+    if (report && !report.dryRun) this.syncInvalidFiles.set(report.environments.reduce((n, e) => n + e.invalid.length, 0));
+  }
+
+  /** The exposition text. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.stopListening();
+    this.registry.clear();
+  }
+}

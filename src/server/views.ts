@@ -1,0 +1,88 @@
+import type { Diagnostic } from '../definitions/types.js';
+import type { DefinitionResult } from '../definitions/validate.js';
+import type { DefinitionRow, VersionRow } from '../store/definitions.js';
+
+/** API shapes of definitions; they match `stn workflows list|show|versions --json`, so scripts can use either. */
+
+function diagnostics(d: { error: string | null }): Diagnostic[] {
+  return d.error ? (JSON.parse(d.error) as Diagnostic[]) : [];
+}
+
+const diagnosticJson = (d: Diagnostic) => ({ line: d.line, col: d.col, code: d.code, message: d.message });
+
+function firstError(d: DefinitionRow): string | null {
+  const e = diagnostics(d)[0];
+  return e ? `${d.path}:${e.line}:${e.col}: ${e.code}: ${e.message}` : null;
+}
+
+export function definitionSummary(r: DefinitionRow & { label: string | null; git_commit: string | null; name: string | null }) {
+  return {
+    environment: r.environment,
+    id: r.workflow_id,
+    status: r.status,
+    version: r.active_version,
+    label: r.label,
+    name: r.name,
+    commit: r.git_commit,
+    path: r.path,
+    bundle: r.bundle,
+    error: firstError(r),
+  };
+}
+
+const flag = (v: number | null) => (v === null ? null : v === 1);
+
+export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null) {
+  return {
+    version: v.version,
+    label: v.label,
+    active: v.version === activeVersion,
+    commit: v.git_commit,
+    dirty: flag(v.git_dirty),
+    untracked: flag(v.git_untracked),
+    contentHash: v.content_hash,
+    path: v.path,
+    createdAt: v.created_at,
+  };
+}
+
+export function versionDetail(v: VersionRow) {
+  return {
+    version: v.version,
+    label: v.label,
+    name: v.name,
+    commit: v.git_commit,
+    dirty: flag(v.git_dirty),
+    untracked: flag(v.git_untracked),
+    contentHash: v.content_hash,
+    path: v.path,
+    createdAt: v.created_at,
+    spec: JSON.parse(v.spec) as unknown,
+    raw: v.raw,
+  };
+}
+
+export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined) {
+  return {
+    environment: d.environment,
+    id: d.workflow_id,
+    status: d.status,
+    activeVersion: d.active_version,
+    latestVersion: d.latest_version,
+    path: d.path,
+    bundle: d.bundle,
+    errors: diagnostics(d).map(diagnosticJson),
+    version: v ? versionDetail(v) : null,
+  };
+}
+
+export function validateResult(r: DefinitionResult) {
+  return {
+    path: r.path,
+    id: r.id ?? null,
+    valid: r.valid,
+    errors: r.errors.map(diagnosticJson),
+    warnings: r.warnings.map(diagnosticJson),
+    notes: r.notes.map(diagnosticJson),
+  };
+}
