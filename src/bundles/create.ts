@@ -15,7 +15,6 @@ export interface CreateOptions {
   output?: string | undefined;
   cwd?: string;
   limits?: ArchiveLimits;
-  stationVersion?: string;
 }
 
 export interface CreateResult {
@@ -34,7 +33,7 @@ export function createBundle(dir: string, options: CreateOptions = {}): CreateRe
   const source = path.resolve(cwd, dir);
   const limits = options.limits ?? DEFAULT_LIMITS;
   const files = readBundleFolder(source, limits);
-  const bundle = inspectBundle(files, dir, { fileList: 'ignore', stationVersion: options.stationVersion });
+  const bundle = inspectBundle(files, dir, { fileList: 'ignore', checkStation: false });
   const { name, version } = bundle.manifest;
 
   const out = outputPath(options.output, cwd, `${name}-${version}.tar.gz`);

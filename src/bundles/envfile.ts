@@ -69,7 +69,11 @@ export function environmentVars(f: EnvFile): JsonObject {
 
 function bundleSeq(f: EnvFile, create: boolean): YAMLSeq | undefined {
   const seq = f.doc.get('bundles');
-  if (isSeq(seq)) return seq;
+  if (isSeq(seq)) {
+    // `bundles: []` becomes a block list when entries are added; a non-empty flow list keeps its author's style.
+    if (create && seq.items.length === 0) seq.flow = false;
+    return seq;
+  }
   if (!create) return undefined;
   const fresh = f.doc.createNode([]);
   f.doc.set('bundles', fresh);

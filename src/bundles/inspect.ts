@@ -28,8 +28,10 @@ export interface InspectOptions {
    * verified when there is one (folders). `ignore`: the list is regenerated anyway (create).
    */
   fileList: 'required' | 'if-present' | 'ignore';
+  /** Check the manifest's `station` range against this Station (install); create packs bundles for any version. */
+  checkStation: boolean;
   /** Test hook: pretend to be another Station version. */
-  stationVersion?: string;
+  stationVersion?: string | undefined;
 }
 
 /** At most this many diagnostics are quoted per workflow in an error message. */
@@ -52,7 +54,7 @@ export function inspectBundle(files: FileMap, where: string, options: InspectOpt
   if (options.fileList === 'required' || (options.fileList === 'if-present' && manifest.files !== undefined)) {
     verifyFileList(manifest, files, where);
   }
-  checkCompatible(manifest, options.stationVersion);
+  if (options.checkStation) checkCompatible(manifest, options.stationVersion);
 
   const problems: string[] = [];
   const workflows: BundleWorkflow[] = [];

@@ -68,7 +68,7 @@ export interface InstallResult {
 export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   const target = loadEnvFile(o.repo, o.env); // the environment must exist and its file must be editable
   const source = await loadSource(o.source, { sha256: o.sha256, limits: o.limits, allowLoopbackHttp: o.allowLoopbackHttp });
-  const bundle = inspectBundle(source.files, source.where, { fileList: source.fileList, stationVersion: o.stationVersion });
+  const bundle = inspectBundle(source.files, source.where, { fileList: source.fileList, checkStation: true, stationVersion: o.stationVersion });
   const { name, version } = bundle.manifest;
   if (source.root !== undefined && source.root !== name) {
     throw new StationError('STN_E_BUNDLE_INVALID', `${source.where}: files sit under "${source.root}/" but template.json names the bundle "${name}"`);
