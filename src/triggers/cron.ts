@@ -87,7 +87,7 @@ export class CronScheduler {
       }
       this.entries.set(keyOf(entry.key), entry);
     }
-    this.station.logger.info({ owner: this.owner, triggers: this.entries.size }, 'cron scheduler started');
+    this.station.logger.info({ owner: this.owner, triggers: this.entries.size, started_at: new Date(now).toISOString() }, 'cron scheduler started');
     this.arm();
   }
 
