@@ -7,7 +7,9 @@ import { buildServer } from '../server/app.js';
 import type { DaemonState, GitPort, ServerDeps } from '../server/deps.js';
 import { Metrics } from '../server/metrics.js';
 import { Streams } from '../server/sse.js';
+import { SlackRuntime } from '../slack/runtime.js';
 import { StatsStore } from '../store/stats.js';
+import { GitPoller } from '../sync/git-poll.js';
 import { RepoWatcher } from '../sync/watcher.js';
 import type { SyncOptions, SyncReport } from '../sync/sync.js';
 import { CronScheduler } from '../triggers/cron.js';
@@ -46,7 +48,10 @@ export class Daemon {
   private engine: Engine | undefined;
   private watcher: RepoWatcher | undefined;
   private cron: CronScheduler | undefined;
-  private git: (GitPort & { start(): void; stop(): void }) | undefined;
+  private readonly slack: SlackRuntime | undefined;
+  private git: GitPoller | undefined;
+  /** Refreshes asked for by the push webhook in flight: that route syncs itself, so the poller's hook does not. */
+  private webhookRefreshes = 0;
   private server: FastifyInstance | undefined;
   private stopBridge: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
@@ -68,6 +73,8 @@ export class Daemon {
           'Configure server.tokens in station.yaml, or bind to 127.0.0.1 (server.host, STN_HOST or --host)',
       );
     }
+    // Missing Slack secrets stop the daemon before it does anything, like missing API token variables.
+    this.slack = SlackRuntime.create(station, { env: this.env });
     this.metrics = new Metrics({ stats: new StatsStore(station.db), runStore: station.runStore, events: station.events });
   }
 
@@ -102,8 +109,17 @@ export class Daemon {
       await this.watcher.start();
       this.state.watching = true;
     }
+    this.git = new GitPoller({
+      station,
+      onUpdated: () => {
+        if (this.webhookRefreshes > 0 || this.state.shuttingDown) return;
+        this.sync({ source: 'poll' }).catch((err: unknown) => log.error({ err }, 'sync after a git fast-forward failed'));
+      },
+    });
+    this.git.start();
     this.cron = new CronScheduler({ station, owner: this.engine?.id ?? `serve:${process.pid}`, env: this.env });
     this.cron.start();
+    await this.slack?.start();
 
     if (opts.listen === false) return undefined;
     const address = await this.server.listen({ host: this.host, port: this.port });
@@ -143,13 +159,26 @@ export class Daemon {
       state: () => ({ ...this.state }),
       webhooks: new WebhookHandler({ station: this.station, env: this.env }),
       // Read through getters: the poller and the scheduler are created after the server.
-      get git() {
-        return self.git;
+      get git(): GitPort | undefined {
+        const git = self.git;
+        if (!git) return undefined;
+        return {
+          status: () => git.status(),
+          refresh: async () => {
+            self.webhookRefreshes++;
+            try {
+              return await git.refresh();
+            } finally {
+              self.webhookRefreshes--;
+            }
+          },
+        };
       },
       get cron() {
         return self.cron;
       },
       verifySignature,
+      slack: this.slack,
       env: this.env,
     };
   }
@@ -171,6 +200,7 @@ export class Daemon {
     log.info({ reason, grace_ms: graceMs, running_steps: this.engine?.busy ?? 0 }, 'shutting down: no new requests; running steps get the grace period');
     await this.server?.close();
     this.cron?.stop();
+    await this.slack?.stop();
     this.git?.stop();
     await this.watcher?.stop();
     this.state.watching = false;

@@ -1,14 +1,16 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pkg from '../../package.json' with { type: 'json' };
 import type { ServerDeps } from './deps.js';
 import { installErrorHandlers } from './errors.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { gitRoutes } from './routes/git.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes } from './routes/hooks.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { runRoutes } from './routes/runs.js';
+import { slackRoutes } from './routes/slack.js';
 import { syncRoutes } from './routes/sync.js';
 import { workflowRoutes } from './routes/workflows.js';
 
@@ -37,14 +39,16 @@ const ROUTES: RouteEntry[] = [
   { routes: syncRoutes },
   { routes: hookRoutes, rawBody: true },
   { routes: gitRoutes, rawBody: true },
-  // Approvals (issue 5): { routes: approvalRoutes }, and { routes: slackRoutes, rawBody: true } for /slack/events.
+  { routes: approvalRoutes },
+  { routes: slackRoutes, rawBody: true },
 ];
 
 /** Builds the HTTP server (not listening yet): tests call `inject()` on it, the daemon `listen()`. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.station.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One debug line per request from the onResponse hook below instead of Fastify's two info lines.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.station.config.server.maxBodyBytes,
     // SSE streams are long-lived: the server ends them itself on close (preClose below).
     forceCloseConnections: 'idle',

@@ -53,5 +53,7 @@ export interface ServerDeps {
   git?: GitPort | undefined;
   cron?: CronPort | undefined;
   verifySignature?: VerifySignature | undefined;
+  /** Slack in HTTP mode (src/slack/runtime.ts): POST /slack/events. */
+  slack?: { handleHttp(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; body: string | Record<string, unknown> }> } | undefined;
   env: NodeJS.ProcessEnv;
 }

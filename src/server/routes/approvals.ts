@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { approvalJson } from '../../approvals/types.js';
+import type { Actor } from '../../approvals/types.js';
+import { APPROVAL_STATUSES, type ApprovalRow, type ApprovalStatus } from '../../store/approvals.js';
+import type { ServerDeps } from '../deps.js';
+import { decodeCursor, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
+import { API, idParam } from './common.js';
+
+const tags = ['approvals'];
+
+const decisionBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { comment: { type: 'string', maxLength: 2000, description: 'Why; stored with the decision and shown in Slack.' } },
+} as const;
+
+/** The API caller as an approval actor: the token's name (DESIGN §7: "API token name"). */
+function apiActor(req: FastifyRequest): Actor {
+  const p = req.principal;
+  const name = !p || p.anonymous ? 'local' : p.name;
+  return { source: 'api', id: name, name };
+}
+
+/**
+ * Approvals (DESIGN §7, §8): list them, list a run's, approve or reject (role approver; the decider is the token's
+ * name). The first valid decision wins: a later one answers 409 STN_E_APPROVAL_DECIDED with the decision that stands.
+ */
+export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const { station } = deps;
+  const view = (a: ApprovalRow) => approvalJson(a, station.approvals.votes(a.id));
+
+  app.get<{ Querystring: PageQuery & { status?: string } }>(
+    `${API}/workflow-approvals`,
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        tags,
+        summary: 'List approvals, newest first (?status=PENDING for the ones waiting).',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ...PAGE_QUERY, status: { type: 'string', enum: [...APPROVAL_STATUSES, ...APPROVAL_STATUSES.map((s) => s.toLowerCase())] } },
+        },
+      },
+    },
+    async (req) => {
+      const before = decodeCursor(req.query.cursor, isString);
+      const status = req.query.status?.toUpperCase() as ApprovalStatus | undefined;
+      const rows = station.approvals.list({ status, before, limit: req.query.limit + 1 });
+      return toPage(rows, req.query.limit, (last) => last.id, view);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    `${API}/workflow-runs/:id/approvals`,
+    { config: { auth: 'viewer' }, schema: { tags, summary: "A run's approvals, oldest first.", params: idParam('id', 'Run id') } },
+    async (req) => ({ items: station.approvals.ofRun(req.params.id).map(view) }),
+  );
+
+  for (const vote of ['approve', 'reject'] as const) {
+    app.post<{ Params: { id: string; aid: string }; Body: { comment?: string } | undefined }>(
+      `${API}/workflow-runs/:id/approvals/:aid/${vote}`,
+      {
+        config: { auth: 'approver' },
+        schema: {
+          tags,
+          summary: vote === 'approve' ? 'Approve (counts toward requiredApprovals).' : 'Reject: the run fails and its compensations run.',
+          description: '409 STN_E_APPROVAL_DECIDED when already decided; 403 STN_E_APPROVAL_FORBIDDEN for self-approval or a second vote.',
+          params: {
+            type: 'object',
+            properties: { id: { type: 'string', minLength: 1, maxLength: 200 }, aid: { type: 'string', minLength: 1, maxLength: 200 } },
+            required: ['id', 'aid'],
+          },
+          body: decisionBody,
+        },
+      },
+      async (req) => {
+        const actor = apiActor(req);
+        const res = station.approvals.decide({ approvalId: req.params.aid, runId: req.params.id, vote, actor, comment: req.body?.comment });
+        req.log.info({ run_id: req.params.id, approval_id: req.params.aid, vote, by: actor.id, outcome: res.outcome }, 'approval vote via API');
+        return { outcome: res.outcome, remaining: res.remaining, approval: view(res.approval) };
+      },
+    );
+  }
+}
