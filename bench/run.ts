@@ -4,10 +4,14 @@
  */
 import { benchDefinitionsSync } from './definitions-sync.js';
 import { benchEngine } from './engine.js';
+import { benchFileChange } from './file-change.js';
+import { benchWebhook } from './webhook.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   definitions: benchDefinitionsSync,
   engine: benchEngine,
+  webhook: benchWebhook,
+  'file-change': benchFileChange,
 };
 
 const wanted = process.argv.slice(2);
