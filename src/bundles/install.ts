@@ -73,11 +73,13 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   if (source.root !== undefined && source.root !== name) {
     throw new StationError('STN_E_BUNDLE_INVALID', `${source.where}: files sit under "${source.root}/" but template.json names the bundle "${name}"`);
   }
-  // A folder install records the file list too, so the installed copy can be verified like an archive's.
-  const files: FileMap = new Map(source.files);
-  if (source.kind === 'folder') files.set(MANIFEST_FILE, { data: manifestWithFileList(bundle.manifest, files), executable: false });
-
   const installed = readInstalled(o.repo, name);
+  const folder = bundleDir(o.repo, name);
+  // A folder install records the file list too, so the installed copy can be verified like an archive's; a bundle
+  // folder already in place (`stn bundle install bundles/x --env e`) is only added to the environment.
+  const inPlace = source.kind === 'folder' && installed !== undefined && fs.realpathSync(source.where) === fs.realpathSync(folder);
+  const files: FileMap = new Map(source.files);
+  if (source.kind === 'folder' && !inPlace) files.set(MANIFEST_FILE, { data: manifestWithFileList(bundle.manifest, files), executable: false });
   const folderChanges = installed === undefined || !sameFiles(installed.files, files);
   const uses = bundleUses(o.repo).get(name) ?? [];
   const others = uses.filter((u) => u.env !== o.env).map((u) => u.env);
@@ -105,7 +107,6 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   setBundleEntry(target, name, version, varsSet);
 
   const changedFiles = envFiles.filter(envFileChanged);
-  const folder = bundleDir(o.repo, name);
   if (folderChanges) replaceFolderThenWrite(folder, files, changedFiles);
   else writeAll(changedFiles);
 

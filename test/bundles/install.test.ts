@@ -108,6 +108,14 @@ bundles:
     expect(JSON.parse(repo.read('bundles/kit/template.json'))).toHaveProperty('files');
   });
 
+  it('installing the folder already at bundles/<name>/ only adds the environment entry', async () => {
+    writeBundleFolder(path.join(repo.dir, 'bundles', 'kit'));
+    repo.commit('bundle written by hand');
+    const r = await installBundle({ repo: repo.dir, env: 'b', source: path.join(repo.dir, 'bundles', 'kit'), vars: ['threshold=2'] });
+    expect(r).toMatchObject({ action: 'installed', folderWritten: false, files: ['environments/b/environment.yaml'] });
+    expect(repo.git('status', '--porcelain', '--untracked-files=all')).toBe('?? environments/b/environment.yaml');
+  });
+
   it('a second install of the same archive changes nothing; with --var it updates only the entry', async () => {
     const file = archive();
     await install({ source: file, vars: ['threshold=7'] });
