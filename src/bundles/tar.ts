@@ -140,7 +140,8 @@ export function readTar(buf: Uint8Array, onEntry: (e: TarEntry) => void): void {
     if (block.every((b) => b === 0)) return; // end of archive (the second zero block is optional in practice)
     const name = readString(block, 0, 100);
     const magic = readString(block, 257, 6);
-    const prefix = magic.startsWith('ustar') ? readString(block, 345, 155) : '';
+    // POSIX ustar ("ustar\0") has a path prefix field; old GNU tar ("ustar  ") keeps other data there.
+    const prefix = magic === 'ustar' ? readString(block, 345, 155) : '';
     const entryPath = prefix ? `${prefix}/${name}` : name;
     const stored = readOctal(block, 148, 8, 'checksum', entryPath);
     if (stored !== checksum(block)) {

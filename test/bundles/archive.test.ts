@@ -81,10 +81,12 @@ describe('packArchive', () => {
     fs.writeFileSync(path.join(src, 'kit', 'template.json'), '{}');
     fs.writeFileSync(path.join(src, 'kit', 'workflows', 'a.workflow.yaml'), 'a');
     const file = path.join(tmp, 'sys.tar.gz');
-    execFileSync('tar', ['--format=ustar', '-czf', file, '-C', src, 'kit']);
-    const { root, files: back } = unpackArchive(fs.readFileSync(file));
-    expect(root).toBe('kit');
-    expect([...back.keys()].sort()).toEqual(['template.json', 'workflows/a.workflow.yaml']);
+    for (const format of ['ustar', 'gnu']) {
+      execFileSync('tar', [`--format=${format}`, '-czf', file, '-C', src, 'kit']);
+      const { root, files: back } = unpackArchive(fs.readFileSync(file));
+      expect(root, format).toBe('kit');
+      expect([...back.keys()].sort(), format).toEqual(['template.json', 'workflows/a.workflow.yaml']);
+    }
   });
 });
 
