@@ -1,0 +1,104 @@
+import { LogLevel, webApi, type Logger as SlackLogger } from '@slack/bolt';
+import type { ResolvedSlackConfig } from '../config/slack.js';
+import type { Logger } from '../log.js';
+
+export type WebClient = InstanceType<typeof webApi.WebClient>;
+export type WebClientOptions = NonNullable<ConstructorParameters<typeof webApi.WebClient>[1]>;
+
+/** How the Web API client retries one call before the caller's own (durable) retry takes over. */
+export interface SlackRetry {
+  retries: number;
+  minTimeoutMs: number;
+  maxTimeoutMs: number;
+  /** Per-request timeout. */
+  timeoutMs: number;
+}
+
+/**
+ * Few, quick retries per call: a Slack outage must never hold up the notifier (which retries durably with its own
+ * backoff) or a slack.post step (which has its step retry policy).
+ */
+export const DEFAULT_SLACK_RETRY: SlackRetry = { retries: 2, minTimeoutMs: 250, maxTimeoutMs: 2000, timeoutMs: 10_000 };
+
+/** The settings of every Slack Web API client Station makes (Bolt's included): base URL, retries, logging. */
+export function webClientOptions(config: ResolvedSlackConfig, logger: Logger, retry: SlackRetry = DEFAULT_SLACK_RETRY): WebClientOptions {
+  return {
+    slackApiUrl: config.apiUrl,
+    logger: slackLogger(logger),
+    retryConfig: { retries: retry.retries, factor: 2, minTimeout: retry.minTimeoutMs, maxTimeout: retry.maxTimeoutMs, randomize: true },
+    timeout: retry.timeoutMs,
+  };
+}
+
+export function createWebClient(token: string, config: ResolvedSlackConfig, logger: Logger, retry?: SlackRetry): WebClient {
+  return new webApi.WebClient(token, webClientOptions(config, logger, retry));
+}
+
+/** The Slack secrets, read from the environment variables station.yaml names (never stored, never logged). */
+export interface SlackCredentials {
+  botToken: string | undefined;
+  signingSecret: string | undefined;
+  appToken: string | undefined;
+}
+
+export function slackCredentials(config: ResolvedSlackConfig, env: NodeJS.ProcessEnv): SlackCredentials {
+  const read = (name: string) => (env[name] !== undefined && env[name] !== '' ? env[name] : undefined);
+  return { botToken: read(config.botTokenEnv), signingSecret: read(config.signingSecretEnv), appToken: read(config.appTokenEnv) };
+}
+
+/** Slack's logger interface on top of pino (component=slack); Slack's chatty info lines go to debug. */
+export function slackLogger(logger: Logger): SlackLogger {
+  const log = logger.child({ component: 'slack' });
+  let level: LogLevel = LogLevel.INFO;
+  const text = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(' ');
+  return {
+    debug: (...msg: unknown[]) => log.trace(text(msg)),
+    info: (...msg: unknown[]) => log.debug(text(msg)),
+    warn: (...msg: unknown[]) => log.warn(text(msg)),
+    error: (...msg: unknown[]) => log.error(text(msg)),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+/** Platform errors that no retry will fix: the channel or token is wrong, the message is invalid. */
+const PERMANENT = new Set([
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'missing_scope',
+  'no_permission',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'message_not_found',
+  'cant_update_message',
+  'restricted_action',
+]);
+
+/** The Slack error code of a failed Web API call (`channel_not_found`, `ratelimited`, ...), or the client's own code. */
+export function slackErrorCode(err: unknown): string {
+  const e = err as { code?: string; data?: { error?: string } };
+  if (e.code === webApi.ErrorCode.PlatformError && typeof e.data?.error === 'string') return e.data.error;
+  return e.code ?? 'unknown';
+}
+
+/** True when retrying the call cannot help (see PERMANENT); network errors, 5xx and rate limits are retried. */
+export function isPermanentSlackError(err: unknown): boolean {
+  return PERMANENT.has(slackErrorCode(err));
+}
+
+/** A short, secret-free description of a failed call for logs and stored errors. */
+export function slackErrorText(err: unknown): string {
+  const code = slackErrorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code === 'unknown' ? message : `${code}: ${message}`;
+}

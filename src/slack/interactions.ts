@@ -1,0 +1,151 @@
+import type { App } from '@slack/bolt';
+import { ApprovalDecidedError, ApprovalForbiddenError, type ApprovalService } from '../approvals/service.js';
+import type { Actor } from '../approvals/types.js';
+import { StationError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ApprovalRow } from '../store/approvals.js';
+import { ACTION_APPROVE, ACTION_OPEN_RUN, ACTION_REJECT, REASON_ACTION, REASON_BLOCK, VIEW_REJECT, actorText, rejectModal } from './blocks.js';
+import { slackErrorText, type WebClient } from './client.js';
+import type { SlackDirectory } from './directory.js';
+
+export interface InteractionDeps {
+  approvals: ApprovalService;
+  directory: SlackDirectory;
+  client: WebClient;
+  logger: Logger;
+  /** Wakes the notifier: the message changed. */
+  notify(): void;
+}
+
+interface SlackUser {
+  id: string;
+  username?: string;
+  name?: string;
+}
+
+interface ActionBody {
+  user: SlackUser;
+  channel?: { id: string };
+  trigger_id?: string;
+  actions?: Array<{ value?: string }>;
+}
+
+interface ViewBody {
+  user: SlackUser;
+  view: { private_metadata?: string; state?: { values?: Record<string, Record<string, { value?: string | null }>> } };
+}
+
+type Check = { ok: true; approval: ApprovalRow; approverIds: Set<string> | undefined; actor: Actor } | { ok: false; text: string };
+
+/**
+ * The Approve button decides at once; Reject opens a modal (the confirmation, with an optional reason) and decides on
+ * its submission. Someone who may not decide gets an ephemeral refusal (audited by the approval service as
+ * `approval:refused`) and nothing else changes; a click on a decided approval is told who decided it.
+ */
+export function registerInteractions(app: App, d: InteractionDeps): void {
+  const ephemeral = async (channel: string | undefined, user: string, text: string) => {
+    if (!channel) return;
+    try {
+      await d.client.chat.postEphemeral({ channel, user, text });
+    } catch (err) {
+      d.logger.warn({ error: slackErrorText(err), user }, 'could not send an ephemeral Slack message');
+    }
+  };
+
+  /** Who clicked, and whether they may vote at all (the approval service makes the final, transactional check). */
+  const check = async (approvalId: string, user: SlackUser): Promise<Check> => {
+    let approval: ApprovalRow;
+    try {
+      approval = d.approvals.get(approvalId);
+    } catch {
+      return { ok: false, text: `This approval (${approvalId}) no longer exists in Station.` };
+    }
+    if (approval.status !== 'PENDING') return { ok: false, text: decidedText(new ApprovalDecidedError(approval)) };
+    const approvers = JSON.parse(approval.approvers) as string[];
+    let approverIds: Set<string> | undefined;
+    let email: string | undefined;
+    try {
+      if (approvers.length > 0) approverIds = await d.directory.resolve(approvers);
+      if (approval.allow_self_approval === 0 && approval.initiator) email = await d.directory.emailOf(user.id);
+    } catch (err) {
+      d.logger.warn({ approval_id: approvalId, error: slackErrorText(err) }, 'could not resolve the approvers with Slack');
+      return { ok: false, text: `Station could not check the approvers with Slack (${slackErrorText(err)}). Try again, or decide with "stn approve".` };
+    }
+    const actor: Actor = { source: 'slack', id: user.id, name: user.name ?? user.username ?? user.id, email };
+    return { ok: true, approval, approverIds, actor };
+  };
+
+  /** Records the vote; returns the text to tell the clicker, or undefined when the message update says it all. */
+  const vote = (c: Extract<Check, { ok: true }>, kind: 'approve' | 'reject', comment: string | undefined): string | undefined => {
+    try {
+      const res = d.approvals.decide({ approvalId: c.approval.id, vote: kind, actor: c.actor, comment, approverIds: c.approverIds });
+      d.notify();
+      if (res.outcome === 'recorded') return `Your approval is recorded: ${res.remaining} more needed.`;
+      return undefined;
+    } catch (err) {
+      if (err instanceof ApprovalDecidedError) return decidedText(err);
+      if (err instanceof ApprovalForbiddenError) return `You cannot ${kind} this: ${err.message}.`;
+      if (err instanceof StationError) return `Station refused: ${err.message}`;
+      throw err;
+    }
+  };
+
+  app.action(ACTION_APPROVE, async ({ ack, body }) => {
+    await ack();
+    const b = body as unknown as ActionBody;
+    const c = await check(b.actions?.[0]?.value ?? '', b.user);
+    const text = c.ok ? vote(c, 'approve', undefined) : c.text;
+    if (text) await ephemeral(b.channel?.id ?? (c.ok ? (c.approval.channel ?? undefined) : undefined), b.user.id, text);
+  });
+
+  app.action(ACTION_REJECT, async ({ ack, body }) => {
+    await ack();
+    const b = body as unknown as ActionBody;
+    const c = await check(b.actions?.[0]?.value ?? '', b.user);
+    if (!c.ok) {
+      await ephemeral(b.channel?.id, b.user.id, c.text);
+      return;
+    }
+    // Refuse before the modal, so someone who may not decide never gets a Reject dialog.
+    const approvers = JSON.parse(c.approval.approvers) as string[];
+    if (approvers.length > 0 && !c.approverIds?.has(c.actor.id)) {
+      await ephemeral(b.channel?.id, b.user.id, vote(c, 'reject', undefined) ?? 'You cannot reject this.');
+      return;
+    }
+    try {
+      await d.client.views.open({ trigger_id: b.trigger_id ?? '', view: rejectModal(c.approval, b.channel?.id) as never });
+    } catch (err) {
+      d.logger.warn({ approval_id: c.approval.id, error: slackErrorText(err) }, 'could not open the Reject dialog');
+      await ephemeral(b.channel?.id, b.user.id, `Could not open the Reject dialog (${slackErrorText(err)}); try again, or use "stn reject ${c.approval.id}".`);
+    }
+  });
+
+  app.view(VIEW_REJECT, async ({ ack, body }) => {
+    const b = body as unknown as ViewBody;
+    let meta: { approvalId?: string; channel?: string } = {};
+    try {
+      meta = JSON.parse(b.view.private_metadata ?? '{}') as typeof meta;
+    } catch {
+      // an unknown approval below
+    }
+    const reason = b.view.state?.values?.[REASON_BLOCK]?.[REASON_ACTION]?.value ?? undefined;
+    const c = await check(meta.approvalId ?? '', b.user);
+    const text = c.ok ? vote(c, 'reject', reason ?? undefined) : c.text;
+    // Errors show in the dialog itself; a successful reject closes it (the message update shows the outcome).
+    if (text) await ack({ response_action: 'errors', errors: { [REASON_BLOCK]: text.slice(0, 150) } });
+    else await ack();
+  });
+
+  // The "Open the run" link button also sends an action; it needs only an acknowledgement.
+  app.action(ACTION_OPEN_RUN, async ({ ack }) => {
+    await ack();
+  });
+}
+
+function decidedText(err: ApprovalDecidedError): string {
+  const a = err.approval;
+  const d = (err.details?.decision ?? null) as { by: { source: string; id: string; name: string }; decidedAt: string } | null;
+  if (a.status === 'CANCELLED') return 'This approval is closed: the run stopped waiting for it.';
+  if (a.status === 'TIMED_OUT') return `This approval already timed out (onTimeout: ${a.on_timeout}).`;
+  return `Already ${a.status.toLowerCase()}${d ? ` by ${actorText(d.by)} at ${d.decidedAt}` : ''}.`;
+}
