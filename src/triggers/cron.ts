@@ -4,7 +4,7 @@ import type { CronTrigger } from '../definitions/types.js';
 import { toStationError } from '../errors.js';
 import { TriggerStore, type TriggerKey } from '../store/triggers.js';
 import { triggerInput } from './input.js';
-import { activeCronTriggers, type ActiveTrigger } from './registry.js';
+import { activeCronTriggers, type ActiveTrigger, type TriggerCache } from './registry.js';
 import { compileSchedule, nextSlot, slotsBetween } from './slots.js';
 
 /** After downtime, `catchUp: all` fires at most this many missed slots per trigger (the newest ones). */
@@ -60,6 +60,7 @@ export class CronScheduler {
   private readonly clock: Clock;
   private readonly store: TriggerStore;
   private entries = new Map<string, Entry>();
+  private readonly versions: TriggerCache = new Map();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private fired = 0;
@@ -77,7 +78,7 @@ export class CronScheduler {
     this.running = true;
     const now = this.clock.now();
     this.entries = new Map();
-    for (const t of activeCronTriggers(this.station)) {
+    for (const t of activeCronTriggers(this.station, this.versions)) {
       const entry = this.entryOf(t, now);
       if (!entry) continue;
       const last = this.store.lastFire(entry.key);
@@ -99,7 +100,7 @@ export class CronScheduler {
   reload(): void {
     const now = this.clock.now();
     const next = new Map<string, Entry>();
-    for (const t of activeCronTriggers(this.station)) {
+    for (const t of activeCronTriggers(this.station, this.versions)) {
       const fresh = this.entryOf(t, now);
       if (!fresh) continue;
       const old = this.entries.get(keyOf(fresh.key));

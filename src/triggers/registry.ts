@@ -13,21 +13,33 @@ export interface ActiveTrigger<T extends Trigger = Trigger> {
  * The triggers that may fire: those of definitions that are active (not disabled, with a valid version; a definition
  * whose latest edit is invalid keeps its last good version), and not switched off with `enabled: false`.
  */
-export function activeTriggers(station: Station): ActiveTrigger[] {
+export function activeTriggers(station: Station, cache?: TriggerCache): ActiveTrigger[] {
   const out: ActiveTrigger[] = [];
+  const seen = new Set<string>();
   for (const d of station.definitions.listDefinitions({ status: 'active' })) {
     if (d.active_version === null) continue;
-    const { spec } = station.specs.get(d.environment, d.workflow_id, d.active_version);
-    for (const trigger of spec.triggers ?? []) {
+    // Versions never change: a reload after a sync parses only the definitions that got a new one.
+    const key = `${d.environment}\0${d.workflow_id}\0${d.active_version}`;
+    seen.add(key);
+    let triggers = cache?.get(key);
+    if (!triggers) {
+      triggers = station.specs.get(d.environment, d.workflow_id, d.active_version).spec.triggers ?? [];
+      cache?.set(key, triggers);
+    }
+    for (const trigger of triggers) {
       if (trigger.enabled === false) continue;
       out.push({ environment: d.environment, workflowId: d.workflow_id, version: d.active_version, trigger });
     }
   }
+  if (cache) for (const key of cache.keys()) if (!seen.has(key)) cache.delete(key);
   return out;
 }
 
-export function activeCronTriggers(station: Station): Array<ActiveTrigger<CronTrigger>> {
-  return activeTriggers(station).filter((t): t is ActiveTrigger<CronTrigger> => t.trigger.type === 'cron');
+/** The triggers of definition versions already read, by environment, workflow and version. */
+export type TriggerCache = Map<string, Trigger[]>;
+
+export function activeCronTriggers(station: Station, cache?: TriggerCache): Array<ActiveTrigger<CronTrigger>> {
+  return activeTriggers(station, cache).filter((t): t is ActiveTrigger<CronTrigger> => t.trigger.type === 'cron');
 }
 
 /** One webhook trigger by its URL parts, or undefined when it does not exist, is disabled or its definition is. */
