@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { unpackArchive } from '../../src/bundles/archive.js';
+import { packArchive, unpackArchive } from '../../src/bundles/archive.js';
 import { createBundle } from '../../src/bundles/create.js';
 import { installBundle, type InstallOptions } from '../../src/bundles/install.js';
 import { listBundles } from '../../src/bundles/list.js';
@@ -181,6 +181,20 @@ bundles:
     it('a bundle for another Station version', async () => {
       const e = await refusedUntouched({ source: archive({ station: '>=99.0.0' }) }, 'STN_E_BUNDLE_INCOMPATIBLE');
       expect(e.message).toContain('needs Station >=99.0.0; this is Station 0.1.0');
+    });
+
+    it('an archive whose folder is not named after the bundle', async () => {
+      const { files } = unpackArchive(fs.readFileSync(archive()));
+      const file = path.join(work, 'renamed.tar.gz');
+      fs.writeFileSync(file, packArchive('other', files));
+      const e = await refusedUntouched({ source: file, vars: ['threshold=1'] }, 'STN_E_BUNDLE_INVALID');
+      expect(e.message).toContain('files sit under "other/" but template.json names the bundle "kit"');
+    });
+
+    it('into an environment whose environment.yaml is invalid', async () => {
+      repo.write('environments/b/environment.yaml', 'bundles:\n  name: kit\n');
+      const e = await refusedUntouched({ env: 'b', source: archive(), vars: ['threshold=1'] }, 'STN_E_ENVIRONMENT_INVALID');
+      expect(e.message).toContain('environments/b/environment.yaml is invalid: /bundles: must be array; fix it first');
     });
 
     it('an unknown environment', async () => {
