@@ -135,7 +135,9 @@ program
   .option('--detach', 'only enqueue the run and print its id; "stn worker" or the daemon executes it')
   .option('--version <n>', 'run this version instead of the active one')
   .action(async (workflow: string, opts: { env?: string; input?: string; idempotencyKey?: string; detach?: boolean; version?: string }) => {
-    await withStation({ mustExist: true }, (s) => runCommand(s, workflow, { ...opts, json: json() }));
+    // The progress lines already report each step: the engine's warn lines (step:failed, run:failed) would repeat them.
+    const logLevel = globals().logLevel ?? process.env.STN_LOG_LEVEL ?? 'error';
+    await withStation({ mustExist: true, logLevel }, (s) => runCommand(s, workflow, { ...opts, json: json() }));
   });
 
 program

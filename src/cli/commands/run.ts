@@ -71,9 +71,12 @@ export async function runCommand(station: Station, workflowId: string, opts: Run
   const { run, created } = started;
 
   if (opts.detach) {
+    // stdout is only the id, so `id=$(stn run --detach …)` works whether or not the run already existed.
     if (opts.json) printJson({ id: run.id, created, status: run.status });
-    else if (created) print(run.id);
-    else print(`${run.id}  (existing run for idempotency key "${opts.idempotencyKey ?? ''}", ${run.status})`);
+    else print(run.id);
+    if (!opts.json && !created) {
+      process.stderr.write(`stn: existing run for idempotency key "${opts.idempotencyKey ?? ''}" (${run.status})\n`);
+    }
     return 0;
   }
   if (!opts.json) {

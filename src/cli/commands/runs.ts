@@ -73,7 +73,7 @@ export function showRunCommand(station: Station, id: string, opts: { json: boole
   const summary = runSummaryJson(run);
   print(`run ${run.id}`);
   print(`  workflow  ${run.environment}/${run.workflow_id} v${run.version}`);
-  print(`  status    ${run.status}${run.paused ? ' (paused)' : ''}${run.cancel_requested && !run.finished_at ? ' (cancel requested)' : ''}`);
+  print(`  status    ${run.status}${run.paused && run.status !== 'PAUSED' ? ' (paused)' : ''}${run.cancel_requested && !run.finished_at ? ' (cancel requested)' : ''}`);
   print(`  trigger   ${triggerText(run)}`);
   print(`  created   ${run.created_at}`);
   print(`  started   ${run.started_at ?? '-'}`);
