@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolveConfig } from '../config/config.js';
 import { openStation, type OpenOptions } from '../context.js';
 import { NotFoundError, toStationError } from '../errors.js';
+import { registerApprovalCommands } from './commands/approvals.js';
 import { registerBundleCommands } from './commands/bundle.js';
 import { runCommand } from './commands/run.js';
 import {
@@ -227,6 +228,8 @@ registerBundleCommands(program, {
     exitCode = code;
   },
 });
+
+registerApprovalCommands(program, { withStation: (body) => withStation({ mustExist: true }, body), json });
 
 async function main(argv: string[]): Promise<number> {
   try {
