@@ -9,6 +9,7 @@ import { Specs } from './engine/specs.js';
 import { NotFoundError } from './errors.js';
 import type { ExecutorRegistry } from './executors/registry.js';
 import { createLogger, type Logger } from './log.js';
+import { createSlackPoster } from './slack/poster.js';
 import { ApprovalStore } from './store/approvals.js';
 import { openDatabase, type Db } from './store/db.js';
 import { DefinitionStore } from './store/definitions.js';
@@ -111,6 +112,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
         leaseMs: o.leaseMs ?? config.engine.leaseSeconds * 1000,
         createChildRun: (parent, step, wait) => runs.createChild(parent, step, wait),
         approvals: approvalHooks(approvals),
+        slack: createSlackPoster({ config: config.slack, env, db, runs: runStore, logger, publicUrl: config.server.publicUrl }),
         specs,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.random ? { random: o.random } : {}),

@@ -35,6 +35,8 @@ export interface EngineOptions {
   createChildRun: InterpreterDeps['createChildRun'];
   /** Records and decides human.approval steps, inside the engine's transactions. */
   approvals?: InterpreterDeps['approvals'];
+  /** Posts Slack messages for slack.post steps (absent: Slack is not configured in station.yaml). */
+  slack?: ExecContext['slack'];
   executors?: ExecutorRegistry;
   clock?: Clock;
   random?: () => number;
@@ -365,6 +367,7 @@ export class Engine {
       repo: this.o.repo,
       now: this.now,
       logger: this.o.logger,
+      slack: this.o.slack,
     };
     if (executor.inline) {
       // No side effects outside Station: the whole delivery happens in this transaction.

@@ -4,6 +4,7 @@ import { httpRequest } from './http-request.js';
 import { humanApproval } from './human-approval.js';
 import { noop } from './noop.js';
 import { shellExec } from './shell-exec.js';
+import { slackPost } from './slack-post.js';
 import { signalWait } from './signal-wait.js';
 import { sleep } from './sleep.js';
 import type { Executor } from './types.js';
@@ -23,6 +24,7 @@ export const EXECUTORS: Partial<Record<ActionName, Executor>> = {
   'signal.wait': signalWait,
   'workflow.run': workflowRun,
   'human.approval': humanApproval,
+  'slack.post': slackPost,
 };
 
 export type ExecutorRegistry = Partial<Record<string, Executor>>;

@@ -22,6 +22,16 @@ export interface ExecContext {
   repo: string;
   now(): number;
   logger: Logger;
+  /** Slack, for slack.post (undefined when station.yaml has no slack section). */
+  slack?: SlackPoster | undefined;
+}
+
+/** Posts a message for slack.post: in the run's thread (`thread: true`) or as a new message in a channel. */
+export interface SlackPoster {
+  post(req: { runId: string; channel?: string | undefined; text?: string | undefined; blocks?: JsonValue[] | undefined; thread: boolean }): Promise<{
+    channel: string;
+    ts: string;
+  }>;
 }
 
 /** A failure an executor reports; `retryable: false` skips remaining attempts (bad input, for instance). */

@@ -28,6 +28,10 @@ export class FakeSlack {
   users: FakeSlackUser[] = [];
   /** User groups: id → {handle, members}. */
   groups: Record<string, { handle: string; users: string[] }> = {};
+  /** Channels that do not exist: posts there answer channel_not_found. */
+  missingChannels = new Set<string>();
+  /** Calls refused while `down` (HTTP 503), by method. */
+  readonly refused: string[] = [];
   /** The WebSocket URL apps.connections.open hands out (Socket Mode). */
   socketUrl: string | undefined;
   private server: http.Server | undefined;
@@ -87,6 +91,7 @@ export class FakeSlack {
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length) : typeof args.token === 'string' ? args.token : undefined;
     if (this.down) {
+      this.refused.push(method);
       res.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable');
       return;
     }
@@ -106,6 +111,7 @@ export class FakeSlack {
       case 'auth.test':
         return { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', user: 'station' };
       case 'chat.postMessage': {
+        if (this.missingChannels.has(String(args.channel))) return { ok: false, error: 'channel_not_found' };
         const ts = this.nextTs();
         return { ok: true, channel: args.channel, ts, message: { text: args.text, ts } };
       }
