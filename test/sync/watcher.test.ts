@@ -100,11 +100,20 @@ describe('RepoWatcher', () => {
     expect(h.station.definitions.definition('default', 'base')).toMatchObject({ status: 'active', active_version: 1 });
   });
 
-  it('a new environment folder and a bundle are picked up', async () => {
+  it('a new environment folder and a bundle are picked up; a bundle edit updates the installing environment', async () => {
     await startWatcher();
     h.writeFile('environments/staging/workflows/stage.workflow.yaml', workflowYaml('stage'));
     await nextReport(has('added', 'stage', 'staging'));
     expect(h.station.definitions.definition('staging', 'stage')?.status).toBe('active');
+
+    h.writeFile('bundles/mini/template.json', JSON.stringify({ name: 'mini', version: '1.0.0', description: 'test bundle' }));
+    h.writeFile('bundles/mini/workflows/mini-a.workflow.yaml', workflowYaml('mini-a'));
+    h.writeFile('environments/default/environment.yaml', 'bundles:\n  - name: mini\n');
+    await nextReport(has('added', 'mini-a'));
+    expect(h.station.definitions.definition('default', 'mini-a')).toMatchObject({ status: 'active', bundle: 'mini' });
+    h.writeFile('bundles/mini/workflows/mini-a.workflow.yaml', workflowYaml('mini-a', { note: 'v2' }));
+    await nextReport(has('updated', 'mini-a'));
+    expect(h.station.definitions.definition('default', 'mini-a')?.active_version).toBe(2);
   });
 
   it('ignores files outside environments/ and bundles/ and editor swap files', async () => {
