@@ -23,6 +23,8 @@ import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
 import { diffCommand, listCommand, showCommand, versionsCommand } from './commands/workflows.js';
 import { printJson } from './output.js';
+import { RemoteClient, remoteTarget } from './remote.js';
+import * as remoteCmd from './remote-commands.js';
 
 interface GlobalOptions {
   repo?: string;
@@ -30,6 +32,7 @@ interface GlobalOptions {
   config?: string;
   json?: boolean;
   logLevel?: string;
+  server?: string;
 }
 
 const program = new Command('stn')
@@ -39,10 +42,16 @@ const program = new Command('stn')
   .option('--config <file>', 'station.yaml to use (default: <repo>/station.yaml, or STN_CONFIG)')
   .option('--json', 'machine-readable output')
   .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .option('--server <url>', 'talk to a running daemon instead of the database (or STN_SERVER; token from STN_TOKEN): run, runs, workflows list|show, sync')
   .showHelpAfterError()
   .exitOverride();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+/** The daemon to send the command to (--server / STN_SERVER), or undefined to work on the database directly. */
+const remote = (): RemoteClient | undefined => {
+  const target = remoteTarget(globals().server);
+  return target ? new RemoteClient(target) : undefined;
+};
 const openOpts = (extra: Partial<OpenOptions> = {}): OpenOptions => {
   const g = globals();
   // CLI commands keep stderr quiet unless asked: their stdout report is the interface.
@@ -77,6 +86,8 @@ program
   .option('--dry-run', 'plan only: show what would change, write nothing')
   .option('--allow-empty', 'allow disabling every definition of an environment')
   .action(async (opts: { env?: string; dryRun?: boolean; allowEmpty?: boolean }) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteSync(r, { ...opts, json: globals().json ?? false }));
     // Without a database, an unknown --env must not leave a fresh database behind.
     const config = resolveConfig(openOpts());
     if (opts.env !== undefined && !fs.existsSync(config.database) && !fs.existsSync(path.join(config.repo, 'environments', opts.env))) {
@@ -94,6 +105,8 @@ workflows
   .option('--env <name>', 'only this environment')
   .option('--status <status>', 'active, disabled or invalid')
   .action(async (opts: { env?: string; status?: string }) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteListWorkflows(r, { ...opts, json: globals().json ?? false }));
     await withStation({ mustExist: true }, (s) => listCommand(s, { ...opts, json: globals().json ?? false }));
   });
 workflows
@@ -103,6 +116,8 @@ workflows
   .option('--env <name>', 'environment (needed when the id exists in several)')
   .option('--version <n>', 'a specific version')
   .action(async (id: string, opts: { env?: string; version?: string }) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteShowWorkflow(r, id, { ...opts, json: globals().json ?? false }));
     await withStation({ mustExist: true }, (s) => showCommand(s, id, { ...opts, json: globals().json ?? false }));
   });
 workflows
@@ -138,6 +153,8 @@ program
   .action(async (workflow: string, opts: { env?: string; input?: string; idempotencyKey?: string; detach?: boolean; version?: string }) => {
     // The progress lines already report each step: the engine's warn lines (step:failed, run:failed) would repeat them.
     const logLevel = globals().logLevel ?? process.env.STN_LOG_LEVEL ?? 'error';
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteRun(r, workflow, { ...opts, json: json() }));
     await withStation({ mustExist: true, logLevel }, (s) => runCommand(s, workflow, { ...opts, json: json() }));
   });
 
@@ -172,6 +189,8 @@ runs
   .option('--limit <n>', 'at most this many (default 50)')
   .option('--before <runId>', 'runs created before this one (the next page)')
   .action(async (opts: { workflow?: string; status?: string; env?: string; limit?: string; before?: string }) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteListRuns(r, { ...opts, json: json() }));
     await withStation({ mustExist: true }, (s) => listRunsCommand(s, { ...opts, json: json() }));
   });
 runs
@@ -179,6 +198,8 @@ runs
   .description("a run's timeline: header, then every step with its input, output or error")
   .argument('<id>')
   .action(async (id: string) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteShowRun(r, id, { json: json() }));
     await withStation({ mustExist: true }, (s) => showRunCommand(s, id, { json: json() }));
   });
 runs
@@ -187,6 +208,8 @@ runs
   .argument('<id>')
   .option('--follow', 'keep printing new events until the run ends')
   .action(async (id: string, opts: { follow?: boolean }) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteEvents(r, id, { ...opts, json: json() }));
     await withStation({ mustExist: true }, (s) => eventsCommand(s, id, { ...opts, json: json() }));
   });
 runs
@@ -195,6 +218,8 @@ runs
   .argument('<id>')
   .option('--compensate', 'run the compensations of the succeeded steps first')
   .action(async (id: string, opts: { compensate?: boolean }) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteControl(r, 'cancel', id, { ...opts, json: json() }));
     await withStation({ mustExist: true }, (s) => cancelCommand(s, id, { ...opts, json: json() }));
   });
 runs
@@ -202,6 +227,8 @@ runs
   .description('pause a run: no new steps start; a running step finishes')
   .argument('<id>')
   .action(async (id: string) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteControl(r, 'pause', id, { json: json() }));
     await withStation({ mustExist: true }, (s) => pauseCommand(s, id, { json: json() }));
   });
 runs
@@ -209,6 +236,8 @@ runs
   .description('resume a paused run')
   .argument('<id>')
   .action(async (id: string) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteControl(r, 'resume', id, { json: json() }));
     await withStation({ mustExist: true }, (s) => resumeCommand(s, id, { json: json() }));
   });
 runs
@@ -218,6 +247,8 @@ runs
   .argument('<name>', 'signal name')
   .option('--payload <json>', 'payload: JSON text, or @file.json')
   .action(async (id: string, name: string, opts: { payload?: string }) => {
+    const r = remote();
+    if (r) return void (exitCode = await remoteCmd.remoteSignal(r, id, name, { ...opts, json: json() }));
     await withStation({ mustExist: true }, (s) => signalCommand(s, id, name, { ...opts, json: json() }));
   });
 
