@@ -122,7 +122,16 @@ export class Daemon {
     await this.slack?.start();
 
     if (opts.listen === false) return undefined;
-    const address = await this.server.listen({ host: this.host, port: this.port });
+    let address: string;
+    try {
+      address = await this.server.listen({ host: this.host, port: this.port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+        throw new ConfigError(`cannot listen on ${this.host}:${this.port} (${code}): choose another server.host / server.port (STN_HOST, STN_PORT, --host, --port)`);
+      }
+      throw err;
+    }
     const url = baseUrl(address);
     log.info({ url, api: `${url}/api/v1`, auth: this.auth.enabled ? 'bearer tokens' : 'none (loopback only)' }, 'listening');
     return url;

@@ -8,7 +8,7 @@ import { RunTail } from './run-tail.js';
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 
-/** Open streams, so a shutting-down server can end them (they would otherwise hold `close()` forever). */
+/** Open streams and `?wait=` requests, so a shutting-down server can end them (they would otherwise hold `close()`). */
 export class Streams {
   private readonly open = new Set<() => void>();
 

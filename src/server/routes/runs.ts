@@ -79,9 +79,15 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
       if (created) req.log.info({ run_id: run.id, workflow_id: run.workflow_id, env: run.environment, by: actorOf(req.principal) }, 'run started via API');
       const wait = req.query.wait ?? 0;
       if (wait > 0) {
+        // A caller that goes away, or a daemon that shuts down, ends the wait (never the run).
         const aborted = new AbortController();
         req.raw.once('close', () => aborted.abort());
-        await waitForRunEnd(station, run.id, wait * 1000, aborted.signal);
+        const forget = deps.streams.add(() => aborted.abort());
+        try {
+          await waitForRunEnd(station, run.id, wait * 1000, aborted.signal);
+        } finally {
+          forget();
+        }
       }
       return reply.code(created ? 201 : 200).send(detail(run.id));
     },
