@@ -45,6 +45,8 @@ interface Entry {
   /** Every slot at or before this time (epoch ms) has been handled by this process. */
   cursor: number;
   nextAt: number | null;
+  /** Slots this process recorded for the trigger (old records are pruned every PRUNE_EVERY). */
+  recorded: number;
 }
 
 type SlotOutcome = 'fired' | 'skipped' | 'error' | 'taken';
@@ -63,7 +65,6 @@ export class CronScheduler {
   private readonly versions: TriggerCache = new Map();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private fired = 0;
 
   constructor(opts: { station: Station; owner: string; clock?: Clock; env?: NodeJS.ProcessEnv }) {
     this.station = opts.station;
@@ -104,7 +105,10 @@ export class CronScheduler {
       const fresh = this.entryOf(t, now);
       if (!fresh) continue;
       const old = this.entries.get(keyOf(fresh.key));
-      if (old) fresh.cursor = old.cursor;
+      if (old) {
+        fresh.cursor = old.cursor;
+        fresh.recorded = old.recorded;
+      }
       fresh.nextAt = nextSlot(fresh.cron, fresh.cursor);
       next.set(keyOf(fresh.key), fresh);
     }
@@ -168,7 +172,7 @@ export class CronScheduler {
       this.station.logger.error({ ...logKey(key), err }, 'cron schedule cannot be computed: trigger not registered');
       return undefined;
     }
-    return { key, version: t.version, trigger: t.trigger, cron, cursor: now, nextAt: nextSlot(cron, now) };
+    return { key, version: t.version, trigger: t.trigger, cron, cursor: now, nextAt: nextSlot(cron, now), recorded: 0 };
   }
 
   /** At start: the slots between the last recorded one and now were missed while no daemon ran. */
@@ -262,7 +266,7 @@ export class CronScheduler {
         { ...logKey(key), owner: this.owner, scheduled_at: scheduledAt, outcome: result.outcome, run_id: result.runId, detail: result.detail },
         'cron slot',
       );
-      if (++this.fired % PRUNE_EVERY === 0) this.store.pruneFires(key, KEEP_FIRES);
+      if (++entry.recorded % PRUNE_EVERY === 0) this.store.pruneFires(key, KEEP_FIRES);
     }
     return result.outcome;
   }

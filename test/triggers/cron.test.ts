@@ -347,3 +347,21 @@ describe('several schedulers on one database', () => {
     expect(runsOf('sec')).toHaveLength(rows.length);
   });
 });
+
+describe('trigger store', () => {
+  it('pruneFires keeps the newest records of one trigger and leaves the others alone', () => {
+    const hh = harness();
+    const store = new TriggerStore(hh.station.db);
+    const a = { environment: 'default', workflowId: 'a', trigger: 'tick' };
+    const b = { environment: 'default', workflowId: 'b', trigger: 'tick' };
+    for (let i = 1; i <= 15; i++) {
+      expect(store.claimSlot(a, i * 1000, iso(i * 1000))).toBe(true);
+      store.claimSlot(b, i * 1000, iso(i * 1000));
+    }
+    expect(store.claimSlot(a, 15_000, iso(15_000))).toBe(false);
+    expect(store.pruneFires(a, 10)).toBe(5);
+    expect(store.fires(a).map((f) => f.scheduled_at)).toEqual([15, 14, 13, 12, 11, 10, 9, 8, 7, 6].map((s) => s * 1000));
+    expect(store.fires(b)).toHaveLength(15);
+    expect(store.lastFire(a)?.scheduled_at).toBe(15_000);
+  });
+});
