@@ -116,6 +116,10 @@ describe('stn serve with Slack', () => {
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('STN_E_APPROVAL_DECIDED');
     expect(again.stderr).toContain('already approved by alice (slack)');
+    const logs = JSON.stringify(serve?.logs() ?? []);
+    expect(logs).toContain('approval request posted to Slack');
+    expect(logs).not.toContain(ENV.SLACK_BOT_TOKEN);
+    expect(logs).not.toContain(SECRET);
   });
 
   it('Slack down: the CLI decides meanwhile, the daemon picks it up at once, and Slack gets the message when it is back', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApprovalStore } from '../../src/store/approvals.js';
 import { buttonClick, rejectSubmission } from '../helpers/fake-slack.js';
-import { BOT_TOKEN, blockText, buttons, CHANNEL, SlackDaemon } from '../helpers/fake-slack-station.js';
+import { BOT_TOKEN, blockText, buttons, CHANNEL, SIGNING_SECRET, SlackDaemon } from '../helpers/fake-slack-station.js';
 
 /** Approvals in Slack threads through a running daemon's /slack/events (HTTP mode), against a fake Slack Web API. */
 
@@ -74,6 +74,12 @@ describe('Slack approvals (HTTP mode)', () => {
     expect(buttons(update.args.blocks)).toEqual([]);
     // The root message is brought up to date with the final status.
     await d.fake.waitFor('chat.update', (c) => c.args.ts === thread?.ts && blockText(c.args.blocks).includes('completed'));
+    // Tokens and secrets are never stored.
+    const db = d.station.db;
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
+    const dump = JSON.stringify(tables.map((t) => db.prepare(`SELECT * FROM "${t}"`).all()));
+    expect(dump).not.toContain(BOT_TOKEN);
+    expect(dump).not.toContain(SIGNING_SECRET);
   });
 
   it('Reject opens a dialog; submitting it with a reason fails the run, runs compensation and updates the message', async () => {
