@@ -108,9 +108,33 @@ states:
   - name: slow
     type: operation
     action: shell.exec
-    input: {command: [sleep, "1.5"]}
+    input: {command: [sleep, "2.5"]}
     next: quick
   - {name: quick, type: operation, action: noop, input: {done: true}, end: true}
+`;
+
+/** Durable timers and a child run: after each timer, the worker or the foreground `stn run` may carry the run on. */
+const RELAY = `
+id: relay
+version: "1"
+name: Relay
+states:
+  - {name: a, type: operation, action: sleep, input: {seconds: 0.2}, next: b}
+  - {name: b, type: operation, action: shell.exec, input: {command: [echo, b]}, next: kid}
+  - {name: kid, type: operation, action: workflow.run, input: {workflow: nap}, next: c}
+  - {name: c, type: operation, action: sleep, input: {seconds: 0.2}, next: d}
+  - {name: d, type: operation, action: noop, input: {kid: "{{ steps.kid }}"}, end: true}
+output: "{{ steps.d.kid }}"
+`;
+
+const NAP = `
+id: nap
+version: "1"
+name: Nap
+states:
+  - {name: x, type: operation, action: sleep, input: {seconds: 0.2}, next: y}
+  - {name: y, type: operation, action: shell.exec, input: {command: [echo, y]}, end: true}
+output: {y: "{{ steps.y.stdout }}"}
 `;
 
 /** A step that records its pid and hangs, after a step with a compensation. */
@@ -144,6 +168,8 @@ beforeAll(() => {
   repo.write('environments/default/workflows/gate.workflow.yaml', GATE);
   repo.write('environments/default/workflows/two.workflow.yaml', TWO);
   repo.write('environments/default/workflows/hang.workflow.yaml', HANG);
+  repo.write('environments/default/workflows/relay.workflow.yaml', RELAY);
+  repo.write('environments/default/workflows/nap.workflow.yaml', NAP);
   repo.commit('workflows');
   db = path.join(repo.dir, '.station', 'station.db');
   cli = new StnCli(repo.dir, db);
@@ -494,6 +520,18 @@ describe('acting on runs that a running stn worker executes', () => {
     const received2 = await waitFor('signal:received', () => eventOf(db, id2, 'signal:received'));
     expect(received2.at - sent2.exitedAt).toBeLessThanOrEqual(PICKUP_MS);
     await waitFor('the second gate run to complete', () => runStatus(db, id2) === 'COMPLETED');
+  });
+
+  it('a foreground stn run shows every step in order, also those the worker executes (and those of child runs)', () => {
+    for (let i = 0; i < 2; i++) {
+      const r = cli.run(['run', 'relay']);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const lines = r.stdout.split('\n').filter((l) => /^ {2}(ok|wait) /.test(l)).map((l) => l.trim().split(/ {2,}/).slice(0, 2).join(' '));
+      expect(lines).toEqual([
+        'wait a', 'ok a', 'ok b', 'wait kid', 'wait nap: x', 'ok nap: x', 'ok nap: y', 'ok kid', 'wait c', 'ok c', 'ok d',
+      ]);
+      expect(r.stdout).toMatch(/COMPLETED in \d+ ms\noutput:\n\{\n {2}"y": "y\\n"\n\}\n$/);
+    }
   });
 
   it('pause: the running step finishes and no new step starts; resume starts the next step within 250 ms', async () => {

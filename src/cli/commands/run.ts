@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Station } from '../../context.js';
 import type { RunEvent } from '../../engine/events.js';
 import { StationError } from '../../errors.js';
-import { TERMINAL_RUN, type RunRow } from '../../store/runs.js';
+import { TERMINAL_RUN, type EventRow, type RunRow } from '../../store/runs.js';
 import { parseJsonArg, parsePositiveInt } from '../json-arg.js';
 import { print, printJson } from '../output.js';
 import {
@@ -13,7 +13,6 @@ import {
   progressLine,
   runDetailJson,
   runExitCode,
-  TERMINAL_EVENTS,
   truncate,
 } from '../run-view.js';
 
@@ -30,8 +29,8 @@ export interface RunCommandOptions {
 const INTERRUPTED = 130;
 /** How long running steps get to finish after Ctrl-C before they are aborted (and delivered again later). */
 const INTERRUPT_GRACE_MS = 5_000;
-/** Safety net next to the in-process events: another process may be the one that finishes the run. */
-const STATUS_POLL_MS = 500;
+/** How often the event log is read for steps that other processes (a worker, the daemon) execute. */
+const STORE_POLL_MS = 100;
 const OUTPUT_LIMIT = 2000;
 
 /** The user who started the run; some containers have no passwd entry for the uid. */
@@ -108,36 +107,94 @@ function printViolations(err: StationError): void {
 }
 
 /**
- * Runs the engine of this process on the run's tree until the run ends or Ctrl-C. Events are subscribed before the
- * engine starts, so no step is missed.
+ * Prints the progress lines of a run and its child runs from the event log in the database, in sequence order. The
+ * log, not this process's own events, because another engine on the database (`stn worker`, the daemon) may execute
+ * some of the steps: after a timer or a signal, whichever engine claims the task first carries the run on.
+ */
+class TreeProgress {
+  /** Last event printed, per run of the tree; child runs are added as they appear. */
+  private readonly last = new Map<string, number>();
+  private readonly labels = new Map<string, string>();
+  private readonly depth = new Map<string, number>();
+
+  constructor(
+    private readonly station: Station,
+    rootId: string,
+  ) {
+    this.last.set(rootId, 0);
+    this.labels.set(rootId, '');
+  }
+
+  drain(): void {
+    const store = this.station.runStore;
+    const rows: EventRow[] = [];
+    // A Map iterates over entries added while iterating, so child runs found on the way are read too.
+    for (const [runId, after] of this.last) {
+      let seq = after;
+      for (;;) {
+        const batch = store.events(runId, seq, 1000);
+        for (const row of batch) if (PROGRESS_EVENTS.has(row.type)) rows.push(row);
+        seq = batch.at(-1)?.seq ?? seq;
+        if (batch.length < 1000) break;
+      }
+      this.last.set(runId, seq);
+      for (const child of store.childRuns(runId)) {
+        if (this.last.has(child.id)) continue;
+        this.last.set(child.id, 0);
+        this.labels.set(child.id, `${child.workflow_id}: `);
+        this.depth.set(child.id, (this.depth.get(runId) ?? 0) + 1);
+      }
+    }
+    // Runs of one tree interleave in time: a child's steps come between its parent's "wait" and "ok" lines, which can
+    // share a millisecond (and a transaction) with the child's first or last step.
+    const depth = (row: EventRow) => this.depth.get(row.run_id) ?? 0;
+    rows.sort((a, b) => {
+      if (a.created_at !== b.created_at) return a.created_at < b.created_at ? -1 : 1;
+      if (depth(a) === depth(b)) return 0;
+      const [outer, sign] = depth(a) < depth(b) ? [a, -1] : [b, 1];
+      return outer.type === 'step:waiting' ? sign : -sign;
+    });
+    for (const row of rows) {
+      const e = { runId: row.run_id, seq: row.seq, type: row.type, stepId: row.step_id, data: parseColumn(row.data), at: row.created_at } as RunEvent;
+      const line = progressLine(e, row.step_id ? store.step(row.step_id) : undefined, this.labels.get(row.run_id) ?? '');
+      if (line !== undefined) print(line);
+    }
+  }
+}
+
+/**
+ * Runs the engine of this process on the run's tree until the run ends or Ctrl-C. Progress comes from the event log
+ * (see TreeProgress): read as soon as this process commits something, and every STORE_POLL_MS for the commits of
+ * other processes.
  */
 async function execute(station: Station, run: RunRow, json: boolean): Promise<'ended' | 'interrupted'> {
-  const labels = new Map<string, string | null>([[run.id, '']]);
-  /** '' for the run itself, `child-workflow: ` for its child runs, null for runs outside the tree. */
-  const labelOf = (runId: string): string | null => {
-    let label = labels.get(runId);
-    if (label === undefined) {
-      const r = station.runStore.run(runId);
-      label = r && r.root_run_id === run.id ? `${r.workflow_id}: ` : null;
-      labels.set(runId, label);
-    }
-    return label;
+  const progress = json ? undefined : new TreeProgress(station, run.id);
+  let settled = false;
+  let resolveDone!: (how: 'ended' | 'interrupted') => void;
+  const done = new Promise<'ended' | 'interrupted'>((resolve) => (resolveDone = resolve));
+  const settle = (how: 'ended' | 'interrupted') => {
+    settled = true;
+    resolveDone(how);
   };
-
-  let settle!: (how: 'ended' | 'interrupted') => void;
-  const done = new Promise<'ended' | 'interrupted'>((resolve) => (settle = resolve));
-  const off = station.events.on((e: RunEvent) => {
-    if (e.runId === run.id && TERMINAL_EVENTS.has(e.type)) settle('ended');
-    if (json || !PROGRESS_EVENTS.has(e.type)) return;
-    const label = labelOf(e.runId);
-    if (label === null) return;
-    const line = progressLine(e, e.stepId ? station.runStore.step(e.stepId) : undefined, label);
-    if (line !== undefined) print(line);
-  });
-  const poll = setInterval(() => {
+  const check = () => {
+    if (settled) return;
+    progress?.drain();
     const status = station.runStore.run(run.id)?.status;
-    if (status !== undefined && TERMINAL_RUN.has(status)) settle('ended');
-  }, STATUS_POLL_MS);
+    if (status !== undefined && TERMINAL_RUN.has(status)) {
+      progress?.drain(); // the events committed between the first drain and the status read
+      settle('ended');
+    }
+  };
+  let queued = false;
+  const off = station.events.on(() => {
+    if (queued) return;
+    queued = true;
+    setImmediate(() => {
+      queued = false;
+      check();
+    });
+  });
+  const poll = setInterval(check, STORE_POLL_MS);
   const onSigint = () => settle('interrupted');
   const onSecondSigint = () => process.exit(INTERRUPTED);
   process.once('SIGINT', onSigint);
