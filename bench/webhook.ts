@@ -8,9 +8,12 @@
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { openStation } from '../src/context.js';
+import { WebhookHandler } from '../src/triggers/webhook.js';
 import { startDaemon, tempRepo } from './serve-proc.js';
 import { fmtMs, percentile, report } from './stats.js';
 
@@ -47,6 +50,7 @@ interface Result {
 export async function benchWebhook(): Promise<void> {
   const repo = tempRepo('stn-bench-webhook-', { 'environments/default/workflows/hook.workflow.yaml': WORKFLOW, '.gitignore': '.station/\n' });
   process.stdout.write(`\n== webhook → run created: ${RATE} req/s for ${SECONDS} s against stn serve (${repo})\n`);
+  process.stdout.write(`machine: ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   const daemon = await startDaemon(repo, { BENCH_HOOK_SECRET: SECRET });
   const url = new URL('/api/v1/hooks/default/hook/alert', daemon.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
@@ -168,6 +172,45 @@ export async function benchWebhook(): Promise<void> {
   } finally {
     agent.destroy();
     await daemon.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+  await handlerOnly();
+}
+
+/**
+ * The same deliveries handed straight to WebhookHandler.handle in this process (no HTTP, no engine), paced at the same
+ * rate: what the handler itself costs (signature, dedupe, mapping, validation, one SQLite transaction), to read the
+ * figures above against.
+ */
+async function handlerOnly(): Promise<void> {
+  const repo = tempRepo('stn-bench-webhook-inproc-', { 'environments/default/workflows/hook.workflow.yaml': WORKFLOW, '.gitignore': '.station/\n' });
+  const station = openStation({ repo, logLevel: 'silent' }, {});
+  try {
+    await station.syncer.sync();
+    const handler = new WebhookHandler({ station, env: { BENCH_HOOK_SECRET: SECRET } });
+    const times: number[] = [];
+    const total = RATE * SECONDS;
+    const t0 = performance.now();
+    for (let i = 0; i < total; i++) {
+      const delay = t0 + (i * 1000) / RATE - performance.now();
+      if (delay > 1) await new Promise((r) => setTimeout(r, delay));
+      const rawBody = Buffer.from(JSON.stringify({ seq: i, labels: { service: `svc-${i % 7}` }, note: 'x'.repeat(200) }));
+      const sig = createHmac('sha256', SECRET).update(rawBody).digest('hex');
+      const started = performance.now();
+      const res = handler.handle({
+        environment: 'default',
+        workflowId: 'hook',
+        trigger: 'alert',
+        rawBody,
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${sig}`, 'x-github-delivery': `d-${i}` },
+        query: {},
+      });
+      times.push(performance.now() - started);
+      if (res.status !== 202) throw new Error(`handler answered ${res.status}: ${JSON.stringify(res.body)}`);
+    }
+    report('handler only, in-process, p50 / p99', `${fmtMs(percentile(times, 50))} / ${fmtMs(percentile(times, 99))}`);
+  } finally {
+    await station.close();
     fs.rmSync(repo, { recursive: true, force: true });
   }
 }
