@@ -138,7 +138,8 @@ describe('GitPoller', () => {
   });
 
   it('follows only the configured branch', async () => {
-    const s = setup({}, 'git:\n  branch: main\n');
+    const s = setup({}, 'git:\n  branch: main\n  remote: origin\n  webhookSecretEnv: GIT_HOOK_SECRET\n');
+    expect(s.station.config.git).toEqual({ pollSeconds: 0, remote: 'origin', branch: 'main', webhookSecretEnv: 'GIT_HOOK_SECRET' });
     s.git('checkout', '-q', '-b', 'experiment');
     const p = poller(s);
     s.push('second');
