@@ -80,7 +80,7 @@ states:
     action: shell.exec
     input: {command: [sh, -c, 'echo "$STN_IDEMPOTENCY_KEY" >> "$1"', sh, "{{ input.ledger }}"]}
     next: nap
-  - {name: nap, type: operation, action: sleep, input: {seconds: 4}, next: after}
+  - {name: nap, type: operation, action: sleep, input: {seconds: 6}, next: after}
   - name: after
     type: operation
     action: shell.exec
@@ -290,7 +290,7 @@ describe('stn worker killed with SIGKILL and restarted', () => {
     const nap = stepsOf(db, id).find((s) => s.stateName === 'nap') as StepRecord;
     expect(nap).toMatchObject({ status: 'RUNNING', deliveries: 1, wait: { type: 'timer' } });
     const until = nap.wait?.until as number;
-    expect(until).toBe((nap.attemptStartedMs as number) + 4000);
+    expect(until).toBe((nap.attemptStartedMs as number) + 6000);
     expect(waiting.at).toBeLessThan(until);
     // Down for a while, so a timer that restarted from zero would fire well after the deadline.
     await new Promise((r) => setTimeout(r, 1500));
