@@ -5,7 +5,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/triggers/signature.js';
 import { ensureBuilt } from '../helpers/cli.js';
 import { dedent } from '../helpers/engine-harness.js';
-import { createGitRepo, type GitRepo } from '../helpers/git-repo.js';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createGitRepo, createTempDir, GIT_ENV, type GitRepo } from '../helpers/git-repo.js';
 import { startServe, until, type ServeProc } from '../helpers/serve-proc.js';
 
 /**
@@ -269,5 +271,60 @@ describe('cron triggers through stn serve', () => {
     // Each slot was fired (and logged) by exactly one of the two; the other found it taken.
     const logged = [a!, b!].flatMap((d) => d.logs().filter((l) => l.msg === 'cron slot' && l.outcome === 'fired'));
     expect(logged.map((l) => l.scheduled_at).sort()).toEqual(rows.map((f) => new Date(f.scheduled_at).toISOString()));
+  });
+});
+
+describe('git sync while running', () => {
+  afterEach(async () => {
+    for (const d of daemons.splice(0)) await d.stop();
+  });
+
+  it('a commit pushed to the remote is polled, synced and served; a dirty checkout is reported, not reset', async () => {
+    const author = repo({ 'environments/default/workflows/base.workflow.yaml': perSecond('base', ', enabled: false') });
+    const root = createTempDir('stn-e2e-remote-');
+    const remote = path.join(root, 'remote.git');
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    git(root, '-c', 'init.defaultBranch=main', 'init', '-q', '--bare', remote);
+    author.git('remote', 'add', 'origin', remote);
+    author.git('push', '-q', '-u', 'origin', 'main');
+    const checkout = path.join(root, 'checkout');
+    git(root, 'clone', '-q', remote, checkout);
+    try {
+      const d = await startServe(checkout, { STN_GIT_POLL_SECONDS: '1' });
+      daemons.push(d);
+      author.write('environments/default/workflows/pushed.workflow.yaml', perSecond('pushed', ', enabled: false'));
+      const pushed = author.commit('add pushed');
+      author.git('push', '-q', 'origin', 'main');
+      const listed = await until(
+        async () => {
+          const j = await getJson(`${d.url}/api/v1/workflows/pushed?env=default`);
+          return j.id === 'pushed' ? j : undefined;
+        },
+        15_000,
+        'the pushed workflow is served',
+      );
+      expect(listed).toMatchObject({ status: 'active', version: { commit: pushed } });
+
+      // A local edit on the server: the next push is not merged, and the status says why.
+      fs.appendFileSync(path.join(checkout, 'environments/default/workflows/base.workflow.yaml'), '# local edit\n');
+      author.write('environments/default/workflows/third.workflow.yaml', perSecond('third', ', enabled: false'));
+      author.commit('add third');
+      author.git('push', '-q', 'origin', 'main');
+      const status = await until(
+        async () => {
+          const j = (await getJson(`${d.url}/api/v1/sync/status`)) as { git: { dirty: boolean; behind: number; head: string } | null };
+          return j.git?.dirty && j.git.behind === 1 ? j.git : undefined;
+        },
+        15_000,
+        'the dirty checkout is reported',
+      );
+      expect(status.head).toBe(pushed);
+      expect(git(checkout, 'rev-parse', 'HEAD')).toBe(pushed);
+      expect(fs.readFileSync(path.join(checkout, 'environments/default/workflows/base.workflow.yaml'), 'utf8')).toContain('# local edit');
+    } finally {
+      for (const dd of daemons.splice(0)) await dd.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
