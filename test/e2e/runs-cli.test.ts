@@ -449,6 +449,31 @@ describe('a separately started stn worker', () => {
   });
 });
 
+describe('stopping stn worker', () => {
+  it('SIGTERM lets the running step finish, starts nothing new, exits 0; the next worker continues the run', async () => {
+    const first = await startWorker();
+    const r = cli.run(['run', 'two', '--detach']);
+    const id = r.stdout.trim();
+    await waitFor('the slow step to run', () => stepsOf(db, id)[0]?.status === 'RUNNING');
+    first.kill('SIGTERM');
+    expect(await first.waitExit()).toEqual({ code: 0, signal: null });
+    expect(stepsOf(db, id).map((s) => [s.stateName, s.status, s.deliveries])).toEqual([
+      ['slow', 'SUCCEEDED', 1],
+      ['quick', 'PENDING', 0],
+    ]);
+    expect(runStatus(db, id)).toBe('RUNNING');
+
+    const second = await startWorker();
+    await waitFor('the run to complete', () => runStatus(db, id) === 'COMPLETED');
+    second.kill('SIGINT');
+    expect(await second.waitExit()).toEqual({ code: 0, signal: null });
+    expect(stepsOf(db, id).map((s) => [s.stateName, s.status, s.deliveries])).toEqual([
+      ['slow', 'SUCCEEDED', 1],
+      ['quick', 'SUCCEEDED', 1],
+    ]);
+  });
+});
+
 describe('acting on runs that a running stn worker executes', () => {
   let worker: WorkerProcess;
   const pickups: Record<string, number> = {};
