@@ -106,6 +106,8 @@ export class RunTx {
   continueWith(task: TaskRow): void {
     this.chained = undefined;
     this.reusable = task;
+    // The scheduled step is being taken now and may end up waiting: the run's status must be read, not assumed.
+    this.runnableScheduled = false;
   }
 
   /** Keeps the handled task (leased) while its executor runs outside the transaction. */

@@ -281,6 +281,8 @@ describe('signal.wait', () => {
 
     h.station.runs.signal(id, 'go', { approvedBy: 'alice' });
     await h.waitFor(id, (e) => e.type === 'step:waiting' && e.data.state === 'second');
+    // The wait began in the same transaction as the step before it completed: the run still shows it waits.
+    expect(h.runRow(id).status).toBe('WAITING_SIGNAL');
     h.station.runs.signal(id, 'data', [1, 2, 3]);
     const r = await h.waitForEnd(id);
 
@@ -437,24 +439,24 @@ describe('workflow.run', () => {
 });
 
 describe('actions without an executor', () => {
-  it('human.approval fails with STN_E_EXECUTOR_MISSING naming the action', async () => {
+  it('agent.run fails with STN_E_EXECUTOR_MISSING naming the action', async () => {
     h = EngineHarness.create();
-    await h.define('approve', `
-      id: approve
+    await h.define('agent', `
+      id: agent
       version: "1"
-      name: Approve
+      name: Agent
       states:
         - name: ask
           type: operation
-          action: human.approval
-          input: {message: "Restart prod?"}
+          action: agent.run
+          input: {agent: triage}
           end: true
     `);
-    const r = await h.run('approve');
+    const r = await h.run('agent');
     expect(r.status).toBe('FAILED');
     expect(r.step('ask').status).toBe('FAILED');
     expect(r.step('ask').error?.code).toBe('STN_E_EXECUTOR_MISSING');
-    expect(r.step('ask').error?.message).toContain('human.approval');
+    expect(r.step('ask').error?.message).toContain('agent.run');
     expect(r.error?.code).toBe('STN_E_EXECUTOR_MISSING');
   });
 });
