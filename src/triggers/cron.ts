@@ -102,9 +102,10 @@ export class CronScheduler {
     const now = this.clock.now();
     const next = new Map<string, Entry>();
     for (const t of activeCronTriggers(this.station, this.versions)) {
-      const fresh = this.entryOf(t, now);
+      const old = this.entries.get(keyOf({ environment: t.environment, workflowId: t.workflowId, trigger: t.trigger.name }));
+      const same = old && old.trigger.schedule === t.trigger.schedule && old.trigger.timezone === t.trigger.timezone;
+      const fresh = same ? { ...old, version: t.version, trigger: t.trigger } : this.entryOf(t, now);
       if (!fresh) continue;
-      const old = this.entries.get(keyOf(fresh.key));
       if (old) {
         fresh.cursor = old.cursor;
         fresh.recorded = old.recorded;

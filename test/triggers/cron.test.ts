@@ -271,6 +271,19 @@ describe('registration', () => {
     expect(runs.map((r) => JSON.parse(r.input) as unknown)).toEqual([{}, { v: 2 }]);
   });
 
+  it('a changed schedule or time zone takes effect on reload()', async () => {
+    const clock = fakeClock();
+    const hh = harness(clock);
+    await hh.define('moving', cronWorkflow('moving', 'schedule: "* * * * *"'));
+    const s = scheduler(hh.station, clock);
+    s.start();
+    expect(s.list()[0]?.nextAt).toBe(iso(FAKE_EPOCH + MIN));
+    await hh.define('moving', cronWorkflow('moving', 'schedule: "0 9 * * *", timezone: Asia/Tokyo'));
+    s.reload();
+    // 09:00 in Tokyo is 00:00 UTC; the clock stands at exactly 2030-01-01T00:00Z, so the next one is a day later.
+    expect(s.list()[0]).toMatchObject({ nextAt: '2030-01-02T00:00:00.000Z', schedule: '0 9 * * *', timezone: 'Asia/Tokyo' });
+  });
+
   it('a slot whose run cannot start is recorded as an error, not retried, and the others go on', async () => {
     const clock = fakeClock();
     const hh = harness(clock);
