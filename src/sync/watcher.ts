@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Station } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { SyncReport } from './report.js';
+import type { SyncOptions, SyncReport } from './report.js';
 
 /** The watcher never waits longer than this after the first change of a burst before syncing. */
 export const MAX_DEBOUNCE_MS = 300;
@@ -20,7 +21,8 @@ export interface RepoWatcherOptions {
 
 /**
  * Watches `environments/` and `bundles/` of the checkout (chokidar) and syncs what changed: a burst of file changes
- * becomes one incremental sync of those paths (DESIGN §4), a folder added or removed one full sync. Syncs go through
+ * becomes one incremental sync of those paths (DESIGN §4); a folder added or removed, a full sync of its environment
+ * (of all environments for a bundle folder). Syncs go through
  * the Syncer, which runs them one at a time with the poller's and the API's.
  */
 export class RepoWatcher {
@@ -30,7 +32,8 @@ export class RepoWatcher {
   private readonly onError: ((err: unknown) => void) | undefined;
   private watcher: FSWatcher | undefined;
   private pending = new Set<string>();
-  private full = false;
+  /** Environments to sync in full (a folder inside them came or went); '*' for all (a bundle folder did). */
+  private full = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private burstStarted = 0;
   private inFlight: Promise<void> | undefined;
@@ -77,8 +80,11 @@ export class RepoWatcher {
     const rel = path.relative(this.station.config.repo, abs).split(path.sep).join('/');
     if (rel === '' || rel.startsWith('..')) return;
     if (event === 'addDir' || event === 'unlinkDir') {
-      // A whole folder came or went (an environment, a bundle, a checkout of another branch): sync everything.
-      if (rel.includes('/')) this.full = true;
+      // A whole folder came or went (an environment, a bundle, a checkout of another branch): its environment is synced
+      // in full rather than trusting one event per file; a bundle folder concerns every environment.
+      const [top, env] = rel.split('/');
+      if (env === undefined) return;
+      this.full.add(top === 'environments' ? env : '*');
     } else {
       this.pending.add(rel);
     }
@@ -99,19 +105,32 @@ export class RepoWatcher {
 
   private flush(): void {
     if (this.stopped || this.inFlight) return; // the running sync flushes again when it ends
-    if (this.pending.size === 0 && !this.full) return;
-    const changedPaths = this.full ? undefined : [...this.pending].sort();
+    if (this.pending.size === 0 && this.full.size === 0) return;
+    const paths = [...this.pending].sort();
+    const full = [...this.full].sort();
     this.pending = new Set();
-    this.full = false;
-    this.inFlight = this.syncOnce(changedPaths).finally(() => {
+    this.full = new Set();
+    this.inFlight = this.syncBatch(paths, full).finally(() => {
       this.inFlight = undefined;
-      if (this.pending.size > 0 || this.full) this.flush();
+      if (this.pending.size > 0 || this.full.size > 0) this.flush();
     });
   }
 
-  private async syncOnce(changedPaths: string[] | undefined): Promise<void> {
+  /** One full sync when a bundle folder changed; otherwise full syncs of the environments named and one incremental. */
+  private async syncBatch(paths: string[], full: string[]): Promise<void> {
+    if (full.includes('*')) return this.syncOnce({});
+    for (const environment of full) {
+      // A folder that came and went between two syncs leaves nothing to sync (and no environment to name).
+      const known = fs.existsSync(path.join(this.station.config.repo, 'environments', environment)) || this.station.definitions.environment(environment);
+      if (known) await this.syncOnce({ environment });
+    }
+    const rest = paths.filter((p) => !full.some((env) => p.startsWith(`environments/${env}/`)));
+    if (rest.length > 0) await this.syncOnce({ changedPaths: rest });
+  }
+
+  private async syncOnce(options: Pick<SyncOptions, 'environment' | 'changedPaths'>): Promise<void> {
     try {
-      const report = await this.station.syncer.sync({ source: 'watch', ...(changedPaths ? { changedPaths } : {}) });
+      const report = await this.station.syncer.sync({ source: 'watch', ...options });
       this.onSynced?.(report);
     } catch (err) {
       this.report(err);

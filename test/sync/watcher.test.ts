@@ -92,6 +92,16 @@ describe('RepoWatcher', () => {
     expect(runs.length).toBe(reports.length);
   });
 
+  it('a folder removed at once disables every workflow in it', async () => {
+    await startWatcher();
+    h.writeFile('environments/default/workflows/team/a.workflow.yaml', workflowYaml('team-a'));
+    h.writeFile('environments/default/workflows/team/b.workflow.yaml', workflowYaml('team-b'));
+    await nextReport(() => ['team-a', 'team-b'].every((id) => h.station.definitions.definition('default', id)?.status === 'active'));
+    fs.rmSync(path.join(h.dir, 'environments/default/workflows/team'), { recursive: true });
+    await nextReport(() => ['team-a', 'team-b'].every((id) => h.station.definitions.definition('default', id)?.status === 'disabled'));
+    expect(h.station.definitions.definition('default', 'base')?.status).toBe('active');
+  });
+
   it('an invalid edit keeps the last good version and is reported', async () => {
     await startWatcher();
     h.writeFile('environments/default/workflows/base.workflow.yaml', 'id: base\nversion: "1"\nname: x\nstates: [\n');
