@@ -23,7 +23,8 @@ export function startServe(repo: string, env: NodeJS.ProcessEnv = {}, args: stri
   const proc = spawn(process.execPath, [STN, 'serve', '--port', '0', ...args], { cwd: repo, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': it comes after the output pipes are drained, so logs() is complete once stop() resolves.
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
