@@ -225,7 +225,7 @@ describe('cron triggers through stn serve', () => {
     expect(rows.every((f) => f.outcome === 'fired' && f.run_id !== null)).toBe(true);
     expect(new Set(rows.map((f) => f.run_id)).size).toBe(rows.length);
     expect(runCount(r, 'sec')).toBe(rows.length);
-    for (const f of rows) expect(Date.parse(f.fired_at) - f.scheduled_at).toBeLessThan(1000);
+    for (const f of rows) expect(Date.parse(f.fired_at) - f.scheduled_at).toBeLessThan(2000);
   });
 
   it('after a stop of several slots, catch-up follows each trigger policy', async () => {
