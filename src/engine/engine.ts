@@ -12,6 +12,7 @@ import type { DefinitionStore } from '../store/definitions.js';
 import { TERMINAL_RUN, TERMINAL_STEP, type RunRow, type RunStore, type StepRow, type TaskRow } from '../store/runs.js';
 import type { RunEvent, RunEvents } from './events.js';
 import { idempotencyKey } from './ids.js';
+import { Checkpointer } from '../store/checkpointer.js';
 import { RunTx, type InterpreterDeps, type WakeReason } from './interpreter.js';
 import { Scopes } from './scopes.js';
 import type { Secrets } from './secrets.js';
@@ -102,8 +103,11 @@ export class Engine {
     this.reclaimDeadWorkers();
     this.timers.push(setInterval(() => this.heartbeat(), 5000));
     this.timers.push(setInterval(() => this.watchExecuting(), 100));
+    this.checkpointer = Checkpointer.start(this.o.store.db);
     this.loopDone = this.loop();
   }
+
+  private checkpointer: Checkpointer | undefined;
 
   /**
    * Stops: no new work is claimed; running steps get `graceMs` to finish and commit, the rest are aborted and their
@@ -125,6 +129,8 @@ export class Engine {
     this.timers = [];
     this.o.store.releaseLeases(this.id);
     this.o.store.removeWorker(this.id);
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
   }
 
   /** Wakes the loop: new work may be due (a run was created, a signal written, the fake clock moved). */

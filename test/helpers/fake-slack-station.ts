@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { JsonObject } from '../../src/definitions/types.js';
 import { openStation, type Station } from '../../src/context.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { TERMINAL_RUN, type RunRow } from '../../src/store/runs.js';
@@ -71,7 +72,7 @@ export class SlackDaemon {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
-  start(workflowId: string, input: Record<string, unknown> = {}, initiator?: string): string {
+  start(workflowId: string, input: JsonObject = {}, initiator?: string): string {
     return this.station.runs.start({ workflowId, input, initiator, trigger: { type: 'manual', via: 'test' } }).run.id;
   }
 
