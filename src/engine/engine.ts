@@ -195,8 +195,10 @@ export class Engine {
   /** Handles a task and whatever it chains (the next step of the same run, leased to this process directly). */
   private async process(first: TaskRow): Promise<void> {
     let task: TaskRow | undefined = first;
-    while (task) {
-      if (!this.running) {
+    for (let handled = 0; task; handled++) {
+      // A slot follows one run's chain for a while, then hands the chained task back to the queue, where older due
+      // work (other runs, steps reclaimed after a crash) is claimed first: no run waits for another to finish.
+      if (!this.running || handled >= CHAIN_YIELD_TASKS) {
         this.o.store.releaseLease(task.id, this.id);
         return;
       }
@@ -497,6 +499,8 @@ export type { WaitSpec };
 /** How many chained steps one transaction may take, and for how long, before the chain goes back to the queue. */
 const CHAIN_MAX_STEPS = 64;
 const CHAIN_BUDGET_MS = 4;
+/** How many chained tasks (each one commit or an executor run) one slot handles before going back to the queue. */
+const CHAIN_YIELD_TASKS = 16;
 
 function wakeReason(reason: unknown): WakeReason {
   return reason === 'signal-timeout' || reason === 'step-timeout' || reason === 'approval' || reason === 'approval-timeout'
