@@ -155,11 +155,25 @@ export class RunService {
 
   /** The environment's `vars`, with the installing bundle's `vars` over them for bundle workflows (DESIGN §3.3). */
   private varsFor(environment: string, bundle: string | null): JsonObject {
-    if (!fs.existsSync(path.join(this.o.repo, 'environments', environment))) return {};
-    const env = discoverEnvironment(this.o.repo, environment);
-    const entry = bundle ? env.bundles.find((b) => b.name === bundle) : undefined;
-    return { ...defaultsOf(this.o.repo, bundle), ...env.vars, ...(entry?.vars ?? {}) };
+    const envDir = path.join(this.o.repo, 'environments', environment);
+    const files = [path.join(envDir, 'environment.yaml'), path.join(envDir, 'environment.yml')];
+    if (bundle) files.push(path.join(this.o.repo, 'bundles', bundle, 'template.json'));
+    // Run starts are hot (webhooks, cron): the files are parsed again only when one of them changed.
+    const key = `${environment}\0${bundle ?? ''}`;
+    const stamp = files.map(fileStamp).join('|');
+    const cached = this.varsCache.get(key);
+    if (cached?.stamp === stamp) return cached.vars;
+    let vars: JsonObject = {};
+    if (fs.existsSync(envDir)) {
+      const env = discoverEnvironment(this.o.repo, environment);
+      const entry = bundle ? env.bundles.find((b) => b.name === bundle) : undefined;
+      vars = { ...defaultsOf(this.o.repo, bundle), ...env.vars, ...(entry?.vars ?? {}) };
+    }
+    this.varsCache.set(key, { stamp, vars });
+    return vars;
   }
+
+  private readonly varsCache = new Map<string, { stamp: string; vars: JsonObject }>();
 
   // ---------------------------------------------------------------- acting on runs
 
@@ -253,6 +267,12 @@ export class RunService {
 }
 
 /** Default values of a bundle's variables, from its template.json. */
+/** Identifies a file's content cheaply (absent files included). */
+function fileStamp(file: string): string {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.mtimeMs}:${st.size}:${st.ino}` : '-';
+}
+
 function defaultsOf(repo: string, bundle: string | null): JsonObject {
   if (!bundle) return {};
   try {
