@@ -22,7 +22,7 @@ import { syncCommand } from './commands/sync.js';
 import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
 import { diffCommand, listCommand, showCommand, versionsCommand } from './commands/workflows.js';
-import { printJson } from './output.js';
+import { exitQuietlyOnClosedStdout, printJson } from './output.js';
 import { RemoteClient, remoteTarget } from './remote.js';
 import * as remoteCmd from './remote-commands.js';
 
@@ -42,7 +42,7 @@ const program = new Command('stn')
   .option('--config <file>', 'station.yaml to use (default: <repo>/station.yaml, or STN_CONFIG)')
   .option('--json', 'machine-readable output')
   .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .option('--server <url>', 'talk to a running daemon instead of the database (or STN_SERVER; token from STN_TOKEN): run, runs, workflows list|show, sync')
+  .option('--server <url>', 'talk to a running daemon instead of the database (or STN_SERVER; token from STN_TOKEN): run, runs, workflows list|show, sync, approvals list, approve, reject')
   .showHelpAfterError()
   .exitOverride();
 
@@ -260,7 +260,14 @@ registerBundleCommands(program, {
   },
 });
 
-registerApprovalCommands(program, { withStation: (body) => withStation({ mustExist: true }, body), json });
+registerApprovalCommands(program, {
+  withStation: (body) => withStation({ mustExist: true }, body),
+  remote,
+  setExitCode: (code) => {
+    exitCode = code;
+  },
+  json,
+});
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -279,4 +286,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+exitQuietlyOnClosedStdout();
 process.exitCode = await main(process.argv);

@@ -1,5 +1,16 @@
 import type { Diagnostic } from '../definitions/types.js';
 
+/**
+ * A reader that closes early (`stn runs events --follow | head`) is not an error: stop quietly instead of dying on
+ * an unhandled EPIPE with a stack trace.
+ */
+export function exitQuietlyOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 /** Writes to stdout; the CLI's reports go here, logs go to stderr. */
 export function print(line = ''): void {
   process.stdout.write(`${line}\n`);
