@@ -210,6 +210,80 @@ export const syncReportSchema = {
   },
 } as const;
 
+const actorSchema = {
+  type: 'object',
+  properties: { source: { type: 'string', enum: ['slack', 'api', 'cli', 'timeout'] }, id: str, name: str },
+} as const;
+
+/** The step result of a decided approval (src/approvals/types.ts `Decision`). */
+const decisionSchema = {
+  type: 'object',
+  properties: {
+    approved: bool,
+    decision: { type: 'string', enum: ['approved', 'rejected', 'timed_out'] },
+    by: actorSchema,
+    comment: nullable('string'),
+    decidedAt: str,
+    approvals: {
+      type: 'array',
+      description: 'Every approve vote counted toward requiredApprovals, in order.',
+      items: { type: 'object', properties: { source: str, id: str, name: nullable('string'), comment: nullable('string'), at: str } },
+    },
+    timedOut: { type: 'boolean', description: 'Present (true) when the timeout decided.' },
+  },
+} as const;
+
+/** One approval, as `stn approvals list --json` shows it (src/approvals/types.ts `approvalJson`). */
+export const approvalSchema = {
+  type: 'object',
+  properties: {
+    id: str,
+    runId: str,
+    stepId: str,
+    attempt: int,
+    environment: str,
+    workflowId: str,
+    state: { type: 'string', description: 'The human.approval state of the workflow.' },
+    status: { type: 'string', enum: ['PENDING', 'APPROVED', 'REJECTED', 'TIMED_OUT', 'CANCELLED'] },
+    message: str,
+    summary: { description: 'The value at summaryPath, or null.' },
+    approvers: { type: 'array', items: str },
+    requiredApprovals: int,
+    allowSelfApproval: bool,
+    initiator: nullable('string'),
+    onTimeout: { type: 'string', enum: ['reject', 'approve', 'fail'] },
+    timeoutAt: nullable('string'),
+    votes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { source: str, id: str, name: nullable('string'), vote: { type: 'string', enum: ['approve', 'reject'] }, comment: nullable('string'), at: str },
+      },
+    },
+    decision: { anyOf: [decisionSchema, { type: 'null' }] },
+    decidedAt: nullable('string'),
+    createdAt: str,
+    slack: {
+      anyOf: [
+        { type: 'object', properties: { channel: str, ts: nullable('string'), delivered: bool, error: nullable('string') } },
+        { type: 'null' },
+      ],
+      description: 'The Slack message of the request; null when the approval has no channel.',
+    },
+  },
+} as const;
+
+/** The answer of approve and reject, and of `stn approve|reject --json`. */
+export const decideResultSchema = {
+  type: 'object',
+  properties: {
+    outcome: { type: 'string', enum: ['decided', 'recorded'], description: '`recorded`: an approve vote counted, more are needed.' },
+    remaining: { type: 'integer', description: 'Approve votes still needed (0 once decided).' },
+    by: { ...actorSchema, description: 'Who this vote was recorded as (the API token name).' },
+    approval: approvalSchema,
+  },
+} as const;
+
 /** `{items, nextCursor}` around an item schema. */
 export function pageOf(items: object) {
   return {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { approvalJson } from '../../src/approvals/types.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/server-harness.js';
 
 /** The approvals API (DESIGN §8) on the in-process daemon, with bearer-token roles. */
@@ -75,7 +76,12 @@ describe('approvals API', () => {
 
     const first = await t.request('POST', `${base}/approve`, { token: ENV.APPROVER2_TOKEN, body: { comment: 'lgtm' } });
     expect(first.statusCode).toBe(200);
-    expect(first.json()).toMatchObject({ outcome: 'recorded', remaining: 1, approval: { status: 'PENDING', votes: [{ source: 'api', id: 'second-pair', comment: 'lgtm' }] } });
+    expect(first.json()).toMatchObject({
+      outcome: 'recorded',
+      remaining: 1,
+      by: { source: 'api', id: 'second-pair', name: 'second-pair' },
+      approval: { status: 'PENDING', votes: [{ source: 'api', id: 'second-pair', comment: 'lgtm' }] },
+    });
     const twice = await t.request('POST', `${base}/approve`, { token: ENV.APPROVER2_TOKEN, body: {} });
     expect(twice.statusCode).toBe(403);
     expect(twice.json()).toMatchObject({ error: { code: 'STN_E_APPROVAL_FORBIDDEN', details: { reason: 'already-voted' } } });
@@ -85,6 +91,14 @@ describe('approvals API', () => {
     expect(reject.json()).toMatchObject({ outcome: 'decided', approval: { status: 'REJECTED', decision: { approved: false, by: { source: 'api', id: 'release-manager' }, comment: 'changed my mind' } } });
     await until(() => t.station.runStore.run(runId)?.status === 'FAILED', 'run failed');
     expect(t.station.runStore.run(runId)?.compensated).toBe(1);
+
+    // The response schemas keep every field of the approval (votes, decision, slack), as the CLI's --json shows it.
+    const one = await t.request('GET', `/api/v1/workflow-approvals/${approvalId}`, { token: ENV.VIEWER_TOKEN });
+    expect(one.statusCode).toBe(200);
+    const stored = approvalJson(t.station.approvals.get(approvalId), t.station.approvals.votes(approvalId));
+    expect(one.json()).toEqual(JSON.parse(JSON.stringify(stored)));
+    expect(stored.votes).toHaveLength(2);
+    expect((reject.json() as { approval: unknown }).approval).toEqual(JSON.parse(JSON.stringify(stored)));
 
     const late = await t.request('POST', `${base}/approve`, { token: ENV.APPROVER2_TOKEN, body: {} });
     expect(late.statusCode).toBe(409);
@@ -97,6 +111,9 @@ describe('approvals API', () => {
     expect((await t.request('POST', `/api/v1/workflow-runs/${runId}/approvals/nope/approve`, { token: ENV.APPROVER_TOKEN, body: {} })).statusCode).toBe(404);
     expect((await t.request('POST', `/api/v1/workflow-runs/rnope/approvals/${approvalId}/approve`, { token: ENV.APPROVER_TOKEN, body: {} })).statusCode).toBe(404);
     expect((await t.request('GET', '/api/v1/workflow-runs/rnope/approvals', { token: ENV.VIEWER_TOKEN })).statusCode).toBe(404);
+    const unknown = await t.request('GET', '/api/v1/workflow-approvals/nope', { token: ENV.VIEWER_TOKEN });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { code: 'STN_E_NOT_FOUND', message: 'no approval "nope"' } });
     expect((await t.request('GET', '/api/v1/workflow-approvals?status=maybe', { token: ENV.VIEWER_TOKEN })).statusCode).toBe(400);
     const bad = await t.request('POST', `/api/v1/workflow-runs/${runId}/approvals/${approvalId}/approve`, { token: ENV.APPROVER_TOKEN, body: { reason: 'unknown field' } });
     expect(bad.statusCode).toBe(400);

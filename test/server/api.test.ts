@@ -305,6 +305,12 @@ describe('errors, health and documents', () => {
         'POST /api/v1/workflow-runs/{id}/resume',
         'POST /api/v1/workflow-runs/{id}/cancel',
         'POST /api/v1/workflow-runs/{id}/signals',
+        'GET /api/v1/workflow-approvals',
+        'GET /api/v1/workflow-approvals/{aid}',
+        'GET /api/v1/workflow-runs/{id}/approvals',
+        'POST /api/v1/workflow-runs/{id}/approvals/{aid}/approve',
+        'POST /api/v1/workflow-runs/{id}/approvals/{aid}/reject',
+        'POST /slack/events',
         'POST /api/v1/hooks/{env}/{workflowId}/{trigger}',
         'POST /api/v1/git/webhook',
         'POST /api/v1/sync',
@@ -316,6 +322,14 @@ describe('errors, health and documents', () => {
     );
     expect(doc.paths['/api/v1/workflow-runs']?.post?.requestBody).toBeDefined();
     expect(Object.keys(doc.paths['/api/v1/workflow-runs']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '201', '400', '401', '403', '404', '409', '422']));
+    // Approvals: the answers are described (an approval's fields, the decision), not left as "any".
+    const approve = doc.paths['/api/v1/workflow-runs/{id}/approvals/{aid}/approve']?.post;
+    expect(approve?.requestBody).toBeDefined();
+    expect(Object.keys(approve?.responses ?? {})).toEqual(expect.arrayContaining(['200', '401', '403', '404', '409']));
+    const decided = JSON.stringify(approve?.responses['200']);
+    for (const field of ['outcome', 'remaining', 'by', 'approval', 'runId', 'votes', 'decision', 'requiredApprovals']) expect(decided).toContain(`"${field}"`);
+    const listed = JSON.stringify(doc.paths['/api/v1/workflow-approvals']?.get?.responses['200']);
+    for (const field of ['items', 'nextCursor', 'status', 'timeoutAt']) expect(listed).toContain(`"${field}"`);
   });
 
   it('exports Prometheus metrics: runs by status, step durations, queue depth, syncs and webhooks', async () => {

@@ -4,7 +4,8 @@ import type { Actor } from '../../approvals/types.js';
 import { APPROVAL_STATUSES, type ApprovalRow, type ApprovalStatus } from '../../store/approvals.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
-import { API, idParam } from './common.js';
+import { approvalSchema, decideResultSchema, pageOf } from '../schemas.js';
+import { API, idParam, responses } from './common.js';
 
 const tags = ['approvals'];
 
@@ -22,8 +23,8 @@ function apiActor(req: FastifyRequest): Actor {
 }
 
 /**
- * Approvals (DESIGN §7, §8): list them, list a run's, approve or reject (role approver; the decider is the token's
- * name). The first valid decision wins: a later one answers 409 STN_E_APPROVAL_DECIDED with the decision that stands.
+ * Approvals (DESIGN §7, §8): list them, show one, list a run's, approve or reject (role approver; the decider is the
+ * token's name). The first valid decision wins: a later one answers 409 STN_E_APPROVAL_DECIDED with the decision that stands.
  */
 export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;
@@ -41,6 +42,7 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
           additionalProperties: false,
           properties: { ...PAGE_QUERY, status: { type: 'string', enum: [...APPROVAL_STATUSES, ...APPROVAL_STATUSES.map((s) => s.toLowerCase())] } },
         },
+        response: responses({ 200: pageOf(approvalSchema) }),
       },
     },
     async (req) => {
@@ -51,9 +53,27 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
     },
   );
 
+  // The CLI's `stn approve <id> --server` reads the approval's run id here: the decision routes are under the run.
+  app.get<{ Params: { aid: string } }>(
+    `${API}/workflow-approvals/:aid`,
+    {
+      config: { auth: 'viewer' },
+      schema: { tags, summary: 'One approval, with its votes and decision.', params: idParam('aid', 'Approval id'), response: responses({ 200: approvalSchema }) },
+    },
+    async (req) => view(station.approvals.get(req.params.aid)),
+  );
+
   app.get<{ Params: { id: string } }>(
     `${API}/workflow-runs/:id/approvals`,
-    { config: { auth: 'viewer' }, schema: { tags, summary: "A run's approvals, oldest first.", params: idParam('id', 'Run id') } },
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        tags,
+        summary: "A run's approvals, oldest first.",
+        params: idParam('id', 'Run id'),
+        response: responses({ 200: { type: 'object', properties: { items: { type: 'array', items: approvalSchema } }, required: ['items'] } }),
+      },
+    },
     async (req) => ({ items: station.approvals.ofRun(req.params.id).map(view) }),
   );
 
@@ -65,20 +85,26 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
         schema: {
           tags,
           summary: vote === 'approve' ? 'Approve (counts toward requiredApprovals).' : 'Reject: the run fails and its compensations run.',
-          description: '409 STN_E_APPROVAL_DECIDED when already decided; 403 STN_E_APPROVAL_FORBIDDEN for self-approval or a second vote.',
+          description:
+            'Body `{comment?}`. 409 STN_E_APPROVAL_DECIDED when already decided (details: the decision that stands); 403 STN_E_APPROVAL_FORBIDDEN ' +
+            'for self-approval or a second vote, STN_E_FORBIDDEN below role approver; 404 when the approval is not one of this run.',
           params: {
             type: 'object',
-            properties: { id: { type: 'string', minLength: 1, maxLength: 200 }, aid: { type: 'string', minLength: 1, maxLength: 200 } },
+            properties: {
+              id: { type: 'string', minLength: 1, maxLength: 200, description: 'Run id' },
+              aid: { type: 'string', minLength: 1, maxLength: 200, description: 'Approval id' },
+            },
             required: ['id', 'aid'],
           },
           body: decisionBody,
+          response: responses({ 200: decideResultSchema }, [409]),
         },
       },
       async (req) => {
         const actor = apiActor(req);
         const res = station.approvals.decide({ approvalId: req.params.aid, runId: req.params.id, vote, actor, comment: req.body?.comment });
         req.log.info({ run_id: req.params.id, approval_id: req.params.aid, vote, by: actor.id, outcome: res.outcome }, 'approval vote via API');
-        return { outcome: res.outcome, remaining: res.remaining, approval: view(res.approval) };
+        return { outcome: res.outcome, remaining: res.remaining, by: actor, approval: view(res.approval) };
       },
     );
   }
