@@ -37,6 +37,38 @@ describe('daemon lifecycle', () => {
     }
   });
 
+  it('?wait= over real HTTP waits for the end of the run (the request body being read does not end the wait)', async () => {
+    const t = await startTestDaemon({ files: { [workflowPath('default', 'gated')]: GATED_WORKFLOW } });
+    try {
+      const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const started = Date.now();
+      const pending = fetch(`${base}/api/v1/workflow-runs?wait=30`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workflowId: 'gated' }),
+      });
+      let runId: string | undefined;
+      for (const deadline = Date.now() + 10_000; runId === undefined; ) {
+        if (Date.now() > deadline) throw new Error('the run was not created');
+        runId = t.station.runStore.listRuns({ limit: 1 })[0]?.id;
+        if (runId === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      // The run waits for its signal: the request must still be open 500 ms later.
+      const early = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 500))]);
+      expect(early).toBe('waiting');
+      const signal = await t.request('POST', `/api/v1/workflow-runs/${runId}/signals`, { body: { name: 'go' } });
+      expect(signal.statusCode, signal.body).toBe(202);
+      const res = await pending;
+      expect(res.status).toBe(201);
+      const run = (await res.json()) as { id: string; status: string };
+      expect(run.id).toBe(runId);
+      expect(run.status).toBe('COMPLETED');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('a port that is taken is a configuration error naming the settings', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

@@ -80,8 +80,10 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
       const wait = req.query.wait ?? 0;
       if (wait > 0) {
         // A caller that goes away, or a daemon that shuts down, ends the wait (never the run).
+        // The response's 'close' (not the request's: that one fires as soon as the body has been read) says the
+        // connection went away before we answered.
         const aborted = new AbortController();
-        req.raw.once('close', () => aborted.abort());
+        reply.raw.once('close', () => aborted.abort());
         const forget = deps.streams.add(() => aborted.abort());
         try {
           await waitForRunEnd(station, run.id, wait * 1000, aborted.signal);
