@@ -22,7 +22,7 @@ export type WebhookOutcome = 'accepted' | 'duplicate' | 'not_found' | 'unauthori
 
 export interface WebhookResponse {
   status: 200 | 202 | 400 | 401 | 404 | 409 | 422 | 500;
-  /** 202 `{runId}`; 200 `{runId, duplicate: true}`; otherwise `{error: {code, message, details?}}`. */
+  /** 202 `{runId}`; 200 `{runId, duplicate: true}`; otherwise `{error: {code, message, details}}`. */
   body: Record<string, unknown>;
   outcome: WebhookOutcome;
 }
@@ -187,5 +187,6 @@ function fail(
   message: string,
   details?: Record<string, unknown>,
 ): WebhookResponse {
-  return { status, outcome, body: { error: { code, message, ...(details !== undefined ? { details } : {}) } } };
+  // The API's one error shape (src/server/errors.ts): details is null when there are none.
+  return { status, outcome, body: { error: { code, message, details: details ?? null } } };
 }

@@ -87,8 +87,12 @@ function runCount(): number {
   return h.station.db.prepare('SELECT COUNT(*) FROM workflow_runs').pluck().get() as number;
 }
 
-function errorOf(res: WebhookResponse): { code: string; message: string; details?: Record<string, unknown> } {
-  return (res.body as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
+/** The error of a refused delivery, which has the API's one error shape: {error: {code, message, details}}. */
+function errorOf(res: WebhookResponse): { code: string; message: string; details: Record<string, unknown> | null } {
+  expect(Object.keys(res.body)).toEqual(['error']);
+  const error = (res.body as { error: { code: string; message: string; details: Record<string, unknown> | null } }).error;
+  expect(Object.keys(error).sort()).toEqual(['code', 'details', 'message']);
+  return error;
 }
 
 const GOOD = { repository: { name: 'api' }, replicas: 3 };
