@@ -4,6 +4,8 @@ import type { RunStore } from '../store/runs.js';
 import type { StatsStore } from '../store/stats.js';
 import type { SyncReport } from '../sync/sync.js';
 
+/** Where a sync comes from (the `source` label). */
+const SYNC_SOURCES = ['start', 'watch', 'poll', 'webhook', 'api'];
 const RUN_STATUSES = ['PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 
 /** The outcome label of a webhook delivery answered with `status`, when the handler did not name one. */
@@ -46,7 +48,8 @@ export class Metrics {
 
   constructor(private readonly o: { stats: StatsStore; runStore: RunStore; events: RunEvents; defaultMetrics?: boolean }) {
     const registers = [this.registry];
-    if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'station_process_' });
+    // prom-client's names start with process_ and nodejs_ already: station_process_cpu_seconds_total, station_nodejs_*.
+    if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'station_' });
     const stats = o.stats;
     new Gauge({
       name: 'station_runs',
@@ -99,6 +102,8 @@ export class Metrics {
       registers,
     });
     for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'not_found', 'too_large', 'invalid_input']) this.webhooks.inc({ outcome }, 0);
+    // Series exist from the start, so rate() and alerts on sync errors see 0 rather than nothing.
+    for (const source of SYNC_SOURCES) this.syncErrors.inc({ source }, 0);
     this.stopListening = o.events.on((e) => this.onEvent(e));
   }
 

@@ -342,6 +342,10 @@ describe('errors, health and documents', () => {
     expect(r.body).toMatch(/^station_queue_depth \d+$/m);
     expect(r.body).toMatch(/^station_sync_duration_seconds_count\{source="start"\} 1$/m);
     expect(r.body).toMatch(/^station_webhook_deliveries_total\{outcome="accepted"\} \d+$/m);
-    expect(r.body).toMatch(/^station_process_/m);
+    expect(r.body).toMatch(/^station_sync_errors_total\{source="watch"\} 0$/m);
+    // Node's process metrics under the station_ prefix, without a doubled process_.
+    expect(r.body).toMatch(/^station_process_cpu_seconds_total [\d.]+$/m);
+    expect(r.body).toMatch(/^station_nodejs_eventloop_lag_seconds [\d.e-]+$/m);
+    expect(r.body).not.toMatch(/station_process_process_|station_process_nodejs_/);
   });
 });
