@@ -10,7 +10,8 @@ function diagnostics(d: { error: string | null }): Diagnostic[] {
 
 const diagnosticJson = (d: Diagnostic) => ({ line: d.line, col: d.col, code: d.code, message: d.message });
 
-function firstError(d: DefinitionRow): string | null {
+/** The first diagnostic of an invalid file, as `path:line:col: CODE: message`. */
+export function firstError(d: Pick<DefinitionRow, 'error' | 'path'>): string | null {
   const e = diagnostics(d)[0];
   return e ? `${d.path}:${e.line}:${e.col}: ${e.code}: ${e.message}` : null;
 }

@@ -3,17 +3,10 @@ import type { Station } from '../../context.js';
 import type { Diagnostic } from '../../definitions/types.js';
 import { NotFoundError, UsageError } from '../../errors.js';
 import type { DefinitionRow } from '../../store/definitions.js';
+import { definitionSummary, firstError } from '../../server/views.js';
 import { unifiedDiff } from '../diff.js';
 import { print, printJson, shortSha, table } from '../output.js';
 
-function firstError(d: { error: string | null; path: string }): string | null {
-  if (!d.error) return null;
-  const errors = JSON.parse(d.error) as Diagnostic[];
-  const e = errors[0];
-  return e ? `${d.path}:${e.line}:${e.col}: ${e.code}: ${e.message}` : null;
-}
-
-/** `stn workflows list [--env] [--status]` */
 export function listCommand(station: Station, opts: { env?: string; status?: string; json: boolean }): number {
   if (opts.status !== undefined && !['active', 'disabled', 'invalid'].includes(opts.status)) {
     throw new UsageError(`--status must be active, disabled or invalid, got "${opts.status}"`);
@@ -21,18 +14,7 @@ export function listCommand(station: Station, opts: { env?: string; status?: str
   const rows = station.definitions.listDefinitions({ environment: opts.env, status: opts.status });
   if (opts.json) {
     printJson(
-      rows.map((r) => ({
-        environment: r.environment,
-        id: r.workflow_id,
-        status: r.status,
-        version: r.active_version,
-        label: r.label,
-        name: r.name,
-        commit: r.git_commit,
-        path: r.path,
-        bundle: r.bundle,
-        error: firstError(r),
-      })),
+      rows.map(definitionSummary),
     );
     return 0;
   }
