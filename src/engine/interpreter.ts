@@ -480,6 +480,8 @@ export class RunTx {
 
   /** A scope failed: a branch fails its parallel state (the other branches are cancelled), the top level the run. */
   private frameFailed(frame: FrameRow, error: StepError): void {
+    // A failed scope always fails the run (parallel and foreach have no onError), which then compensates.
+    this.rollingBack = true;
     if (frame.parent_id === null) {
       this.runFailed(error);
       return;
@@ -522,10 +524,21 @@ export class RunTx {
     if (wait?.type === 'approval' && wait.approvalId) this.d.approvals?.close(wait.approvalId, this.nowMs);
   }
 
+  /**
+   * This run is being rolled back (it failed, or is cancelled with --compensate): a child run cut off on the way is
+   * rolled back too, so the side effects of its succeeded steps are compensated like the parent's own (DESIGN §5.4).
+   */
+  private rollingBack = false;
+
   private requestCancel(runId: string): void {
     const child = this.d.store.run(runId);
     if (!child || TERMINAL_RUN.has(child.status)) return;
-    this.d.store.insertTask(runId, 'cancel', null, JSON.stringify({ compensate: false, by: `parent ${this.run.id}` }), this.nowMs);
+    const compensate = this.rollingBack;
+    if (!child.cancel_requested) {
+      child.cancel_requested = compensate ? 2 : 1;
+      this.d.store.updateRun(child);
+    }
+    this.d.store.insertTask(runId, 'cancel', null, JSON.stringify({ compensate, by: `parent ${this.run.id}` }), this.nowMs);
   }
 
   // ---------------------------------------------------------------- operation steps
@@ -952,6 +965,7 @@ export class RunTx {
   /** Cancel (DESIGN §5.2): stops every active step, then compensates if asked, and ends CANCELLED. */
   cancel(compensate: boolean, by: string | null): void {
     if (TERMINAL_RUN.has(this.run.status)) return;
+    this.rollingBack = compensate && this.run.phase !== 'compensating';
     for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
     for (const child of this.d.store.childRuns(this.run.id)) this.requestCancel(child.id);
     this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
@@ -978,7 +992,9 @@ export class RunTx {
 
   /** The whole-run timeout: active steps stop and the run ends TIMED_OUT. */
   timeout(): void {
-    if (TERMINAL_RUN.has(this.run.status)) return;
+    // A run that already failed (or was cancelled with --compensate) has its end decided: the run timeout does not
+    // cut its saga short; each compensation step has its own timeout and retries, and a cancel still stops it.
+    if (TERMINAL_RUN.has(this.run.status) || this.run.phase === 'compensating') return;
     for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
     for (const child of this.d.store.childRuns(this.run.id)) this.requestCancel(child.id);
     this.finishRun('TIMED_OUT', {

@@ -471,3 +471,119 @@ describe('child runs', () => {
     expect(h.runRow(childId).parent_run_id).toBe(id);
   });
 });
+
+describe('regressions found by the audit', () => {
+  it('a run timeout that falls due during compensation does not cut the saga short: the run ends FAILED, compensated', async () => {
+    const clock = fakeClock();
+    h = EngineHarness.create({ engine: { clock } });
+    await h.define('tc', `
+      id: tc
+      version: "1"
+      name: TimeoutInSaga
+      timeoutSeconds: 100
+      states:
+        - {name: a, type: operation, action: noop, compensation: {action: noop, input: {undo: a}}, next: b}
+        - {name: b, type: operation, action: noop, compensation: {action: sleep, input: {seconds: 500}}, next: boom}
+        - {name: boom, type: operation, action: fail, input: {message: broke}, end: true}
+    `);
+    const id = h.start('tc');
+    await h.waitFor(id, (e) => e.type === 'step:waiting'); // b's compensation sleeps
+    h.advance(clock, 200_000); // past the run timeout
+    await h.barrier();
+    expect(h.runRow(id).status).toBe('RUNNING');
+    h.advance(clock, 400_000); // past the compensation's sleep
+    const r = await h.waitForEnd(id);
+    expect(r.status).toBe('FAILED');
+    expect(r.error).toMatchObject({ code: 'STN_E_FAIL', message: 'broke' }); // the cause, not the timeout
+    expect(r.run.compensated).toBe(1);
+    expect(r.steps.filter((s) => s.compensation_of !== null).map((s) => [s.state_name, s.status])).toEqual([
+      ['b', 'SUCCEEDED'],
+      ['a', 'SUCCEEDED'],
+    ]);
+    expect(r.events.map((e) => e.type).slice(-2)).toEqual(['compensation:finished', 'run:failed']);
+  });
+
+  it('cancel --compensate rolls back a running child run too (its succeeded steps are compensated)', async () => {
+    h = EngineHarness.create();
+    await h.define('kid', `
+      id: kid
+      version: "1"
+      name: Kid
+      states:
+        - {name: made, type: operation, action: noop, compensation: {action: noop, input: {undo: kid}}, next: w}
+        - {name: w, type: operation, action: signal.wait, input: {name: never}, end: true}
+    `);
+    await h.define('dad', `
+      id: dad
+      version: "1"
+      name: Dad
+      states:
+        - {name: first, type: operation, action: noop, compensation: {action: noop}, next: call}
+        - {name: call, type: operation, action: workflow.run, input: {workflow: kid}, end: true}
+    `);
+    const id = h.start('dad');
+    const waiting = await h.waitFor(id, (e) => e.type === 'step:waiting' && e.data.state === 'call');
+    const childId = (waiting.data.wait as { runId: string }).runId;
+    await h.waitFor(childId, (e) => e.type === 'step:waiting');
+    h.station.runs.cancel(id, true, 'op');
+    const r = await h.waitForEnd(id);
+    const c = await h.waitForEnd(childId);
+    expect(r.status).toBe('CANCELLED');
+    expect(r.run.compensated).toBe(1);
+    expect(c.status).toBe('CANCELLED');
+    expect(c.run.compensated).toBe(1);
+    expect(c.steps.filter((s) => s.compensation_of !== null).map((s) => [s.state_name, s.status])).toEqual([['made', 'SUCCEEDED']]);
+    expect(c.events.at(-1)).toMatchObject({ type: 'run:cancelled', data: { compensate: true, by: `parent ${id}` } });
+  });
+
+  it('a parent that fails while a child runs in another branch rolls the child back; a plain cancel does not', async () => {
+    h = EngineHarness.create();
+    const release = h.file('release');
+    await h.define('kid', `
+      id: kid
+      version: "1"
+      name: Kid
+      states:
+        - {name: made, type: operation, action: noop, compensation: {action: noop, input: {undo: kid}}, next: w}
+        - {name: w, type: operation, action: signal.wait, input: {name: never}, end: true}
+    `);
+    await h.define('dad', `
+      id: dad
+      version: "1"
+      name: Dad
+      states:
+        - name: par
+          type: parallel
+          branches:
+            - name: kid
+              states: [{name: call, type: operation, action: workflow.run, input: {workflow: kid}, end: true}]
+            - name: bad
+              states:
+                - {name: gate, type: operation, action: shell.exec, input: {command: [sh, -c, 'while [ ! -e "$1" ]; do sleep 0.02; done', sh, "${release}"]}, next: boom}
+                - {name: boom, type: operation, action: fail, end: true}
+          end: true
+    `);
+    const id = h.start('dad');
+    const waiting = await h.waitFor(id, (e) => e.type === 'step:waiting' && e.data.state === 'call');
+    const childId = (waiting.data.wait as { runId: string }).runId;
+    await h.waitFor(childId, (e) => e.type === 'step:waiting');
+    fs.writeFileSync(release, '');
+    const r = await h.waitForEnd(id);
+    const c = await h.waitForEnd(childId);
+    expect(r.status).toBe('FAILED');
+    expect(c.status).toBe('CANCELLED');
+    expect(c.run.compensated).toBe(1);
+
+    const id2 = h.start('dad');
+    const waiting2 = await h.waitFor(id2, (e) => e.type === 'step:waiting' && e.data.state === 'call');
+    const child2 = (waiting2.data.wait as { runId: string }).runId;
+    await h.waitFor(child2, (e) => e.type === 'step:waiting');
+    fs.rmSync(release);
+    await h.waitFor(id2, (e) => e.type === 'step:started' && e.data.state === 'gate');
+    h.station.runs.cancel(id2, false);
+    const c2 = await h.waitForEnd(child2);
+    expect(c2.status).toBe('CANCELLED');
+    expect(c2.run.compensated).toBeNull();
+    expect(c2.steps.some((s) => s.compensation_of !== null)).toBe(false);
+  });
+});
