@@ -1,4 +1,6 @@
 import swagger from '@fastify/swagger';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pkg from '../../package.json' with { type: 'json' };
 import type { ServerDeps } from './deps.js';
@@ -13,6 +15,25 @@ import { runRoutes } from './routes/runs.js';
 import { slackRoutes } from './routes/slack.js';
 import { syncRoutes } from './routes/sync.js';
 import { workflowRoutes } from './routes/workflows.js';
+
+// ajv-formats is CommonJS: under NodeNext its default import is the module object.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/**
+ * Request validation: query strings and path parameters arrive as text, so they are coerced to the schema's types
+ * (`?limit=5`); JSON bodies are not, so `{"workflowId": 5}` or `{"dryRun": "true"}` is refused naming the field
+ * instead of being silently turned into another value.
+ */
+function validatorCompiler(): (route: { schema: object; httpPart?: string }) => ReturnType<Ajv['compile']> {
+  const make = (coerceTypes: AjvOptions['coerceTypes']) => {
+    const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: true, addUsedSchema: false });
+    addFormats(ajv);
+    return ajv;
+  };
+  const body = make(false);
+  const text = make('array');
+  return ({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema);
+}
 
 /** A file of routes: registers them on `app` with the daemon's services. */
 export type RouteModule = (app: FastifyInstance, deps: ServerDeps) => void;
@@ -53,8 +74,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // SSE streams are long-lived: the server ends them itself on close (preClose below).
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   });
+  app.setValidatorCompiler(validatorCompiler());
   installErrorHandlers(app);
   deps.auth.install(app);
   app.addHook('onResponse', async (req, reply) => {

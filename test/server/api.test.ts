@@ -180,6 +180,25 @@ describe('runs', () => {
     expect(before.items).toEqual([]);
   });
 
+  it('refuses JSON body fields of the wrong type naming them (never coerced), while query strings are read as numbers', async () => {
+    const runsBefore = json<Page<RunJson>>(await t.request('GET', '/api/v1/workflow-runs?limit=500')).items.length;
+    const cases: Array<[string, unknown, string]> = [
+      ['/api/v1/workflow-runs', { workflowId: 3 }, '/workflowId'],
+      ['/api/v1/workflow-runs', { workflowId: 'three', environment: 'default', version: '1' }, '/version'],
+      ['/api/v1/workflow-runs', { workflowId: 'three', environment: 'default', idempotencyKey: 42 }, '/idempotencyKey'],
+      ['/api/v1/sync', { dryRun: 'true' }, '/dryRun'],
+      ['/api/v1/workflows/validate', { content: 7 }, '/content'],
+    ];
+    for (const [url, body, field] of cases) {
+      const e = expectError(await t.request('POST', url, { body }), 400, 'STN_E_USAGE');
+      expect(e.error.details, JSON.stringify(body)).toMatchObject({ in: 'body', errors: [expect.objectContaining({ path: field })] });
+    }
+    expect(json<Page<RunJson>>(await t.request('GET', '/api/v1/workflow-runs?limit=500')).items.length).toBe(runsBefore);
+    const page = await t.request('GET', '/api/v1/workflow-runs?limit=1');
+    expect(page.statusCode, page.body).toBe(200);
+    expect(json<Page<RunJson>>(page).items).toHaveLength(1);
+  });
+
   it('pauses, resumes, signals and cancels a run; acting on an ended run is 409', async () => {
     const run = json<RunJson>(await t.request('POST', '/api/v1/workflow-runs?wait=0.2', { body: { workflowId: 'gated' } }));
     const paused = await t.request('POST', `/api/v1/workflow-runs/${run.id}/pause`);
