@@ -172,7 +172,7 @@ export class Daemon {
         const git = self.git;
         if (!git) return undefined;
         return {
-          status: () => git.status(),
+          status: () => git.checkout(),
           refresh: async () => {
             self.webhookRefreshes++;
             try {

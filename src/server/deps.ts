@@ -22,7 +22,8 @@ export interface WebhookPort {
 
 export interface GitPort {
   refresh(): Promise<{ updated: boolean; head: string | null; reason?: string }>;
-  status(): object;
+  /** The checkout now (branch, HEAD, local changes) and what the last fetch found. */
+  status(): object | Promise<object>;
 }
 
 export interface CronPort {

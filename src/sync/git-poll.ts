@@ -98,6 +98,29 @@ export class GitPoller {
   }
 
   /**
+   * `status()` with the checkout read now: branch, HEAD and local changes to tracked files (no fetch). So
+   * `GET /sync/status` tells the truth without polling too, e.g. for a checkout edited by hand that has no remote.
+   * What the poller learned about the remote (ahead, behind, diverged, last fetch) stays as last seen.
+   */
+  async checkout(): Promise<GitStatus> {
+    if (this.station.git.isRepo) {
+      try {
+        const [branch, head, changes] = await Promise.all([
+          this.git('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => ''),
+          this.head(),
+          this.git('status', '--porcelain', '--untracked-files=no'),
+        ]);
+        this.state.branch = branch || null;
+        this.state.head = head;
+        this.state.dirty = changes !== '';
+      } catch (err) {
+        this.station.logger.warn({ error: gitMessage(err) }, 'could not read the git checkout for the sync status');
+      }
+    }
+    return this.status();
+  }
+
+  /**
    * Fetches and fast-forwards now. Calls made while one runs wait for it and then run once more (together): a push
    * that arrives during a fetch is never missed, and a burst of pushes costs two fetches, not one per push.
    */

@@ -298,7 +298,8 @@ describe('errors, health and documents', () => {
     expect(status.environments.map((e) => e.name)).toEqual(['bulk', 'default', 'staging']);
     expect(status.environments[0]?.lastSyncedCommit).toBe(t.repo.git('rev-parse', 'HEAD'));
     expect(status.syncs[0]?.source).toBe('api');
-    expect(status.git).toMatchObject({ dirty: expect.any(Boolean), polling: false });
+    // Without polling the checkout is still read as it is now (branch, HEAD, local changes).
+    expect(status.git).toMatchObject({ branch: 'main', head: t.repo.git('rev-parse', 'HEAD'), dirty: expect.any(Boolean), polling: false });
     expect(status.watching).toBe(false);
   });
 

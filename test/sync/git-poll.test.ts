@@ -158,6 +158,19 @@ describe('GitPoller', () => {
     expect(p.status().polling).toBe(false);
   });
 
+  it('checkout() reads branch, HEAD and local changes without fetching, with or without a remote', async () => {
+    const s = setup();
+    s.git('remote', 'remove', 'origin');
+    const p = poller(s);
+    expect(p.status()).toMatchObject({ branch: null, head: null, dirty: false });
+    expect(await p.checkout()).toMatchObject({ branch: 'main', head: s.git('rev-parse', 'HEAD'), dirty: false, lastFetchAt: null, polling: false });
+    fs.appendFileSync(path.join(s.checkout, workflowPath('default', 'base')), '# edited by hand\n');
+    expect(await p.checkout()).toMatchObject({ branch: 'main', dirty: true });
+    s.git('checkout', '-q', '--', '.');
+    s.git('checkout', '-q', '-b', 'hotfix');
+    expect(await p.checkout()).toMatchObject({ branch: 'hotfix', dirty: false });
+  });
+
   it('a failing fetch is reported in status().lastError', async () => {
     const s = setup();
     s.git('remote', 'set-url', 'origin', path.join(s.checkout, 'no-such-remote.git'));

@@ -47,9 +47,9 @@ export function syncRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.get(
     `${API}/sync/status`,
     { config: { auth: 'viewer' }, schema: { tags, summary: 'The last syncs, the Git checkout (branch, HEAD, dirty, diverged, last fetch), per-environment commits, cron triggers.' } },
-    () => ({
+    async () => ({
       watching: deps.state().watching,
-      git: deps.git?.status() ?? null,
+      git: (await deps.git?.status()) ?? null,
       environments: station.definitions.environments().map((e) => ({
         name: e.name,
         lastSyncedCommit: e.last_synced_commit,
