@@ -78,7 +78,7 @@ export function unpackArchive(bytes: Uint8Array, limits: ArchiveLimits = DEFAULT
     if (++count > limits.maxFiles) {
       throw new StationError('STN_E_BUNDLE_TOO_LARGE', `archive holds more than ${limits.maxFiles} entries (at "${e.path}")`, { entry: e.path });
     }
-    const segments = checkEntryPath(e.path);
+    // The entry type first: a pax or GNU extension header is named by what it is, not by its odd path.
     switch (e.kind) {
       case 'file':
       case 'directory':
@@ -100,13 +100,17 @@ export function unpackArchive(bytes: Uint8Array, limits: ArchiveLimits = DEFAULT
       case 'unsupported':
         throw new StationError(
           'STN_E_BUNDLE_ENTRY_TYPE',
-          `archive entry "${e.path}" has tar type "${printable(e.typeflag)}", which bundles do not use (create archives with "stn bundle create")`,
+          `archive entry "${printable(e.path)}" has tar type "${printable(e.typeflag)}"${EXTENSIONS[e.typeflag] ? ` (${EXTENSIONS[e.typeflag]})` : ''}, which bundles do not use (create archives with "stn bundle create")`,
           { entry: e.path, typeflag: e.typeflag },
         );
       default: {
         const never: never = e.kind;
         throw new Error(`unknown entry kind ${String(never)}`);
       }
+    }
+    const segments = checkEntryPath(e.path);
+    if (e.kind === 'file' && e.path.endsWith('/')) {
+      throw new StationError('STN_E_BUNDLE_PATH', `archive entry "${printable(e.path)}" is a file whose name ends with "/" (a folder name)`, { entry: e.path });
     }
     const top = segments[0] as string;
     root ??= top;
@@ -120,8 +124,9 @@ export function unpackArchive(bytes: Uint8Array, limits: ArchiveLimits = DEFAULT
       });
     }
     const rel = segments.slice(1).join('/');
-    // Two entries for one path (or two that a case-insensitive file system would merge): the later would win silently.
-    const folded = rel.toLowerCase();
+    // Two entries for one path (or two that a case-insensitive or Unicode-normalizing file system would merge): the
+    // later would win silently.
+    const folded = fold(rel);
     const earlier = seen.get(folded);
     if (earlier !== undefined) {
       throw new StationError('STN_E_BUNDLE_PATH', `archive holds "${e.path}" twice${earlier !== rel ? ` (as "${root}/${earlier}")` : ''}`, {
@@ -131,6 +136,7 @@ export function unpackArchive(bytes: Uint8Array, limits: ArchiveLimits = DEFAULT
     seen.set(folded, rel);
     files.set(rel, { data: Buffer.from(e.data), executable: (e.mode & 0o111) !== 0 });
   });
+  checkFileFolderClashes(root, seen);
   if (root === undefined) throw new StationError('STN_E_BUNDLE_INVALID', 'archive is empty');
   return { root, files };
 }
@@ -156,6 +162,14 @@ function gunzip(bytes: Uint8Array, max: number): Buffer {
   }
 }
 
+/** Extension headers other tars write, named in the refusal (stn's archives never need them: paths fit in ustar). */
+const EXTENSIONS: Record<string, string> = {
+  x: 'a pax extended header',
+  g: 'a pax global header',
+  L: 'a GNU long name',
+  K: 'a GNU long link name',
+};
+
 /** Splits an entry path into segments, refusing anything that could land outside the target folder. */
 function checkEntryPath(p: string): string[] {
   const refuse = (why: string): never => {
@@ -169,7 +183,31 @@ function checkEntryPath(p: string): string[] {
   const segments = p.replace(/\/$/, '').split('/');
   if (segments.some((s) => s === '..')) refuse('has a ".." segment (path traversal)');
   if (segments.some((s) => s === '' || s === '.')) refuse('has an empty or "." path segment');
+  // "stn bundle create" never packs hidden files, and reading an installed folder skips them: a .gitignore or .git/
+  // inside bundles/<name>/ would hide files from review or be taken for a nested repository.
+  const hidden = segments.find((s) => s.startsWith('.'));
+  if (hidden !== undefined) refuse(`has a hidden name ("${printable(hidden)}"); bundles hold no files or folders starting with "."`);
   return segments;
+}
+
+/** The form of a path that case-insensitive and Unicode-normalizing file systems (macOS, Windows) compare. */
+function fold(rel: string): string {
+  return rel.normalize('NFC').toLowerCase();
+}
+
+/** A file that is also the folder of another file ("agents" and "agents/x.prompt") cannot be written: refuse it by name. */
+function checkFileFolderClashes(root: string | undefined, seen: Map<string, string>): void {
+  for (const [folded, rel] of seen) {
+    const segments = folded.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const parent = seen.get(segments.slice(0, i).join('/'));
+      if (parent !== undefined) {
+        throw new StationError('STN_E_BUNDLE_PATH', `archive entry "${root}/${parent}" is a file, but "${root}/${rel}" needs it to be a folder`, {
+          entry: `${root}/${parent}`,
+        });
+      }
+    }
+  }
 }
 
 function printable(s: string): string {

@@ -137,7 +137,20 @@ export function readTar(buf: Uint8Array, onEntry: (e: TarEntry) => void): void {
       });
     }
     const block = buf.subarray(off, off + BLOCK);
-    if (block.every((b) => b === 0)) return; // end of archive (the second zero block is optional in practice)
+    if (block.every((b) => b === 0)) {
+      // End of archive (the second zero block is optional in practice). Tars pad what follows with zeros; anything
+      // else is content that some readers would show and others not, so it is refused rather than ignored.
+      const rest = buf.subarray(off + BLOCK);
+      const junk = rest.findIndex((b) => b !== 0);
+      if (junk !== -1) {
+        throw new StationError(
+          'STN_E_BUNDLE_CORRUPT',
+          `archive has data after its end-of-archive marker (at offset ${off + BLOCK + junk}, after "${last}"): hidden entries or garbage`,
+          { entry: last, offset: off + BLOCK + junk },
+        );
+      }
+      return;
+    }
     const name = readString(block, 0, 100);
     const magic = readString(block, 257, 6);
     // POSIX ustar ("ustar\0") has a path prefix field; old GNU tar ("ustar  ") keeps other data there.

@@ -110,6 +110,14 @@ describe('unpackArchive refuses', () => {
     ['a file at the top level', [ok('template.json')], 'STN_E_BUNDLE_PATH', 'template.json'],
     ['a "." segment', [ok('kit/./x')], 'STN_E_BUNDLE_PATH', 'kit/./x'],
     ['a bad header checksum', [{ name: 'kit/template.json', data: '{}', badChecksum: true }], 'STN_E_BUNDLE_CORRUPT', 'kit/template.json'],
+    ['a GNU long name header', [{ name: '././@LongLink', type: 'L', data: 'kit/../../../etc/passwd\0' }], 'STN_E_BUNDLE_ENTRY_TYPE', '././@LongLink'],
+    ['a file through a symbolic link', [{ name: 'kit/out', type: '2', linkname: '/tmp' }, ok('kit/out/evil')], 'STN_E_BUNDLE_LINK', 'kit/out'],
+    ['a file entry named like a folder', [ok('kit/template.json'), { name: 'kit/workflows/', data: '' }, ok('kit/workflows/a.workflow.yaml')], 'STN_E_BUNDLE_PATH', 'kit/workflows/'],
+    ['a file that another entry needs as its folder', [ok('kit/agents'), ok('kit/agents/x.prompt')], 'STN_E_BUNDLE_PATH', 'kit/agents'],
+    ['a folder path taken by a later file', [ok('kit/agents/x.prompt'), ok('kit/Agents')], 'STN_E_BUNDLE_PATH', 'kit/Agents'],
+    ['a hidden file (.gitignore could hide the bundle from Git)', [ok('kit/template.json'), ok('kit/.gitignore', '*')], 'STN_E_BUNDLE_PATH', 'kit/.gitignore'],
+    ['a hidden folder', [ok('kit/template.json'), ok('kit/.git/hooks/post-checkout', '#!/bin/sh')], 'STN_E_BUNDLE_PATH', 'kit/.git/hooks/post-checkout'],
+    ['paths that differ only in Unicode normalization', [ok('kit/caf\u00e9.prompt'), ok('kit/cafe\u0301.prompt')], 'STN_E_BUNDLE_PATH', 'kit/cafe\u0301.prompt'],
   ];
   for (const [what, entries, code, entry] of cases) {
     it(`${what} (${code}), naming the entry`, () => {
@@ -118,6 +126,22 @@ describe('unpackArchive refuses', () => {
       expect(e.message).toContain(`"${entry}"`);
     });
   }
+
+  it('extension headers by what they are', () => {
+    expect(refusal(gzip(rawTar([{ name: '././@LongLink', type: 'L', data: 'x' }]))).message).toContain('(a GNU long name)');
+    expect(refusal(gzip(rawTar([{ name: 'kit/PaxHeader', type: 'x', data: 'x' }]))).message).toContain('(a pax extended header)');
+  });
+
+  it('data after the end-of-archive marker (entries other readers would show), but not zero padding', () => {
+    const hidden = Buffer.concat([rawTar([ok('kit/template.json')]), rawTar([ok('kit/hidden')])]);
+    const e = refusal(gzip(hidden));
+    expect(e.code).toBe('STN_E_BUNDLE_CORRUPT');
+    expect(e.message).toContain('after its end-of-archive marker');
+    expect(e.message).toContain('"kit/template.json"');
+    // Tars pad the last record with zeros; concatenated gzip members that only carry zeros are that too.
+    const padded = Buffer.concat([gzip(rawTar([ok('kit/template.json')])), gzip(Buffer.alloc(8192))]);
+    expect([...unpackArchive(padded).files.keys()]).toEqual(['template.json']);
+  });
 
   it('an archive over the compressed size limit, before reading it', () => {
     const archive = gzip(rawTar([ok('kit/a', 'x'.repeat(5000))]));
