@@ -54,6 +54,8 @@ interface Work {
   executor: Executor;
   ctx: ExecContext;
   timeoutMs: number | undefined;
+  /** The state's timeout as written (timeoutMs is what is left of it for this delivery). */
+  timeoutSeconds: number | undefined;
 }
 
 /**
@@ -363,6 +365,13 @@ export class Engine {
       return fail('STN_E_EXECUTOR_MISSING', `action "${op.action}" has no executor in this version of Station (state "${step.state_name}")`);
     }
     const timeoutSeconds = op.timeoutSeconds;
+    // A step delivered again after a crash keeps its attempt's deadline: it gets what is left, not a fresh timeout.
+    const startedAt = step.attempt_started_ms ?? this.now();
+    const timeoutMs = timeoutSeconds !== undefined ? startedAt + timeoutSeconds * 1000 - this.now() : undefined;
+    if (timeoutMs !== undefined && timeoutMs <= 0 && !executor.inline) {
+      rt.complete(step, { kind: 'error', error: { code: 'STN_E_STEP_TIMEOUT', message: `state "${step.state_name}" timed out after ${timeoutSeconds} s` } });
+      return undefined;
+    }
     const ctx: ExecContext = {
       runId: run.id,
       stepId: step.id,
@@ -370,8 +379,8 @@ export class Engine {
       idempotencyKey: idempotencyKey(run.id, step.id, step.attempt),
       input: input.real,
       signal: NEVER_ABORTED,
-      startedAt: step.attempt_started_ms ?? this.now(),
-      timeoutMs: timeoutSeconds !== undefined ? timeoutSeconds * 1000 : undefined,
+      startedAt,
+      timeoutMs,
       repo: this.o.repo,
       now: this.now,
       logger: this.o.logger,
@@ -384,7 +393,7 @@ export class Engine {
     }
     this.o.store.updateStep(step); // RUNNING, with its input, committed before the executor starts
     rt.keepTask();
-    return { task, step, executor, ctx, timeoutMs: ctx.timeoutMs };
+    return { task, step, executor, ctx, timeoutMs: ctx.timeoutMs, timeoutSeconds };
   }
 
   /** Runs an executor with its timeout, lease heartbeat and cancel/shutdown abort. undefined: aborted by shutdown. */
@@ -421,8 +430,7 @@ export class Engine {
     }
     if (entry.reason === 'shutdown' || entry.reason === 'lease') return undefined;
     if (entry.reason === 'timeout') {
-      const seconds = (work.timeoutMs ?? 0) / 1000;
-      result = { kind: 'error', error: { code: 'STN_E_STEP_TIMEOUT', message: `state "${work.step.state_name}" timed out after ${seconds} s` } };
+      result = { kind: 'error', error: { code: 'STN_E_STEP_TIMEOUT', message: `state "${work.step.state_name}" timed out after ${work.timeoutSeconds ?? 0} s` } };
     }
     this.o.logger.debug({ run_id: work.ctx.runId, step_id: work.step.id, attempt: work.ctx.attempt, duration_ms: Date.now() - started }, 'executor returned');
     return result;

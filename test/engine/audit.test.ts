@@ -587,3 +587,36 @@ describe('regressions found by the audit', () => {
     expect(c2.steps.some((s) => s.compensation_of !== null)).toBe(false);
   });
 });
+
+describe('step deadlines across restarts', () => {
+  it('a step delivered again after its engine stopped keeps its attempt deadline: past it, the attempt times out without running again', async () => {
+    const clock = fakeClock();
+    h = EngineHarness.create({ engine: { clock } });
+    const log = h.file('runs.log');
+    await h.define('dl', `
+      id: dl
+      version: "1"
+      name: Deadline
+      states:
+        - name: work
+          type: operation
+          action: shell.exec
+          timeoutSeconds: 60
+          input: {command: [sh, -c, 'echo "$STN_IDEMPOTENCY_KEY" >> "$1"; sleep 30', sh, "${log}"]}
+          end: true
+    `);
+    const id = h.start('dl');
+    await h.waitFor(id, (e) => e.type === 'step:started' && e.data.state === 'work');
+    await eventually(() => fs.existsSync(log), 5000, 'the first delivery to start its process');
+    await h.engine.stop(50);
+    clock.t += 61_000; // the attempt's deadline passed while no engine ran
+    h.openAnother({ clock });
+    const r = await h.waitForEnd(id);
+    expect(r.status).toBe('FAILED');
+    const work = r.step('work');
+    expect(work.status).toBe('TIMED_OUT');
+    expect(work.deliveries).toBe(2);
+    expect(work.error).toMatchObject({ code: 'STN_E_STEP_TIMEOUT', message: 'state "work" timed out after 60 s' });
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1); // not run a second time
+  });
+});
