@@ -48,7 +48,13 @@ export function loadEnvFile(repo: string, env: string): EnvFile {
     throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display}: ${doc.errors[0]?.message ?? 'invalid YAML'}`, { file: display });
   }
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
-  const value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // yaml refuses alias bombs (and other documents it cannot turn into values) by throwing.
+    throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display}: ${(err as Error).message}`, { file: display });
+  }
   if (!validateEnvironment(value)) {
     throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display} is invalid: ${formatAjvErrors(validateEnvironment.errors)}; fix it first`, {
       file: display,
@@ -145,12 +151,24 @@ export function removeBundleEntry(f: EnvFile, name: string): boolean {
 
 /** The file's new text; checked against the environment schema so a bug here can never write a broken file. */
 export function envFileText(f: EnvFile): string {
-  const text = f.doc.toString();
+  const text = keepFileStyle(f.doc.toString(), f.original);
   const value = parseDocument(text).toJS() as unknown;
   if (!validateEnvironment(value)) {
     throw new StationError('STN_E_INTERNAL', `edited ${f.file} would be invalid: ${formatAjvErrors(validateEnvironment.errors)}`);
   }
   return text;
+}
+
+/**
+ * yaml writes LF and drops a byte order mark: a file written on Windows keeps its CRLF line ends and its BOM, so the
+ * edit shows in `git diff` as the lines it changed, not as every line of the file.
+ */
+function keepFileStyle(text: string, original: string | null): string {
+  if (original === null) return text;
+  let out = text;
+  if (original.includes('\r\n')) out = out.replace(/\r?\n/g, '\r\n');
+  if (original.startsWith('\uFEFF') && !out.startsWith('\uFEFF')) out = `\uFEFF${out}`;
+  return out;
 }
 
 /** Whether the edit changed the file. */

@@ -2,6 +2,7 @@
  * Bundle folders on disk: read into memory (with the same refusals and limits as archives), and written into
  * place atomically (staged in a hidden sibling folder, then renamed).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StationError } from '../errors.js';
@@ -69,9 +70,12 @@ export function sameFiles(a: FileMap, b: FileMap): boolean {
 /** Writes files into a fresh hidden folder next to `target`, so that a rename can move them into place at once. */
 export function stageFolder(target: string, files: FileMap): string {
   const parent = path.dirname(target);
-  fs.mkdirSync(parent, { recursive: true });
-  const staging = fs.mkdtempSync(path.join(parent, `.stn-staging-${path.basename(target)}-`));
+  const createdParent = fs.mkdirSync(parent, { recursive: true });
+  // Not mkdtemp: its 0700 would become the installed folder's mode, unreadable to a daemon running as another user.
+  // mkdir applies the umask like every other folder of the checkout, and fails rather than reuse an existing path.
+  const staging = path.join(parent, `.stn-staging-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
   try {
+    fs.mkdirSync(staging);
     for (const [rel, f] of files) {
       const abs = path.join(staging, ...rel.split('/'));
       fs.mkdirSync(path.dirname(abs), { recursive: true });
@@ -79,6 +83,8 @@ export function stageFolder(target: string, files: FileMap): string {
     }
   } catch (err) {
     fs.rmSync(staging, { recursive: true, force: true });
+    // A failed install leaves no empty bundles/ behind either.
+    if (createdParent !== undefined) fs.rmSync(createdParent, { recursive: true, force: true });
     throw err;
   }
   return staging;

@@ -58,6 +58,11 @@ export function parseManifest(bytes: Uint8Array, where: string): Manifest {
   } catch (err) {
     throw new StationError('STN_E_BUNDLE_INVALID', `${where}: not valid JSON: ${(err as Error).message}`, { file: where });
   }
+  const variables = (value as { variables?: unknown } | null)?.variables;
+  if (variables !== null && typeof variables === 'object' && Object.hasOwn(variables, '__proto__')) {
+    // JavaScript objects cannot hold it as a plain key: a run would silently never see its value.
+    throw new StationError('STN_E_BUNDLE_INVALID', `${where} is invalid:\n  /variables/__proto__: "__proto__" cannot be a variable name`, { file: where });
+  }
   if (!validateTemplate(value)) {
     const problems = schemaIssues(value, validateTemplate.errors ?? [], 'template.json').map((i) => `${i.pointer || '/'}: ${i.message}`);
     throw new StationError('STN_E_BUNDLE_INVALID', `${where} is invalid:\n  ${problems.join('\n  ')}`, { file: where, problems });
@@ -111,6 +116,9 @@ export function verifyFileList(manifest: Manifest, files: FileMap, where: string
   }
   const listed = new Map(manifest.files.map((f) => [f.path, f.sha256]));
   const problems: string[] = [];
+  // A path listed twice would be checked against only one of its checksums.
+  const twice = manifest.files.map((f) => f.path).filter((p, i, all) => all.indexOf(p) !== i);
+  for (const p of new Set(twice)) problems.push(`${p}: listed more than once in template.json's file list`);
   for (const [p, sha] of listed) {
     const f = files.get(p);
     if (!f) problems.push(`${p}: listed in template.json but missing`);

@@ -19,7 +19,8 @@ export function parseVarArgs(args: readonly string[], manifest: Manifest): JsonO
     }
     const name = arg.slice(0, eq);
     const text = arg.slice(eq + 1);
-    const spec = declared[name];
+    // Own properties only: "constructor" or "toString" must not find Object.prototype's.
+    const spec = Object.hasOwn(declared, name) ? declared[name] : undefined;
     if (!spec) {
       const names = Object.keys(declared);
       problems.push(`--var ${name}: bundle ${manifest.name} declares no variable "${name}" (declared: ${names.length > 0 ? names.join(', ') : 'none'})`);
@@ -27,7 +28,7 @@ export function parseVarArgs(args: readonly string[], manifest: Manifest): JsonO
     }
     const parsed = parseTyped(text, spec.type);
     if (parsed === undefined) problems.push(`--var ${name}: "${text}" is not ${article(spec.type)}`);
-    else out[name] = parsed;
+    else Object.defineProperty(out, name, { value: parsed, enumerable: true, writable: true, configurable: true });
   }
   if (problems.length > 0) throw new StationError('STN_E_BUNDLE_VARIABLES', problems.join('\n'), { problems });
   return out;
@@ -96,9 +97,10 @@ export interface ResolvedVariable {
 
 /** Resolves every declared variable for one environment, in the order a run sees them. */
 export function resolveVariables(manifest: Manifest, entryVars: JsonObject, envVars: JsonObject): ResolvedVariable[] {
+  const own = (o: JsonObject, k: string): JsonValue | undefined => (Object.hasOwn(o, k) ? o[k] : undefined);
   return Object.entries(manifest.variables ?? {}).map(([name, spec]) => {
-    if (entryVars[name] !== undefined) return { name, spec, value: entryVars[name], source: 'bundle entry' };
-    if (envVars[name] !== undefined) return { name, spec, value: envVars[name], source: 'environment vars' };
+    if (own(entryVars, name) !== undefined) return { name, spec, value: own(entryVars, name), source: 'bundle entry' };
+    if (own(envVars, name) !== undefined) return { name, spec, value: own(envVars, name), source: 'environment vars' };
     if (spec.default !== undefined) return { name, spec, value: spec.default, source: 'default' };
     return { name, spec, value: undefined, source: undefined };
   });
@@ -134,5 +136,5 @@ export function variableProblems(manifest: Manifest, entryVars: JsonObject, envV
 
 /** Entry vars that the bundle does not declare (kept, but worth a note: a typo never reaches a workflow). */
 export function undeclaredVariables(manifest: Manifest, entryVars: JsonObject): string[] {
-  return Object.keys(entryVars).filter((k) => !(k in (manifest.variables ?? {})));
+  return Object.keys(entryVars).filter((k) => !Object.hasOwn(manifest.variables ?? {}, k));
 }

@@ -9,6 +9,7 @@ import { packArchive, unpackArchive } from '../../src/bundles/archive.js';
 import { createBundle } from '../../src/bundles/create.js';
 import { installBundle, type InstallOptions } from '../../src/bundles/install.js';
 import { listBundles } from '../../src/bundles/list.js';
+import { removeBundle } from '../../src/bundles/remove.js';
 import { StationError } from '../../src/errors.js';
 import { gzip, rawTar, sha256, snapshotTree, varsWorkflow, writeBundleFolder, type RawEntry } from '../helpers/bundle-fixtures.js';
 import { createGitRepo, createTempDir, type GitRepo } from '../helpers/git-repo.js';
@@ -127,6 +128,38 @@ bundles:
     expect(repo.read('environments/a/environment.yaml')).toContain('    vars:\n      threshold: 8\n');
   });
 
+  it('keeps CRLF line ends and a byte order mark of environment.yaml (a file written on Windows)', async () => {
+    const crlf = `\uFEFF${ENV_A.replace(/\n/g, '\r\n')}`;
+    repo.write('environments/a/environment.yaml', crlf);
+    await install({ source: archive(), vars: ['threshold=7'] });
+    const after = fs.readFileSync(path.join(repo.dir, 'environments/a/environment.yaml'), 'utf8');
+    expect(after.startsWith(`${crlf.replace('bundles: []\r\n', '')}bundles:\r\n  - name: kit\r\n`)).toBe(true);
+    expect(after.replace(/\r\n/g, '')).not.toContain('\n');
+    await removeBundle({ repo: repo.dir, env: 'a', name: 'kit' });
+    expect(fs.readFileSync(path.join(repo.dir, 'environments/a/environment.yaml'), 'utf8')).toBe(crlf.replace('\r\nbundles: []\r\n', ''));
+  });
+
+  it('gives the installed folder the usual mode, not the 0700 of a private temp folder', async () => {
+    await install({ source: archive(), vars: ['threshold=7'] });
+    const mode = (p: string) => fs.statSync(path.join(repo.dir, p)).mode & 0o777;
+    expect(mode('bundles/kit')).toBe(mode('bundles/kit/workflows'));
+    expect(mode('bundles/kit') & 0o055).toBe(0o055 & ~process.umask());
+  });
+
+  it('reads variables named like Object.prototype members as any other, and refuses "__proto__"', async () => {
+    const variables = { constructor: { type: 'string', default: 'ctor' }, threshold: { type: 'integer', required: true } };
+    expect((await install({ source: archive({ variables }) })).action).toBe('installed');
+    let e = await refusedUntouched({ source: archive({ variables }), vars: ['toString=1'] }, 'STN_E_BUNDLE_VARIABLES');
+    expect(e.message).toContain('declares no variable "toString" (declared: constructor, threshold)');
+    e = await refusedUntouched({ source: archive({ variables }), vars: ['__proto__={}'] }, 'STN_E_BUNDLE_VARIABLES');
+    expect(e.message).toContain('declares no variable "__proto__"');
+    const proto = path.join(work, 'proto');
+    writeBundleFolder(proto, { name: 'proto' });
+    fs.writeFileSync(path.join(proto, 'template.json'), '{"name":"proto","version":"1.0.0","variables":{"__proto__":{"type":"string","default":"x"}}}');
+    e = await refusedUntouched({ source: proto }, 'STN_E_BUNDLE_INVALID');
+    expect(e.message).toContain('/variables/__proto__: "__proto__" cannot be a variable name');
+  });
+
   it('takes required values from the environment vars or a default', async () => {
     // threshold is required; environment a sets vars.threshold: 50, so no --var is needed.
     expect((await install({ source: archive() })).action).toBe('installed');
@@ -197,6 +230,13 @@ bundles:
       expect(e.message).toContain('environments/b/environment.yaml is invalid: /bundles: must be array; fix it first');
     });
 
+    it('an environment.yaml that is an alias bomb', async () => {
+      const ten = (alias: string) => `[${Array(10).fill(alias).join(', ')}]`;
+      repo.write('environments/b/environment.yaml', `vars:\n  a: &a ${ten('1')}\n  b: &b ${ten('*a')}\n  c: &c ${ten('*b')}\n  d: &d ${ten('*c')}\n`);
+      const e = await refusedUntouched({ env: 'b', source: archive(), vars: ['threshold=1'] }, 'STN_E_ENVIRONMENT_INVALID');
+      expect(e.message).toContain('environments/b/environment.yaml: ');
+    });
+
     it('an unknown environment', async () => {
       const e = await refusedUntouched({ env: 'prod', source: archive() }, 'STN_E_NOT_FOUND');
       expect(e.message).toContain('environment "prod" does not exist');
@@ -225,6 +265,31 @@ bundles:
         await refusedUntouched({ source: file }, code);
       });
     }
+
+    it('a file that is also a folder, even with a file list that matches (STN_E_BUNDLE_PATH), leaving no bundles/ behind', async () => {
+      const wf = varsWorkflow('kit-show');
+      const listedFiles = { agents: 'x', 'agents/x.prompt': 'y', 'workflows/kit-show.workflow.yaml': wf };
+      const manifest = JSON.stringify({
+        name: 'kit',
+        version: '1.0.0',
+        files: Object.entries(listedFiles).map(([p, d]) => ({ path: p, sha256: sha256(d) })),
+      });
+      const file = path.join(work, 'clash.tar.gz');
+      fs.writeFileSync(file, gzip(rawTar([{ name: 'kit/template.json', data: manifest }, ...Object.entries(listedFiles).map(([p, d]) => ({ name: `kit/${p}`, data: d }))])));
+      const e = await refusedUntouched({ source: file, vars: ['threshold=1'] }, 'STN_E_BUNDLE_PATH');
+      expect(e.message).toContain('"kit/agents" is a file, but "kit/agents/x.prompt" needs it to be a folder');
+      expect(fs.existsSync(path.join(repo.dir, 'bundles'))).toBe(false);
+    });
+
+    it('a file list that names a path twice (STN_E_BUNDLE_CHECKSUM)', async () => {
+      const wf = varsWorkflow('kit-show');
+      const entry = { path: 'workflows/kit-show.workflow.yaml', sha256: sha256(wf) };
+      const manifest = JSON.stringify({ name: 'kit', version: '1.0.0', files: [{ ...entry, sha256: 'f'.repeat(64) }, entry] });
+      const file = path.join(work, 'twice.tar.gz');
+      fs.writeFileSync(file, gzip(rawTar([{ name: 'kit/template.json', data: manifest }, { name: 'kit/workflows/kit-show.workflow.yaml', data: wf }])));
+      const e = await refusedUntouched({ source: file, vars: ['threshold=1'] }, 'STN_E_BUNDLE_CHECKSUM');
+      expect(e.message).toContain("workflows/kit-show.workflow.yaml: listed more than once in template.json's file list");
+    });
 
     it('a truncated archive (STN_E_BUNDLE_TRUNCATED)', async () => {
       const full = fs.readFileSync(archive({ extraFiles: { 'agents/notes.prompt': randomBytes(4000).toString('hex') } }));
