@@ -971,8 +971,15 @@ export class RunTx {
     this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
     this.run.paused = 0;
     if (this.run.phase === 'compensating') {
-      // Cancelling during compensation stops it: the run ends with what was compensated so far.
+      // Cancelling during compensation stops it: the run ends with what was compensated so far, and records what was
+      // not (the compensations that failed or were cut off, then those never started), closing the saga's timeline.
+      const failures = [
+        ...this.d.store.compensations(this.run.id).filter((s) => s.status !== 'SUCCEEDED').map((s) => s.state_name),
+        ...this.compensationCandidates().map((s) => s.state_name),
+      ];
       this.run.compensated = 0;
+      this.run.compensation_errors = JSON.stringify(failures);
+      this.event('compensation:finished', null, { compensated: false, failures });
       this.finishRun('CANCELLED');
       return;
     }

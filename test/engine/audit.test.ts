@@ -620,3 +620,43 @@ describe('step deadlines across restarts', () => {
     expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1); // not run a second time
   });
 });
+
+describe('cancel during compensation', () => {
+  it('stops the saga and records what was not compensated; pause during the saga holds it until resume', async () => {
+    const clock = fakeClock();
+    h = EngineHarness.create({ engine: { clock } });
+    await h.define('pc', `
+      id: pc
+      version: "1"
+      name: PauseCancelSaga
+      states:
+        - {name: a, type: operation, action: noop, compensation: {action: noop}, next: b}
+        - {name: b, type: operation, action: noop, compensation: {action: sleep, input: {seconds: 5}}, next: boom}
+        - {name: boom, type: operation, action: fail, end: true}
+    `);
+    // Pause while b's compensation sleeps: its deadline passing does not move the saga on until resume.
+    const id = h.start('pc');
+    await h.waitFor(id, (e) => e.type === 'step:waiting');
+    h.station.runs.pause(id, 'ops');
+    h.advance(clock, 10_000);
+    await h.barrier();
+    expect(h.runRow(id).status).toBe('PAUSED');
+    h.station.runs.resume(id, 'ops');
+    const done = await h.waitForEnd(id);
+    expect(done.status).toBe('FAILED');
+    expect(done.run.compensated).toBe(1);
+
+    // Cancel while b's compensation sleeps: it is cut off, a's never runs; both are recorded.
+    const id2 = h.start('pc');
+    await h.waitFor(id2, (e) => e.type === 'step:waiting');
+    h.station.runs.cancel(id2, false, 'ops');
+    const r = await h.waitForEnd(id2);
+    expect(r.status).toBe('CANCELLED');
+    expect(r.run.compensated).toBe(0);
+    expect(JSON.parse(r.run.compensation_errors ?? 'null')).toEqual(['b', 'a']);
+    expect(r.steps.filter((s) => s.compensation_of !== null).map((s) => [s.state_name, s.status])).toEqual([['b', 'CANCELLED']]);
+    expect(r.events.map((e) => e.type).slice(-3)).toEqual(['step:cancelled', 'compensation:finished', 'run:cancelled']);
+    expect(r.events.at(-2)?.data).toEqual({ compensated: false, failures: ['b', 'a'] });
+    expect(r.error?.code).toBe('STN_E_FAIL'); // the cause stays
+  });
+});
