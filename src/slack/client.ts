@@ -27,6 +27,9 @@ export function webClientOptions(config: ResolvedSlackConfig, logger: Logger, re
     logger: slackLogger(logger),
     retryConfig: { retries: retry.retries, factor: 2, minTimeout: retry.minTimeoutMs, maxTimeout: retry.maxTimeoutMs, randomize: true },
     timeout: retry.timeoutMs,
+    // On HTTP 429 the client would otherwise pause ALL its calls for Retry-After (and retry in place), holding up the
+    // Reject dialog (views.open must answer within 3 s) and the notifier; the caller reschedules per Retry-After instead.
+    rejectRateLimitedCalls: true,
   };
 }
 
@@ -94,6 +97,13 @@ export function slackErrorCode(err: unknown): string {
 /** True when retrying the call cannot help (see PERMANENT); network errors, 5xx and rate limits are retried. */
 export function isPermanentSlackError(err: unknown): boolean {
   return PERMANENT.has(slackErrorCode(err));
+}
+
+/** Slack's Retry-After of a rate-limited call (HTTP 429) in ms, or 0 when the call was not rate limited. */
+export function slackRetryAfterMs(err: unknown): number {
+  const e = err as { code?: string; retryAfter?: unknown };
+  if (e.code !== webApi.ErrorCode.RateLimitedError || typeof e.retryAfter !== 'number' || !Number.isFinite(e.retryAfter)) return 0;
+  return Math.max(0, e.retryAfter) * 1000;
 }
 
 /** A short, secret-free description of a failed call for logs and stored errors. */

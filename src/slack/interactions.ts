@@ -26,6 +26,9 @@ interface SlackUser {
 interface ActionBody {
   user: SlackUser;
   channel?: { id: string };
+  /** The clicked message: its thread_ts is the run's thread (the request is a reply in it). */
+  message?: { thread_ts?: string };
+  container?: { thread_ts?: string };
   trigger_id?: string;
   actions?: Array<{ value?: string }>;
 }
@@ -43,10 +46,14 @@ type Check = { ok: true; approval: ApprovalRow; approverIds: Set<string> | undef
  * `approval:refused`) and nothing else changes; a click on a decided approval is told who decided it.
  */
 export function registerInteractions(app: App, d: InteractionDeps): void {
-  const ephemeral = async (channel: string | undefined, user: string, text: string) => {
+  /** An ephemeral answer where the person clicked: in the run's thread (thread_ts), not in the channel below it. */
+  const ephemeral = async (b: ActionBody, fallbackChannel: string | null | undefined, text: string) => {
+    const channel = b.channel?.id ?? fallbackChannel ?? undefined;
+    const user = b.user.id;
     if (!channel) return;
+    const threadTs = b.message?.thread_ts ?? b.container?.thread_ts;
     try {
-      await d.client.chat.postEphemeral({ channel, user, text });
+      await d.client.chat.postEphemeral({ channel, user, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
     } catch (err) {
       d.logger.warn({ error: slackErrorText(err), user }, 'could not send an ephemeral Slack message');
     }
@@ -95,7 +102,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
     const b = body as unknown as ActionBody;
     const c = await check(b.actions?.[0]?.value ?? '', b.user);
     const text = c.ok ? vote(c, 'approve', undefined) : c.text;
-    if (text) await ephemeral(b.channel?.id ?? (c.ok ? (c.approval.channel ?? undefined) : undefined), b.user.id, text);
+    if (text) await ephemeral(b, c.ok ? c.approval.channel : undefined, text);
   });
 
   app.action(ACTION_REJECT, async ({ ack, body }) => {
@@ -103,20 +110,20 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
     const b = body as unknown as ActionBody;
     const c = await check(b.actions?.[0]?.value ?? '', b.user);
     if (!c.ok) {
-      await ephemeral(b.channel?.id, b.user.id, c.text);
+      await ephemeral(b, undefined, c.text);
       return;
     }
     // Refuse before the modal, so someone who may not decide never gets a Reject dialog.
     const approvers = JSON.parse(c.approval.approvers) as string[];
     if (approvers.length > 0 && !c.approverIds?.has(c.actor.id)) {
-      await ephemeral(b.channel?.id, b.user.id, vote(c, 'reject', undefined) ?? 'You cannot reject this.');
+      await ephemeral(b, c.approval.channel, vote(c, 'reject', undefined) ?? 'You cannot reject this.');
       return;
     }
     try {
       await d.client.views.open({ trigger_id: b.trigger_id ?? '', view: rejectModal(c.approval, b.channel?.id) as never });
     } catch (err) {
       d.logger.warn({ approval_id: c.approval.id, error: slackErrorText(err) }, 'could not open the Reject dialog');
-      await ephemeral(b.channel?.id, b.user.id, `Could not open the Reject dialog (${slackErrorText(err)}); try again, or use "stn reject ${c.approval.id}".`);
+      await ephemeral(b, c.approval.channel, `Could not open the Reject dialog (${slackErrorText(err)}); try again, or use "stn reject ${c.approval.id}".`);
     }
   });
 

@@ -3,7 +3,7 @@ import type { RunEvents } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import type { ApprovalRow, ApprovalStore } from '../store/approvals.js';
 import { approvalMessage } from './blocks.js';
-import { isPermanentSlackError, slackErrorText, type WebClient } from './client.js';
+import { isPermanentSlackError, slackErrorText, slackRetryAfterMs, type WebClient } from './client.js';
 import { SLACK_LEASE_MS, slackBackoffMs, type SlackThreads } from './threads.js';
 
 export interface SlackNotifierOptions {
@@ -136,7 +136,7 @@ export class SlackNotifier implements Notifier {
           return;
         }
         const res = await this.o.client.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, ...message, unfurl_links: false });
-        this.o.store.slackDone(a.id, res.ts as string, a.slack_version);
+        this.o.store.slackDone(a.id, res.ts as string, a.slack_version, res.channel ?? thread.channel);
         this.o.logger.info({ run_id: a.run_id, approval_id: a.id, channel: thread.channel, ts: res.ts }, 'approval request posted to Slack');
       } else {
         await this.o.client.chat.update({ channel, ts: a.slack_ts, ...message });
@@ -152,7 +152,8 @@ export class SlackNotifier implements Notifier {
         );
         return;
       }
-      const delay = slackBackoffMs(a.slack_attempts);
+      // Slack's Retry-After (HTTP 429) when it gives one, else the backoff.
+      const delay = Math.max(slackBackoffMs(a.slack_attempts), slackRetryAfterMs(err));
       this.o.store.slackRetry(a.id, this.now() + delay);
       this.o.logger.warn(
         { run_id: a.run_id, approval_id: a.id, error: slackErrorText(err), retry_in_ms: delay },

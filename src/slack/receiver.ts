@@ -49,6 +49,19 @@ export function parseSlackBody(rawBody: Buffer, contentType: string | undefined)
   return JSON.parse(text) as Record<string, unknown>;
 }
 
+/** Interaction payloads that always name who acted: without a user id, nobody can be checked or credited. */
+const INTERACTIONS = new Set(['block_actions', 'view_submission', 'view_closed', 'block_suggestion', 'shortcut', 'message_action', 'interactive_message']);
+
+/** Why a signed interaction payload cannot be handled (the listeners rely on these fields), or undefined. */
+export function interactionShapeError(body: Record<string, unknown>): string | undefined {
+  if (typeof body.type !== 'string' || !INTERACTIONS.has(body.type)) return undefined;
+  const user = body.user as { id?: unknown } | undefined;
+  if (typeof user !== 'object' || user === null || typeof user.id !== 'string' || user.id === '') return `${body.type} without user.id`;
+  if (body.type === 'block_actions' && !Array.isArray(body.actions)) return 'block_actions without actions';
+  if ((body.type === 'view_submission' || body.type === 'view_closed') && (typeof body.view !== 'object' || body.view === null)) return `${body.type} without view`;
+  return undefined;
+}
+
 /**
  * A Bolt receiver fed by the daemon's own HTTP server (Fastify) instead of a server of its own: the route hands over
  * the raw body, this verifies it and dispatches it to the Bolt app, and answers with what the listener acknowledged.
@@ -85,6 +98,11 @@ export class FastifyBoltReceiver implements Receiver {
       body = parseSlackBody(rawBody, header(headers, 'content-type'));
     } catch (err) {
       return { status: 400, body: { error: { code: 'STN_E_USAGE', message: `Slack request body is not valid: ${(err as Error).message}` } } };
+    }
+    const malformed = interactionShapeError(body);
+    if (malformed) {
+      this.o.logger.warn({ reason: malformed, error_type: 'slack_payload' }, 'Slack request refused');
+      return { status: 400, body: { error: { code: 'STN_E_USAGE', message: `Slack request body is not valid: ${malformed}` } } };
     }
     if (body.type === 'url_verification') return { status: 200, body: { challenge: body.challenge } };
     if (body.ssl_check !== undefined) return { status: 200, body: '' };

@@ -54,13 +54,15 @@ export class SlackRuntime {
     this.mode = config.mode;
     const retry = o.retry ?? DEFAULT_SLACK_RETRY;
     this.client = createWebClient(creds.botToken, config, station.logger, retry);
+    const botToken = creds.botToken;
     const common = {
-      token: creds.botToken,
+      // An authorize of our own instead of `token`: with a single token Bolt calls auth.test before every interaction
+      // (its result is not cached when token verification is off), so a Slack API hiccup would drop a click unseen.
+      // The app only handles interactions, never its own messages, so it needs no bot user id.
+      authorize: () => Promise.resolve({ botToken }),
       logger: slackLogger(station.logger),
       logLevel: LogLevel.INFO,
       clientOptions: webClientOptions(config, station.logger, retry),
-      // Bolt need not call auth.test at start: the app only handles interactions, never its own messages.
-      tokenVerificationEnabled: false,
       ignoreSelf: false,
       convoStore: false as const,
     };

@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import type { ApprovalStore, ThreadRow } from '../store/approvals.js';
 import { TERMINAL_RUN, type RunStore } from '../store/runs.js';
 import { rootMessage } from './blocks.js';
-import { isPermanentSlackError, slackErrorText, type WebClient } from './client.js';
+import { isPermanentSlackError, slackErrorText, slackRetryAfterMs, type WebClient } from './client.js';
 
 /** How long a process may hold the right to post a root message before another one may try. */
 export const SLACK_LEASE_MS = 60_000;
@@ -79,9 +79,10 @@ export class SlackThreads {
     try {
       const res = await this.o.client.chat.postMessage({ channel: row.channel, ...rootMessage(run, this.o.publicUrl), unfurl_links: false });
       const ts = res.ts as string;
-      this.o.store.threadPosted(row.run_id, ts, run.status, TERMINAL_RUN.has(run.status));
-      this.o.logger.info({ run_id: row.run_id, channel: row.channel, ts }, 'Slack thread started');
-      return { channel: res.channel ?? row.channel, ts };
+      const channel = res.channel ?? row.channel;
+      this.o.store.threadPosted(row.run_id, ts, run.status, TERMINAL_RUN.has(run.status), channel);
+      this.o.logger.info({ run_id: row.run_id, channel, ts }, 'Slack thread started');
+      return { channel, ts };
     } catch (err) {
       this.failed(row, err);
       throw err;
@@ -94,7 +95,7 @@ export class SlackThreads {
       this.o.logger.error({ run_id: row.run_id, channel: row.channel, error: slackErrorText(err) }, 'Slack refused the run thread; not retried');
       return;
     }
-    const delay = slackBackoffMs(row.attempts);
+    const delay = Math.max(slackBackoffMs(row.attempts), slackRetryAfterMs(err));
     this.o.store.threadRetry(row.run_id, this.now() + delay);
     this.o.logger.warn({ run_id: row.run_id, error: slackErrorText(err), retry_in_ms: delay }, 'Slack unavailable for the run thread; will retry');
   }

@@ -119,7 +119,8 @@ export class ApprovalStore {
         'UPDATE workflow_approvals SET slack_next_at = ? WHERE id = ? AND slack_next_at = ? AND slack_synced < slack_version',
       ),
       slackDone: db.prepare(
-        `UPDATE workflow_approvals SET slack_ts = ?, slack_synced = ?, slack_next_at = 0, slack_attempts = 0
+        `UPDATE workflow_approvals SET slack_ts = ?, channel = COALESCE(?, channel), slack_synced = ?, slack_next_at = 0,
+           slack_attempts = 0
          WHERE id = ?`,
       ),
       slackRetry: db.prepare('UPDATE workflow_approvals SET slack_next_at = ?, slack_attempts = slack_attempts + 1 WHERE id = ?'),
@@ -132,7 +133,8 @@ export class ApprovalStore {
       ),
       threadClaim: db.prepare('UPDATE slack_threads SET next_at = ? WHERE run_id = ? AND next_at = ?'),
       threadPosted: db.prepare(
-        `UPDATE slack_threads SET ts = ?, posted_status = ?, done = ?, next_at = 0, attempts = 0 WHERE run_id = ?`,
+        `UPDATE slack_threads SET ts = ?, channel = COALESCE(?, channel), posted_status = ?, done = ?, next_at = 0, attempts = 0
+         WHERE run_id = ?`,
       ),
       threadRetry: db.prepare('UPDATE slack_threads SET next_at = ?, attempts = attempts + 1 WHERE run_id = ?'),
       threadGiveUp: db.prepare('UPDATE slack_threads SET error = ?, next_at = 0 WHERE run_id = ?'),
@@ -215,8 +217,12 @@ export class ApprovalStore {
   claimSlack(id: string, seenNextAt: number, until: number): boolean {
     return this.s.slackClaim.run(until, id, seenNextAt).changes === 1;
   }
-  slackDone(id: string, ts: string, syncedVersion: number): void {
-    this.s.slackDone.run(ts, syncedVersion, id);
+  /**
+   * The message is in line with `syncedVersion`. `channel`: the channel id Slack answered the post with (chat.update
+   * needs the id, and the request goes to the run's thread, which may be in another channel than the step named).
+   */
+  slackDone(id: string, ts: string, syncedVersion: number, channel?: string): void {
+    this.s.slackDone.run(ts, channel ?? null, syncedVersion, id);
   }
   slackRetry(id: string, nextAt: number): void {
     this.s.slackRetry.run(nextAt, id);
@@ -239,8 +245,9 @@ export class ApprovalStore {
   claimThread(runId: string, seenNextAt: number, until: number): boolean {
     return this.s.threadClaim.run(until, runId, seenNextAt).changes === 1;
   }
-  threadPosted(runId: string, ts: string, status: string, done: boolean): void {
-    this.s.threadPosted.run(ts, status, done ? 1 : 0, runId);
+  /** The root message shows `status`; `channel`: the channel id Slack answered the first post with. */
+  threadPosted(runId: string, ts: string, status: string, done: boolean, channel?: string): void {
+    this.s.threadPosted.run(ts, channel ?? null, status, done ? 1 : 0, runId);
   }
   threadRetry(runId: string, nextAt: number): void {
     this.s.threadRetry.run(nextAt, runId);

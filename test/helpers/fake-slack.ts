@@ -30,8 +30,13 @@ export class FakeSlack {
   groups: Record<string, { handle: string; users: string[] }> = {};
   /** Channels that do not exist: posts there answer channel_not_found. */
   missingChannels = new Set<string>();
-  /** Calls refused while `down` (HTTP 503), by method. */
+  /** Calls refused while `down` (HTTP 503) or by a scripted failure, by method. */
   readonly refused: string[] = [];
+  /**
+   * Scripted failures, used up in order: the next call of `method` answers HTTP `status` (429 carries `Retry-After:
+   * retryAfterSeconds`, as Slack's rate limiting does).
+   */
+  failures: Array<{ method: string; status: number; retryAfterSeconds?: number }> = [];
   /** The WebSocket URL apps.connections.open hands out (Socket Mode). */
   socketUrl: string | undefined;
   private server: http.Server | undefined;
@@ -95,6 +100,16 @@ export class FakeSlack {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable');
       return;
     }
+    const failure = this.failures.findIndex((f) => f.method === method);
+    if (failure >= 0) {
+      const f = this.failures.splice(failure, 1)[0] as { status: number; retryAfterSeconds?: number };
+      this.refused.push(method);
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (f.retryAfterSeconds !== undefined) headers['retry-after'] = String(f.retryAfterSeconds);
+      res.writeHead(f.status, headers).end(JSON.stringify({ ok: false, error: f.status === 429 ? 'ratelimited' : 'fatal_error' }));
+      for (const w of this.waiters.splice(0)) w();
+      return;
+    }
     this.calls.push({ method, args, token });
     const reply = this.reply(method, args);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
@@ -113,9 +128,12 @@ export class FakeSlack {
       case 'chat.postMessage': {
         if (this.missingChannels.has(String(args.channel))) return { ok: false, error: 'channel_not_found' };
         const ts = this.nextTs();
-        return { ok: true, channel: args.channel, ts, message: { text: args.text, ts } };
+        // Like Slack: a post to a channel name (#ops) answers with the channel's id.
+        return { ok: true, channel: channelId(String(args.channel)), ts, message: { text: args.text, ts } };
       }
       case 'chat.update':
+        // Like Slack: chat.update needs the channel id, a name is not found.
+        if (String(args.channel).startsWith('#')) return { ok: false, error: 'channel_not_found' };
         return { ok: true, channel: args.channel, ts: args.ts, text: args.text };
       case 'chat.postEphemeral':
         return { ok: true, message_ts: this.nextTs() };
@@ -143,6 +161,11 @@ export class FakeSlack {
   }
 }
 
+/** The id the fake gives a channel name: `#ops` → `COPS`; ids stay as they are. */
+export function channelId(channel: string): string {
+  return channel.startsWith('#') ? `C${channel.slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : channel;
+}
+
 /** Form-encoded (the WebClient's default; nested values are JSON strings) or JSON arguments. */
 function parseArgs(body: string, contentType: string | undefined): Record<string, unknown> {
   if (body === '') return {};
@@ -165,7 +188,16 @@ export function slackSignature(secret: string, body: string, timestampSeconds: n
 }
 
 /** A block_actions payload as Slack sends it when someone clicks a button of an approval message. */
-export function buttonClick(opts: { actionId: string; approvalId: string; user: { id: string; name: string }; channel: string; messageTs?: string }) {
+export function buttonClick(opts: {
+  actionId: string;
+  approvalId: string;
+  user: { id: string; name: string };
+  channel: string;
+  messageTs?: string;
+  /** The run's thread, when the clicked message is a reply in it (as approval requests are). */
+  threadTs?: string;
+}) {
+  const thread = opts.threadTs !== undefined ? { thread_ts: opts.threadTs } : {};
   return {
     type: 'block_actions',
     team: { id: 'T1', domain: 'example' },
@@ -174,8 +206,8 @@ export function buttonClick(opts: { actionId: string; approvalId: string; user: 
     token: 'legacy-verification-token',
     trigger_id: `trigger-${Math.random().toString(36).slice(2)}`,
     channel: { id: opts.channel, name: 'ops' },
-    container: { type: 'message', message_ts: opts.messageTs ?? '1700000000.000001', channel_id: opts.channel, is_ephemeral: false },
-    message: { ts: opts.messageTs ?? '1700000000.000001', text: 'approval' },
+    container: { type: 'message', message_ts: opts.messageTs ?? '1700000000.000001', channel_id: opts.channel, is_ephemeral: false, ...thread },
+    message: { ts: opts.messageTs ?? '1700000000.000001', text: 'approval', ...thread },
     response_url: 'http://127.0.0.1:9/response',
     actions: [{ type: 'button', action_id: opts.actionId, block_id: `approval:${opts.approvalId}`, value: opts.approvalId, action_ts: '1700000001.000001' }],
   };
