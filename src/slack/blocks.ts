@@ -32,7 +32,10 @@ function cut(text: string, limit = TEXT_LIMIT): string {
 }
 
 const mrkdwn = (text: string) => ({ type: 'mrkdwn', text: cut(text) });
-const plain = (text: string) => ({ type: 'plain_text', text: cut(text, 150), emoji: true });
+/** plain_text with the limit of where it goes (button 75, confirm title 100 / text 300, modal title 24). */
+const plain = (text: string, limit = 75) => ({ type: 'plain_text', text: cut(text, limit), emoji: true });
+/** The notification / fallback `text` of a message: mrkdwn too, so escaped like the blocks (no `<!channel>` pings). */
+const fallback = (text: string) => cut(escapeText(text), 1000);
 const section = (text: string): Block => ({ type: 'section', text: mrkdwn(text) });
 const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map(mrkdwn) });
 
@@ -82,7 +85,7 @@ export function rootMessage(run: RunRow, publicUrl: string | undefined): SlackMe
     section(`${title}\n${status}`),
     context(`Run \`${run.id}\``, `Trigger: ${escapeText(triggerText(run))}`, ...(link ? [`<${link}|Open the run>`] : [])),
   ];
-  return { text: `${run.workflow_id} (${run.environment}): ${run.status.toLowerCase().replace(/_/g, ' ')}`, blocks };
+  return { text: fallback(`${run.workflow_id} (${run.environment}): ${run.status.toLowerCase().replace(/_/g, ' ')}`), blocks };
 }
 
 /** Who acted, as Slack shows it: a mention for Slack users, the token or user name otherwise. */
@@ -121,7 +124,8 @@ function summaryText(summary: string | null): string | undefined {
   if (summary === null) return undefined;
   const value = JSON.parse(summary) as unknown;
   if (typeof value === 'string') return escapeText(value);
-  return `\`\`\`${escapeText(JSON.stringify(value, null, 2))}\`\`\``;
+  // Cut inside the code block, so a long summary still ends with its closing fence.
+  return `\`\`\`${cut(escapeText(JSON.stringify(value, null, 2)), TEXT_LIMIT - 6)}\`\`\``;
 }
 
 function votesText(votes: VoteRow[], required: number): string {
@@ -156,8 +160,9 @@ export function approvalMessage(a: ApprovalRow, votes: VoteRow[], publicUrl: str
         text: plain('Approve'),
         value: a.id,
         confirm: {
-          title: plain('Approve?'),
-          text: mrkdwn(`Approve *${escapeText(a.workflow_id)}* / ${escapeText(a.state_name)}?`),
+          title: plain('Approve?', 100),
+          // plain_text, at most 300 characters (Slack's confirmation dialog object).
+          text: plain(`Approve ${a.workflow_id} / ${a.state_name}?`, 300),
           confirm: plain('Approve'),
           deny: plain('Cancel'),
         },
@@ -166,18 +171,19 @@ export function approvalMessage(a: ApprovalRow, votes: VoteRow[], publicUrl: str
     ];
     if (link) buttons.push({ type: 'button', action_id: ACTION_OPEN_RUN, text: plain('Open the run'), url: link });
     blocks.push({ type: 'actions', block_id: `approval:${a.id}`, elements: buttons });
-    return { text: `Approval needed: ${a.workflow_id} / ${a.state_name}: ${a.message}`, blocks };
+    return { text: fallback(`Approval needed: ${a.workflow_id} / ${a.state_name}: ${a.message}`), blocks };
   }
   const outcome = outcomeText(a);
   blocks.push(section(outcome));
   blocks.push(context(`Approval \`${a.id}\` of run \`${a.run_id}\``, ...(link ? [`<${link}|Open the run>`] : [])));
-  return { text: `${a.workflow_id} / ${a.state_name}: ${a.status.toLowerCase().replace('_', ' ')}`, blocks };
+  return { text: fallback(`${a.workflow_id} / ${a.state_name}: ${a.status.toLowerCase().replace('_', ' ')}`), blocks };
 }
 
 function outcomeText(a: ApprovalRow): string {
   const d = a.decision ? (JSON.parse(a.decision) as Decision) : undefined;
   const when = a.decided_at ? slackDate(Date.parse(a.decided_at)) : '';
-  const comment = d?.comment ? `\n> ${escapeText(d.comment)}` : '';
+  // Every line of the comment quoted (a `>` quotes one line only).
+  const comment = d?.comment ? `\n${escapeText(d.comment).split('\n').map((l) => `> ${l}`).join('\n')}` : '';
   switch (a.status) {
     case 'APPROVED':
       return `:white_check_mark: *Approved* by ${d ? actorText(d.by) : '?'} at ${when}${comment}`;
@@ -200,9 +206,9 @@ export function rejectModal(a: ApprovalRow, channel: string | undefined): Block 
     type: 'modal',
     callback_id: VIEW_REJECT,
     private_metadata: JSON.stringify({ approvalId: a.id, channel: channel ?? a.channel }),
-    title: plain('Reject'),
-    submit: plain('Reject'),
-    close: plain('Cancel'),
+    title: plain('Reject', 24),
+    submit: plain('Reject', 24),
+    close: plain('Cancel', 24),
     blocks: [
       section(`Reject *${escapeText(a.workflow_id)}* / ${escapeText(a.state_name)}?\n${escapeText(a.message)}\n\nThe run fails and its compensations run.`),
       {
