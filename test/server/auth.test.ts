@@ -53,6 +53,8 @@ interface Case {
 const CASES: Case[] = [
   { name: 'list workflows', needs: 'viewer', ok: 200, make: async () => ({ method: 'GET', url: '/api/v1/workflows' }) },
   { name: 'show a workflow', needs: 'viewer', ok: 200, make: async () => ({ method: 'GET', url: '/api/v1/workflows/gated' }) },
+  { name: "list a workflow's versions", needs: 'viewer', ok: 200, make: async () => ({ method: 'GET', url: '/api/v1/workflows/gated/versions' }) },
+  { name: 'show a version', needs: 'viewer', ok: 200, make: async () => ({ method: 'GET', url: '/api/v1/workflows/gated/versions/1' }) },
   { name: 'validate a definition', needs: 'viewer', ok: 200, make: async () => ({ method: 'POST', url: '/api/v1/workflows/validate', body: { content: GATED_WORKFLOW } }) },
   { name: 'list runs', needs: 'viewer', ok: 200, make: async () => ({ method: 'GET', url: '/api/v1/workflow-runs' }) },
   { name: 'show a run', needs: 'viewer', ok: 200, make: async () => ({ method: 'GET', url: `/api/v1/workflow-runs/${await gatedRun()}` }) },
