@@ -324,7 +324,8 @@ export class RunTx {
       }
     } catch (err) {
       if (!(err instanceof ExpressionError) && !(err instanceof StateError)) throw err;
-      const error = { code: err.code, message: err.message, state: state.name, path: step.path };
+      // A switch condition sees real secrets, and an evaluation error may quote a value (`no such key "..."`).
+      const error = { code: err.code, message: this.d.secrets.scrub(err.message), state: state.name, path: step.path };
       this.settle(step, 'FAILED', { error });
       this.event('step:failed', step.id, { state: state.name, path: step.path, attempt: 1, error });
       this.frameFailed(frame, error);
@@ -925,7 +926,7 @@ export class RunTx {
           : renderTemplate(this.spec.output, this.variables(root), { field: 'output' });
       } catch (err) {
         if (!(err instanceof ExpressionError)) throw err;
-        this.runFailed({ code: err.code, message: `workflow output: ${err.message}` });
+        this.runFailed({ code: err.code, message: this.d.secrets.scrub(`workflow output: ${err.message}`) });
         return;
       }
       this.run.output = JSON.stringify(this.d.secrets.scrub(output));

@@ -42,7 +42,8 @@ export class Secrets {
     }
     if (Array.isArray(value)) return value.map((v) => this.scrubValue(v));
     if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.scrubValue(v)]));
+      // Keys too: an executor's JSON output may be keyed by a value it was given.
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.scrubValue(k) as string, this.scrubValue(v)]));
     }
     return value;
   }

@@ -660,3 +660,44 @@ describe('cancel during compensation', () => {
     expect(r.error?.code).toBe('STN_E_FAIL'); // the cause stays
   });
 });
+
+describe('secrets in error messages and output keys', () => {
+  it('an evaluation error quoting a secret (switch condition, workflow output) and an output keyed by one store ***', async () => {
+    const SECRET = 'Tok3n-Value-XYZ';
+    h = EngineHarness.create({ env: { STN_SECRET_TOKEN: SECRET } });
+    await h.define('sw', `
+      id: sw
+      version: "1"
+      name: SecretSwitch
+      states:
+        - {name: made, type: operation, action: noop, compensation: {action: noop}, next: pick}
+        - name: pick
+          type: switch
+          conditions: [{if: "{'a': true}[secrets.TOKEN]", next: done}]
+          defaultNext: done
+        - {name: done, type: inject, data: {}, end: true}
+    `);
+    const r = await h.run('sw');
+    expect(r.status).toBe('FAILED');
+    expect(r.error?.message).toContain('no such key "***"');
+
+    await h.define('out', `
+      id: out
+      version: "1"
+      name: SecretOutput
+      states:
+        - name: keyed
+          type: operation
+          action: shell.exec
+          input: {command: [sh, -c, 'printf "{\\"%s\\": 1}" "$1"', sh, "{{ secrets.TOKEN }}"]}
+          next: done
+        - {name: done, type: inject, data: {}, end: true}
+      output: "{{ input[secrets.TOKEN] }}"
+    `);
+    const o = await h.run('out');
+    expect(o.status).toBe('FAILED');
+    expect(o.step('keyed').output).toMatchObject({ json: { '***': 1 } });
+    expect(o.error?.message).toContain('no such key "***"');
+    expect(h.locate(SECRET)).toEqual([]);
+  });
+});
