@@ -27,7 +27,8 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(approval: string): Promise<void> {
+/** `approval`: the gate's input; `others`: more workflows (id → gate input) with the same shape. */
+async function setup(approval: string, others: Record<string, string> = {}): Promise<void> {
   dir = createTempDir('stn-e2e-slack-');
   fake = new FakeSlack();
   await fake.start();
@@ -43,8 +44,8 @@ async function setup(approval: string): Promise<void> {
       defaultChannel: ${CHANNEL}
       apiUrl: ${fake.url}
   `);
-  write('environments/default/workflows/deploy.workflow.yaml', `
-    id: deploy
+  for (const [id, input] of Object.entries({ deploy: approval, ...others })) write(`environments/default/workflows/${id}.workflow.yaml`, `
+    id: ${id}
     version: "1"
     name: Deploy
     states:
@@ -57,7 +58,7 @@ async function setup(approval: string): Promise<void> {
       - name: gate
         type: operation
         action: human.approval
-        input: ${approval}
+        input: ${input}
         end: true
   `);
   serve = await startServe(dir, ENV, ['--no-watch']);
@@ -74,8 +75,8 @@ function runStatus(id: string): string {
   }
 }
 
-function startRun(): string {
-  const r = stn(['run', 'deploy', '--detach'], dir, ENV);
+function startRun(workflow = 'deploy'): string {
+  const r = stn(['run', workflow, '--detach'], dir, ENV);
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim();
 }
@@ -120,6 +121,17 @@ describe('stn serve with Slack', () => {
     expect(logs).toContain('approval request posted to Slack');
     expect(logs).not.toContain(ENV.SLACK_BOT_TOKEN);
     expect(logs).not.toContain(SECRET);
+    // Nor in any table of the database.
+    const d = db();
+    try {
+      const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
+      const dump = JSON.stringify(tables.map((t) => d.prepare(`SELECT * FROM "${t}"`).all()));
+      expect(dump).toContain(a.id);
+      expect(dump).not.toContain(ENV.SLACK_BOT_TOKEN);
+      expect(dump).not.toContain(SECRET);
+    } finally {
+      d.close();
+    }
   });
 
   it('Slack down: the CLI decides meanwhile, the daemon picks it up at once, and Slack gets the message when it is back', async () => {
@@ -159,9 +171,10 @@ describe('stn serve with Slack', () => {
   });
 
   it('restarted while waiting: the approval is still decidable from Slack and another still times out', async () => {
-    await setup('{message: "Ship it?", timeoutSeconds: 6}');
+    // The first approval must outlive the restart on a loaded machine; the second times out during it.
+    await setup('{message: "Ship it?", timeoutSeconds: 3600}', { short: '{message: "Ship it?", timeoutSeconds: 6}' });
     const first = startRun();
-    const second = startRun();
+    const second = startRun('short');
     const a1 = await pendingApproval(first);
     await pendingApproval(second);
     expect(await serve?.stop()).toBe(0);

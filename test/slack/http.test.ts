@@ -236,9 +236,11 @@ describe('Slack approvals (HTTP mode)', () => {
   });
 
   it('a daemon restarted while an approval waits: the approval is still decidable from Slack and still times out', async () => {
-    d = await SlackDaemon.start({ workflows: { deploy: deploy('{message: Deploy?, timeoutSeconds: 4}') } });
+    // The first approval must outlive the restart on a loaded machine; the second times out after it.
+    const short = deploy('{message: Deploy?, timeoutSeconds: 4}').replace('id: deploy', 'id: short');
+    d = await SlackDaemon.start({ workflows: { deploy: deploy('{message: Deploy?, timeoutSeconds: 3600}'), short } });
     const first = d.start('deploy');
-    const second = d.start('deploy');
+    const second = d.start('short');
     const a1 = await d.approvalPosted(first);
     await d.approvalPosted(second);
     await d.halt();
