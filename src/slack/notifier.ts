@@ -131,8 +131,9 @@ export class SlackNotifier implements Notifier {
       if (a.slack_ts === null) {
         const thread = await this.o.threads.ensure(a.run_id, channel);
         if (!thread) {
-          // Another process is starting the thread: try again shortly.
-          this.o.store.slackRetry(a.id, this.now() + 250);
+          // The thread is being started (by another process, or waiting out its own retry): look again shortly. Not a
+          // failed attempt of this message, so its own backoff does not grow meanwhile.
+          this.o.store.slackLater(a.id, this.now() + 250);
           return;
         }
         const res = await this.o.client.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, ...message, unfurl_links: false });

@@ -124,6 +124,7 @@ export class ApprovalStore {
          WHERE id = ?`,
       ),
       slackRetry: db.prepare('UPDATE workflow_approvals SET slack_next_at = ?, slack_attempts = slack_attempts + 1 WHERE id = ?'),
+      slackLater: db.prepare('UPDATE workflow_approvals SET slack_next_at = ? WHERE id = ?'),
       slackGiveUp: db.prepare('UPDATE workflow_approvals SET slack_error = ?, slack_next_at = 0 WHERE id = ?'),
       bySlackMessage: db.prepare<[string, string], ApprovalRow>('SELECT * FROM workflow_approvals WHERE channel = ? AND slack_ts = ?'),
       threadGet: db.prepare<[string], ThreadRow>('SELECT * FROM slack_threads WHERE run_id = ?'),
@@ -226,6 +227,10 @@ export class ApprovalStore {
   }
   slackRetry(id: string, nextAt: number): void {
     this.s.slackRetry.run(nextAt, id);
+  }
+  /** Looks again at `nextAt` without counting a failed attempt (the run's thread is not there yet). */
+  slackLater(id: string, nextAt: number): void {
+    this.s.slackLater.run(nextAt, id);
   }
   slackGiveUp(id: string, error: string): void {
     this.s.slackGiveUp.run(error, id);

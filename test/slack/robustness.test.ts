@@ -51,6 +51,9 @@ describe('Slack robustness', () => {
     await d.fake.waitFor('views.open', () => true, 5_000);
     // views.open's trigger_id expires after 3 s: the rate limit on another method must not pause it.
     expect(Date.now() - clickedAt).toBeLessThan(3_000);
+    // Waiting for the thread is not a failure of the request itself: its own backoff stays at the start.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(d.station.approvals.get(approvalId).slack_attempts).toBeLessThanOrEqual(1);
   });
 
   it('refuses interaction payloads without a user (400), ignores unknown actions, and shows a bad dialog submission as a dialog error', async () => {
