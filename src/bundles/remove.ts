@@ -37,8 +37,12 @@ export function removeBundle(o: RemoveOptions): RemoveResult {
     );
   }
   // Drop an emptied `bundles:` key rather than leave `bundles: []` behind.
-  const seq = envFile.doc.get('bundles') as { items?: unknown[] } | undefined;
-  if (seq?.items?.length === 0) envFile.doc.delete('bundles');
+  const seq = envFile.doc.get('bundles') as { items?: unknown[]; comment?: string | null } | undefined;
+  if (seq?.items?.length === 0) {
+    // yaml hangs the comments after the last entry (often the file's closing comments) on the list: keep them.
+    if (seq.comment) envFile.doc.comment = envFile.doc.comment ? `${seq.comment}\n${envFile.doc.comment}` : seq.comment;
+    envFile.doc.delete('bundles');
+  }
   envFileText(envFile); // validates before anything is written
 
   const folder = bundleDir(o.repo, o.name);

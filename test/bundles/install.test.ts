@@ -135,8 +135,35 @@ bundles:
     const after = fs.readFileSync(path.join(repo.dir, 'environments/a/environment.yaml'), 'utf8');
     expect(after.startsWith(`${crlf.replace('bundles: []\r\n', '')}bundles:\r\n  - name: kit\r\n`)).toBe(true);
     expect(after.replace(/\r\n/g, '')).not.toContain('\n');
-    await removeBundle({ repo: repo.dir, env: 'a', name: 'kit' });
+    removeBundle({ repo: repo.dir, env: 'a', name: 'kit' });
     expect(fs.readFileSync(path.join(repo.dir, 'environments/a/environment.yaml'), 'utf8')).toBe(crlf.replace('\r\nbundles: []\r\n', ''));
+  });
+
+  it("an update keeps the entry's comments and quoting; removing the last entry keeps the file's closing comments", async () => {
+    const file = archive();
+    await install({ source: file, vars: ['threshold=1'] });
+    const edited = `# top comment
+vars:
+  team: alpha # inline
+
+bundles:
+  # the kit, pinned
+  - name: kit
+    version: '1.0.0' # pinned by SRE
+    vars:
+      # greet loudly
+      greeting: 'HELLO' # caps
+# end of file comment
+`;
+    repo.write('environments/a/environment.yaml', edited);
+    await install({ source: file, vars: ['greeting=hey', 'threshold=2'] });
+    expect(repo.read('environments/a/environment.yaml')).toBe(
+      edited.replace("greeting: 'HELLO' # caps\n", "greeting: 'hey' # caps\n      threshold: 2\n").replace('# end of file', '\n# end of file'),
+    );
+    // yaml hangs comments after the last entry on the list; they outlive the removed `bundles:` key.
+    repo.write('environments/a/environment.yaml', edited.replace('# end of file', '  # more kits to come\n# end of file'));
+    removeBundle({ repo: repo.dir, env: 'a', name: 'kit' });
+    expect(repo.read('environments/a/environment.yaml')).toBe('# top comment\nvars:\n  team: alpha # inline\n\n# more kits to come\n# end of file comment\n');
   });
 
   it('gives the installed folder the usual mode, not the 0700 of a private temp folder', async () => {
