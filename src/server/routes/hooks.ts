@@ -2,7 +2,26 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerDeps } from '../deps.js';
 import { errorBody } from '../errors.js';
 import { webhookOutcome } from '../metrics.js';
+import { errorSchema } from '../schemas.js';
 import { API } from './common.js';
+
+/** The answers of a webhook trigger (DESIGN §6), so the OpenAPI document lists them. */
+const hookResponses = {
+  202: { description: 'The run was created; it runs asynchronously.', type: 'object', properties: { runId: { type: 'string' } }, required: ['runId'] },
+  200: {
+    description: 'A repeated delivery id: the first run, nothing started.',
+    type: 'object',
+    properties: { runId: { type: 'string' }, duplicate: { type: 'boolean' } },
+    required: ['runId', 'duplicate'],
+  },
+  400: { ...errorSchema, description: 'The body claims to be JSON but is not, or the delivery id is too long.' },
+  401: { ...errorSchema, description: 'Signature missing or wrong.' },
+  404: { ...errorSchema, description: 'No such environment, workflow or enabled webhook trigger.' },
+  409: { ...errorSchema, description: 'The workflow has no runnable version.' },
+  413: { ...errorSchema, description: 'The body is larger than server.maxBodyBytes.' },
+  422: { ...errorSchema, description: 'The input fails inputSchema (details.errors) or the mapping fails.' },
+  500: { ...errorSchema, description: 'The secret variable of the trigger is not set in the daemon.' },
+} as const;
 
 interface HookParams {
   env: string;
@@ -36,6 +55,7 @@ export function hookRoutes(app: FastifyInstance, deps: ServerDeps): void {
           properties: { env: { type: 'string' }, workflowId: { type: 'string' }, trigger: { type: 'string' } },
           required: ['env', 'workflowId', 'trigger'],
         },
+        response: hookResponses,
       },
     },
     (req, reply) => {
