@@ -43,6 +43,8 @@ export class Metrics {
   private readonly syncDuration: Histogram<'source'>;
   private readonly syncErrors: Counter<'source'>;
   private readonly syncInvalidFiles: Gauge;
+  /** Invalid files per environment, as its last sync found them. */
+  private readonly invalidByEnvironment = new Map<string, number>();
   private readonly webhooks: Counter<'outcome'>;
   private readonly stopListening: () => void;
 
@@ -92,7 +94,7 @@ export class Metrics {
     });
     this.syncInvalidFiles = new Gauge({
       name: 'station_sync_invalid_files',
-      help: 'Invalid definition files found by the last sync.',
+      help: 'Invalid definition files, as the last sync of each environment found them.',
       registers,
     });
     this.webhooks = new Counter({
@@ -136,7 +138,11 @@ export class Metrics {
   syncFinished(report: SyncReport | null, ms: number, source = 'api'): void {
     this.syncDuration.observe({ source }, ms / 1000);
     if (!report || report.environments.some((e) => e.error !== undefined)) this.syncErrors.inc({ source });
-    if (report && !report.dryRun) this.syncInvalidFiles.set(report.environments.reduce((n, e) => n + e.invalid.length, 0));
+    if (report && !report.dryRun) {
+      // A sync may cover one environment (the watcher's, `POST /sync {environment}`): the others keep their count.
+      for (const e of report.environments) if (e.error === undefined) this.invalidByEnvironment.set(e.name, e.invalid.length);
+      this.syncInvalidFiles.set([...this.invalidByEnvironment.values()].reduce((n, c) => n + c, 0));
+    }
   }
 
   /** The exposition text. */

@@ -355,7 +355,10 @@ describe('errors, health and documents', () => {
   });
 
   it('exports Prometheus metrics: runs by status, step durations, queue depth, syncs and webhooks', async () => {
+    // A sync of another environment leaves the invalid file of default counted.
+    expect((await t.request('POST', '/api/v1/sync', { body: { environment: 'bulk' } })).statusCode).toBe(200);
     const r = await t.request('GET', '/metrics');
+    expect(r.body).toMatch(/^station_sync_invalid_files 1$/m);
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/plain/);
     expect(r.body).toMatch(/^station_runs\{status="COMPLETED"\} [1-9]\d*$/m);
