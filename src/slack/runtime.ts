@@ -41,6 +41,8 @@ export class SlackRuntime {
   private readonly receiver: FastifyBoltReceiver | undefined;
   private started = false;
   private connecting: Promise<void> | undefined;
+  /** Ends the wait between two Socket Mode connection attempts (stop() must not wait out a 60 s backoff). */
+  private endWait: (() => void) | undefined;
   private readonly logger: Station['logger'];
 
   private constructor(station: Station, o: SlackRuntimeOptions) {
@@ -137,7 +139,14 @@ export class SlackRuntime {
       } catch (err) {
         const delay = slackBackoffMs(attempt);
         this.logger.warn({ error: slackErrorText(err), retry_in_ms: delay }, 'cannot connect to Slack (Socket Mode); will retry');
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.endWait = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.endWait = undefined;
       }
     }
   }
@@ -146,6 +155,7 @@ export class SlackRuntime {
     if (!this.started) return;
     this.started = false;
     if (this.mode === 'socket') {
+      this.endWait?.();
       await this.connecting;
       await this.app.stop().catch((err: unknown) => this.logger.debug({ error: slackErrorText(err) }, 'Socket Mode stop'));
     }

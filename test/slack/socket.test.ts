@@ -53,6 +53,15 @@ describe('Slack approvals (Socket Mode)', () => {
     expect(res.status).toBe(404);
   });
 
+  it('stops at once while Slack keeps refusing the connection (no waiting out the retry backoff)', async () => {
+    await socketDaemon();
+    await d.until(() => d.fake.of('apps.connections.open').length >= 3, 'three connection attempts', 20_000);
+    // The next attempt is 2-4 s away; a stop must not wait for it.
+    const stopping = Date.now();
+    await d.halt();
+    expect(Date.now() - stopping).toBeLessThan(1000);
+  });
+
   it('the Reject dialog works over the socket; a refusal comes back as dialog errors', async () => {
     await socketDaemon();
     d.fake.socketUrl = socket.url;
