@@ -58,6 +58,10 @@ export function parseManifest(bytes: Uint8Array, where: string): Manifest {
   } catch (err) {
     throw new StationError('STN_E_BUNDLE_INVALID', `${where}: not valid JSON: ${(err as Error).message}`, { file: where });
   }
+  if (depthOver(value, MAX_DEPTH)) {
+    // Validation recurses: a hand-made default nested thousands deep would overflow the stack.
+    throw new StationError('STN_E_BUNDLE_INVALID', `${where}: nested more than ${MAX_DEPTH} levels deep`, { file: where });
+  }
   const variables = (value as { variables?: unknown } | null)?.variables;
   if (variables !== null && typeof variables === 'object' && Object.hasOwn(variables, '__proto__')) {
     // JavaScript objects cannot hold it as a plain key: a run would silently never see its value.
@@ -74,6 +78,21 @@ export function parseManifest(bytes: Uint8Array, where: string): Manifest {
     });
   }
   return manifest;
+}
+
+/** Deepest nesting of objects and arrays accepted in template.json (variable defaults included). */
+const MAX_DEPTH = 64;
+
+/** Whether a parsed JSON value nests deeper than `max`, checked without recursion. */
+function depthOver(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Refuses a bundle whose `station` range leaves this Station out. */

@@ -238,6 +238,15 @@ bundles:
       expect(e.message).toContain('/version');
     });
 
+    it('a manifest nested deep enough to overflow validation, by create and install alike', async () => {
+      const dir = writeBundleFolder(path.join(work, 'deep'));
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+      fs.writeFileSync(path.join(dir, 'template.json'), `{"name":"kit","version":"1.0.0","variables":{"x":{"type":"array","default":${deep}}}}`);
+      expect(() => createBundle(dir, { output: path.join(work, 'deep.tar.gz') })).toThrow(/template\.json: nested more than 64 levels deep/);
+      const e = await refusedUntouched({ source: dir }, 'STN_E_BUNDLE_INVALID');
+      expect(e.message).toContain('nested more than 64 levels deep');
+    });
+
     it('a bundle for another Station version', async () => {
       const e = await refusedUntouched({ source: archive({ station: '>=99.0.0' }) }, 'STN_E_BUNDLE_INCOMPATIBLE');
       expect(e.message).toContain('needs Station >=99.0.0; this is Station 0.1.0');
