@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { ApprovalRow, ApprovalStore } from '../store/approvals.js';
 import { approvalMessage } from './blocks.js';
 import { isPermanentSlackError, slackErrorText, slackRetryAfterMs, type WebClient } from './client.js';
-import { SLACK_LEASE_MS, slackBackoffMs, type SlackThreads } from './threads.js';
+import { SLACK_LEASE_MS, slackBackoffMs, SlackThreadFailedError, type SlackThreads } from './threads.js';
 
 export interface SlackNotifierOptions {
   store: ApprovalStore;
@@ -145,8 +145,9 @@ export class SlackNotifier implements Notifier {
         this.o.logger.info({ run_id: a.run_id, approval_id: a.id, status: a.status }, 'approval message updated in Slack');
       }
     } catch (err) {
-      if (isPermanentSlackError(err)) {
-        this.o.store.slackGiveUp(a.id, slackErrorText(err));
+      // A root message Slack refused for good (channel_not_found, ...) refuses the request in its thread too.
+      if (isPermanentSlackError(err) || err instanceof SlackThreadFailedError) {
+        this.o.store.slackGiveUp(a.id, err instanceof SlackThreadFailedError ? err.reason : slackErrorText(err));
         this.o.logger.error(
           { run_id: a.run_id, approval_id: a.id, channel, error: slackErrorText(err) },
           'Slack refused the approval message; not retried (the approval stays decidable by API and CLI)',

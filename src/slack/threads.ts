@@ -4,6 +4,14 @@ import { TERMINAL_RUN, type RunStore } from '../store/runs.js';
 import { rootMessage } from './blocks.js';
 import { isPermanentSlackError, slackErrorText, slackRetryAfterMs, type WebClient } from './client.js';
 
+/** The run's thread could not be started and will not be retried (Slack refused the root message for good). */
+export class SlackThreadFailedError extends Error {
+  constructor(runId: string, readonly reason: string) {
+    super(`the Slack thread of run ${runId} could not be started: ${reason}`);
+    this.name = 'SlackThreadFailedError';
+  }
+}
+
 /** How long a process may hold the right to post a root message before another one may try. */
 export const SLACK_LEASE_MS = 60_000;
 
@@ -46,7 +54,7 @@ export class SlackThreads {
         row = this.o.store.thread(runId) as ThreadRow;
       }
       if (row.ts) return { channel: row.channel, ts: row.ts };
-      if (row.error) throw new Error(`the Slack thread of run ${runId} could not be started: ${row.error}`);
+      if (row.error) throw new SlackThreadFailedError(runId, row.error);
       const now = this.now();
       if (row.next_at <= now && this.o.store.claimThread(runId, row.next_at, now + SLACK_LEASE_MS)) {
         return this.postRoot(row);

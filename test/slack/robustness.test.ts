@@ -86,6 +86,20 @@ describe('Slack robustness', () => {
     expect(d.fake.calls.slice(before)).toEqual([]);
   });
 
+  it('a channel Slack does not know: recorded once, not retried forever; the approval stays decidable', async () => {
+    d = await SlackDaemon.start({ workflows: { deploy: gate('{message: Ship?}') } });
+    d.fake.missingChannels.add(CHANNEL);
+    const runId = d.start('deploy');
+    await d.until(() => d.station.approvals.ofRun(runId)[0]?.slack_error != null, 'the approval message given up');
+    const a = d.station.approvals.ofRun(runId)[0] as NonNullable<ReturnType<typeof d.station.approvals.ofRun>[0]>;
+    expect(a.slack_error).toContain('channel_not_found');
+    expect(new ApprovalStore(d.station.db).thread(runId)?.error).toContain('channel_not_found');
+    expect(d.fake.of('chat.postMessage')).toHaveLength(1);
+    d.station.approvals.decide({ approvalId: a.id, vote: 'approve', actor: { source: 'cli', id: 'carol', name: 'carol' } });
+    expect((await d.ended(runId)).status).toBe('COMPLETED');
+    expect(d.fake.of('chat.postMessage')).toHaveLength(1);
+  });
+
   it('a refusal is shown in the thread where the person clicked (ephemeral with thread_ts)', async () => {
     d = await SlackDaemon.start({ workflows: { deploy: gate('{message: Ship?, approvers: [UALICE]}') } });
     const runId = d.start('deploy');
