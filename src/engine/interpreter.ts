@@ -829,7 +829,8 @@ export class RunTx {
       this.failAttempt(step, {
         code: 'STN_E_CHILD_RUN_FAILED',
         message: `child run ${child.id} (${child.workflow_id}) ended ${child.status}`,
-        retryable: false,
+        // The state's retry starts a new child run; a cancelled child is a decision, not a fault, and is not retried.
+        retryable: child.status !== 'CANCELLED',
         details: { runId: child.id, status: child.status, error: child.error ? (JSON.parse(child.error) as JsonValue) : null },
       });
     }

@@ -701,3 +701,55 @@ describe('secrets in error messages and output keys', () => {
     expect(h.locate(SECRET)).toEqual([]);
   });
 });
+
+describe('workflow.run retries', () => {
+  it('a failed child is retried with a new child run when the state has retry; a cancelled child is not', async () => {
+    h = EngineHarness.create();
+    const marker = h.file('tried');
+    await h.define('flaky-kid', `
+      id: flaky-kid
+      version: "1"
+      name: FlakyKid
+      states:
+        - {name: once, type: operation, action: shell.exec, input: {command: [sh, -c, 'if [ -e "$1" ]; then echo ok; else touch "$1"; exit 3; fi', sh, "${marker}"]}, end: true}
+      output: "{{ steps.once.stdout }}"
+    `);
+    await h.define('dad', `
+      id: dad
+      version: "1"
+      name: Dad
+      states:
+        - {name: call, type: operation, action: workflow.run, input: {workflow: flaky-kid}, retry: {maxAttempts: 2, backoffSeconds: 0}, end: true}
+      output: "{{ steps.call }}"
+    `);
+    const r = await h.run('dad');
+    expect(r.status).toBe('COMPLETED');
+    expect(r.output).toBe('ok\n');
+    expect(r.step('call').attempt).toBe(2);
+    const kids = h.station.runStore.childRuns(r.run.id);
+    expect(kids.map((k) => k.status).sort()).toEqual(['COMPLETED', 'FAILED']);
+
+    await h.define('waiter', `
+      id: waiter
+      version: "1"
+      name: Waiter
+      states: [{name: w, type: operation, action: signal.wait, input: {name: never}, end: true}]
+    `);
+    await h.define('dad2', `
+      id: dad2
+      version: "1"
+      name: Dad2
+      states:
+        - {name: call, type: operation, action: workflow.run, input: {workflow: waiter}, retry: {maxAttempts: 3, backoffSeconds: 0}, end: true}
+    `);
+    const id = h.start('dad2');
+    const waiting = await h.waitFor(id, (e) => e.type === 'step:waiting');
+    const childId = (waiting.data.wait as { runId: string }).runId;
+    await h.waitFor(childId, 'step:waiting');
+    h.station.runs.cancel(childId, false);
+    const r2 = await h.waitForEnd(id);
+    expect(r2.status).toBe('FAILED');
+    expect(r2.step('call').attempt).toBe(1);
+    expect(r2.error?.code).toBe('STN_E_CHILD_RUN_FAILED');
+  });
+});
