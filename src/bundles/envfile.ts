@@ -41,9 +41,16 @@ export function loadEnvFile(repo: string, env: string): EnvFile {
     );
   }
   const file = ['environment.yaml', 'environment.yml'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f)) ?? path.join(dir, 'environment.yaml');
+  const display = path.relative(repo, file);
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    // The atomic rename would replace the link with a plain file (a type change in Git), or writing through it could
+    // land outside the checkout: refuse, and let a person edit the target.
+    throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display} is a symbolic link: stn edits only plain files; add the bundle entry by hand`, {
+      file: display,
+    });
+  }
   const original = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
   const doc = parseDocument(original ?? NEW_FILE_HEADER, { uniqueKeys: true });
-  const display = path.relative(repo, file);
   if (doc.errors.length > 0) {
     throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display}: ${doc.errors[0]?.message ?? 'invalid YAML'}`, { file: display });
   }

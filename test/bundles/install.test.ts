@@ -273,6 +273,14 @@ bundles:
       expect(e.message).toContain('environments/b/environment.yaml: ');
     });
 
+    it('an environment.yaml that is a symbolic link (the rename would replace the link)', async () => {
+      fs.writeFileSync(path.join(work, 'shared.yaml'), 'vars:\n  threshold: 3\n');
+      fs.symlinkSync(path.join(work, 'shared.yaml'), path.join(repo.dir, 'environments/b/environment.yaml'));
+      const e = await refusedUntouched({ env: 'b', source: archive() }, 'STN_E_ENVIRONMENT_INVALID');
+      expect(e.message).toContain('environments/b/environment.yaml is a symbolic link');
+      expect(fs.readFileSync(path.join(work, 'shared.yaml'), 'utf8')).toBe('vars:\n  threshold: 3\n');
+    });
+
     it('an unknown environment', async () => {
       const e = await refusedUntouched({ env: 'prod', source: archive() }, 'STN_E_NOT_FOUND');
       expect(e.message).toContain('environment "prod" does not exist');
