@@ -219,7 +219,8 @@ describe('Slack approvals (HTTP mode)', () => {
     d = await SlackDaemon.start({ workflows: { deploy: deploy('{message: Deploy?}') } });
     d.fake.down = true;
     const runId = d.start('deploy');
-    await d.until(() => d.station.approvals.ofRun(runId).length === 1 && d.station.approvals.ofRun(runId)[0]?.slack_attempts === 1, 'a failed delivery');
+    // Slack refused the run's thread (the request goes into it), so nothing was delivered.
+    await d.until(() => d.station.approvals.ofRun(runId).length === 1 && d.fake.refused.includes('chat.postMessage'), 'a failed delivery');
     const approvalId = d.station.approvals.ofRun(runId)[0]?.id as string;
     expect(d.run(runId).status).toBe('WAITING_APPROVAL');
     // Decided meanwhile (like "stn approve"), while Slack is still down: the run goes on without Slack.
