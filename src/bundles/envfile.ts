@@ -148,12 +148,15 @@ export function setBundleVersion(f: EnvFile, name: string, version: string): boo
   return true;
 }
 
-/** Removes the bundle's entry; false when the environment does not list it. */
+/** Removes the bundle's entries; false when the environment does not list it. */
 export function removeBundleEntry(f: EnvFile, name: string): boolean {
-  const found = entryNode(f, name);
-  if (!found) return false;
-  found.seq.delete(found.index);
-  return true;
+  let removed = false;
+  // Every entry of that name: a duplicate left behind would still list the bundle whose folder remove deletes.
+  for (let found = entryNode(f, name); found; found = entryNode(f, name)) {
+    found.seq.delete(found.index);
+    removed = true;
+  }
+  return removed;
 }
 
 /** The file's new text; checked against the environment schema so a bug here can never write a broken file. */

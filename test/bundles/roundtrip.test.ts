@@ -212,6 +212,13 @@ output: "{{ steps.call.stdout.trim() }}"
     expect(station.definitions.definition('b', 'own-b')?.status).toBe('active');
   });
 
+  it('remove drops every entry of the bundle when environment.yaml lists it twice', async () => {
+    await installBundle({ repo: repo.dir, env: 'a', source: makeArchive(), vars: ['threshold=1'] });
+    repo.write('environments/a/environment.yaml', `${repo.read('environments/a/environment.yaml')}  - name: kit\n`);
+    expect(removeBundle({ repo: repo.dir, env: 'a', name: 'kit' })).toMatchObject({ folderDeleted: true });
+    expect(repo.read('environments/a/environment.yaml')).toBe('vars:\n  team: alpha\n');
+  });
+
   it('remove refuses a bundle the environment does not list, changing nothing', () => {
     expect(() => removeBundle({ repo: repo.dir, env: 'a', name: 'kit' })).toThrow(/environment a does not list bundle "kit"/);
     expect(repo.git('status', '--porcelain')).toBe('');
