@@ -254,7 +254,7 @@ export class Engine {
   private control(task: TaskRow): TaskRow | undefined {
     const payload = task.payload ? (JSON.parse(task.payload) as Record<string, unknown>) : {};
     return this.tx(task, (rt, run) => {
-      const step = task.step_id ? this.o.store.step(task.step_id) : undefined;
+      const step = task.step_id ? rt.stepRow(task.step_id) : undefined;
       switch (task.kind) {
         case 'start':
           if (run.status === 'PENDING') rt.start();
@@ -305,7 +305,7 @@ export class Engine {
         return undefined;
       }
       current = this.tx(work.task, (rt, run) => {
-        const step = this.o.store.step(work.step.id);
+        const step = rt.stepRow(work.step.id);
         if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
         return this.continueChain(rt, run);
       });

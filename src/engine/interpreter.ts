@@ -267,16 +267,35 @@ export class RunTx {
       finished_at: null,
       duration_ms: null,
     };
-    this.createdSteps.set(id, step);
+    this.stepRows.set(id, step);
     return step;
   }
 
-  /** Steps created in this transaction, kept as the live objects every later change in it goes through. */
-  private readonly createdSteps = new Map<string, StepRow>();
+  /**
+   * Every step row this transaction created or read, one live object per step that every later change in it goes
+   * through: a step cancelled or failed through one reference is seen so by all (a loop starting branches, a chained
+   * delivery), and no stale copy is written back over it.
+   */
+  private readonly stepRows = new Map<string, StepRow>();
 
-  /** A step row: the one created in this transaction if it was, else read from the store. */
+  /** A step row: the live object if this transaction has one, else read from the store (and kept). */
   stepRow(id: string): StepRow | undefined {
-    return this.createdSteps.get(id) ?? this.d.store.step(id);
+    let step = this.stepRows.get(id);
+    if (!step) {
+      step = this.d.store.step(id);
+      if (step) this.stepRows.set(id, step);
+    }
+    return step;
+  }
+
+  /** The run's active steps, as the live objects. */
+  private activeSteps(): StepRow[] {
+    return this.d.store.activeSteps(this.run.id).map((s) => {
+      const live = this.stepRows.get(s.id);
+      if (live) return live;
+      this.stepRows.set(s.id, s);
+      return s;
+    });
   }
 
   enterState(frame: FrameRow, name: string): void {
@@ -407,6 +426,8 @@ export class RunTx {
     step.pending = state.branches.length;
     this.d.store.updateStep(step);
     for (const b of state.branches) {
+      // A branch that failed at once (inline) failed this state: the branches after it never start.
+      if (step.status !== 'RUNNING') return;
       const child = this.childFrame(frame, step, b.name, `branch:${b.name}`, `/${b.name}`, null);
       this.enterState(child, this.scopeOf(child).start);
     }
@@ -432,7 +453,8 @@ export class RunTx {
       return;
     }
     const width = Math.min(items.length, state.maxConcurrency ?? 1);
-    for (let i = 0; i < width; i++) this.startIteration(frame, state, step, items);
+    // An iteration that failed at once (inline) failed this state: no further iteration starts.
+    for (let i = 0; i < width && step.status === 'RUNNING'; i++) this.startIteration(frame, state, step, items);
   }
 
   private startIteration(frame: FrameRow, state: ForeachState, step: StepRow, items: unknown[]): void {
@@ -452,7 +474,7 @@ export class RunTx {
       return;
     }
     this.d.store.setFrameStatus(this.run.id, frame.id, 'SUCCEEDED');
-    const owner = this.d.store.step(frame.owner_step_id as string) as StepRow;
+    const owner = this.stepRow(frame.owner_step_id as string) as StepRow;
     if (owner.status !== 'RUNNING') return; // the owner already failed or was cancelled
     const parent = this.frame(frame.parent_id);
     const state = this.stateOf(owner);
@@ -488,7 +510,7 @@ export class RunTx {
       return;
     }
     this.d.store.setFrameStatus(this.run.id, frame.id, 'FAILED');
-    const owner = this.d.store.step(frame.owner_step_id as string) as StepRow;
+    const owner = this.stepRow(frame.owner_step_id as string) as StepRow;
     if (TERMINAL_STEP.has(owner.status)) return;
     for (const f of this.d.store.framesOfStep(this.run.id, owner.id)) {
       if (f.id !== frame.id && f.status === 'RUNNING') this.cancelFrame(f);
@@ -512,7 +534,7 @@ export class RunTx {
       }
     }
     for (const id of inside) this.d.store.setFrameStatus(this.run.id, id, 'CANCELLED');
-    for (const s of this.d.store.activeSteps(this.run.id)) if (inside.has(s.frame_id)) this.cancelStep(s);
+    for (const s of this.activeSteps()) if (inside.has(s.frame_id)) this.cancelStep(s);
   }
 
   private cancelStep(step: StepRow): void {
@@ -582,7 +604,7 @@ export class RunTx {
     const frame = this.frame(step.frame_id);
     const extra: Obj = {};
     if (step.compensation_of !== null) {
-      const original = this.d.store.step(step.compensation_of);
+      const original = this.stepRow(step.compensation_of);
       extra.result = original?.output ? (JSON.parse(original.output) as unknown) : null;
     }
     const where = { state: step.state_name, field: step.compensation_of !== null ? 'compensation.input' : 'input' };
@@ -841,7 +863,7 @@ export class RunTx {
   private runFailed(error: StepError): void {
     if (this.run.phase === 'compensating' || TERMINAL_RUN.has(this.run.status)) return;
     this.run.error = JSON.stringify(error);
-    for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
+    for (const s of this.activeSteps()) this.cancelStep(s);
     this.startCompensation('failed', 'FAILED');
   }
 
@@ -968,7 +990,7 @@ export class RunTx {
   cancel(compensate: boolean, by: string | null): void {
     if (TERMINAL_RUN.has(this.run.status)) return;
     this.rollingBack = compensate && this.run.phase !== 'compensating';
-    for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
+    for (const s of this.activeSteps()) this.cancelStep(s);
     for (const child of this.d.store.childRuns(this.run.id)) this.requestCancel(child.id);
     this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
     this.run.paused = 0;
@@ -1004,7 +1026,7 @@ export class RunTx {
     // A run that already failed (or was cancelled with --compensate) has its end decided: the run timeout does not
     // cut its saga short; each compensation step has its own timeout and retries, and a cancel still stops it.
     if (TERMINAL_RUN.has(this.run.status) || this.run.phase === 'compensating') return;
-    for (const s of this.d.store.activeSteps(this.run.id)) this.cancelStep(s);
+    for (const s of this.activeSteps()) this.cancelStep(s);
     for (const child of this.d.store.childRuns(this.run.id)) this.requestCancel(child.id);
     this.finishRun('TIMED_OUT', {
       code: 'STN_E_RUN_TIMEOUT',

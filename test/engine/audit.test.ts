@@ -753,3 +753,91 @@ describe('workflow.run retries', () => {
     expect(r2.error?.code).toBe('STN_E_CHILD_RUN_FAILED');
   });
 });
+
+describe('a scope that fails at once (inline) while its siblings are being started', () => {
+  const ACTIVE = ['PENDING', 'RUNNING', 'WAITING_SIGNAL', 'WAITING_APPROVAL'];
+  /** Nothing but compensation steps enters, and no original step starts, after the saga began. */
+  const quietAfterSaga = (r: Awaited<ReturnType<EngineHarness['run']>>) => {
+    const from = r.events.findIndex((e) => e.type === 'compensation:started');
+    expect(from).toBeGreaterThan(0);
+    const later = r.events.slice(from).filter((e) => e.type === 'state:entered' || e.type === 'step:started');
+    expect(later.every((e) => String(e.data.path).endsWith('/compensate'))).toBe(true);
+    expect(r.steps.filter((s) => ACTIVE.includes(s.status))).toEqual([]);
+  };
+
+  function parallel(first: string, second: string): string {
+    return `
+      id: par
+      version: "1"
+      name: Par
+      states:
+        - {name: made, type: operation, action: noop, compensation: {action: noop}, next: par}
+        - name: par
+          type: parallel
+          branches:
+            - ${first}
+            - ${second}
+          end: true
+    `;
+  }
+  const work = (marker: string) => `{name: a, states: [{name: A, type: operation, action: shell.exec, input: {command: [touch, "${marker}"]}, end: true}]}`;
+  const broken = `{name: b, states: [{name: B, type: inject, data: {x: "{{ input.nope }}"}, end: true}]}`;
+
+  it('a branch started before the failing one is cancelled and never delivered, even while the run compensates', async () => {
+    h = EngineHarness.create();
+    const marker = h.file('marker');
+    await h.define('par', parallel(work(marker), broken));
+    const r = await h.run('par');
+    await h.barrier();
+    const after = h.result(r.run.id);
+    expect(after.status).toBe('FAILED');
+    expect(after.step('par/a/A').status).toBe('CANCELLED');
+    expect(after.step('par/a/A').deliveries).toBe(0);
+    expect(fs.existsSync(marker)).toBe(false);
+    quietAfterSaga(after);
+  });
+
+  it('branches after the failing one never start', async () => {
+    h = EngineHarness.create();
+    const marker = h.file('marker');
+    await h.define('par', parallel(broken, work(marker)));
+    const r = await h.run('par');
+    await h.barrier();
+    const after = h.result(r.run.id);
+    expect(after.status).toBe('FAILED');
+    expect(after.step('par').status).toBe('FAILED');
+    expect(after.steps.some((s) => s.path.startsWith('par/a/'))).toBe(false);
+    expect(fs.existsSync(marker)).toBe(false);
+    quietAfterSaga(after);
+  });
+
+  it('a foreach whose first iteration fails at once starts no other iteration and stays FAILED', async () => {
+    h = EngineHarness.create();
+    const marker = h.file('marker');
+    await h.define('loop', `
+      id: loop
+      version: "1"
+      name: Loop
+      states:
+        - {name: made, type: operation, action: noop, compensation: {action: noop}, next: loop}
+        - name: loop
+          type: foreach
+          itemsPath: input.items
+          maxConcurrency: 3
+          iterator:
+            states:
+              - {name: pick, type: switch, conditions: [{if: "item == 'bad'", next: bad}], defaultNext: work}
+              - {name: bad, type: inject, data: {x: "{{ input.nope }}"}, end: true}
+              - {name: work, type: operation, action: shell.exec, input: {command: [sh, -c, 'echo "$1" >> "$2"', sh, "{{ item }}", "${marker}"]}, end: true}
+          end: true
+    `);
+    const r = await h.run('loop', { items: ['bad', 'ok1', 'ok2', 'ok3'] });
+    await h.barrier();
+    const after = h.result(r.run.id);
+    expect(after.status).toBe('FAILED');
+    expect(after.step('loop').status).toBe('FAILED');
+    expect(after.steps.some((s) => s.path.startsWith('loop[1]') || s.path.startsWith('loop[2]'))).toBe(false);
+    expect(fs.existsSync(marker)).toBe(false);
+    quietAfterSaga(after);
+  });
+});
