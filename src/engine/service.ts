@@ -280,7 +280,10 @@ function defaultsOf(repo: string, bundle: string | null): JsonObject {
       variables?: Record<string, { default?: JsonValue }>;
     };
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(manifest.variables ?? {})) if (v.default !== undefined) out[k] = v.default;
+    for (const [k, v] of Object.entries(manifest.variables ?? {})) {
+      // An own property even for a name like __proto__ (a plain assignment would set the prototype instead).
+      if (v.default !== undefined) Object.defineProperty(out, k, { value: v.default, enumerable: true, writable: true, configurable: true });
+    }
     return out;
   } catch {
     return {};
