@@ -298,11 +298,63 @@ export class RunTx {
     });
   }
 
+  /**
+   * Enters a state. Inline states (switch, inject, the start of a parallel or foreach) enter the next one at once;
+   * past a depth the entry is queued for the outermost call, so a long inline cascade (a foreach of thousands of
+   * inject-only iterations) cannot overflow the stack. A cascade that enters one state of one scope over and over is
+   * stopped (STN_E_INLINE_LIMIT), so an endless switch loop fails its run instead of holding the database forever.
+   */
   enterState(frame: FrameRow, name: string): void {
+    if (this.depth >= MAX_INLINE_DEPTH) {
+      this.deferred.push({ frame, name });
+      return;
+    }
+    if (this.depth === 0 && !this.draining) this.cascade.clear();
+    this.enterNested(frame, name);
+    if (this.depth > 0 || this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.deferred.shift(); next; next = this.deferred.shift()) {
+        // A queued entry into a scope that has since failed or been cancelled (or a run that ended) is dropped.
+        if (TERMINAL_RUN.has(this.run.status) || this.run.phase === 'compensating') continue;
+        if (this.d.store.frame(this.run.id, next.frame.id)?.status !== 'RUNNING') continue;
+        this.enterNested(next.frame, next.name);
+      }
+    } finally {
+      this.draining = false;
+      this.deferred.length = 0;
+    }
+  }
+
+  private depth = 0;
+  private draining = false;
+  /** How often each (scope, state) was entered in the current cascade. */
+  private readonly cascade = new Map<string, number>();
+  private readonly deferred: Array<{ frame: FrameRow; name: string }> = [];
+
+  private enterNested(frame: FrameRow, name: string): void {
+    this.depth++;
+    try {
+      this.enterNow(frame, name);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private enterNow(frame: FrameRow, name: string): void {
     const state = this.scopeOf(frame).byName.get(name);
     if (!state) throw new Error(`no state "${name}" in scope "${frame.def_path}"`);
     const step = this.newStep(frame, state);
     try {
+      const key = `${frame.id}\0${name}`;
+      const visits = (this.cascade.get(key) ?? 0) + 1;
+      this.cascade.set(key, visits);
+      if (visits > INLINE_LIMIT) {
+        throw new StateError(
+          'STN_E_INLINE_LIMIT',
+          `state "${state.name}" was entered more than ${INLINE_LIMIT} times in one go without an operation in between (an endless switch loop?)`,
+        );
+      }
       switch (state.type) {
         case 'operation':
           this.schedule('exec', step.id, undefined);
@@ -1034,6 +1086,10 @@ export class RunTx {
     });
   }
 }
+
+/** How deep inline state entries nest on the stack before they are queued; how often one cascade may enter a state. */
+const MAX_INLINE_DEPTH = 48;
+const INLINE_LIMIT = 1000;
 
 /** Whether a definition value holds any `{{ }}` (cached per value: definitions are immutable once loaded). */
 const templated = new WeakMap<object, boolean>();

@@ -841,3 +841,59 @@ describe('a scope that fails at once (inline) while its siblings are being start
     quietAfterSaga(after);
   });
 });
+
+describe('long inline cascades', () => {
+  it('a foreach of thousands of inline-only iterations completes (no stack overflow), results in item order', async () => {
+    h = EngineHarness.create();
+    await h.define('big', `
+      id: big
+      version: "1"
+      name: Big
+      states:
+        - name: loop
+          type: foreach
+          itemsPath: input.items
+          iterator:
+            states:
+              - {name: one, type: inject, data: {v: "{{ item }}"}, next: two}
+              - {name: two, type: switch, conditions: [{if: "v % 2 == 0", next: even}], defaultNext: odd}
+              - {name: even, type: inject, data: {even: true}, end: true}
+              - {name: odd, type: inject, data: {even: false}, end: true}
+          next: fan
+        - name: fan
+          type: parallel
+          branches:
+            - {name: a, states: [{name: x, type: inject, data: {n: "{{ size(steps.loop) }}"}, end: true}]}
+            - {name: b, states: [{name: y, type: operation, action: noop, input: {last: "{{ steps.loop[size(steps.loop) - 1].v }}"}, end: true}]}
+          end: true
+      output: {n: "{{ steps.fan.a.n }}", last: "{{ steps.fan.b.steps.y.last }}", third: "{{ steps.loop[3] }}"}
+    `);
+    const n = 3000;
+    const r = await h.run('big', { items: Array.from({ length: n }, (_, i) => i) }, 60_000);
+    expect(r.error).toBeNull();
+    expect(r.status).toBe('COMPLETED');
+    expect(r.output).toEqual({ n, last: n - 1, third: { v: 3, even: false } });
+    // The timeline stays ordered: each iteration's states are entered in order, iterations one after another.
+    const entered = r.steps.sort((a, b) => a.seq - b.seq).map((s) => s.path);
+    expect(entered.slice(0, 4)).toEqual(['loop', 'loop[0]/one', 'loop[0]/two', 'loop[0]/even']);
+    expect(entered.indexOf(`loop[${n - 1}]/one`)).toBeGreaterThan(entered.indexOf(`loop[${n - 2}]/odd`));
+  }, 90_000);
+
+  it('an endless switch/inject loop fails its run with STN_E_INLINE_LIMIT instead of holding the database', async () => {
+    h = EngineHarness.create();
+    await h.define('spin', `
+      id: spin
+      version: "1"
+      name: Spin
+      states:
+        - {name: made, type: operation, action: noop, compensation: {action: noop}, next: count}
+        - {name: count, type: inject, data: {}, next: again}
+        - {name: again, type: switch, conditions: [{if: "true", next: count}]}
+    `);
+    const r = await h.run('spin', {}, 60_000);
+    expect(r.status).toBe('FAILED');
+    expect(r.error?.code).toBe('STN_E_INLINE_LIMIT');
+    expect(r.error?.message).toMatch(/state "(count|again)" was entered more than 1000 times/);
+    expect(r.run.compensated).toBe(1);
+  }, 90_000);
+});
