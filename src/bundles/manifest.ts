@@ -45,7 +45,6 @@ export interface Manifest {
   files?: FileChecksum[];
 }
 
-const validateTemplate = compileSchema(templateSchema);
 
 /** A secret variable's value: a name as `secrets.NAME` knows it. */
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -67,6 +66,8 @@ export function parseManifest(bytes: Uint8Array, where: string): Manifest {
     // JavaScript objects cannot hold it as a plain key: a run would silently never see its value.
     throw new StationError('STN_E_BUNDLE_INVALID', `${where} is invalid:\n  /variables/__proto__: "__proto__" cannot be a variable name`, { file: where });
   }
+  // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
+  const validateTemplate = compileSchema(templateSchema);
   if (!validateTemplate(value)) {
     const problems = schemaIssues(value, validateTemplate.errors ?? [], 'template.json').map((i) => `${i.pointer || '/'}: ${i.message}`);
     throw new StationError('STN_E_BUNDLE_INVALID', `${where} is invalid:\n  ${problems.join('\n  ')}`, { file: where, problems });

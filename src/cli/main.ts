@@ -17,7 +17,6 @@ import {
   showRunCommand,
   signalCommand,
 } from './commands/runs.js';
-import { serveCommand } from './commands/serve.js';
 import { syncCommand } from './commands/sync.js';
 import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
@@ -166,6 +165,8 @@ program
   .option('--no-watch', 'do not watch the checkout for changes (sync with "stn sync" or POST /api/v1/sync)')
   .action(async (opts: { host?: string; port?: string; watch?: boolean }) => {
     // A long-running process: its logs are its report, so the level comes from --log-level, STN_LOG_LEVEL or station.yaml.
+    // The daemon's modules (HTTP server, Slack, metrics) are loaded only by the command that runs it.
+    const { serveCommand } = await import('./commands/serve.js');
     await withStation({ logLevel: globals().logLevel }, (s) => serveCommand(s, opts));
   });
 

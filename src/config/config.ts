@@ -82,7 +82,6 @@ export interface ResolvedToken {
   readonly env: string | undefined;
 }
 
-const validateStationFile = compileSchema(stationSchema);
 
 function resolveTokens(file: StationFile, env: NodeJS.ProcessEnv): ResolvedToken[] {
   return (file.server?.tokens ?? []).map((t) => {
@@ -104,6 +103,8 @@ function readStationFile(file: string): StationFile {
   const first = doc.errors[0];
   if (first) throw new ConfigError(`${file}: ${first.message}`);
   const value: unknown = doc.toJS({ maxAliasCount: DEFAULTS.definitions.maxAliasCount }) ?? {};
+  // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
+  const validateStationFile = compileSchema(stationSchema);
   if (!validateStationFile(value)) {
     throw new ConfigError(`${file}: ${formatAjvErrors(validateStationFile.errors)}`);
   }

@@ -12,10 +12,11 @@ export interface SchemaIssue {
   at: 'key' | 'value';
 }
 
-const validateWorkflow = compileSchema(workflowSchema);
 
 /** Validates a normalized definition against schemas/workflow.schema.json and words each error for its author. */
 export function checkSchema(doc: unknown): SchemaIssue[] {
+  // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
+  const validateWorkflow = compileSchema(workflowSchema);
   if (validateWorkflow(doc)) return [];
   return schemaIssues(doc, validateWorkflow.errors ?? []);
 }

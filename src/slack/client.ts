@@ -1,4 +1,17 @@
-import { LogLevel, webApi, type Logger as SlackLogger } from '@slack/bolt';
+import { createRequire } from 'node:module';
+import type * as Bolt from '@slack/bolt';
+import type { LogLevel, Logger as SlackLogger, webApi } from '@slack/bolt';
+
+/**
+ * Bolt (and its HTTP stack) is loaded on first use: every Station process builds a Slack poster, but only those that
+ * talk to Slack should pay for loading it (CLI start-up time and memory).
+ */
+const load = createRequire(import.meta.url);
+let bolt: typeof Bolt | undefined;
+function slackSdk(): typeof Bolt {
+  bolt ??= load('@slack/bolt') as typeof Bolt;
+  return bolt;
+}
 import type { ResolvedSlackConfig } from '../config/slack.js';
 import type { Logger } from '../log.js';
 
@@ -34,7 +47,7 @@ export function webClientOptions(config: ResolvedSlackConfig, logger: Logger, re
 }
 
 export function createWebClient(token: string, config: ResolvedSlackConfig, logger: Logger, retry?: SlackRetry): WebClient {
-  return new webApi.WebClient(token, webClientOptions(config, logger, retry));
+  return new (slackSdk().webApi.WebClient)(token, webClientOptions(config, logger, retry));
 }
 
 /** The Slack secrets, read from the environment variables station.yaml names (never stored, never logged). */
@@ -52,7 +65,7 @@ export function slackCredentials(config: ResolvedSlackConfig, env: NodeJS.Proces
 /** Slack's logger interface on top of pino (component=slack); Slack's chatty info lines go to debug. */
 export function slackLogger(logger: Logger): SlackLogger {
   const log = logger.child({ component: 'slack' });
-  let level: LogLevel = LogLevel.INFO;
+  let level: LogLevel = slackSdk().LogLevel.INFO;
   const text = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(' ');
   return {
     debug: (...msg: unknown[]) => log.trace(text(msg)),
@@ -90,7 +103,7 @@ const PERMANENT = new Set([
 /** The Slack error code of a failed Web API call (`channel_not_found`, `ratelimited`, ...), or the client's own code. */
 export function slackErrorCode(err: unknown): string {
   const e = err as { code?: string; data?: { error?: string } };
-  if (e.code === webApi.ErrorCode.PlatformError && typeof e.data?.error === 'string') return e.data.error;
+  if (e.code === slackSdk().webApi.ErrorCode.PlatformError && typeof e.data?.error === 'string') return e.data.error;
   return e.code ?? 'unknown';
 }
 
@@ -102,7 +115,7 @@ export function isPermanentSlackError(err: unknown): boolean {
 /** Slack's Retry-After of a rate-limited call (HTTP 429) in ms, or 0 when the call was not rate limited. */
 export function slackRetryAfterMs(err: unknown): number {
   const e = err as { code?: string; retryAfter?: unknown };
-  if (e.code !== webApi.ErrorCode.RateLimitedError || typeof e.retryAfter !== 'number' || !Number.isFinite(e.retryAfter)) return 0;
+  if (e.code !== slackSdk().webApi.ErrorCode.RateLimitedError || typeof e.retryAfter !== 'number' || !Number.isFinite(e.retryAfter)) return 0;
   return Math.max(0, e.retryAfter) * 1000;
 }
 

@@ -30,7 +30,6 @@ export interface DiscoveredEnvironment {
   errors: Array<{ path: string; diagnostic: Diagnostic }>;
 }
 
-const validateEnvironmentFile = compileSchema(environmentSchema);
 const ENV_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function environmentsRoot(repo: string): string {
@@ -96,6 +95,8 @@ function readEnvironmentFile(
     return;
   }
   const value = parsed.doc.value ?? {};
+  // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
+  const validateEnvironmentFile = compileSchema(environmentSchema);
   if (!validateEnvironmentFile(value)) {
     for (const issue of schemaIssues(value, validateEnvironmentFile.errors ?? [], 'environment.yaml')) {
       const pos = parsed.doc.locate(issue.pointer, issue.at);
