@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Run ids sort by creation time (cursor pagination relies on it): `r` + 9 base-36 time digits + 16 hex. */
 export function newRunId(nowMs: number): string {
@@ -10,7 +10,7 @@ export function newRunId(nowMs: number): string {
  * redelivered step keeps its id and its idempotency key.
  */
 export function stepId(runId: string, framePath: string, stateName: string, visit: number): string {
-  return createHash('sha256').update(`${runId}\0${framePath}\0${stateName}\0${visit}`).digest('hex').slice(0, 24);
+  return hash('sha256', `${runId}\0${framePath}\0${stateName}\0${visit}`, 'hex').slice(0, 24);
 }
 
 /** `run_id:step_id:attempt`, handed to executors (STN_IDEMPOTENCY_KEY, Idempotency-Key). */

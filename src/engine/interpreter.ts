@@ -228,12 +228,13 @@ export class RunTx {
     return state;
   }
 
-  private newStep(frame: FrameRow, state: State, extra: Partial<StepRow> = {}): StepRow {
+  private newStep(frame: FrameRow, state: State, extra?: Partial<StepRow>): StepRow {
     // The n-th visit of a state in a scope (loops revisit): probe ids by primary key, 1, 2, ... (almost always one).
     let visit = 1;
     let id = makeStepId(this.run.id, frame.path, state.name, visit);
     while (this.d.store.stepExists(id)) id = makeStepId(this.run.id, frame.path, state.name, ++visit);
-    const row = {
+    // One object literal of a fixed shape (no spreads): it is the step's live row for the rest of the transaction.
+    const step: StepRow = {
       id,
       run_id: this.run.id,
       seq: this.run.event_seq + 1,
@@ -243,30 +244,27 @@ export class RunTx {
       visit,
       type: state.type,
       action: state.type === 'operation' ? state.action : null,
-      status: 'PENDING' as StepStatus,
+      status: 'PENDING',
       attempt: 1,
+      deliveries: 0,
       input: null,
+      output: null,
+      error: null,
+      wait: null,
       items: null,
       pending: null,
       next_index: null,
       compensation_of: null,
-      created_at: this.nowIso,
-      ...extra,
-    };
-    this.d.store.insertStep(row);
-    this.event('state:entered', id, { state: state.name, path: row.path, type: state.type });
-    const step: StepRow = {
-      ...row,
-      deliveries: 0,
-      output: null,
-      error: null,
-      wait: null,
       completed_seq: null,
+      created_at: this.nowIso,
       started_at: null,
       attempt_started_ms: null,
       finished_at: null,
       duration_ms: null,
     };
+    if (extra) Object.assign(step, extra);
+    this.d.store.insertStep(step);
+    this.event('state:entered', id, { state: state.name, path: step.path, type: state.type });
     this.stepRows.set(id, step);
     return step;
   }
