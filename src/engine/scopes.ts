@@ -21,15 +21,16 @@ export class Scopes {
     private readonly maxRuns = 2000,
   ) {}
 
-  private load(run: RunRow): Cached {
+  /** The run's cached scopes, brought up to `upTo` (its patch_seq) from the patches the cache has not seen. */
+  private load(run: RunRow, upTo: number = run.patch_seq): Cached {
     let c = this.cache.get(run.id);
-    if (c && c.seq > run.patch_seq) c = undefined; // a rolled-back write: start over
+    if (c && c.seq > upTo) c = undefined; // a rolled-back write: start over
     if (!c) {
       c = { seq: 0, frames: new Map() };
       if (this.cache.size >= this.maxRuns) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(run.id, c);
     }
-    if (c.seq < run.patch_seq) {
+    if (c.seq < upTo) {
       for (const p of this.store.patches(run.id, c.seq)) {
         const value = p.value === null ? null : (JSON.parse(p.value) as unknown);
         this.apply(c, p.frame_id, p.path === '' ? [] : (JSON.parse(p.path) as string[]), p.op, value);
@@ -54,9 +55,11 @@ export class Scopes {
    * same transaction).
    */
   write(run: RunRow, frameId: number, segments: string[], op: 'set' | 'merge', value: unknown): void {
-    const c = this.load({ ...run, patch_seq: run.patch_seq - 1 });
-    this.store.insertPatch(run.id, run.patch_seq, frameId, segments.length === 0 ? '' : JSON.stringify(segments), op, JSON.stringify(value ?? null));
-    this.apply(c, frameId, segments, op, structuredClone(value));
+    const c = this.load(run, run.patch_seq - 1);
+    const json = JSON.stringify(value ?? null);
+    this.store.insertPatch(run.id, run.patch_seq, frameId, segments.length === 0 ? '' : JSON.stringify(segments), op, json);
+    // The cache keeps its own copy, made from the stored text (exactly what a reload from the patches would give).
+    this.apply(c, frameId, segments, op, JSON.parse(json) as unknown);
     c.seq = run.patch_seq;
   }
 
