@@ -17,6 +17,8 @@ import { fmtMb, fmtMs, percentile, report } from './stats.js';
 
 const FLOOR_COMMITS = 20_000;
 const SEQ_STEPS = 1_000;
+const SEQ_REPEATS = 5;
+const FLOOR_REPEATS = 3;
 const SERIAL_RUNS = 1_000;
 const SERIAL_STEPS = 3;
 const CONCURRENT_RUNS = 1_000;
@@ -51,6 +53,12 @@ export function sequentialWorkflowYaml(id: string, steps: number): string {
     lines.push(i < steps ? `    next: s${i + 1}` : '    end: true');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The element whose key is the median (the lower middle one for an even count). */
+function medianBy<T>(items: T[], key: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)] as T;
 }
 
 /** Fails with a clear message after `ms` instead of hanging. */
@@ -285,15 +293,20 @@ async function concurrentRuns(): Promise<ConcurrentResult> {
 export async function benchEngine(): Promise<void> {
   process.stdout.write(`\n== engine: noop steps, concurrency ${CONCURRENCY}, store pragmas WAL + synchronous=NORMAL\n`);
 
-  const floor = floorCommits();
-  report(`(a) floor: ${FLOOR_COMMITS} commits, 1 INSERT each`, `${floor.perSecond.toFixed(0)}/s`);
+  // Medians: the floor of 3 measurements, (b) of 5 runs (each on a fresh database); single short runs swing with
+  // JIT warm-up and GC on a 2-core machine.
+  const floor = medianBy(Array.from({ length: FLOOR_REPEATS }, () => floorCommits()), (f) => f.perSecond);
+  report(`(a) floor: ${FLOOR_COMMITS} commits, 1 INSERT each (median of ${FLOOR_REPEATS})`, `${floor.perSecond.toFixed(0)}/s`);
   report('  per commit', `${floor.usPerCommit.toFixed(1)} µs`);
 
-  const seq = await sequentialRun();
+  const seqRuns: Array<Awaited<ReturnType<typeof sequentialRun>>> = [];
+  for (let i = 0; i < SEQ_REPEATS; i++) seqRuns.push(await sequentialRun());
+  const seq = medianBy(seqRuns, (r) => r.ms);
+  report('(b) the runs (ms)', seqRuns.map((r) => r.ms.toFixed(1)).join(' '));
   const seqPerSecond = seq.steps / (seq.ms / 1000);
   const gapP50 = percentile(seq.stepGaps, 50);
   const ratio = (seqPerSecond / floor.perSecond) * 100;
-  report(`(b) one run of ${SEQ_STEPS} sequential steps`, fmtMs(seq.ms));
+  report(`(b) one run of ${SEQ_STEPS} sequential steps (median of ${SEQ_REPEATS} runs)`, fmtMs(seq.ms));
   report('  steps/s', `${seqPerSecond.toFixed(0)}/s`);
   report('  per-step overhead (total / steps)', `${(seq.ms / seq.steps).toFixed(3)} ms`);
   report('  per-step overhead p50 (per commit group)', `${gapP50.toFixed(3)} ms`, '<= 0.5 ms', gapP50 <= 0.5);

@@ -18,8 +18,11 @@ export class Checkpointer {
     private readonly previousPages: number,
   ) {}
 
-  /** Starts one for a file database; undefined for `:memory:` or when the worker script is absent (tests on src/). */
-  static start(db: Db, intervalMs = 500): Checkpointer | undefined {
+  /**
+   * Starts one for a file database; undefined for `:memory:` or when the worker script is absent (tests on src/).
+   * Every 2 s: often enough that the WAL stays small, rarely enough not to compete with the engine for the CPU.
+   */
+  static start(db: Db, intervalMs = 2000): Checkpointer | undefined {
     const script = fileURLToPath(new URL('./checkpoint-worker.js', import.meta.url));
     if (db.memory || db.readonly || !fs.existsSync(script)) return undefined;
     const worker = new Worker(script, { workerData: { file: db.name, intervalMs } });
