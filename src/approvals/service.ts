@@ -275,11 +275,14 @@ export class ApprovalService {
 /**
  * Whether the decider started the run. The initiator is the CLI user (`stn run`), the API token name, or whatever
  * started it; compared case-insensitively with the decider's id, name, email and the email's local part, with an
- * optional `source:` prefix ignored. Cron and webhook runs have no initiator, so self-approval never applies to them.
+ * optional `source:` prefix ignored. Runs started by cron or a webhook (`cron:<trigger>`, `webhook:<trigger>`) have no
+ * person as initiator, so self-approval never applies to them.
  */
 export function isInitiator(initiator: string | null, actor: Actor): boolean {
   if (initiator === null || initiator === '') return false;
   const who = initiator.toLowerCase();
+  // A cron slot or a webhook delivery started the run, not a person: the trigger's name is nobody's identity.
+  if (who.startsWith('cron:') || who.startsWith('webhook:')) return false;
   const bare = who.includes(':') ? who.slice(who.indexOf(':') + 1) : who;
   const names = [actor.id, actor.name, actor.email, actor.email?.split('@')[0]]
     .filter((n): n is string => typeof n === 'string' && n !== '')
