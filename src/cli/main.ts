@@ -34,6 +34,14 @@ interface GlobalOptions {
   server?: string;
 }
 
+/**
+ * A command's own default log level, unless STN_LOG_LEVEL is set: then the config resolves (and checks) it, so a bad
+ * value is reported as STN_LOG_LEVEL rather than as --log-level.
+ */
+function commandLogLevel(fallback: string): string | undefined {
+  return process.env.STN_LOG_LEVEL === undefined ? fallback : undefined;
+}
+
 const program = new Command('stn')
   .description('Station: GitOps workflow daemon and CLI')
   .option('--repo <dir>', 'repository with environments/ and bundles/ (default: current folder, or STN_REPO)')
@@ -54,7 +62,7 @@ const remote = (): RemoteClient | undefined => {
 const openOpts = (extra: Partial<OpenOptions> = {}): OpenOptions => {
   const g = globals();
   // CLI commands keep stderr quiet unless asked: their stdout report is the interface.
-  return { repo: g.repo, db: g.db, config: g.config, logLevel: g.logLevel ?? process.env.STN_LOG_LEVEL ?? 'warn', ...extra };
+  return { repo: g.repo, db: g.db, config: g.config, logLevel: g.logLevel ?? commandLogLevel('warn'), ...extra };
 };
 
 let exitCode = 0;
@@ -151,7 +159,7 @@ program
   .option('--version <n>', 'run this version instead of the active one')
   .action(async (workflow: string, opts: { env?: string; input?: string; idempotencyKey?: string; detach?: boolean; version?: string }) => {
     // The progress lines already report each step: the engine's warn lines (step:failed, run:failed) would repeat them.
-    const logLevel = globals().logLevel ?? process.env.STN_LOG_LEVEL ?? 'error';
+    const logLevel = globals().logLevel ?? commandLogLevel('error');
     const r = remote();
     if (r) return void (exitCode = await remoteCmd.remoteRun(r, workflow, { ...opts, json: json() }));
     await withStation({ mustExist: true, logLevel }, (s) => runCommand(s, workflow, { ...opts, json: json() }));
@@ -176,7 +184,7 @@ program
   .option('--concurrency <n>', 'steps executing at once (default: engine.concurrency, or STN_CONCURRENCY)')
   .action(async (opts: { concurrency?: string }) => {
     // A long-running process: its log lines are its report, so info is shown by default.
-    const logLevel = globals().logLevel ?? process.env.STN_LOG_LEVEL ?? 'info';
+    const logLevel = globals().logLevel ?? commandLogLevel('info');
     await withStation({ mustExist: true, logLevel }, (s) => workerCommand(s, opts));
   });
 

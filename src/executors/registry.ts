@@ -12,8 +12,7 @@ import { workflowRun } from './workflow-run.js';
 
 /**
  * The executors this build of Station has, by action name. Every catalog action validates in definitions; a run that
- * reaches an action missing here fails that step with STN_E_EXECUTOR_MISSING naming the action (human.approval and
- * slack.post come with the approvals feature, agent.run later).
+ * reaches an action missing here fails that step with STN_E_EXECUTOR_MISSING naming the action (agent.run, for now).
  */
 export const EXECUTORS: Partial<Record<ActionName, Executor>> = {
   noop,

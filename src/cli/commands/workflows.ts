@@ -19,7 +19,8 @@ export function listCommand(station: Station, opts: { env?: string; status?: str
     return 0;
   }
   if (rows.length === 0) {
-    print('no workflow definitions (run "stn sync" first)');
+    const filtered = opts.env !== undefined || opts.status !== undefined;
+    print(filtered ? 'no workflow definitions match' : 'no workflow definitions (run "stn sync" first)');
     return 0;
   }
   print(
