@@ -108,7 +108,8 @@ states:
   - name: slow
     type: operation
     action: shell.exec
-    input: {command: [sleep, "2.5"]}
+    # The marker says the process runs (in its own process group): a signal to the worker's group cannot reach it.
+    input: {command: [sh, -c, 'touch ".station/slow-$STN_RUN_ID"; sleep 2.5']}
     next: quick
   - {name: quick, type: operation, action: noop, input: {done: true}, end: true}
 `;
@@ -454,7 +455,9 @@ describe('stopping stn worker', () => {
     const first = await startWorker();
     const r = cli.run(['run', 'two', '--detach']);
     const id = r.stdout.trim();
-    await waitFor('the slow step to run', () => stepsOf(db, id)[0]?.status === 'RUNNING');
+    // Not just RUNNING in the database: the step's process must have started, or the group signal below could reach
+    // it in the instant between fork and its own setsid (seen once under load).
+    await waitFor('the slow step to run', () => fs.existsSync(path.join(repo.dir, '.station', `slow-${id}`)));
     first.kill('SIGTERM');
     expect(await first.waitExit()).toEqual({ code: 0, signal: null });
     expect(stepsOf(db, id).map((s) => [s.stateName, s.status, s.deliveries])).toEqual([
