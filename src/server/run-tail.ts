@@ -1,8 +1,6 @@
+import { TERMINAL_EVENTS } from '../cli/run-view.js';
 import type { Station } from '../context.js';
 import type { EventRow } from '../store/runs.js';
-
-/** Event types after which a run has ended (nothing follows them). */
-export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['run:completed', 'run:failed', 'run:cancelled', 'run:timed_out']);
 
 /** How often a tail reads the database when no in-process event arrived (runs executed by another process). */
 export const TAIL_POLL_MS = 150;
@@ -72,7 +70,7 @@ export class RunTail {
         return;
       }
       if (rows.length === 0) return;
-      const terminal = rows.findIndex((r) => TERMINAL_EVENT_TYPES.has(r.type));
+      const terminal = rows.findIndex((r) => TERMINAL_EVENTS.has(r.type));
       const batch = terminal >= 0 ? rows.slice(0, terminal + 1) : rows;
       this.last = batch[batch.length - 1]?.seq ?? this.last;
       this.o.onEvents(batch);

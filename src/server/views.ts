@@ -1,3 +1,4 @@
+import { diagnosticJson } from '../cli/output.js';
 import type { Diagnostic } from '../definitions/types.js';
 import type { DefinitionResult } from '../definitions/validate.js';
 import type { DefinitionRow, VersionRow } from '../store/definitions.js';
@@ -7,8 +8,6 @@ import type { DefinitionRow, VersionRow } from '../store/definitions.js';
 function diagnostics(d: { error: string | null }): Diagnostic[] {
   return d.error ? (JSON.parse(d.error) as Diagnostic[]) : [];
 }
-
-const diagnosticJson = (d: Diagnostic) => ({ line: d.line, col: d.col, code: d.code, message: d.message });
 
 /** The first diagnostic of an invalid file, as `path:line:col: CODE: message`. */
 export function firstError(d: Pick<DefinitionRow, 'error' | 'path'>): string | null {

@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { runDetailJson, runSummaryJson, eventJson } from '../../cli/run-view.js';
+import { eventJson, mustGetRun, runDetailJson, runSummaryJson } from '../../cli/run-view.js';
 import type { JsonValue } from '../../definitions/types.js';
-import { NotFoundError } from '../../errors.js';
-import type { RunRow } from '../../store/runs.js';
 import { actorOf } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
@@ -28,12 +26,7 @@ interface StartBody {
 /** Runs: start (optionally waiting for the end), list, show, events, SSE stream, pause/resume/cancel, signals. */
 export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;
-  const mustGet = (id: string): RunRow => {
-    const run = station.runStore.run(id);
-    if (!run) throw new NotFoundError(`no run "${id}"`);
-    return run;
-  };
-  const detail = (id: string) => runDetailJson(mustGet(id), station.runStore.steps(id));
+  const detail = (id: string) => runDetailJson(mustGetRun(station, id), station.runStore.steps(id));
 
   app.post<{ Body: StartBody; Querystring: { wait?: number } }>(
     `${API}/workflow-runs`,
@@ -145,7 +138,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
       },
     },
     (req) => {
-      mustGet(req.params.id);
+      mustGetRun(station, req.params.id);
       const after = decodeCursor(req.query.cursor, isNonNegativeInt) ?? 0;
       const rows = station.runStore.events(req.params.id, after, req.query.limit + 1);
       return toPage(rows, req.query.limit, (e) => e.seq, eventJson);
