@@ -1,6 +1,7 @@
 import type { Cron } from 'croner';
 import type { Station } from '../context.js';
 import type { CronTrigger } from '../definitions/types.js';
+import type { Clock } from '../engine/engine.js';
 import { toStationError } from '../errors.js';
 import { TriggerStore, type TriggerKey } from '../store/triggers.js';
 import { triggerInput } from './input.js';
@@ -18,10 +19,6 @@ const RETRY_MS = 1_000;
 /** Slot records kept per trigger (only the newest matters for catch-up; the rest is history). */
 const KEEP_FIRES = 1_000;
 const PRUNE_EVERY = 100;
-
-export interface Clock {
-  now(): number;
-}
 
 export interface CronEntry {
   environment: string;
