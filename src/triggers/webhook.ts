@@ -1,6 +1,6 @@
 import type { Station } from '../context.js';
 import type { WebhookTrigger } from '../definitions/types.js';
-import { StationError, toStationError } from '../errors.js';
+import { toStationError } from '../errors.js';
 import { TriggerStore } from '../store/triggers.js';
 import { triggerInput, webhookVars } from './input.js';
 import { findWebhookTrigger } from './registry.js';
@@ -155,7 +155,7 @@ export class WebhookHandler {
         return fail(409, 'unavailable', e.code, e.message, e.details);
       default:
         this.station.logger.error({ err: e.cause ?? e, error_type: e.code }, 'webhook delivery failed');
-        return fail(500, 'error', e instanceof StationError && e.code !== 'STN_E_INTERNAL' ? e.code : 'STN_E_INTERNAL', 'internal error while starting the run (see the daemon log)');
+        return fail(500, 'error', e.code, 'internal error while starting the run (see the daemon log)');
     }
   }
 
