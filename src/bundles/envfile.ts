@@ -27,8 +27,6 @@ export interface EnvFile {
   doc: Document;
 }
 
-const validateEnvironment = compileSchema(environmentSchema);
-
 const NEW_FILE_HEADER = '# yaml-language-server: $schema=../../schemas/environment.schema.json\n';
 
 /** Loads an environment's file; the environment folder must exist. Refuses a file it could not safely rewrite. */
@@ -62,6 +60,8 @@ export function loadEnvFile(repo: string, env: string): EnvFile {
     // yaml refuses alias bombs (and other documents it cannot turn into values) by throwing.
     throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display}: ${(err as Error).message}`, { file: display });
   }
+  // Compiled on first use (and cached by compileSchema): importing this module, as every CLI start does, costs nothing.
+  const validateEnvironment = compileSchema(environmentSchema);
   if (!validateEnvironment(value)) {
     throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display} is invalid: ${formatAjvErrors(validateEnvironment.errors)}; fix it first`, {
       file: display,
@@ -163,6 +163,7 @@ export function removeBundleEntry(f: EnvFile, name: string): boolean {
 export function envFileText(f: EnvFile): string {
   const text = keepFileStyle(f.doc.toString(), f.original);
   const value = parseDocument(text).toJS() as unknown;
+  const validateEnvironment = compileSchema(environmentSchema);
   if (!validateEnvironment(value)) {
     throw new StationError('STN_E_INTERNAL', `edited ${f.file} would be invalid: ${formatAjvErrors(validateEnvironment.errors)}`);
   }
