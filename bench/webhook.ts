@@ -5,7 +5,6 @@
  * previous delivery id and must get the first run back. Afterwards the database must hold exactly one run per
  * accepted delivery: none lost, none duplicated.
  */
-import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -13,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openStation } from '../src/context.js';
+import { signBody } from '../src/triggers/signature.js';
 import { WebhookHandler } from '../src/triggers/webhook.js';
 import { startDaemon, tempRepo } from './serve-proc.js';
 import { fmtMs, percentile, report } from './stats.js';
@@ -57,7 +57,7 @@ export async function benchWebhook(): Promise<void> {
   try {
     const send = (seq: number, deliveryId: string, intendedAt: number): Promise<Result> => {
       const body = JSON.stringify({ seq, labels: { service: `svc-${seq % 7}` }, note: 'x'.repeat(200) });
-      const sig = createHmac('sha256', SECRET).update(body).digest('hex');
+      const sig = signBody(body, SECRET);
       const sentAt = performance.now();
       return new Promise((resolve, reject) => {
         const req = http.request(
@@ -195,7 +195,7 @@ async function handlerOnly(): Promise<void> {
       const delay = t0 + (i * 1000) / RATE - performance.now();
       if (delay > 1) await new Promise((r) => setTimeout(r, delay));
       const rawBody = Buffer.from(JSON.stringify({ seq: i, labels: { service: `svc-${i % 7}` }, note: 'x'.repeat(200) }));
-      const sig = createHmac('sha256', SECRET).update(rawBody).digest('hex');
+      const sig = signBody(rawBody, SECRET);
       const started = performance.now();
       const res = handler.handle({
         environment: 'default',
