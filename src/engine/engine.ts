@@ -13,7 +13,7 @@ import { TERMINAL_RUN, TERMINAL_STEP, type RunRow, type RunStore, type StepRow, 
 import type { RunEvent, RunEvents } from './events.js';
 import { idempotencyKey } from './ids.js';
 import { Checkpointer } from '../store/checkpointer.js';
-import { RunTx, type InterpreterDeps, type WakeReason } from './interpreter.js';
+import { RunTx, WAKE_REASONS, type InterpreterDeps, type WakeReason } from './interpreter.js';
 import { Scopes } from './scopes.js';
 import type { Secrets } from './secrets.js';
 import { Specs } from './specs.js';
@@ -369,7 +369,7 @@ export class Engine {
     const startedAt = step.attempt_started_ms ?? this.now();
     const timeoutMs = timeoutSeconds !== undefined ? startedAt + timeoutSeconds * 1000 - this.now() : undefined;
     if (timeoutMs !== undefined && timeoutMs <= 0 && !executor.inline) {
-      rt.complete(step, { kind: 'error', error: { code: 'STN_E_STEP_TIMEOUT', message: `state "${step.state_name}" timed out after ${timeoutSeconds} s` } });
+      rt.complete(step, stepTimedOut(step, timeoutSeconds ?? 0));
       return undefined;
     }
     const ctx: ExecContext = {
@@ -430,7 +430,7 @@ export class Engine {
     }
     if (entry.reason === 'shutdown' || entry.reason === 'lease') return undefined;
     if (entry.reason === 'timeout') {
-      result = { kind: 'error', error: { code: 'STN_E_STEP_TIMEOUT', message: `state "${work.step.state_name}" timed out after ${work.timeoutSeconds ?? 0} s` } };
+      result = stepTimedOut(work.step, work.timeoutSeconds ?? 0);
     }
     this.o.logger.debug({ run_id: work.ctx.runId, step_id: work.step.id, attempt: work.ctx.attempt, duration_ms: Date.now() - started }, 'executor returned');
     return result;
@@ -510,8 +510,11 @@ const CHAIN_BUDGET_MS = 4;
 /** How many chained tasks (each one commit or an executor run) one slot handles before going back to the queue. */
 const CHAIN_YIELD_TASKS = 16;
 
+/** The outcome of an attempt that ran out of its state's timeoutSeconds. */
+function stepTimedOut(step: StepRow, seconds: number): ExecResult {
+  return { kind: 'error', error: { code: 'STN_E_STEP_TIMEOUT', message: `state "${step.state_name}" timed out after ${seconds} s` } };
+}
+
 function wakeReason(reason: unknown): WakeReason {
-  return reason === 'signal-timeout' || reason === 'step-timeout' || reason === 'approval' || reason === 'approval-timeout'
-    ? reason
-    : 'timer';
+  return (WAKE_REASONS as readonly unknown[]).includes(reason) ? (reason as WakeReason) : 'timer';
 }

@@ -589,10 +589,15 @@ export class RunTx {
 
   private cancelStep(step: StepRow): void {
     // Read before settle(), which clears the wait.
-    const wait = step.wait ? (JSON.parse(step.wait) as { type?: string; runId?: string; approvalId?: string }) : undefined;
+    const wait = storedWait(step);
     this.settle(step, 'CANCELLED');
     this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
     this.event('step:cancelled', step.id, { state: step.state_name, path: step.path });
+    this.releaseWait(wait);
+  }
+
+  /** A step stopped waiting before its wait ended: the child run it waited for is cancelled, its approval closed. */
+  private releaseWait(wait: StoredWait | undefined): void {
     if (wait?.type === 'child' && wait.runId) this.requestCancel(wait.runId);
     if (wait?.type === 'approval' && wait.approvalId) this.d.approvals?.close(wait.approvalId, this.nowMs);
   }
@@ -791,8 +796,6 @@ export class RunTx {
     step.status = 'WAITING_APPROVAL';
     step.wait = JSON.stringify(stored);
     this.d.store.updateStep(step);
-    // This step's own exec task made the flag true earlier in a chained transaction: let the store say what still runs.
-    this.runnableScheduled = false;
     this.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait: stored });
     this.event('approval:requested', step.id, {
       approvalId: approval.id,
@@ -859,17 +862,16 @@ export class RunTx {
 
   /** A timer, a timeout, a signal or a finished child run wakes a waiting step. */
   wake(step: StepRow, reason: WakeReason, attempt?: number, approvalId?: string): void {
-    if (TERMINAL_STEP.has(step.status) || !step.wait) return;
-    const wait = JSON.parse(step.wait) as WaitSpec | { type: 'child'; runId: string } | { type: 'approval'; approvalId: string };
+    const wait = storedWait(step);
+    if (TERMINAL_STEP.has(step.status) || !wait) return;
     if (reason === 'approval' || reason === 'approval-timeout') {
       // Only the approval of the current attempt counts.
-      if (wait.type === 'approval' && 'approvalId' in wait && wait.approvalId === approvalId) this.approvalWake(step, approvalId, reason);
+      if (wait.type === 'approval' && approvalId !== undefined && wait.approvalId === approvalId) this.approvalWake(step, approvalId, reason);
       return;
     }
     if (reason === 'step-timeout') {
       if (attempt !== step.attempt) return; // the deadline of an earlier attempt
-      if (wait.type === 'child' && 'runId' in wait) this.requestCancel(wait.runId);
-      if (wait.type === 'approval' && 'approvalId' in wait) this.d.approvals?.close(wait.approvalId, this.nowMs);
+      this.releaseWait(wait);
       this.d.store.deleteTasksOfStep(step.id, this.reusable?.id ?? -1);
       const { timeoutSeconds } = this.operationOf(step);
       this.failAttempt(step, { code: 'STN_E_STEP_TIMEOUT', message: `state "${step.state_name}" did not finish within ${timeoutSeconds ?? '?'} s` });
@@ -893,7 +895,7 @@ export class RunTx {
   childFinished(step: StepRow, child: RunRow): void {
     if (TERMINAL_STEP.has(step.status)) return;
     // Only the child of the current attempt counts (an earlier attempt's child may end after a step timeout).
-    const wait = step.wait ? (JSON.parse(step.wait) as { type?: string; runId?: string }) : undefined;
+    const wait = storedWait(step);
     if (wait?.type !== 'child' || wait.runId !== child.id) return;
     if (child.status === 'COMPLETED') {
       this.complete(step, { kind: 'ok', output: child.output ? (JSON.parse(child.output) as JsonValue) : null });
@@ -1102,7 +1104,22 @@ function hasTemplates(value: JsonValue): boolean {
   return known;
 }
 
-export type WakeReason = 'timer' | 'signal-timeout' | 'step-timeout' | 'approval' | 'approval-timeout';
+/** Why a `wake` task wakes a waiting step. */
+export const WAKE_REASONS = ['timer', 'signal-timeout', 'step-timeout', 'approval', 'approval-timeout'] as const;
+export type WakeReason = (typeof WAKE_REASONS)[number];
+
+/**
+ * A step's wait as stored: the executor's wait spec, except that a child wait holds the child's run id and an
+ * approval wait the approval's id once the step waits.
+ */
+type StoredWait =
+  | Exclude<WaitSpec, { type: 'child' } | { type: 'approval' }>
+  | { type: 'child'; runId?: string }
+  | { type: 'approval'; approvalId?: string };
+
+function storedWait(step: StepRow): StoredWait | undefined {
+  return step.wait ? (JSON.parse(step.wait) as StoredWait) : undefined;
+}
 
 /** What the engine needs from the approval service; every call joins the engine's transaction (DESIGN §7). */
 export interface ApprovalHooks {
