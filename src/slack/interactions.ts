@@ -1,6 +1,6 @@
 import type { App } from '@slack/bolt';
 import { ApprovalDecidedError, ApprovalForbiddenError, type ApprovalService } from '../approvals/service.js';
-import type { Actor } from '../approvals/types.js';
+import type { Actor, Decision } from '../approvals/types.js';
 import { StationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ApprovalRow } from '../store/approvals.js';
@@ -67,7 +67,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
     } catch {
       return { ok: false, text: `This approval (${approvalId}) no longer exists in Station.` };
     }
-    if (approval.status !== 'PENDING') return { ok: false, text: decidedText(new ApprovalDecidedError(approval)) };
+    if (approval.status !== 'PENDING') return { ok: false, text: decidedText(approval) };
     const approvers = JSON.parse(approval.approvers) as string[];
     let approverIds: Set<string> | undefined;
     let email: string | undefined;
@@ -90,7 +90,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
       if (res.outcome === 'recorded') return `Your approval is recorded: ${res.remaining} more needed.`;
       return undefined;
     } catch (err) {
-      if (err instanceof ApprovalDecidedError) return decidedText(err);
+      if (err instanceof ApprovalDecidedError) return decidedText(err.approval);
       if (err instanceof ApprovalForbiddenError) return `You cannot ${kind} this: ${err.message}.`;
       if (err instanceof StationError) return `Station refused: ${err.message}`;
       throw err;
@@ -149,9 +149,8 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
   });
 }
 
-function decidedText(err: ApprovalDecidedError): string {
-  const a = err.approval;
-  const d = (err.details?.decision ?? null) as { by: { source: string; id: string; name: string }; decidedAt: string } | null;
+function decidedText(a: ApprovalRow): string {
+  const d = a.decision ? (JSON.parse(a.decision) as Decision) : undefined;
   if (a.status === 'CANCELLED') return 'This approval is closed: the run stopped waiting for it.';
   if (a.status === 'TIMED_OUT') return `This approval already timed out (onTimeout: ${a.on_timeout}).`;
   return `Already ${a.status.toLowerCase()}${d ? ` by ${actorText(d.by)} at ${d.decidedAt}` : ''}.`;
