@@ -1,9 +1,13 @@
 import { UsageError } from '../errors.js';
 import type { RunEvent } from '../engine/events.js';
 import type { EventRow } from '../store/runs.js';
-import { encodeCursor } from '../server/pagination.js';
+import { encodeCursor, type Page } from '../server/pagination.js';
+import type { definitionDetail, definitionSummary } from '../server/views.js';
+import type { RunCommandOptions } from './commands/run.js';
+import type { syncJson } from './commands/sync.js';
 import { parseJsonArg, parsePositiveInt } from './json-arg.js';
 import { print, printJson, shortSha, table } from './output.js';
+import type { eventJson, runDetailJson, runSummaryJson } from './run-view.js';
 import { errorText, eventLine, formatDuration, oneLine, progressLine, runExitCode, TERMINAL_EVENTS, truncate } from './run-view.js';
 import type { RemoteClient } from './remote.js';
 
@@ -12,52 +16,12 @@ import type { RemoteClient } from './remote.js';
  * print what the local commands print (the JSON shapes are the same: the API uses the CLI's views).
  */
 
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-interface RunSummary {
-  id: string;
-  workflowId: string;
-  environment: string;
-  version: number;
-  status: string;
-  createdAt: string;
-  durationMs: number | null;
-  paused: boolean;
-  cancelRequested: boolean;
-}
-interface StepJson {
-  path: string;
-  type: string;
-  action: string | null;
-  status: string;
-  attempt: number;
-  deliveries: number;
-  input: unknown;
-  output: unknown;
-  error: unknown;
-  durationMs: number | null;
-}
-interface RunDetail extends Omit<RunSummary, 'paused' | 'cancelRequested'> {
-  output: unknown;
-  error: unknown;
-  input: unknown;
-  trigger: { type?: string; via?: string; name?: string } | null;
-  initiator: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  compensated: boolean | null;
-  steps: StepJson[];
-}
-interface EventJson {
-  runId: string;
-  seq: number;
-  type: string;
-  stepId: string | null;
-  data: unknown;
-  at: string;
-}
+// The API answers with the views the local commands print, so the types are theirs.
+type RunSummary = ReturnType<typeof runSummaryJson>;
+type RunDetail = ReturnType<typeof runDetailJson>;
+type EventJson = ReturnType<typeof eventJson>;
+type DefinitionSummary = ReturnType<typeof definitionSummary>;
+type DefinitionDetail = ReturnType<typeof definitionDetail>;
 
 const OUTPUT_LIMIT = 2000;
 const VALUE_LIMIT = 200;
@@ -78,17 +42,8 @@ async function all<T>(client: RemoteClient, path: string, query: Record<string, 
 
 // ------------------------------------------------------------------------------------------------------------- runs
 
-export interface RemoteRunOptions {
-  env?: string | undefined;
-  input?: string | undefined;
-  idempotencyKey?: string | undefined;
-  detach?: boolean | undefined;
-  version?: string | undefined;
-  json: boolean;
-}
-
 /** `stn run` against the daemon: it executes the run; the CLI follows its stream and prints the same progress lines. */
-export async function remoteRun(client: RemoteClient, workflowId: string, opts: RemoteRunOptions): Promise<number> {
+export async function remoteRun(client: RemoteClient, workflowId: string, opts: RunCommandOptions): Promise<number> {
   const input = parseJsonArg('--input', opts.input);
   const version = parsePositiveInt('--version', opts.version, true);
   const { status, body: run } = await client.request<RunDetail>('POST', '/api/v1/workflow-runs', {
@@ -178,7 +133,7 @@ export async function remoteShowRun(client: RemoteClient, id: string, opts: { js
     printJson(run);
     return 0;
   }
-  const t = run.trigger ?? {};
+  const t = (run.trigger ?? {}) as { type?: string; via?: string; name?: string };
   print(`run ${run.id}`);
   print(`  workflow  ${run.environment}/${run.workflowId} v${run.version}`);
   print(`  status    ${run.status}`);
@@ -251,22 +206,11 @@ export async function remoteSignal(client: RemoteClient, id: string, name: strin
 
 // -------------------------------------------------------------------------------------------------- workflows, sync
 
-interface DefinitionSummary {
-  environment: string;
-  id: string;
-  status: string;
-  version: number | null;
-  label: string | null;
-  commit: string | null;
-  path: string;
-  error: string | null;
-}
-
 export async function remoteListWorkflows(client: RemoteClient, opts: { env?: string; status?: string; json: boolean }): Promise<number> {
   if (opts.status !== undefined && !['active', 'disabled', 'invalid'].includes(opts.status)) {
     throw new UsageError(`--status must be active, disabled or invalid, got "${opts.status}"`);
   }
-  const rows = await all<DefinitionSummary & Record<string, unknown>>(client, '/api/v1/workflows', { env: opts.env, status: opts.status });
+  const rows = await all<DefinitionSummary>(client, '/api/v1/workflows', { env: opts.env, status: opts.status });
   if (opts.json) {
     printJson(rows);
     return 0;
@@ -281,18 +225,6 @@ export async function remoteListWorkflows(client: RemoteClient, opts: { env?: st
   ));
   for (const r of rows) if (r.error) print(`\n${r.environment}/${r.id}: ${r.error}`);
   return 0;
-}
-
-interface DefinitionDetail {
-  environment: string;
-  id: string;
-  status: string;
-  activeVersion: number | null;
-  latestVersion: number;
-  path: string;
-  bundle: string | null;
-  errors: Array<{ line: number; col: number; code: string; message: string }>;
-  version: { version: number; label: string; name: string; commit: string | null; dirty: boolean | null; untracked: boolean | null; createdAt: string; raw: string } | null;
 }
 
 export async function remoteShowWorkflow(client: RemoteClient, id: string, opts: { env?: string; version?: string; json: boolean }): Promise<number> {
@@ -315,21 +247,9 @@ export async function remoteShowWorkflow(client: RemoteClient, id: string, opts:
   return 0;
 }
 
-interface SyncEnvJson {
-  name: string;
-  added: string[];
-  updated: string[];
-  disabled: string[];
-  reenabled: string[];
-  unchanged: string[];
-  invalid: Array<{ path: string; id: string | null; activeVersion: number | null; errors: Array<{ line: number; col: number; code: string; message: string }> }>;
-  versions: Record<string, number>;
-  error: { code: string; message: string } | null;
-}
-
 /** `stn sync` against the daemon: it syncs its own checkout. Exit codes as locally: 0, 1 some invalid, 2 refused. */
 export async function remoteSync(client: RemoteClient, opts: { env?: string; dryRun?: boolean; allowEmpty?: boolean; json: boolean }): Promise<number> {
-  const { body } = await client.request<{ commit: string | null; dryRun: boolean; environments: SyncEnvJson[] }>('POST', '/api/v1/sync', {
+  const { body } = await client.request<ReturnType<typeof syncJson>>('POST', '/api/v1/sync', {
     body: { environment: opts.env, dryRun: opts.dryRun, allowEmpty: opts.allowEmpty },
     timeoutMs: 300_000,
   });
