@@ -10,7 +10,7 @@ import { discoverEnvironment, listEnvironmentNames, type BundleEntry } from '../
 import type { FileMap } from './archive.js';
 import { readBundleFolder } from './folder.js';
 import { workflowPaths } from './inspect.js';
-import { MANIFEST_FILE, parseManifest, sha256Hex, type Manifest } from './manifest.js';
+import { fileListMismatches, MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
 
 export function bundleDir(repo: string, name: string): string {
   return path.join(repo, 'bundles', name);
@@ -64,16 +64,7 @@ export function readInstalled(repo: string, name: string): InstalledBundle | und
     const r = validateDefinitionBytes((files.get(p) as { data: Buffer }).data, p);
     return { path: p, id: r.id ?? guessId((files.get(p) as { data: Buffer }).data.toString('utf8')), hash: r.valid ? r.hash : undefined };
   });
-  let modified: string[] | undefined;
-  if (manifest?.files) {
-    const listed = new Map(manifest.files.map((f) => [f.path, f.sha256]));
-    modified = [];
-    for (const [p, sha] of listed) {
-      const f = files.get(p);
-      if (!f || sha256Hex(f.data) !== sha) modified.push(p);
-    }
-    for (const p of files.keys()) if (p !== MANIFEST_FILE && !listed.has(p)) modified.push(p);
-  }
+  const modified = manifest?.files && fileListMismatches(manifest.files, files).map((m) => m.path);
   return { name, dir, files, manifest, manifestError, workflows, modified };
 }
 

@@ -126,6 +126,26 @@ export function manifestWithFileList(manifest: Manifest, files: FileMap): Buffer
   return Buffer.from(`${JSON.stringify({ ...rest, files: fileList(files) }, null, 2)}\n`, 'utf8');
 }
 
+/** A path where a bundle and its file list disagree; `listed` undefined: not in the list; `actual` undefined: missing. */
+export interface FileListMismatch {
+  path: string;
+  listed: string | undefined;
+  actual: string | undefined;
+}
+
+/** Listed paths missing or with another SHA-256, then files the list does not name (template.json aside). */
+export function fileListMismatches(list: readonly FileChecksum[], files: FileMap): FileListMismatch[] {
+  const listed = new Map(list.map((f) => [f.path, f.sha256]));
+  const out: FileListMismatch[] = [];
+  for (const [p, sha] of listed) {
+    const f = files.get(p);
+    const actual = f && sha256Hex(f.data);
+    if (actual !== sha) out.push({ path: p, listed: sha, actual });
+  }
+  for (const p of files.keys()) if (p !== MANIFEST_FILE && !listed.has(p)) out.push({ path: p, listed: undefined, actual: undefined });
+  return out;
+}
+
 /**
  * Checks that the bundle holds exactly the files its list names, each with its SHA-256. Every difference is named:
  * a changed file, a listed file that is missing and a file that is not listed at all.
@@ -134,17 +154,15 @@ export function verifyFileList(manifest: Manifest, files: FileMap, where: string
   if (manifest.files === undefined) {
     throw new StationError('STN_E_BUNDLE_CHECKSUM', `${where}: template.json has no file list to verify; create the archive with "stn bundle create"`);
   }
-  const listed = new Map(manifest.files.map((f) => [f.path, f.sha256]));
   const problems: string[] = [];
   // A path listed twice would be checked against only one of its checksums.
   const twice = manifest.files.map((f) => f.path).filter((p, i, all) => all.indexOf(p) !== i);
   for (const p of new Set(twice)) problems.push(`${p}: listed more than once in template.json's file list`);
-  for (const [p, sha] of listed) {
-    const f = files.get(p);
-    if (!f) problems.push(`${p}: listed in template.json but missing`);
-    else if (sha256Hex(f.data) !== sha) problems.push(`${p}: SHA-256 ${sha256Hex(f.data)} does not match the listed ${sha}`);
+  for (const m of fileListMismatches(manifest.files, files)) {
+    if (m.listed === undefined) problems.push(`${m.path}: not in template.json's file list`);
+    else if (m.actual === undefined) problems.push(`${m.path}: listed in template.json but missing`);
+    else problems.push(`${m.path}: SHA-256 ${m.actual} does not match the listed ${m.listed}`);
   }
-  for (const p of files.keys()) if (p !== MANIFEST_FILE && !listed.has(p)) problems.push(`${p}: not in template.json's file list`);
   if (problems.length > 0) {
     throw new StationError('STN_E_BUNDLE_CHECKSUM', `${where}: checksum verification failed:\n  ${problems.join('\n  ')}`, { problems });
   }
