@@ -266,13 +266,13 @@ export class RunService {
   }
 }
 
-/** Default values of a bundle's variables, from its template.json. */
 /** Identifies a file's content cheaply (absent files included). */
 function fileStamp(file: string): string {
   const st = fs.statSync(file, { throwIfNoEntry: false });
   return st ? `${st.mtimeMs}:${st.size}:${st.ino}` : '-';
 }
 
+/** Default values of a bundle's variables, from its template.json. */
 function defaultsOf(repo: string, bundle: string | null): JsonObject {
   if (!bundle) return {};
   try {

@@ -25,10 +25,11 @@ export class Checkpointer {
   static start(db: Db, intervalMs = 2000): Checkpointer | undefined {
     const script = fileURLToPath(new URL('./checkpoint-worker.js', import.meta.url));
     if (db.memory || db.readonly || !fs.existsSync(script)) return undefined;
+    const previous = db.pragma('wal_autocheckpoint', { simple: true }) as number;
     const worker = new Worker(script, { workerData: { file: db.name, intervalMs } });
     worker.unref();
-    worker.on('error', () => db.pragma('wal_autocheckpoint = 10000'));
-    const previous = db.pragma('wal_autocheckpoint', { simple: true }) as number;
+    // The thread died: the connection checkpoints itself again, as it did before.
+    worker.on('error', () => db.pragma(`wal_autocheckpoint = ${previous}`));
     db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
     return new Checkpointer(worker, db, previous);
   }
