@@ -107,7 +107,7 @@ export class GitPoller {
       try {
         const [branch, head, changes] = await Promise.all([
           this.git('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => ''),
-          this.head(),
+          this.station.git.head(),
           this.git('status', '--porcelain', '--untracked-files=no'),
         ]);
         this.state.branch = branch || null;
@@ -159,9 +159,9 @@ export class GitPoller {
       const branch = (await this.git('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => '')) || null;
       this.state.branch = branch;
       const wanted = this.station.config.git.branch ?? branch;
-      if (!branch || !wanted) return this.done(false, await this.head(), 'HEAD is detached: not following a branch');
+      if (!branch || !wanted) return this.done(false, await this.station.git.head(), 'HEAD is detached: not following a branch');
       if (branch !== wanted) {
-        return this.done(false, await this.head(), `the checkout is on branch "${branch}", not "${wanted}" (git.branch): not merging`);
+        return this.done(false, await this.station.git.head(), `the checkout is on branch "${branch}", not "${wanted}" (git.branch): not merging`);
       }
       const upstream = `${remote}/${wanted}`;
       this.state.upstream = upstream;
@@ -176,7 +176,7 @@ export class GitPoller {
       this.state.behind = behind;
       this.state.diverged = ahead > 0 && behind > 0;
       this.state.dirty = (await this.git('status', '--porcelain', '--untracked-files=no')) !== '';
-      const head = await this.head();
+      const head = await this.station.git.head();
       if (behind === 0) return this.done(false, head, ahead > 0 ? `the checkout is ${ahead} commit(s) ahead of ${upstream}` : 'up to date');
       if (this.state.diverged) {
         log.warn({ upstream, ahead, behind, head, upstream_head: upstreamHead }, 'git checkout has diverged from its remote: not merging (never reset)');
@@ -187,7 +187,7 @@ export class GitPoller {
         return this.done(false, head, `local changes to tracked files: not fast-forwarding ${behind} commit(s) from ${upstream}`);
       }
       await this.git('merge', '--ff-only', '--quiet', `refs/remotes/${upstream}`);
-      const moved = await this.head();
+      const moved = await this.station.git.head();
       this.state.behind = 0;
       this.state.lastUpdateAt = new Date().toISOString();
       log.info({ upstream, from: head, to: moved, commits: behind }, 'git checkout fast-forwarded');
@@ -198,7 +198,7 @@ export class GitPoller {
       const message = gitMessage(err);
       this.state.lastError = message;
       log.error({ remote, error: message }, 'git refresh failed');
-      return { updated: false, head: await this.head().catch(() => null), reason: message };
+      return { updated: false, head: await this.station.git.head(), reason: message };
     }
   }
 
@@ -207,10 +207,6 @@ export class GitPoller {
     this.state.lastError = null;
     this.state.lastReason = reason ?? null;
     return { updated, head, ...(reason !== undefined ? { reason } : {}) };
-  }
-
-  private async head(): Promise<string | null> {
-    return this.git('rev-parse', '--verify', '--quiet', 'HEAD').catch(() => null);
   }
 
   private async hasRemote(): Promise<boolean> {
