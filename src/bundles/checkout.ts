@@ -7,7 +7,7 @@ import path from 'node:path';
 import { readSourceFile } from '../definitions/source.js';
 import { guessId, validateDefinitionBytes, validateDefinitionText } from '../definitions/validate.js';
 import { discoverEnvironment, listEnvironmentNames, type BundleEntry } from '../sync/discover.js';
-import type { FileMap } from './archive.js';
+import type { BundleFile, FileMap } from './archive.js';
 import { readBundleFolder } from './folder.js';
 import { workflowPaths } from './inspect.js';
 import { fileListMismatches, MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
@@ -61,8 +61,9 @@ export function readInstalled(repo: string, name: string): InstalledBundle | und
     manifestError = (err as Error).message;
   }
   const workflows = workflowPaths(files).map((p) => {
-    const r = validateDefinitionBytes((files.get(p) as { data: Buffer }).data, p);
-    return { path: p, id: r.id ?? guessId((files.get(p) as { data: Buffer }).data.toString('utf8')), hash: r.valid ? r.hash : undefined };
+    const { data } = files.get(p) as BundleFile;
+    const r = validateDefinitionBytes(data, p);
+    return { path: p, id: r.id ?? guessId(data.toString('utf8')), hash: r.hash }; // hash is set only when valid
   });
   const modified = manifest?.files && fileListMismatches(manifest.files, files).map((m) => m.path);
   return { name, dir, files, manifest, manifestError, workflows, modified };

@@ -81,8 +81,8 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   const files: FileMap = new Map(source.files);
   if (source.kind === 'folder' && !inPlace) files.set(MANIFEST_FILE, { data: manifestWithFileList(bundle.manifest, files), executable: false });
   const folderChanges = installed === undefined || !sameFiles(installed.files, files);
-  const uses = bundleUses(o.repo).get(name) ?? [];
-  const others = uses.filter((u) => u.env !== o.env).map((u) => u.env);
+  const otherUses = (bundleUses(o.repo).get(name) ?? []).filter((u) => u.env !== o.env);
+  const others = otherUses.map((u) => u.env);
   const changes = installed && folderChanges ? summarize(installed, bundle, others) : undefined;
   if (changes && !o.upgrade) throw upgradeRefusal(name, changes);
 
@@ -95,7 +95,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   const problems = variableProblems(bundle.manifest, entryVars, environmentVars(target), o.env);
   const envFiles: EnvFile[] = [target];
   if (folderChanges) {
-    for (const u of uses.filter((x) => x.env !== o.env)) {
+    for (const u of otherUses) {
       problems.push(...variableProblems(bundle.manifest, u.entry.vars ?? {}, u.envVars as JsonObject, u.env));
       const f = loadEnvFile(o.repo, u.env);
       if (setBundleVersion(f, name, version)) envFiles.push(f);
