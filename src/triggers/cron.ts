@@ -185,12 +185,9 @@ export class CronScheduler {
         'cron catch-up after downtime',
       );
     }
-    if (!this.fireAll(entry, slots, now)) {
-      // Leave the cursor where it was: the first tick retries within the late tolerance.
-      return;
-    }
-    entry.cursor = Math.max(entry.cursor, now);
-    entry.nextAt = nextSlot(entry.cron, entry.cursor);
+    // fireAll moves the cursor to now; after a database error it stops before the failed slot, which the first tick
+    // retries within the late tolerance.
+    this.fireAll(entry, slots, now);
   }
 
   /** The late slots a tick fires, per the trigger's catchUp. */
