@@ -1,13 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RunEvent, RunEvents } from '../engine/events.js';
-import type { RunStore } from '../store/runs.js';
+import { RUN_STATUSES, type RunStore } from '../store/runs.js';
 import type { StatsStore } from '../store/stats.js';
 import type { SyncReport } from '../sync/sync.js';
 
 /** Where a sync comes from (the `source` label). */
 const SYNC_SOURCES = ['start', 'watch', 'poll', 'webhook', 'api'];
-const RUN_STATUSES = ['PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
-
 /** The outcome label of a webhook delivery answered with `status`, when the handler did not name one. */
 export function webhookOutcome(status: number): string {
   switch (status) {

@@ -1,15 +1,10 @@
 import type { Db } from './db.js';
 
-export type RunStatus =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'WAITING_APPROVAL'
-  | 'WAITING_SIGNAL'
-  | 'PAUSED'
-  | 'COMPLETED'
-  | 'FAILED'
-  | 'CANCELLED'
-  | 'TIMED_OUT';
+/** Every run status (DESIGN §5.1), in lifecycle order. */
+export const RUN_STATUSES = [
+  'PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export type StepStatus =
   | 'PENDING'

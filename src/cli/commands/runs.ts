@@ -1,6 +1,6 @@
 import type { Station } from '../../context.js';
 import { UsageError } from '../../errors.js';
-import type { EventRow, RunRow, RunStatus } from '../../store/runs.js';
+import { RUN_STATUSES, type EventRow, type RunRow } from '../../store/runs.js';
 import { parseJsonArg, parsePositiveInt } from '../json-arg.js';
 import { print, printJson, table } from '../output.js';
 import {
@@ -18,9 +18,6 @@ import {
 } from '../run-view.js';
 import { cliUser } from './run.js';
 
-const RUN_STATUSES: readonly RunStatus[] = [
-  'PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT',
-];
 /** How often `stn runs events --follow` reads new events from the store. */
 const FOLLOW_POLL_MS = 200;
 /** Input and output of a step in `stn runs show`. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { eventJson, mustGetRun, runDetailJson, runSummaryJson } from '../../cli/run-view.js';
 import type { JsonValue } from '../../definitions/types.js';
+import { RUN_STATUSES } from '../../store/runs.js';
 import { actorOf } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
@@ -10,7 +11,6 @@ import { resumeSeq, streamRun } from '../sse.js';
 import { API, idParam, responses } from './common.js';
 
 const tags = ['runs'];
-const RUN_STATUSES = ['PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 /** The longest `?wait=` a caller may ask for, in seconds. */
 export const MAX_WAIT_SECONDS = 600;
 const runParams = idParam('id', 'Run id');
@@ -101,7 +101,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
           properties: {
             workflowId: { type: 'string', minLength: 1 },
             environment: { type: 'string', minLength: 1 },
-            status: { type: 'string', enum: RUN_STATUSES },
+            status: { type: 'string', enum: [...RUN_STATUSES] },
             ...PAGE_QUERY,
           },
         },
