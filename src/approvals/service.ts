@@ -5,7 +5,7 @@ import type { RunEvent, RunEventMap, RunEventType, RunEvents } from '../engine/e
 import { NotFoundError, StationError } from '../errors.js';
 import type { ApprovalFilter, ApprovalRow, ApprovalStore, VoteRow } from '../store/approvals.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
-import type { Actor, ApprovalRequest, Decision } from './types.js';
+import { approversOf, decisionOf, type Actor, type ApprovalRequest, type Decision } from './types.js';
 
 export interface ApprovalServiceOptions {
   store: ApprovalStore;
@@ -47,7 +47,7 @@ export type Refusal = 'not-approver' | 'self-approval' | 'already-voted';
 /** Thrown when an approval is no longer PENDING: the first decision stands. */
 export class ApprovalDecidedError extends StationError {
   constructor(readonly approval: ApprovalRow) {
-    const d = approval.decision ? (JSON.parse(approval.decision) as Decision) : undefined;
+    const d = decisionOf(approval);
     const who = d ? ` by ${d.by.name} (${d.by.source}) at ${d.decidedAt}` : '';
     super('STN_E_APPROVAL_DECIDED', `approval ${approval.id} is already ${approval.status.toLowerCase()}${who}`, {
       status: approval.status,
@@ -140,7 +140,7 @@ export class ApprovalService {
   outcome(approvalId: string): { status: ApprovalRow['status']; decision: Decision | undefined } | undefined {
     const a = this.o.store.get(approvalId);
     if (!a) return undefined;
-    return { status: a.status, decision: a.decision ? (JSON.parse(a.decision) as Decision) : undefined };
+    return { status: a.status, decision: decisionOf(a) };
   }
 
   /** The step stopped waiting for another reason (cancel, run failure, step timeout): the approval closes. */
@@ -226,8 +226,7 @@ export class ApprovalService {
   }
 
   private refusal(a: ApprovalRow, req: DecideRequest): Refusal | undefined {
-    const approvers = JSON.parse(a.approvers) as string[];
-    if (req.actor.source === 'slack' && approvers.length > 0 && !req.approverIds?.has(req.actor.id)) return 'not-approver';
+    if (req.actor.source === 'slack' && approversOf(a).length > 0 && !req.approverIds?.has(req.actor.id)) return 'not-approver';
     if (req.vote === 'approve' && a.allow_self_approval === 0 && isInitiator(a.initiator, req.actor)) return 'self-approval';
     const voter = `${req.actor.source}:${req.actor.id}`;
     if (this.o.store.votes(a.id).some((v) => v.voter === voter)) return 'already-voted';

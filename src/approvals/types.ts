@@ -38,6 +38,16 @@ export interface ApprovalRequest {
   channel?: string | undefined;
 }
 
+/** The decision of a decided approval (its step result), or undefined while there is none. */
+export function decisionOf(a: ApprovalRow): Decision | undefined {
+  return a.decision ? (JSON.parse(a.decision) as Decision) : undefined;
+}
+
+/** The declared approvers of an approval (Slack user ids, emails, `group:<name>`), as the step listed them. */
+export function approversOf(a: ApprovalRow): string[] {
+  return JSON.parse(a.approvers) as string[];
+}
+
 /** One approval as the API, the CLI (`--json`) and tests show it. */
 export function approvalJson(a: ApprovalRow, votes: VoteRow[]) {
   return {
@@ -51,14 +61,14 @@ export function approvalJson(a: ApprovalRow, votes: VoteRow[]) {
     status: a.status as ApprovalStatus,
     message: a.message,
     summary: a.summary === null ? null : (JSON.parse(a.summary) as JsonValue),
-    approvers: JSON.parse(a.approvers) as string[],
+    approvers: approversOf(a),
     requiredApprovals: a.required_approvals,
     allowSelfApproval: a.allow_self_approval === 1,
     initiator: a.initiator,
     onTimeout: a.on_timeout,
     timeoutAt: a.timeout_at === null ? null : new Date(a.timeout_at).toISOString(),
     votes: votes.map((v) => ({ source: v.source, id: v.voter_id, name: v.voter_name, vote: v.vote, comment: v.comment, at: v.created_at })),
-    decision: a.decision === null ? null : (JSON.parse(a.decision) as Decision),
+    decision: decisionOf(a) ?? null,
     decidedAt: a.decided_at,
     createdAt: a.created_at,
     slack: a.channel === null ? null : { channel: a.channel, ts: a.slack_ts, delivered: a.slack_synced >= a.slack_version, error: a.slack_error },

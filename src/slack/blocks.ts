@@ -1,4 +1,4 @@
-import type { Decision } from '../approvals/types.js';
+import { approversOf, decisionOf } from '../approvals/types.js';
 import type { ApprovalRow, VoteRow } from '../store/approvals.js';
 import type { RunRow } from '../store/runs.js';
 
@@ -145,7 +145,7 @@ export function approvalMessage(a: ApprovalRow, votes: VoteRow[], publicUrl: str
   const summary = summaryText(a.summary);
   if (summary !== undefined) blocks.push(section(summary));
   const facts = [
-    `Who may approve: ${approversText(JSON.parse(a.approvers) as string[])}`,
+    `Who may approve: ${approversText(approversOf(a))}`,
     a.required_approvals > 1 || votes.length > 0 ? votesText(votes, a.required_approvals) : `Needs 1 approval`,
     ...(a.allow_self_approval === 0 && a.initiator ? [`Not by the initiator (${escapeText(a.initiator)})`] : []),
     a.timeout_at !== null ? `Deadline: ${slackDate(a.timeout_at)} (then ${a.on_timeout})` : 'No deadline',
@@ -180,7 +180,7 @@ export function approvalMessage(a: ApprovalRow, votes: VoteRow[], publicUrl: str
 }
 
 function outcomeText(a: ApprovalRow): string {
-  const d = a.decision ? (JSON.parse(a.decision) as Decision) : undefined;
+  const d = decisionOf(a);
   const when = a.decided_at ? slackDate(Date.parse(a.decided_at)) : '';
   // Every line of the comment quoted (a `>` quotes one line only).
   const comment = d?.comment ? `\n${escapeText(d.comment).split('\n').map((l) => `> ${l}`).join('\n')}` : '';

@@ -1,6 +1,6 @@
 import type { App } from '@slack/bolt';
 import { ApprovalDecidedError, ApprovalForbiddenError, type ApprovalService } from '../approvals/service.js';
-import type { Actor, Decision } from '../approvals/types.js';
+import { approversOf, decisionOf, type Actor } from '../approvals/types.js';
 import { StationError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ApprovalRow } from '../store/approvals.js';
@@ -68,7 +68,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
       return { ok: false, text: `This approval (${approvalId}) no longer exists in Station.` };
     }
     if (approval.status !== 'PENDING') return { ok: false, text: decidedText(approval) };
-    const approvers = JSON.parse(approval.approvers) as string[];
+    const approvers = approversOf(approval);
     let approverIds: Set<string> | undefined;
     let email: string | undefined;
     try {
@@ -114,8 +114,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
       return;
     }
     // Refuse before the modal, so someone who may not decide never gets a Reject dialog.
-    const approvers = JSON.parse(c.approval.approvers) as string[];
-    if (approvers.length > 0 && !c.approverIds?.has(c.actor.id)) {
+    if (approversOf(c.approval).length > 0 && !c.approverIds?.has(c.actor.id)) {
       await ephemeral(b, c.approval.channel, vote(c, 'reject', undefined) ?? 'You cannot reject this.');
       return;
     }
@@ -150,7 +149,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
 }
 
 function decidedText(a: ApprovalRow): string {
-  const d = a.decision ? (JSON.parse(a.decision) as Decision) : undefined;
+  const d = decisionOf(a);
   if (a.status === 'CANCELLED') return 'This approval is closed: the run stopped waiting for it.';
   if (a.status === 'TIMED_OUT') return `This approval already timed out (onTimeout: ${a.on_timeout}).`;
   return `Already ${a.status.toLowerCase()}${d ? ` by ${actorText(d.by)} at ${d.decidedAt}` : ''}.`;
