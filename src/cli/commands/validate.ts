@@ -3,7 +3,8 @@ import path from 'node:path';
 import { validateDefinitionFile, type DefinitionResult } from '../../definitions/validate.js';
 import { UsageError } from '../../errors.js';
 import { listDefinitionFiles } from '../../sync/discover.js';
-import { diagnosticJson, diagnosticLine, print, printJson } from '../output.js';
+import { validateResult } from '../../server/views.js';
+import { diagnosticLine, print, printJson } from '../output.js';
 
 export interface ValidateOptions {
   repo: string;
@@ -33,16 +34,7 @@ export function validateCommand(paths: string[], options: ValidateOptions): numb
   const results: DefinitionResult[] = files.map((f) => validateDefinitionFile(f, path.relative(process.cwd(), f) || f));
   const invalid = results.filter((r) => !r.valid).length;
   if (options.json) {
-    printJson({
-      files: results.map((r) => ({
-        path: r.path,
-        id: r.id ?? null,
-        valid: r.valid,
-        errors: r.errors.map(diagnosticJson),
-        warnings: r.warnings.map(diagnosticJson),
-        notes: r.notes.map(diagnosticJson),
-      })),
-    });
+    printJson({ files: results.map(validateResult) });
   } else {
     for (const r of results) {
       print(`${r.valid ? 'ok     ' : 'INVALID'} ${r.path}${r.id ? `  (${r.id})` : ''}`);
