@@ -157,7 +157,8 @@ export class ApprovalService {
    */
   decide(req: DecideRequest): DecideResult {
     const published: RunEvent[] = [];
-    let refused: ApprovalForbiddenError | undefined;
+    // Errors that must not roll back what this transaction recorded (an audit event, a closed approval).
+    let failure: StationError | undefined;
     const result = this.o.runs.transaction((): DecideResult | undefined => {
       const a = this.o.store.get(req.approvalId);
       if (!a || (req.runId !== undefined && a.run_id !== req.runId)) {
@@ -170,12 +171,13 @@ export class ApprovalService {
       const at = new Date(nowMs).toISOString();
       if (TERMINAL_RUN.has(run.status)) {
         this.o.store.decide(a.id, 'CANCELLED', null, at);
-        throw new ApprovalDecidedError(this.o.store.get(a.id) as ApprovalRow);
+        failure = new ApprovalDecidedError(this.o.store.get(a.id) as ApprovalRow);
+        return undefined;
       }
       const by = { source: req.actor.source, id: req.actor.id, name: req.actor.name };
       const refusal = this.refusal(a, req);
       if (refusal) {
-        refused = new ApprovalForbiddenError(refusal, refusalText(refusal, a, req.actor));
+        failure = new ApprovalForbiddenError(refusal, refusalText(refusal, a, req.actor));
         if (refusal !== 'already-voted') {
           published.push(this.appendEvent(run, a.step_id, 'approval:refused', { approvalId: a.id, by, vote: req.vote, reason: refusal }, at));
         }
@@ -220,7 +222,7 @@ export class ApprovalService {
       return { approval: this.o.store.get(a.id) as ApprovalRow, outcome: 'decided', decision, remaining: 0 };
     });
     for (const e of published) this.o.events.emit(e);
-    if (refused) throw refused;
+    if (failure) throw failure;
     this.o.poke?.();
     return result as DecideResult;
   }

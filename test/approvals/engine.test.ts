@@ -51,6 +51,17 @@ async function waiting(runId: string): Promise<string> {
 }
 
 describe('human.approval in the engine', () => {
+  it('a vote on an approval whose run already ended closes it for good (the refusal does not roll the close back)', async () => {
+    h = EngineHarness.create();
+    await h.define('deploy', deployYaml('message: "Deploy?"'));
+    const runId = h.start('deploy');
+    const approvalId = await waiting(runId);
+    // The run ended without closing its approval (e.g. ended by a process that predates approvals).
+    h.station.db.prepare("UPDATE workflow_runs SET status = 'COMPLETED' WHERE id = ?").run(runId);
+    expect(() => h.station.approvals.decide({ approvalId, vote: 'approve', actor: bob })).toThrow(ApprovalDecidedError);
+    expect(h.station.approvals.get(approvalId).status).toBe('CANCELLED');
+  });
+
   it('waits in WAITING_APPROVAL; an approval completes the step with the decision and the run goes on', async () => {
     h = EngineHarness.create();
     await h.define('deploy', deployYaml('message: "Deploy {{ input.version }}?"\nsummaryPath: steps.prepare'));
