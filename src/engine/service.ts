@@ -8,7 +8,7 @@ import type { WaitSpec } from '../executors/types.js';
 import type { DefinitionStore } from '../store/definitions.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
 import { discoverEnvironment } from '../sync/discover.js';
-import type { RunEventMap, RunEventType, RunEvents } from './events.js';
+import type { RunEvent, RunEventMap, RunEventType, RunEvents } from './events.js';
 import { newRunId } from './ids.js';
 import type { Specs } from './specs.js';
 
@@ -183,11 +183,12 @@ export class RunService {
     return run;
   }
 
-  private appendEvent<T extends RunEventType>(run: RunRow, type: T, data: RunEventMap[T]): void {
+  /** Appends an event inside the caller's transaction; the caller emits it once that transaction committed. */
+  private appendEvent<T extends RunEventType>(run: RunRow, type: T, data: RunEventMap[T]): RunEvent {
     const seq = ++run.event_seq;
     const at = new Date(this.now()).toISOString();
     this.o.store.insertEvent(run.id, seq, type, null, JSON.stringify(data), at);
-    this.o.events.emit({ runId: run.id, seq, type, stepId: null, data, at });
+    return { runId: run.id, seq, type, stepId: null, data, at };
   }
 
   /** Delivers a signal; a run not waiting for it yet keeps it for its next `signal.wait` of that name. */
@@ -206,20 +207,24 @@ export class RunService {
 
   /** Pause: no new steps start; a running step finishes. */
   pause(runId: string, by: string | null = null): RunRow {
-    return this.o.store.transaction(() => {
+    let event: RunEvent | undefined;
+    const paused = this.o.store.transaction(() => {
       const run = this.mustGet(runId);
       if (TERMINAL_RUN.has(run.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${run.status}`);
       if (run.paused) return run;
       run.paused = 1;
       run.status = 'PAUSED';
-      this.appendEvent(run, 'run:paused', { by });
+      event = this.appendEvent(run, 'run:paused', { by });
       run.updated_at = new Date(this.now()).toISOString();
       this.o.store.updateRun(run);
       return run;
     });
+    if (event) this.o.events.emit(event);
+    return paused;
   }
 
   resume(runId: string, by: string | null = null): RunRow {
+    let event: RunEvent | undefined;
     const run = this.o.store.transaction(() => {
       const r = this.mustGet(runId);
       if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
@@ -235,11 +240,12 @@ export class RunService {
             : active.has('WAITING_SIGNAL')
               ? 'WAITING_SIGNAL'
               : 'RUNNING';
-      this.appendEvent(r, 'run:resumed', { by });
+      event = this.appendEvent(r, 'run:resumed', { by });
       r.updated_at = new Date(this.now()).toISOString();
       this.o.store.updateRun(r);
       return r;
     });
+    if (event) this.o.events.emit(event);
     this.o.poke?.();
     return run;
   }
