@@ -3,7 +3,7 @@
  * Figures: cold full sync, no-change re-sync, one changed file (incremental path), and the floor measured in the same
  * run: reading + hashing the same files without parsing. Cold syncs run in a child process so peak RSS is the sync's.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,23 +11,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStation } from '../src/context.js';
 import { generateDefinitions, mutateDefinition } from './generate-definitions.js';
+import { gitInit } from './git.js';
 import { fmtMb, fmtMs, median, report } from './stats.js';
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
 const ENVS = 10;
-
-function gitInit(repo: string): void {
-  const env = {
-    ...process.env,
-    GIT_AUTHOR_NAME: 'bench',
-    GIT_AUTHOR_EMAIL: 'bench@station.invalid',
-    GIT_COMMITTER_NAME: 'bench',
-    GIT_COMMITTER_EMAIL: 'bench@station.invalid',
-  };
-  execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q'], { cwd: repo, env });
-  execFileSync('git', ['add', '-A'], { cwd: repo, env });
-  execFileSync('git', ['commit', '-q', '-m', 'generated definitions'], { cwd: repo, env });
-}
 
 function floor(files: string[]): number {
   const t = performance.now();
@@ -63,7 +51,7 @@ export async function benchDefinitionsSync(): Promise<void> {
     process.stdout.write(`\n== definitions sync: ${FILES} files, ${ENVS} environments (${root})\n`);
     const t0 = performance.now();
     const { files } = generateDefinitions(root, { files: FILES, environments: ENVS, seed: 7 });
-    gitInit(root);
+    gitInit(root, 'generated definitions');
     process.stdout.write(`generated and committed in ${fmtMs(performance.now() - t0)}\n`);
     const db = path.join(root, '.station', 'bench.db');
 

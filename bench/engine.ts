@@ -6,13 +6,13 @@
  * (d) 1,000 concurrent runs × 10 noop steps: wall time, steps/s, peak RSS, and that none were lost.
  * Every part uses its own temp repository and database and fails after PART_TIMEOUT_MS instead of hanging.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openStation, type Station } from '../src/context.js';
 import type { RunEvent } from '../src/engine/events.js';
 import { openDatabase } from '../src/store/db.js';
+import { cleanEnv, gitInit } from './git.js';
 import { fmtMb, fmtMs, percentile, report } from './stats.js';
 
 const FLOOR_COMMITS = 20_000;
@@ -27,24 +27,6 @@ const CONCURRENT_STEPS = 10;
 const CONCURRENCY = 8;
 const PART_TIMEOUT_MS = Number(process.env.BENCH_PART_TIMEOUT_MS ?? 120_000);
 const ENVIRONMENT = 'bench';
-
-/** The caller's STN_* settings must not change what is measured. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STN_')));
-}
-
-function gitInit(repo: string): void {
-  const env = {
-    ...process.env,
-    GIT_AUTHOR_NAME: 'bench',
-    GIT_AUTHOR_EMAIL: 'bench@station.invalid',
-    GIT_COMMITTER_NAME: 'bench',
-    GIT_COMMITTER_EMAIL: 'bench@station.invalid',
-  };
-  execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q'], { cwd: repo, env });
-  execFileSync('git', ['add', '-A'], { cwd: repo, env });
-  execFileSync('git', ['commit', '-q', '--no-verify', '-m', 'generated workflows'], { cwd: repo, env });
-}
 
 /** A workflow of `steps` sequential noop operation states s1..sN. */
 export function sequentialWorkflowYaml(id: string, steps: number): string {
@@ -123,7 +105,7 @@ async function prepare(prefix: string, workflows: Record<string, string>): Promi
   const dir = path.join(root, 'environments', ENVIRONMENT, 'workflows');
   fs.mkdirSync(dir, { recursive: true });
   for (const [id, yaml] of Object.entries(workflows)) fs.writeFileSync(path.join(dir, `${id}.workflow.yaml`), yaml);
-  gitInit(root);
+  gitInit(root, 'generated workflows');
   const station = openStation({ repo: root, db: path.join(root, '.station', 'bench.db'), logLevel: 'silent' }, cleanEnv());
   const r = await station.syncer.sync({ source: 'cli' });
   const added = r.environments.reduce((n, e) => n + e.added.length, 0);

@@ -1,9 +1,10 @@
 /** Benchmarks against a real daemon: spawns the built `stn serve` on a temp repository and waits for its address. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cleanEnv, gitInit } from './git.js';
 
 /** dist/bench/<this>.js → dist/src/cli/main.js */
 const STN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -21,22 +22,12 @@ export function tempRepo(prefix: string, files: Record<string, string>): string 
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);
   }
-  const env = {
-    ...process.env,
-    GIT_AUTHOR_NAME: 'bench',
-    GIT_AUTHOR_EMAIL: 'bench@station.invalid',
-    GIT_COMMITTER_NAME: 'bench',
-    GIT_COMMITTER_EMAIL: 'bench@station.invalid',
-  };
-  execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q'], { cwd: root, env });
-  execFileSync('git', ['add', '-A'], { cwd: root, env });
-  execFileSync('git', ['commit', '-q', '-m', 'bench'], { cwd: root, env });
+  gitInit(root, 'bench');
   return root;
 }
 
 export function startDaemon(repo: string, env: NodeJS.ProcessEnv): Promise<Daemon> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('STN_')) clean[k] = v;
+  const clean = cleanEnv();
   const proc = spawn(process.execPath, [STN, 'serve', '--port', '0', '--log-level', 'warn'], {
     cwd: repo,
     env: { ...clean, ...env },
