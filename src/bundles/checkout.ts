@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSourceFile } from '../definitions/source.js';
 import { guessId, validateDefinitionBytes, validateDefinitionText } from '../definitions/validate.js';
-import { discoverEnvironment, listEnvironmentNames, type BundleEntry } from '../sync/discover.js';
+import { discoverEnvironment, listEnvironmentNames, listFolders, type BundleEntry } from '../sync/discover.js';
 import type { BundleFile, FileMap } from './archive.js';
 import { readBundleFolder } from './folder.js';
 import { workflowPaths } from './inspect.js';
@@ -38,13 +38,7 @@ export interface InstalledBundle {
 
 /** Names of the folders under bundles/ (hidden staging folders excluded). */
 export function installedNames(repo: string): string[] {
-  const root = path.join(repo, 'bundles');
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
-    .map((d) => d.name)
-    .sort();
+  return listFolders(path.join(repo, 'bundles'));
 }
 
 export function readInstalled(repo: string, name: string): InstalledBundle | undefined {

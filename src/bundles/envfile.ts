@@ -9,7 +9,7 @@ import environmentSchema from '../../schemas/environment.schema.json' with { typ
 import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError } from '../errors.js';
-import { isValidEnvironmentName, listEnvironmentNames } from '../sync/discover.js';
+import { findEnvironmentFile, isValidEnvironmentName, listEnvironmentNames } from '../sync/discover.js';
 import { writeFileAtomic } from './folder.js';
 
 export interface BundleEntryValue {
@@ -38,7 +38,7 @@ export function loadEnvFile(repo: string, env: string): EnvFile {
       `environment "${env}" does not exist (environments/${env}/); known: ${known.length > 0 ? known.join(', ') : 'none'}. Create the folder first to add an environment`,
     );
   }
-  const file = ['environment.yaml', 'environment.yml'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f)) ?? path.join(dir, 'environment.yaml');
+  const file = findEnvironmentFile(dir) ?? path.join(dir, 'environment.yaml');
   const display = path.relative(repo, file);
   if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) {
     // The atomic rename would replace the link with a plain file (a type change in Git), or writing through it could

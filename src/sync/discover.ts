@@ -38,13 +38,22 @@ export function environmentsRoot(repo: string): string {
 
 /** Names of the environments in the checkout (folders under environments/). */
 export function listEnvironmentNames(repo: string): string[] {
-  const root = environmentsRoot(repo);
-  if (!fs.existsSync(root)) return [];
+  return listFolders(environmentsRoot(repo));
+}
+
+/** The sorted names of the folders in `dir`, hidden ones excluded; none when `dir` does not exist. */
+export function listFolders(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
   return fs
-    .readdirSync(root, { withFileTypes: true })
+    .readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
     .map((d) => d.name)
     .sort();
+}
+
+/** The environment's environment.yaml (or .yml) file, if it has one. */
+export function findEnvironmentFile(envDir: string): string | undefined {
+  return ['environment.yaml', 'environment.yml'].map((f) => path.join(envDir, f)).find((f) => fs.existsSync(f));
 }
 
 export function isValidEnvironmentName(name: string): boolean {
@@ -63,7 +72,7 @@ export function discoverEnvironment(repo: string, name: string): DiscoveredEnvir
     envErr(rel(envDir), 'STN_E_ENVIRONMENT_FILE', `environment name "${name}" must match ${ENV_NAME.source}`);
     return env;
   }
-  const envFile = ['environment.yaml', 'environment.yml'].map((f) => path.join(envDir, f)).find((f) => fs.existsSync(f));
+  const envFile = findEnvironmentFile(envDir);
   if (envFile) readEnvironmentFile(envFile, rel(envFile), env, envErr);
 
   env.files.push(...listDefinitionFiles(path.join(envDir, 'workflows')).map((abs) => ({ path: rel(abs), abs, bundle: undefined })));
