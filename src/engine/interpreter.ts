@@ -128,11 +128,7 @@ export class RunTx {
     if (this.run.paused) return 'PAUSED';
     if (this.run.status === 'PENDING' && !this.run.started_at) return 'PENDING';
     if (this.runnableScheduled) return 'RUNNING';
-    const active = this.d.store.activeStatuses(this.run.id);
-    if (active.has('RUNNING') || active.has('PENDING')) return 'RUNNING';
-    if (active.has('WAITING_APPROVAL')) return 'WAITING_APPROVAL';
-    if (active.has('WAITING_SIGNAL')) return 'WAITING_SIGNAL';
-    return 'RUNNING';
+    return statusOfActiveSteps(this.d.store.activeStatuses(this.run.id));
   }
 
   // ---------------------------------------------------------------- context
@@ -1102,6 +1098,17 @@ function hasTemplates(value: JsonValue): boolean {
     templated.set(value, known);
   }
   return known;
+}
+
+/**
+ * A started, unpaused run's status from the statuses of its unfinished steps: running while any step runs or is due,
+ * else waiting for what its steps wait for (an approval before a signal).
+ */
+export function statusOfActiveSteps(active: ReadonlySet<string>): RunRow['status'] {
+  if (active.has('RUNNING') || active.has('PENDING')) return 'RUNNING';
+  if (active.has('WAITING_APPROVAL')) return 'WAITING_APPROVAL';
+  if (active.has('WAITING_SIGNAL')) return 'WAITING_SIGNAL';
+  return 'RUNNING';
 }
 
 /** Why a `wake` task wakes a waiting step. */

@@ -10,6 +10,7 @@ import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store
 import { discoverEnvironment } from '../sync/discover.js';
 import type { RunEvent, RunEventMap, RunEventType, RunEvents } from './events.js';
 import { newRunId } from './ids.js';
+import { statusOfActiveSteps } from './interpreter.js';
 import type { Specs } from './specs.js';
 
 export interface StartRunRequest {
@@ -230,16 +231,7 @@ export class RunService {
       if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
       if (!r.paused) return r;
       r.paused = 0;
-      const active = this.o.store.activeStatuses(r.id);
-      r.status = !r.started_at
-        ? 'PENDING'
-        : active.has('RUNNING') || active.has('PENDING')
-          ? 'RUNNING'
-          : active.has('WAITING_APPROVAL')
-            ? 'WAITING_APPROVAL'
-            : active.has('WAITING_SIGNAL')
-              ? 'WAITING_SIGNAL'
-              : 'RUNNING';
+      r.status = r.started_at ? statusOfActiveSteps(this.o.store.activeStatuses(r.id)) : 'PENDING';
       event = this.appendEvent(r, 'run:resumed', { by });
       r.updated_at = new Date(this.now()).toISOString();
       this.o.store.updateRun(r);
