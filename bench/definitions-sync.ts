@@ -39,7 +39,9 @@ function coldSync(repo: string, db: string, workers?: number): { ms: number; rss
   fs.rmSync(db, { force: true });
   fs.rmSync(`${db}-wal`, { force: true });
   fs.rmSync(`${db}-shm`, { force: true });
-  const env = workers === undefined ? process.env : { ...process.env, STN_SYNC_WORKERS: String(workers) };
+  // A cold sync on purpose: the database this checkout used was just deleted.
+  const base = { ...process.env, STN_ALLOW_NEW_DATABASE: '1' };
+  const env = workers === undefined ? base : { ...base, STN_SYNC_WORKERS: String(workers) };
   const out = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', repo, db], { encoding: 'utf8', env });
   if (out.status !== 0) throw new Error(`cold sync child failed: ${out.stderr}`);
   return JSON.parse(out.stdout) as { ms: number; rss: number; added: number; invalid: number };

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { ApprovalService, approvalHooks } from './approvals/service.js';
 import { resolveConfig, type ConfigOptions, type ResolvedConfig } from './config/config.js';
 import { Engine, type Clock } from './engine/engine.js';
@@ -6,12 +7,14 @@ import { RunEvents } from './engine/events.js';
 import { Secrets } from './engine/secrets.js';
 import { RunService } from './engine/service.js';
 import { Specs } from './engine/specs.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, StationError } from './errors.js';
 import type { ExecutorRegistry } from './executors/registry.js';
 import { createLogger, type Logger } from './log.js';
 import { createSlackPoster } from './slack/poster.js';
 import { ApprovalStore } from './store/approvals.js';
 import { openDatabase, type Db } from './store/db.js';
+import { storageHealth } from './store/health.js';
+import { databaseWasKnown, rememberDatabase } from './store/known-databases.js';
 import { DefinitionStore } from './store/definitions.js';
 import { RunStore } from './store/runs.js';
 import { GitInfo } from './sync/git.js';
@@ -61,7 +64,22 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
   if (missing && options.mustExist) {
     throw new NotFoundError(`no database at ${config.database}: run "stn sync" first (or pass --db)`);
   }
-  const db = openDatabase(missing && options.ephemeralIfMissing ? ':memory:' : config.database);
+  const ephemeral = missing && options.ephemeralIfMissing;
+  if (missing && !ephemeral && env.STN_ALLOW_NEW_DATABASE !== '1' && databaseWasKnown(config.repo, config.database)) {
+    throw new StationError(
+      'STN_E_STORE_MISSING',
+      `the database ${config.database} was used by this checkout before and is gone: Station will not start again with an ` +
+        'empty one and lose every run. Restore the file (or point --db / STN_DB at it); to really begin with a new, empty ' +
+        'database, set STN_ALLOW_NEW_DATABASE=1 once',
+    );
+  }
+  const db = openDatabase(ephemeral ? ':memory:' : config.database);
+  if (!ephemeral) {
+    rememberDatabase(config.repo, config.database);
+    if (!writable(config.database)) {
+      storageHealth(db).raise('database_read_only', `${config.database} (or its folder) is not writable`, 'open');
+    }
+  }
   const definitions = new DefinitionStore(db);
   const runStore = new RunStore(db);
   const git = new GitInfo(config.repo);
@@ -128,4 +146,15 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
       db.close();
     },
   };
+}
+
+/** Whether the database file and its folder accept writes (a read-only mount, or a file made read-only). */
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    fs.accessSync(path.dirname(file), fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

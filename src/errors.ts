@@ -18,6 +18,21 @@ export const ERROR_CODES = {
   STN_E_NOT_FOUND: { exit: 2, http: 404, summary: 'The named workflow, version, environment or run does not exist.' },
   STN_E_STORE: { exit: 2, http: 500, summary: 'The SQLite database could not be opened or migrated.' },
   STN_E_STORE_NEWER: { exit: 2, http: 500, summary: 'The database was migrated by a newer Station than this one.' },
+  STN_E_STORE_MISSING: {
+    exit: 2,
+    http: 500,
+    summary: 'The database this checkout used before is gone; Station will not start with an empty one unless STN_ALLOW_NEW_DATABASE=1.',
+  },
+  STN_E_STORE_VANISHED: {
+    exit: 2,
+    http: 503,
+    summary: "The daemon's database file was deleted or replaced while it ran; it saved what it had and stopped.",
+  },
+  STN_E_STORE_UNAVAILABLE: {
+    exit: 2,
+    http: 503,
+    summary: 'The database cannot take writes now (disk full, read-only, I/O errors); try again later.',
+  },
   STN_E_SYNC_EMPTY: {
     exit: 2,
     http: 409,

@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Station } from '../context.js';
 import type { Engine } from '../engine/engine.js';
-import { ConfigError } from '../errors.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, StationError } from '../errors.js';
 import { Auth, isLoopback } from '../server/auth.js';
 import { buildServer } from '../server/app.js';
 import type { DaemonState, GitPort, ServerDeps } from '../server/deps.js';
 import { Metrics } from '../server/metrics.js';
 import { Streams } from '../server/sse.js';
 import { SlackRuntime } from '../slack/runtime.js';
+import { storageHealth } from '../store/health.js';
 import { StatsStore } from '../store/stats.js';
 import { GitPoller } from '../sync/git-poll.js';
 import { RepoWatcher } from '../sync/watcher.js';
@@ -15,6 +18,7 @@ import type { SyncOptions, SyncReport } from '../sync/sync.js';
 import { CronScheduler } from '../triggers/cron.js';
 import { verifySignature } from '../triggers/signature.js';
 import { WebhookHandler } from '../triggers/webhook.js';
+import { DatabaseWatch } from './db-watch.js';
 import { bridgeStepLogs } from './log-bridge.js';
 
 export interface DaemonOptions {
@@ -35,9 +39,9 @@ function changedSomething(report: SyncReport): boolean {
 }
 
 /**
- * The daemon (`stn serve`, DESIGN §1): the engine, the file watcher, the Git poller, the cron scheduler and the HTTP
- * API over one Station. `start()` brings them up in that order after a first sync and listens last, so once it
- * resolves everything answers; `stop()` takes them down in reverse, giving running steps a grace period.
+ * The daemon (`stn serve`): the HTTP API, the file watcher, the Git poller, the cron scheduler and the engine over one
+ * Station. `start()` binds the port first and starts the engine last, so once it resolves everything answers;
+ * `stop()` takes them down, giving running steps a grace period.
  */
 export class Daemon {
   readonly metrics: Metrics;
@@ -57,6 +61,11 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private readonly host: string;
   private readonly port: number;
+  private readonly dbWatch: DatabaseWatch;
+  private vanished = false;
+  private fail: (err: StationError) => void = () => undefined;
+  /** Settles when the daemon cannot go on (its database file vanished): the caller stops it and exits non-zero. */
+  readonly failed = new Promise<StationError>((resolve) => (this.fail = resolve));
 
   constructor(
     readonly station: Station,
@@ -76,6 +85,38 @@ export class Daemon {
     // Missing Slack secrets stop the daemon before it does anything, like missing API token variables.
     this.slack = SlackRuntime.create(station, { env: this.env });
     this.metrics = new Metrics({ stats: new StatsStore(station.db), runStore: station.runStore, events: station.events });
+    storageHealth(station.db).logTo(station.logger);
+    this.dbWatch = new DatabaseWatch(station.config.database, (why) => this.databaseVanished(why));
+  }
+
+  /**
+   * The database file was deleted or replaced while the daemon ran: SQLite goes on writing to the open file, which no
+   * longer has a name, so every run would be lost at exit. Not ready at once, then stop (the engine drains), save the
+   * open database back to its path (or beside a file that replaced it) and exit non-zero, for the supervisor to start
+   * Station again on the saved file.
+   */
+  private databaseVanished(why: string): void {
+    this.vanished = true;
+    storageHealth(this.station.db).raise('database_missing', why, 'watch');
+    this.fail(
+      new StationError(
+        'STN_E_STORE_VANISHED',
+        `the database file vanished while the daemon ran (${why}); what the daemon had was saved (see the log) and it stopped: start it again`,
+      ),
+    );
+  }
+
+  /** Writes the open database (with everything committed to it) back to a file; returns where. */
+  private async rescueDatabase(): Promise<void> {
+    const file = this.station.config.database;
+    const target = fs.existsSync(file) ? `${file}.rescued-${new Date().toISOString().replace(/[:.]/g, '-')}` : file;
+    try {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      await this.station.db.backup(target);
+      this.station.logger.error({ file: target, replaced: target !== file }, `database saved to ${target}${target === file ? '' : ` (another file now stands at ${file}: compare the two before you keep one)`}`);
+    } catch (err) {
+      this.station.logger.fatal({ err, file: target }, 'the vanished database could not be saved: the runs since its last backup are lost when this process exits');
+    }
   }
 
   /** The HTTP server (for `inject()` in tests); set once `start()` has built it. */
@@ -84,22 +125,26 @@ export class Daemon {
     return this.server;
   }
 
-  /** Builds the server, syncs, starts the engine, watcher, poller and cron, then listens. Returns the base URL. */
+  /**
+   * Builds the server and binds its port first, then syncs and starts the watcher, poller, cron and Slack, and starts
+   * the engine last: a daemon that cannot bind (or fails any other start-up step) has claimed no work, so it aborts no
+   * step that another start would then run again. Returns the base URL once everything is up.
+   */
   async start(opts: { listen?: boolean } = {}): Promise<string | undefined> {
     const { station } = this;
     const log = station.logger;
     if (!this.auth.enabled) log.warn({ host: this.host }, 'no API tokens configured (server.tokens): every request is allowed, so the API binds to loopback only');
     this.stopBridge = bridgeStepLogs(station.events, log, station.runStore);
     this.server = await buildServer(this.deps());
+    // Bound before anything else: /readyz answers "not ready" until the first sync is done.
+    const url = opts.listen === false ? undefined : await this.listen(this.server);
 
     await this.sync({ source: 'start' }).catch((err: unknown) => log.error({ err }, 'the first sync failed; serving the definitions already in the database'));
     this.state.initialSyncDone = true;
 
-    if (this.o.engine ?? true) {
-      this.engine = station.engine();
-      this.engine.start();
-      log.info({ engine: this.engine.id, concurrency: station.config.engine.concurrency }, 'engine started');
-    }
+    // Created now (cron names it as the owner of the slots it fires), started last.
+    const engine = (this.o.engine ?? true) ? station.engine() : undefined;
+    this.engine = engine;
     if (this.o.watch ?? true) {
       this.watcher = new RepoWatcher({
         station,
@@ -117,14 +162,23 @@ export class Daemon {
       },
     });
     this.git.start();
-    this.cron = new CronScheduler({ station, owner: this.engine?.id ?? `serve:${process.pid}`, env: this.env });
+    this.cron = new CronScheduler({ station, owner: engine?.id ?? `serve:${process.pid}`, env: this.env });
     this.cron.start();
     await this.slack?.start();
 
-    if (opts.listen === false) return undefined;
-    let address: string;
+    this.dbWatch.start();
+    if (engine) {
+      engine.start();
+      log.info({ engine: engine.id, concurrency: station.config.engine.concurrency }, 'engine started');
+    }
+    if (url) log.info({ url, api: `${url}/api/v1`, auth: this.auth.enabled ? 'bearer tokens' : 'none (loopback only)' }, 'listening');
+    return url;
+  }
+
+  /** Binds the API's port; a port that is taken or not allowed is a configuration error (exit 2). */
+  private async listen(server: FastifyInstance): Promise<string> {
     try {
-      address = await this.server.listen({ host: this.host, port: this.port });
+      return baseUrl(await server.listen({ host: this.host, port: this.port }));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
@@ -132,9 +186,6 @@ export class Daemon {
       }
       throw err;
     }
-    const url = baseUrl(address);
-    log.info({ url, api: `${url}/api/v1`, auth: this.auth.enabled ? 'bearer tokens' : 'none (loopback only)' }, 'listening');
-    return url;
   }
 
   /** Runs a sync the daemon's way: timed into the metrics, cron triggers re-read when something changed. */
@@ -214,6 +265,8 @@ export class Daemon {
     await this.watcher?.stop();
     this.state.watching = false;
     await this.engine?.stop(graceMs);
+    this.dbWatch.stop();
+    if (this.vanished) await this.rescueDatabase();
     this.stopBridge?.();
     this.metrics.close();
     log.info({ reason }, 'stopped; leases released');

@@ -102,7 +102,12 @@ export class Engine {
     if (this.running) return;
     this.running = true;
     this.heartbeat();
-    this.reclaimDeadWorkers();
+    try {
+      this.reclaimDeadWorkers();
+    } catch (err) {
+      // A read-only or full database: the store's health reports it; claims are retried by the loop.
+      this.o.logger.warn({ err }, 'could not release the leases of dead engines');
+    }
     this.timers.push(setInterval(() => this.heartbeat(), 5000));
     this.timers.push(setInterval(() => this.watchExecuting(), 100));
     this.checkpointer = Checkpointer.start(this.o.store.db);

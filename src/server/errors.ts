@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StationError, type ErrorCode } from '../errors.js';
+import { storageProblemOf } from '../store/health.js';
 
 /** The one error shape of the API (DESIGN §8): `{error: {code, message, details}}`, never a stack trace. */
 export interface ErrorBody {
@@ -53,6 +54,15 @@ export function installErrorHandlers(app: FastifyInstance): void {
     }
     const mapped = fromFastify(err);
     if (mapped) return reply.code(mapped.status).send(mapped.body);
+    const storage = storageProblemOf(err);
+    if (storage) {
+      // The store's health logs the episode once; a full or read-only database is not a bug in the request.
+      req.log.debug({ err, error_type: storage }, 'request failed: the database cannot take writes');
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send(errorBody('STN_E_STORE_UNAVAILABLE', `the database cannot take writes now (${storage}); nothing was changed, try again later`, { reason: storage }));
+    }
     req.log.error({ err }, 'unexpected error while answering a request');
     return reply
       .code(500)

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { storageHealth, type StorageHealth } from './health.js';
 
 /** Every run status (DESIGN §5.1), in lifecycle order. */
 export const RUN_STATUSES = [
@@ -148,8 +149,11 @@ export interface RunFilter {
 /** Every SQL statement about runs, steps, events, context patches, signals and the task queue. */
 export class RunStore {
   private readonly s;
+  /** Failed and committed writes are reported here (a full disk or read-only file makes /readyz not ready). */
+  private readonly health: StorageHealth;
 
   constructor(readonly db: Db) {
+    this.health = storageHealth(db);
     this.s = {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
@@ -293,13 +297,15 @@ export class RunStore {
    */
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
-    this.s.begin.run();
     try {
+      this.s.begin.run();
       const result = fn();
       this.s.commit.run();
+      this.health.wrote();
       return result;
     } catch (err) {
       if (this.db.inTransaction) this.s.rollback.run();
+      this.health.note(err, 'transaction');
       throw err;
     }
   }

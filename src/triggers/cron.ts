@@ -3,6 +3,7 @@ import type { Station } from '../context.js';
 import type { CronTrigger } from '../definitions/types.js';
 import type { Clock } from '../engine/engine.js';
 import { toStationError } from '../errors.js';
+import { storageProblemOf } from '../store/health.js';
 import { TriggerStore, type TriggerKey } from '../store/triggers.js';
 import { triggerInput } from './input.js';
 import { activeCronTriggers, type ActiveTrigger, type TriggerCache } from './registry.js';
@@ -12,6 +13,12 @@ import { compileSchedule, nextSlot, slotsBetween } from './slots.js';
 export const MAX_CATCH_UP = 100;
 /** A slot whose timer fires later than this (suspended machine, stalled process) counts as missed: catchUp decides. */
 export const LATE_TOLERANCE_MS = 60_000;
+/**
+ * Of several slots due at one wake, only the newest (if within LATE_TOLERANCE_MS) and those at most this late are on
+ * time; the older ones were missed during a stall and follow `catchUp`, like slots missed while no daemon ran. It
+ * absorbs ordinary event-loop lag for per-second schedules without letting a 30-second stall fire 30 runs at once.
+ */
+export const LAG_TOLERANCE_MS = 2_000;
 /** The timer never sleeps longer than this, so a wall-clock step (NTP) is noticed within it. */
 const MAX_SLEEP_MS = 30_000;
 /** After a database error the slot is tried again this much later (still within the late tolerance). */
@@ -141,8 +148,9 @@ export class CronScheduler {
   }
 
   /**
-   * Fires every slot that is due by the clock (the timer calls this; tests with a fake clock call it directly). Slots
-   * up to a minute late fire; older ones were missed and follow the trigger's `catchUp`.
+   * Fires every slot that is due by the clock (the timer calls this; tests with a fake clock call it directly). The
+   * newest due slot fires if it is up to a minute late, and any other slot up to LAG_TOLERANCE_MS late; older ones
+   * were missed (the process stalled or the machine slept) and follow the trigger's `catchUp`.
    */
   tick(): void {
     const now = this.clock.now();
@@ -150,8 +158,10 @@ export class CronScheduler {
     for (const entry of this.entries.values()) {
       if (entry.nextAt === null || entry.nextAt > now) continue;
       const { slots, more } = slotsBetween(entry.cron, entry.cursor, now, MAX_CATCH_UP);
-      const onTime = slots.filter((s) => s >= now - LATE_TOLERANCE_MS);
-      const late = slots.filter((s) => s < now - LATE_TOLERANCE_MS);
+      const newest = slots[slots.length - 1];
+      const isOnTime = (s: number): boolean => s >= now - LAG_TOLERANCE_MS || (s === newest && s >= now - LATE_TOLERANCE_MS);
+      const onTime = slots.filter(isOnTime);
+      const late = slots.filter((s) => !isOnTime(s));
       const chosen = [...this.pickMissed(entry, late, more, onTime.length > 0), ...onTime];
       if (!this.fireAll(entry, chosen, now)) retry = true;
     }
@@ -206,7 +216,9 @@ export class CronScheduler {
       try {
         this.fire(entry, slot, now);
       } catch (err) {
-        this.station.logger.error({ ...logKey(entry.key), scheduled_at: new Date(slot).toISOString(), err }, 'cron slot could not be recorded; retrying');
+        // A full or read-only database is logged once per episode by the store's health; anything else every time.
+        const level = storageProblemOf(err) ? 'debug' : 'error';
+        this.station.logger[level]({ ...logKey(entry.key), scheduled_at: new Date(slot).toISOString(), err }, 'cron slot could not be recorded; retrying');
         entry.cursor = Math.max(entry.cursor, slot - 1);
         entry.nextAt = slot;
         return false;

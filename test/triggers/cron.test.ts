@@ -170,6 +170,24 @@ describe('catch-up after downtime', () => {
     // Slot 5 is on time (less than a minute late); slots 1..4 are missed and latest does not add them.
     expect(slotsOf('job')).toEqual([iso(FAKE_EPOCH + 5 * MIN)]);
   });
+
+  it.each([
+    ['none', 2],
+    ['latest', 2],
+    ['all', 30],
+  ] as const)('a stall under a minute misses sub-minute slots too (catchUp %s fires %i of 30)', async (policy, fired) => {
+    const clock = fakeClock();
+    const hh = harness(clock);
+    await hh.define('job', cronWorkflow('job', `schedule: "* * * * * *", catchUp: ${policy}, concurrency: allow`));
+    const s = scheduler(hh.station, clock);
+    s.start();
+    clock.t = FAKE_EPOCH + 30_000 + 500; // stalled for 30 s: slots 1..30 are due at once
+    s.tick();
+    // Only slots at most LAG_TOLERANCE_MS (2 s) late are on time (29 and 30); 1..28 were missed and follow catchUp.
+    const slots = slotsOf('job');
+    expect(slots).toHaveLength(fired);
+    expect(slots.at(-1)).toBe(iso(FAKE_EPOCH + 30_000));
+  });
 });
 
 describe('concurrency', () => {

@@ -42,7 +42,11 @@ export async function serveCommand(station: Station, opts: ServeCommandOptions):
     await daemon.stop('start-up failed');
     throw err;
   }
-  const signal = await stopped;
-  await daemon.stop(signal);
+  const end = await Promise.race([stopped, daemon.failed]);
+  if (typeof end !== 'string') {
+    await daemon.stop(end.code);
+    throw end;
+  }
+  await daemon.stop(end);
   return 0;
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { storageHealth } from '../../store/health.js';
 import type { ServerDeps } from '../deps.js';
 
 const probeSchema = { tags: ['health'], security: [] } as const;
@@ -27,6 +28,9 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
       } catch (err) {
         database = (err as Error).message;
       }
+      // Reads may still work while writes fail (a full disk, a read-only or deleted file): the store's health knows.
+      const problem = storageHealth(deps.station.db).problem();
+      if (database === 'ok' && problem) database = problem.code;
       let lastSync: Record<string, unknown> | null = null;
       if (database === 'ok') {
         const row = deps.station.definitions.syncRuns(1)[0];
