@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   STN_E_EXPR_SYNTAX: { exit: 1, http: 422, summary: 'A CEL expression or {{ }} template does not parse.' },
   STN_E_EXPR_EVAL: { exit: 1, http: 422, summary: 'A CEL expression failed while evaluating (type error, bad call).' },
   STN_E_EXPR_MISSING_KEY: { exit: 1, http: 422, summary: 'An expression read a key that is not in the context.' },
+  STN_E_EXPR_BUDGET: { exit: 1, http: 422, summary: 'A CEL expression went over its cost budget (iterations, string or list size, time); not retried.' },
   STN_E_INPUT_INVALID: { exit: 2, http: 422, summary: "A run's input does not match the workflow's inputSchema." },
   STN_E_WORKFLOW_UNAVAILABLE: { exit: 2, http: 409, summary: 'The workflow is disabled or has no valid version to run.' },
   STN_E_RUN_FINISHED: { exit: 2, http: 409, summary: 'The run already ended; it cannot be paused, resumed, cancelled or signalled.' },
@@ -91,6 +92,7 @@ export const DIAGNOSTIC_CODES = {
   STN_E_UNKNOWN_TARGET: 'A transition (start, next, defaultNext, condition next, onError) names no state in scope.',
   STN_E_NO_TRANSITION: 'A state has neither next nor end: true.',
   STN_E_CEL_SYNTAX: 'A CEL expression does not parse.',
+  STN_E_CEL_COST: 'A CEL expression nests comprehensions too deeply, or goes over the cost budget whatever the data.',
   STN_E_TEMPLATE_SYNTAX: 'A {{ }} template is malformed.',
   STN_E_CRON_INVALID: 'A cron schedule is not a valid 5- or 6-field expression.',
   STN_E_TIMEZONE_INVALID: 'A time zone is not a known IANA zone.',
@@ -102,6 +104,7 @@ export const DIAGNOSTIC_CODES = {
   STN_E_BUNDLE_MISSING: 'environment.yaml lists a bundle that is not under bundles/.',
   STN_E_ENVIRONMENT_FILE: 'environment.yaml is invalid.',
   STN_W_UNREACHABLE_STATE: 'A state can never be reached from the start state.',
+  STN_W_CEL_COST: 'A CEL expression goes over the cost budget when its lists are long (the warning says how long).',
   STN_N_NORMALIZED: 'A Station spelling was rewritten into the canonical format.',
 } as const;
 

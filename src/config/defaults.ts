@@ -12,6 +12,14 @@ export const DEFAULTS = {
   definitions: { maxFileBytes: 1024 * 1024, maxAliasCount: 100 },
   /** Limits on bundle archives (DESIGN §10): compressed size, bytes after gunzip (zip-bomb guard), file count. */
   bundles: { maxArchiveBytes: 16 * 1024 * 1024, maxExpandedBytes: 64 * 1024 * 1024, maxFiles: 1000 },
+  /**
+   * The cost budget of CEL expressions (docs/security.md). A cost unit is about one AST node evaluated, plus one per
+   * 10 characters or elements a value carries into a call, a `+`, an `in` or a comparison. `maxCost` is per
+   * evaluation: one switch (all its conditions) or one rendering of a templated value. `maxMillis` is a second guard
+   * that stops an evaluation running longer than that even within its budget; `maxNesting` refuses, at validation,
+   * comprehensions (`all`, `exists`, `map`, `filter`…) nested deeper than that.
+   */
+  expressions: { maxCost: 100_000, maxStringLength: 1_000_000, maxListLength: 100_000, maxMillis: 200, maxNesting: 3 },
 } as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

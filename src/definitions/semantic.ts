@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { checkExpressionSyntax, collectTemplateExpressions } from '../expressions/index.js';
+import { checkExpressionCost, checkExpressionSyntax, collectTemplateExpressions } from '../expressions/index.js';
 import { ACTION_CATALOG, type ActionName } from '../executors/catalog.js';
 import type { DiagnosticCode } from '../errors.js';
 import { ajv, compileSchema } from './json-schema.js';
@@ -22,8 +22,8 @@ export function checkSemantics(spec: WorkflowSpec): SemanticIssue[] {
     out.push({ severity: 'error', code, message, pointer, at });
 
   checkScope(spec.states, spec.start, '', 'the workflow', out);
-  checkTriggers(spec, err);
-  templates(spec.output, '/output', err);
+  checkTriggers(spec, err, out);
+  templates(spec.output, '/output', err, out);
   if (spec.inputSchema !== undefined && !ajv.validateSchema(spec.inputSchema)) {
     err('STN_E_INPUT_SCHEMA', `inputSchema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`, '/inputSchema');
   }
@@ -60,6 +60,7 @@ function checkScope(states: State[], start: string | undefined, base: string, sc
         target(c.next, `${p}/conditions/${j}/next`, `${label} condition target`);
         const bad = checkExpressionSyntax(c.if);
         if (bad) err('STN_E_CEL_SYNTAX', `${label} condition "${c.if}" is not valid CEL: ${bad.message}`, `${p}/conditions/${j}/if`);
+        else costIssue(c.if, `${label} condition "${c.if}"`, `${p}/conditions/${j}/if`, out);
       });
       target(s.defaultNext, `${p}/defaultNext`, `${label} defaultNext`);
       return;
@@ -74,14 +75,14 @@ function checkScope(states: State[], start: string | undefined, base: string, sc
       case 'operation':
         target(s.onError, `${p}/onError`, `${label} onError`);
         checkActionInput(s.action, s.input, `${p}/input`, label, out);
-        templates(s.input, `${p}/input`, err);
+        templates(s.input, `${p}/input`, err, out);
         if (s.compensation) {
           checkActionInput(s.compensation.action, s.compensation.input, `${p}/compensation/input`, `${label} compensation`, out);
-          templates(s.compensation.input, `${p}/compensation/input`, err);
+          templates(s.compensation.input, `${p}/compensation/input`, err, out);
         }
         break;
       case 'inject':
-        templates(s.data, `${p}/data`, err);
+        templates(s.data, `${p}/data`, err, out);
         break;
       case 'parallel': {
         const branchNames = new Set<string>();
@@ -142,7 +143,7 @@ function warnUnreachable(states: State[], start: string | undefined, base: strin
   });
 }
 
-function templates(value: JsonValue | undefined, pointer: string, err: Err): void {
+function templates(value: JsonValue | undefined, pointer: string, err: Err, out: SemanticIssue[]): void {
   if (value === undefined) return;
   for (const found of collectTemplateExpressions(value, pointer)) {
     if ('error' in found) {
@@ -150,8 +151,23 @@ function templates(value: JsonValue | undefined, pointer: string, err: Err): voi
     } else {
       const bad = checkExpressionSyntax(found.source);
       if (bad) err('STN_E_CEL_SYNTAX', `{{ ${found.source} }} is not valid CEL: ${bad.message}`, found.pointer);
+      else costIssue(found.source, `{{ ${found.source} }}`, found.pointer, out);
     }
   }
+}
+
+/** The static cost estimate of a valid expression (docs/security.md): an error, a warning, or nothing. */
+function costIssue(source: string, what: string, pointer: string, out: SemanticIssue[]): void {
+  const verdict = checkExpressionCost(source);
+  if (!verdict) return;
+  const error = verdict.severity === 'error';
+  out.push({
+    severity: verdict.severity,
+    code: error ? 'STN_E_CEL_COST' : 'STN_W_CEL_COST',
+    message: `${what} ${error ? 'is refused' : 'may be stopped at run time'}: ${verdict.message}`,
+    pointer,
+    at: 'value',
+  });
 }
 
 /** Pointers of every string holding a template: their type is only known at run time. */
@@ -226,13 +242,13 @@ function checkCron(schedule: string): string | undefined {
   }
 }
 
-function checkTriggers(spec: WorkflowSpec, err: Err): void {
+function checkTriggers(spec: WorkflowSpec, err: Err, out: SemanticIssue[]): void {
   const names = new Set<string>();
   (spec.triggers ?? []).forEach((t, i) => {
     const p = `/triggers/${i}`;
     if (names.has(t.name)) err('STN_E_TRIGGER_NAME', `trigger name "${t.name}" is used twice: rename one`, `${p}/name`);
     names.add(t.name);
-    templates(t.input, `${p}/input`, err);
+    templates(t.input, `${p}/input`, err, out);
     if (t.type !== 'cron') return;
     const bad = cronError(t.schedule);
     if (bad) err('STN_E_CRON_INVALID', `trigger "${t.name}" schedule "${t.schedule}" is not a valid cron expression: ${bad}`, `${p}/schedule`);

@@ -1,5 +1,5 @@
 import type { JsonValue, OperationState, ForeachState, State, WorkflowSpec } from '../definitions/types.js';
-import { ExpressionError, compileExpression, renderTemplate } from '../expressions/index.js';
+import { ExpressionError, Meter, compileExpression, renderTemplate } from '../expressions/index.js';
 import type { ApprovalRequest } from '../approvals/types.js';
 import type { ExecError, ExecResult, WaitSpec } from '../executors/types.js';
 import type { RunStore, RunRow, StepRow, StepStatus, FrameRow, TaskRow, TaskKind } from '../store/runs.js';
@@ -404,10 +404,11 @@ export class RunTx {
       const data = getPath(base, pathSegments(state.dataPath));
       vars = { ...base, ...(data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Obj) : {}), data };
     }
+    const budget = new Meter(); // one cost budget for the whole switch, not one per condition
     for (const [i, c] of state.conditions.entries()) {
       let value: unknown;
       try {
-        value = compileExpression(c.if).evaluate(vars);
+        value = compileExpression(c.if).evaluate(vars, budget);
       } catch (err) {
         if (err instanceof ExpressionError) {
           throw new StateError(err.code, `state "${state.name}", condition ${i + 1} (${c.if}): ${err.message}`);

@@ -1,5 +1,8 @@
 import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } from '@marcbachmann/cel-js';
 import type { ASTNode } from '@marcbachmann/cel-js';
+import { instrument, Meter, metered } from './budget.js';
+import { estimateCost, type CostVerdict } from './cost.js';
+import { expressionLimits } from './limits.js';
 import { ExpressionError } from './errors.js';
 import type { ExpressionErrorCode } from './errors.js';
 import { JsonConversionError, toCel, toJson } from './values.js';
@@ -7,8 +10,12 @@ import { JsonConversionError, toCel, toJson } from './values.js';
 /** A parsed CEL expression, ready to evaluate many times. */
 export interface CompiledExpression {
   readonly source: string;
-  /** Evaluates against plain JSON variables and returns plain JSON. Throws ExpressionError. */
-  evaluate(vars: Record<string, unknown>): unknown;
+  /**
+   * Evaluates against plain JSON variables and returns plain JSON. Throws ExpressionError (`STN_E_EXPR_BUDGET` when
+   * it goes over its cost budget). Pass `meter` to share one budget between several expressions (a template, a
+   * switch); without it the evaluation gets a budget of its own.
+   */
+  evaluate(vars: Record<string, unknown>, meter?: Meter): unknown;
 }
 
 // Creating an Environment is expensive: one for the process. Variables are undeclared (every context key may be one),
@@ -64,20 +71,43 @@ function compile(source: string): CompiledExpression {
   }
   // Only the variables the expression names are converted, not the whole (possibly large) context.
   const roots = [...collectIdentifiers(program.ast)];
+  // Most expressions (paths, comparisons of scalars) have nothing to meter: they skip the meter altogether.
+  const hasCost = instrument(program.ast);
   return {
     source,
-    evaluate(vars) {
+    evaluate(vars, meter) {
       const celVars = Object.create(null) as Record<string, unknown>;
       for (const name of roots) {
         if (Object.hasOwn(vars, name)) celVars[name] = toCel(vars[name]);
       }
+      if (!hasCost) {
+        try {
+          return toJson(program(celVars));
+        } catch (err) {
+          throw toExpressionError(err, source);
+        }
+      }
+      const m = meter ?? new Meter();
+      let result: unknown;
       try {
-        return toJson(program(celVars));
+        result = metered(m, () => program(celVars));
+      } catch (err) {
+        throw m.exceeded !== undefined ? budgetError(m.exceeded, source) : toExpressionError(err, source);
+      }
+      // `||`, `&&` and `all`/`exists` swallow errors of one side when the other decides: a budget error must not be.
+      if (m.exceeded !== undefined) throw budgetError(m.exceeded, source);
+      try {
+        return toJson(result);
       } catch (err) {
         throw toExpressionError(err, source);
       }
     },
   };
+}
+
+function budgetError(why: string, source: string): ExpressionError {
+  const reason = `the expression was stopped: ${why}`;
+  return new ExpressionError('STN_E_EXPR_BUDGET', `${reason} in ${source}`, { expression: source, reason });
 }
 
 /**
@@ -119,6 +149,28 @@ function checkUncached(source: string): { message: string; offset?: number } | u
   const error = toExpressionError(failure, source);
   return error.offset === undefined ? { message: error.reason } : { message: error.reason, offset: error.offset };
 }
+
+/**
+ * The static cost check of an expression, for validation at sync time (cost.ts): an error when it is sure to go over
+ * the budget or nests comprehensions too deeply, a warning when long lists in the context would make it go over.
+ * Expressions that do not parse get no verdict here (checkExpressionSyntax reports them).
+ */
+export function checkExpressionCost(source: string): CostVerdict | undefined {
+  if (isSimplePath(source)) return undefined;
+  const limits = expressionLimits();
+  const hit = costVerdicts.get(source);
+  if (hit && hit.limits === limits) return hit.verdict;
+  let verdict: CostVerdict | undefined;
+  try {
+    verdict = estimateCost(env.parse(source).ast, limits);
+  } catch {
+    verdict = undefined;
+  }
+  if (costVerdicts.size >= 10_000) costVerdicts.clear();
+  costVerdicts.set(source, { limits, verdict });
+  return verdict;
+}
+const costVerdicts = new Map<string, { limits: object; verdict: CostVerdict | undefined }>();
 
 /** Names used as identifiers: the top-level variables (plus macro variables, which are harmless extras). */
 function collectIdentifiers(ast: ASTNode, into = new Set<string>()): Set<string> {

@@ -1,6 +1,10 @@
 /** CEL expressions, `{{ }}` templates and Station's legacy spellings (DESIGN §3.3, §3.4). */
-export { compileExpression, checkExpressionSyntax } from './cel.js';
+export { compileExpression, checkExpressionSyntax, checkExpressionCost } from './cel.js';
+export type { CostVerdict } from './cost.js';
 export type { CompiledExpression } from './cel.js';
+export { Meter } from './budget.js';
+export { expressionLimits, setExpressionLimits } from './limits.js';
+export type { ExpressionLimits } from './limits.js';
 export { ExpressionError } from './errors.js';
 export type { ExpressionErrorCode, ExpressionErrorInfo } from './errors.js';
 export { parseTemplate, hasTemplate, renderTemplate, collectTemplateExpressions } from './template.js';

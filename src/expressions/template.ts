@@ -1,3 +1,4 @@
+import { Meter } from './budget.js';
 import { compileExpression } from './cel.js';
 import { ExpressionError } from './errors.js';
 import { isQuote, skipString } from './lexer.js';
@@ -80,12 +81,15 @@ function templateError(s: string, what: string, offset: number): ExpressionError
  * Renders every string inside `value` (objects and arrays are walked; keys are left alone). A string that is exactly
  * one `{{ … }}` (surrounding whitespace allowed) yields the typed value; otherwise pieces are interpolated as text
  * (objects and arrays as JSON). Errors are ExpressionErrors naming the state, the field and the expression.
+ * All expressions of one rendering share one cost budget (`meter`, a fresh one by default).
  */
-export function renderTemplate(value: unknown, vars: Record<string, unknown>, where: TemplateLocation): unknown {
+export function renderTemplate(value: unknown, vars: Record<string, unknown>, where: TemplateLocation, meter?: Meter): unknown {
+  let shared = meter;
+  const budget = (): Meter => (shared ??= new Meter());
   const prefix = where.state === undefined ? '' : `state ${JSON.stringify(where.state)}, `;
   const render = (v: unknown, field: string): unknown => {
     if (typeof v === 'string') {
-      return v.includes('{{') ? renderString(v, vars, `${prefix}field ${JSON.stringify(field)}`) : v;
+      return v.includes('{{') ? renderString(v, vars, `${prefix}field ${JSON.stringify(field)}`, budget) : v;
     }
     if (Array.isArray(v)) return v.map((item, i) => render(item, `${field}[${i}]`));
     if (isPlainObject(v)) {
@@ -98,7 +102,7 @@ export function renderTemplate(value: unknown, vars: Record<string, unknown>, wh
   return render(value, where.field);
 }
 
-function renderString(s: string, vars: Record<string, unknown>, where: string): unknown {
+function renderString(s: string, vars: Record<string, unknown>, where: string, budget: () => Meter): unknown {
   let parts: TemplatePart[];
   try {
     parts = parseTemplate(s);
@@ -109,7 +113,7 @@ function renderString(s: string, vars: Record<string, unknown>, where: string): 
   const onlyExpr = exprs.length === 1 && parts.every((p) => p.kind === 'expr' || p.text.trim() === '');
   const evaluate = (part: { source: string; offset: number }): unknown => {
     try {
-      return compileExpression(part.source).evaluate(vars);
+      return compileExpression(part.source).evaluate(vars, budget());
     } catch (err) {
       throw relocate(err, where, `{{ ${part.source} }}`, part.offset);
     }
