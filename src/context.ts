@@ -8,6 +8,7 @@ import { Secrets } from './engine/secrets.js';
 import { RunService } from './engine/service.js';
 import { Specs } from './engine/specs.js';
 import { NotFoundError, StationError } from './errors.js';
+import { setExpressionLimits } from './expressions/index.js';
 import type { ExecutorRegistry } from './executors/registry.js';
 import { createLogger, type Logger } from './log.js';
 import { createSlackPoster } from './slack/poster.js';
@@ -59,6 +60,7 @@ export interface OpenOptions extends ConfigOptions {
 
 export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = process.env): Station {
   const config = resolveConfig(options, env);
+  setExpressionLimits(config.expressions);
   const logger = createLogger(config.logLevel);
   const missing = !fs.existsSync(config.database);
   if (missing && options.mustExist) {

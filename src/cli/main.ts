@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolveConfig } from '../config/config.js';
 import { openStation, type OpenOptions } from '../context.js';
 import { NotFoundError, toStationError } from '../errors.js';
+import { setExpressionLimits } from '../expressions/index.js';
 import { registerApprovalCommands } from './commands/approvals.js';
 import { registerBundleCommands } from './commands/bundle.js';
 import { runCommand } from './commands/run.js';
@@ -83,6 +84,12 @@ program
   .argument('[paths...]', 'files or folders')
   .action((paths: string[]) => {
     const g = globals();
+    try {
+      // Judge expressions against the configured cost budget (station.yaml expressions:), as sync does.
+      setExpressionLimits(resolveConfig(openOpts()).expressions);
+    } catch {
+      // validate needs no valid station.yaml: without one, the default budget applies.
+    }
     exitCode = validateCommand(paths, { repo: openOpts().repo ?? process.env.STN_REPO ?? process.cwd(), json: g.json ?? false });
   });
 

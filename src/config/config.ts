@@ -32,6 +32,7 @@ export interface StationFile {
   git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string };
   engine?: { concurrency?: number; leaseSeconds?: number };
   sync?: { workers?: number };
+  expressions?: { maxCost?: number; maxMillis?: number };
   secrets?: { file?: string };
   slack?: SlackFile;
   [key: string]: unknown;
@@ -64,6 +65,8 @@ export interface ResolvedConfig {
   readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
   /** Worker threads that validate definition files during large syncs; 0 validates on the main thread. */
   readonly syncWorkers: number;
+  /** The CEL cost budget (docs/security.md); openStation applies it to the process. */
+  readonly expressions: { readonly maxCost: number; readonly maxMillis: number };
   readonly secretsFile: string | undefined;
   /** Slack (approvals in threads); undefined when station.yaml has no `slack:` section. */
   readonly slack: ResolvedSlackConfig | undefined;
@@ -174,6 +177,10 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
       leaseSeconds: file.engine?.leaseSeconds ?? DEFAULTS.engine.leaseSeconds,
     },
     syncWorkers: envInt(env, 'STN_SYNC_WORKERS') ?? file.sync?.workers ?? Math.min(os.availableParallelism(), DEFAULTS.sync.maxWorkers),
+    expressions: {
+      maxCost: file.expressions?.maxCost ?? DEFAULTS.expressions.maxCost,
+      maxMillis: file.expressions?.maxMillis ?? DEFAULTS.expressions.maxMillis,
+    },
     secretsFile: env.STN_SECRETS_FILE ?? file.secrets?.file,
     slack: resolveSlackConfig(file.slack, env),
     file,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { expressionLimits } from '../expressions/index.js';
 import { compactResult, validateDefinitionBytes, type CompactResult } from './validate.js';
 import type { ValidationRequest, ValidationResponse } from './worker.js';
 
@@ -23,7 +24,8 @@ export class ValidationPool {
 
   private constructor(size: number, script: string) {
     for (let i = 0; i < size; i++) {
-      const w = new Worker(script);
+      // The static cost check must judge against the same budget as this process (station.yaml expressions:).
+      const w = new Worker(script, { workerData: { expressionLimits: expressionLimits() } });
       w.on('message', (res: ValidationResponse) => {
         this.pending.get(res.id)?.resolve(res.results);
         this.pending.delete(res.id);

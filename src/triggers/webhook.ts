@@ -150,6 +150,7 @@ export class WebhookHandler {
       case 'STN_E_EXPR_SYNTAX':
       case 'STN_E_EXPR_EVAL':
       case 'STN_E_EXPR_MISSING_KEY':
+      case 'STN_E_EXPR_BUDGET':
         return fail(422, 'invalid_input', e.code, e.message, e.details);
       case 'STN_E_WORKFLOW_UNAVAILABLE':
         return fail(409, 'unavailable', e.code, e.message, e.details);

@@ -27,6 +27,19 @@ states:
     end: true
 `;
 
+/** A webhook whose input template loops over the (untrusted) request body. */
+const HOOKED = `
+id: hooked
+version: "1"
+name: Hooked
+triggers:
+  - type: webhook
+    name: alert
+    input: {ok: "{{ body.items.all(x, body.items.all(y, x >= 0 && y >= 0)) }}"}
+states:
+  - {name: go, type: operation, action: noop, end: true}
+`;
+
 /** String doubling with cel.bind over a value of the run input (so validation cannot size it). */
 function doubling(times: number): string {
   let body = `size(s${times})`;
@@ -153,7 +166,9 @@ afterAll(() => {
 
 describe('CEL cost budget against a running daemon', () => {
   it('a nested all over a 400-item list fails its step with STN_E_EXPR_BUDGET; /healthz answers at once', async () => {
-    const d = await serve(repo({ 'environments/default/workflows/nested.workflow.yaml': NESTED }));
+    const d = await serve(
+      repo({ 'environments/default/workflows/nested.workflow.yaml': NESTED, 'environments/default/workflows/hooked.workflow.yaml': HOOKED }),
+    );
     const started = await api<RunJson>(d, 'POST', '/api/v1/workflow-runs?wait=60', { workflowId: 'nested', input: { items: ITEMS } });
     expect(started.status).toBe(201);
     const done = started.json.status === 'FAILED' ? started.json : await until('run failed', async () => {
@@ -179,6 +194,33 @@ describe('CEL cost budget against a running daemon', () => {
       });
       expect(r.error?.code).toBe('STN_E_EXPR_BUDGET');
     }
+    await expectHealthy(d.url);
+
+    // The same loop over a webhook's body (data from outside): refused with 422, no run started.
+    const hook = await fetch(`${d.url}/api/v1/hooks/default/hooked/alert`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ items: ITEMS }),
+    });
+    expect(hook.status).toBe(422);
+    expect(((await hook.json()) as { error: { code: string } }).error.code).toBe('STN_E_EXPR_BUDGET');
+    expect(await runs(d, 'hooked')).toEqual([]);
+    await expectHealthy(d.url);
+  });
+
+  it('station.yaml expressions.maxCost raises the budget for the daemon', async () => {
+    const d = await serve(
+      repo({
+        'station.yaml': 'expressions:\n  maxCost: 5000000\n  maxMillis: 30000\n',
+        'environments/default/workflows/nested.workflow.yaml': NESTED,
+      }),
+    );
+    const started = await api<RunJson>(d, 'POST', '/api/v1/workflow-runs?wait=60', { workflowId: 'nested', input: { items: ITEMS } });
+    const done = started.json.status === 'COMPLETED' ? started.json : await until('run ended', async () => {
+      const r = await run(d, started.json.id);
+      return r.status === 'RUNNING' ? undefined : r;
+    });
+    expect(done.status).toBe('COMPLETED');
     await expectHealthy(d.url);
   });
 
