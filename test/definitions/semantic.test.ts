@@ -239,6 +239,43 @@ states:
     expect(d.message).toContain('{{ input.name + }}');
   });
 
+  it('a condition nesting comprehensions 4 deep is refused at the condition (cost budget)', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: route
+    type: switch
+    conditions:
+      - if: xs.all(a, xs.all(b, xs.all(c, xs.all(d, a < d))))
+        next: done
+    defaultNext: done
+  - {name: done, type: operation, action: noop, end: true}
+`;
+    const d = only(expectInvalid(check(text)), 'STN_E_CEL_COST');
+    expect(d).toMatchObject({ pointer: '/states/0/conditions/0/if', ...at(text, '- if:', 'xs.all') });
+    expect(d.message).toContain('state "route" condition');
+    expect(d.message).toContain('nested 4 deep, over the limit of 3');
+  });
+
+  it('a template looping twice over context lists is valid, with a warning saying from which length on it stops', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: a
+    type: inject
+    data:
+      paired: "{{ pods.filter(p, nodes.exists(n, n.name == p.node)) }}"
+    end: true
+`;
+    const w = only(expectValid(check(text)), 'STN_W_CEL_COST');
+    expect(w).toMatchObject({ severity: 'warning', pointer: '/states/0/data/paired', ...at(text, 'paired:', '"{{') });
+    expect(w.message).toMatch(/may be stopped at run time: .* more than about \d+ items/);
+  });
+
   it('templates in the output and in a trigger input are checked too', () => {
     const text = yml`
 id: wf

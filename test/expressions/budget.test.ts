@@ -110,10 +110,10 @@ describe('run-time budget', () => {
   });
 
   it('the expressions of one template share one budget', () => {
-    const half = 'xs.all(a, xs.all(b, b >= 0))'; // 150 × 150 steps × 6 units ≈ 135,000... too much alone
+    const tooMuch = 'xs.all(a, xs.all(b, b >= 0))'; // 150 × 150 inner steps × 6 units ≈ 135,000
     const third = 'xs.all(a, ys.all(b, b >= 0))'; // 150 × 50 × 6 ≈ 45,000
     const vars = { xs: range(150), ys: range(50) };
-    expect(thrown(() => compileExpression(half).evaluate(vars)).code).toBe('STN_E_EXPR_BUDGET');
+    expect(thrown(() => compileExpression(tooMuch).evaluate(vars)).code).toBe('STN_E_EXPR_BUDGET');
     expect(renderTemplate({ a: `{{ ${third} }}` }, vars, { field: 'input' })).toEqual({ a: true });
     const e = thrown(() => renderTemplate({ a: `{{ ${third} }}`, b: `{{ ${third} }}`, c: `{{ ${third} }}` }, vars, { state: 's', field: 'input' }));
     expect(e.code).toBe('STN_E_EXPR_BUDGET');
