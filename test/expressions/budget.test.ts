@@ -134,7 +134,7 @@ describe('run-time budget', () => {
     const t0 = performance.now();
     const e = thrown(() => compileExpression('items.all(x, items.all(y, items.all(z, x >= 0)))').evaluate({ items }));
     expect(e.code).toBe('STN_E_EXPR_BUDGET');
-    expect(e.message).toMatch(/it ran for \d+ ms, over the limit of 5 ms/);
+    expect(e.message).toContain('it ran for over 5 ms');
     expect(performance.now() - t0).toBeLessThan(2_000);
   });
 });
