@@ -13,6 +13,8 @@ import { TERMINAL_RUN, TERMINAL_STEP, type RunRow, type RunStore, type StepRow, 
 import type { RunEvent, RunEvents } from './events.js';
 import { idempotencyKey } from './ids.js';
 import { Checkpointer } from '../store/checkpointer.js';
+import { isTransientStorageError, TransientEpisode } from '../store/transient.js';
+import { hostIdentity, hostLeaseClock, samePidSpace, StallWatch, type LeaseClock } from './lease.js';
 import { RunTx, WAKE_REASONS, type InterpreterDeps, type WakeReason } from './interpreter.js';
 import { Scopes } from './scopes.js';
 import type { Secrets } from './secrets.js';
@@ -39,7 +41,10 @@ export interface EngineOptions {
   /** Posts Slack messages for slack.post steps (absent: Slack is not configured in station.yaml). */
   slack?: ExecContext['slack'];
   executors?: ExecutorRegistry;
+  /** The clock of due times (timers, retries, deadlines: wall-clock instants that survive restarts). */
   clock?: Clock;
+  /** The clock of leases (default: the host's monotonic clock; see lease.ts). */
+  leaseClock?: LeaseClock;
   random?: () => number;
   /** How often an idle engine looks for work written by other processes (signals, cancels, new runs). */
   pollMs?: number;
@@ -71,15 +76,29 @@ export class Engine {
   private readonly deps: InterpreterDeps;
   private running = false;
   private inflight = 0;
-  private readonly executing = new Map<string, { controller: AbortController; reason?: string }>();
+  private readonly executing = new Map<string, Executing>();
   private wakeUp: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt = new Date().toISOString();
+  private readonly lease: LeaseClock;
+  /** Lease renewal period: a stall longer than this may have cost leases, so they are checked at once. */
+  private readonly renewMs: number;
+  private readonly stall = new StallWatch();
+  /** Tasks this process is handling now (their leases are its own and must not be swept as leaked). */
+  private readonly held = new Set<number>();
+  private readonly storage: TransientEpisode;
+  /** Waiting before the next claim after a transient storage error. */
+  private claimBackoffMs = 0;
+  /** Set by stop() after the grace period: commits still retrying a busy database give up (the lease lapses). */
+  private abandon = false;
 
   constructor(private readonly o: EngineOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.now = () => (o.clock ?? Date).now();
+    this.lease = o.leaseClock ?? hostLeaseClock();
+    this.renewMs = Math.max(50, o.leaseMs / 3);
+    this.storage = new TransientEpisode(o.logger, 'the engine');
     this.executors = o.executors ?? EXECUTORS;
     this.scopes = new Scopes(o.store);
     this.specs = o.specs ?? new Specs(o.definitions);
@@ -94,6 +113,7 @@ export class Engine {
       approvals: o.approvals,
       owner: this.id,
       leaseMs: o.leaseMs,
+      lease: this.lease,
     };
   }
 
@@ -101,6 +121,8 @@ export class Engine {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.abandon = false;
+    this.stall.sample();
     this.heartbeat();
     try {
       this.reclaimDeadWorkers();
@@ -109,7 +131,12 @@ export class Engine {
       this.o.logger.warn({ err }, 'could not release the leases of dead engines');
     }
     this.timers.push(setInterval(() => this.heartbeat(), 5000));
-    this.timers.push(setInterval(() => this.watchExecuting(), 100));
+    this.timers.push(
+      setInterval(() => {
+        this.checkStall();
+        this.watchExecuting();
+      }, 100),
+    );
     this.checkpointer = Checkpointer.start(this.o.store.db);
     this.loopDone = this.loop();
   }
@@ -126,6 +153,7 @@ export class Engine {
     this.poke();
     const deadline = Date.now() + graceMs;
     while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.abandon = true;
     for (const e of this.executing.values()) {
       e.reason = 'shutdown';
       e.controller.abort(new Error('engine shutting down'));
@@ -134,8 +162,13 @@ export class Engine {
     await this.loopDone;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    this.o.store.releaseLeases(this.id);
-    this.o.store.removeWorker(this.id);
+    try {
+      this.o.store.releaseLeases(this.id);
+      this.o.store.removeWorker(this.id);
+    } catch (err) {
+      // Busy or failing storage at shutdown: the leases lapse on their own after engine.leaseSeconds.
+      this.o.logger.warn({ err, error_type: 'storage' }, 'could not release leases at shutdown; they expire on their own');
+    }
     await this.checkpointer?.stop();
     this.checkpointer = undefined;
   }
@@ -154,13 +187,24 @@ export class Engine {
   private async loop(): Promise<void> {
     while (this.running) {
       while (this.running && this.inflight < this.o.concurrency) {
+        // Woken after a stall: find out which in-flight deliveries lost their lease before anything else happens.
+        if (this.stall.peek() > this.renewMs) this.checkStall();
         let task: TaskRow | undefined;
         try {
           task = this.o.store.transaction(() =>
-            this.o.store.claimTask(this.id, this.now(), this.o.leaseMs, this.o.onlyRunTree ?? null),
+            this.o.store.claimTask({
+              owner: this.id,
+              now: this.now(),
+              leaseNow: this.lease.now(),
+              leaseMs: this.o.leaseMs,
+              boot: this.lease.boot,
+              root: this.o.onlyRunTree ?? null,
+            }),
           );
+          this.storage.ok();
         } catch (err) {
-          this.o.logger.error({ err, error_type: 'claim' }, 'claiming a task failed');
+          if (isTransientStorageError(err)) this.claimBackoffMs = this.storage.failed(err, { op: 'claim' });
+          else this.o.logger.error({ err, error_type: 'claim' }, 'claiming a task failed');
         }
         if (!task) break;
         this.launch(task);
@@ -173,9 +217,17 @@ export class Engine {
   private idle(): Promise<void> {
     const poll = this.o.pollMs ?? 100;
     let wait = poll;
-    if (this.inflight < this.o.concurrency) {
-      const at = this.o.store.nextWakeAt();
-      if (at !== null) wait = Math.max(0, Math.min(poll, at - this.now() + 1));
+    if (this.claimBackoffMs > 0) {
+      wait = this.claimBackoffMs;
+      this.claimBackoffMs = 0;
+    } else if (this.inflight < this.o.concurrency) {
+      try {
+        const now = this.now();
+        const at = this.o.store.nextWakeAt(this.id, now, this.lease.now());
+        if (at !== null) wait = Math.max(0, Math.min(poll, at - now + 1));
+      } catch (err) {
+        if (!isTransientStorageError(err)) throw err;
+      }
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -206,20 +258,57 @@ export class Engine {
       // A slot follows one run's chain for a while, then hands the chained task back to the queue, where older due
       // work (other runs, steps reclaimed after a crash) is claimed first: no run waits for another to finish.
       if (!this.running || handled >= CHAIN_YIELD_TASKS) {
-        this.o.store.releaseLease(task.id, this.id);
+        await this.releaseLease(task);
         return;
       }
-      task = task.kind === 'exec' ? await this.exec(task) : this.control(task);
+      const current: TaskRow = task;
+      this.held.add(current.id);
+      try {
+        task = current.kind === 'exec' ? await this.exec(current) : await this.control(current);
+      } finally {
+        this.held.delete(current.id);
+      }
     }
   }
 
-  /** Runs `fn` on one run in one transaction, then publishes its events. */
-  private tx<T>(task: TaskRow, fn: (rt: RunTx, run: RunRow) => T): { value: T | undefined; chained: TaskRow | undefined } {
+  /** Gives a task back to the queue (only under its fencing token), retrying while storage is busy. */
+  private async releaseLease(task: TaskRow): Promise<void> {
+    for (;;) {
+      try {
+        this.o.store.releaseLease(task.id, this.id, task.lease_token);
+        return;
+      } catch (err) {
+        if (!isTransientStorageError(err) || this.abandon) return; // the lease lapses on its own
+        await sleep(this.storage.failed(err, { op: 'release', run_id: task.run_id }));
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` on one run in one transaction, then publishes its events. Busy, full or failing storage rolls the
+   * transaction back and runs it again after a backoff (never a failed run); the wait ends only if the engine stops.
+   */
+  private async tx<T>(task: TaskRow, fn: (rt: RunTx, run: RunRow) => T): Promise<TxOutcome<T>> {
+    for (;;) {
+      const outcome = this.txOnce(task, fn);
+      if (!('retryMs' in outcome)) return outcome;
+      if (this.abandon) return { value: undefined, chained: undefined };
+      await sleep(outcome.retryMs);
+    }
+  }
+
+  private txOnce<T>(task: TaskRow, fn: (rt: RunTx, run: RunRow) => T): TxOutcome<T> | Retry {
     let rt: RunTx | undefined;
     let value: T | undefined;
+    let lost = false;
     try {
       this.o.store.transaction(() => {
-        if (!this.o.store.ownedTask(task.id, this.id)) return; // lease lost (we stalled): someone else has it
+        // Fencing: this delivery commits only while its lease token is still the task's. A delivery that lost its
+        // lease (its engine stalled and another engine, or this one, claimed the task again) changes nothing.
+        if (!this.o.store.ownsTask(task.id, this.id, task.lease_token)) {
+          lost = true;
+          return;
+        }
         const run = this.o.store.run(task.run_id);
         if (!run) {
           this.o.store.deleteTask(task.id);
@@ -231,8 +320,18 @@ export class Engine {
       });
     } catch (err) {
       this.scopes.forget(task.run_id);
+      if (isTransientStorageError(err)) {
+        return { retryMs: this.storage.failed(err, { op: 'commit', run_id: task.run_id, step_id: task.step_id }) };
+      }
       this.failRunOnBug(task, err);
       return { value: undefined, chained: undefined };
+    }
+    this.storage.ok();
+    if (lost) {
+      this.o.logger.warn(
+        { run_id: task.run_id, step_id: task.step_id, task: task.id, error_type: 'lease_lost' },
+        'lease lost: this delivery is dropped without committing (the task was claimed again after a stall)',
+      );
     }
     if (rt) this.publish(rt.events);
     return { value, chained: rt?.chained };
@@ -256,9 +355,9 @@ export class Engine {
     }
   }
 
-  private control(task: TaskRow): TaskRow | undefined {
+  private async control(task: TaskRow): Promise<TaskRow | undefined> {
     const payload = task.payload ? (JSON.parse(task.payload) as Record<string, unknown>) : {};
-    return this.tx(task, (rt, run) => {
+    const outcome = await this.tx(task, (rt, run) => {
       const step = task.step_id ? rt.stepRow(task.step_id) : undefined;
       switch (task.kind) {
         case 'start':
@@ -295,21 +394,23 @@ export class Engine {
           throw new Error(`unknown task kind ${String(never)}`);
         }
       }
-    }).chained;
+    });
+    return outcome.chained;
   }
 
   /** Delivers an operation step: begin (commit RUNNING), execute, complete (commit the outcome). */
   private async exec(task: TaskRow): Promise<TaskRow | undefined> {
-    let current = this.tx(task, (rt, run) => this.begin(rt, run, task) ?? this.continueChain(rt, run));
+    let current = await this.tx(task, (rt, run) => this.begin(rt, run, task) ?? this.continueChain(rt, run));
     for (;;) {
       const work = current.value;
       if (!work) return current.chained;
       const result = await this.execute(work);
       if (!result) {
-        this.o.store.releaseLease(work.task.id, this.id); // shutdown: delivered again on the next start
+        // Shutdown: delivered again on the next start. Lease lost: a no-op (the token is no longer ours).
+        await this.releaseLease(work.task);
         return undefined;
       }
-      current = this.tx(work.task, (rt, run) => {
+      current = await this.tx(work.task, (rt, run) => {
         const step = rt.stepRow(work.step.id);
         if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
         return this.continueChain(rt, run);
@@ -340,7 +441,7 @@ export class Engine {
     if (run.paused) {
       // Paused after this task was chained or claimed: leave it for resume.
       rt.keepTask();
-      this.o.store.releaseLease(task.id, this.id);
+      this.o.store.releaseLease(task.id, this.id, task.lease_token);
       return undefined;
     }
     rt.beginDelivery(step);
@@ -404,7 +505,7 @@ export class Engine {
   /** Runs an executor with its timeout, lease heartbeat and cancel/shutdown abort. undefined: aborted by shutdown. */
   private async execute(work: Work): Promise<ExecResult | undefined> {
     const controller = new AbortController();
-    const entry: { controller: AbortController; reason?: string } = { controller };
+    const entry: Executing = { controller, renew: () => this.renewLease(work, entry) };
     this.executing.set(work.step.id, entry);
     const timers: NodeJS.Timeout[] = [];
     if (work.timeoutMs !== undefined) {
@@ -415,14 +516,7 @@ export class Engine {
         }, work.timeoutMs),
       );
     }
-    timers.push(
-      setInterval(() => {
-        if (!this.o.store.extendLease(work.task.id, this.id, this.now() + this.o.leaseMs)) {
-          entry.reason = 'lease';
-          controller.abort(new Error('lease lost'));
-        }
-      }, Math.max(50, this.o.leaseMs / 3)),
-    );
+    timers.push(setInterval(entry.renew, this.renewMs));
     const started = Date.now();
     let result: ExecResult;
     try {
@@ -441,10 +535,53 @@ export class Engine {
     return result;
   }
 
+  /**
+   * Renews a running delivery's lease under its fencing token. Lost (another engine claimed the task after this one
+   * stalled past the lease): the executor is aborted (its process killed) and its outcome will not be committed; the
+   * new owner delivers the step again. Storage busy: the lease is kept as it is and renewed on the next tick.
+   */
+  private renewLease(work: Work, entry: Executing): void {
+    if (entry.reason !== undefined) return;
+    let kept: boolean;
+    try {
+      kept = this.o.store.extendLease(work.task.id, this.id, work.task.lease_token, this.lease.now() + this.o.leaseMs);
+    } catch (err) {
+      if (!isTransientStorageError(err)) throw err;
+      this.storage.failed(err, { op: 'lease', run_id: work.ctx.runId, step_id: work.step.id });
+      return;
+    }
+    if (kept) return;
+    entry.reason = 'lease';
+    entry.controller.abort(new Error('lease lost'));
+    this.o.logger.warn(
+      { run_id: work.ctx.runId, step_id: work.step.id, attempt: work.ctx.attempt, error_type: 'lease_lost' },
+      'lease lost while the step ran (this engine stalled past engine.leaseSeconds): its work is stopped and not committed',
+    );
+  }
+
+  /**
+   * Measures how long this process did not run since the last check (monotonic clock). Longer than the lease renewal
+   * period: the leases of every running delivery are checked (and renewed) now, so one that was taken over is given up
+   * before anything else happens.
+   */
+  private checkStall(): void {
+    const gap = this.stall.sample();
+    if (gap <= this.renewMs) return;
+    const level = gap >= this.o.leaseMs / 2 ? 'warn' : 'debug';
+    this.o.logger[level]({ stalled_ms: gap, lease_ms: this.o.leaseMs, running: this.executing.size }, 'engine was stalled; checking its leases');
+    for (const entry of this.executing.values()) entry.renew();
+  }
+
   /** Aborts executors whose step was cancelled (by this or another process) or whose run ended. */
   private watchExecuting(): void {
     for (const [stepId, entry] of this.executing) {
-      const step = this.o.store.step(stepId);
+      let step: StepRow | undefined;
+      try {
+        step = this.o.store.step(stepId);
+      } catch (err) {
+        if (isTransientStorageError(err)) return;
+        throw err;
+      }
       if (!step || step.status !== 'RUNNING') {
         entry.reason = 'cancelled';
         entry.controller.abort(new Error('step cancelled'));
@@ -452,24 +589,38 @@ export class Engine {
     }
   }
 
+  /** Records this engine as alive, and gives back leases of its own that no delivery of it holds any more. */
   private heartbeat(): void {
     try {
-      this.o.store.heartbeat(this.id, os.hostname(), process.pid, this.startedAt, this.now());
+      const host = hostIdentity();
+      this.o.store.heartbeat(this.id, os.hostname(), process.pid, this.startedAt, this.now(), host.bootId, host.pidNs);
+      for (const t of this.o.store.expiredLeasesOf(this.id, this.lease.now())) {
+        if (!this.held.has(t.id)) this.o.store.releaseLease(t.id, this.id, t.lease_token);
+      }
     } catch (err) {
       this.o.logger.warn({ err }, 'engine heartbeat failed');
     }
   }
 
-  /** Engines on this host whose process is gone: their leases are released at once instead of after expiry. */
+  /**
+   * Engines whose process is provably gone: their leases are released at once instead of after expiry. Provably means
+   * same kernel boot and same PID namespace, where kill(pid, 0) speaks of that very process; an engine in another
+   * container (same hostname, other PID namespace) or another boot is left to lease expiry.
+   */
   private reclaimDeadWorkers(): void {
-    for (const w of this.o.store.workersOnHost(os.hostname())) {
-      if (w.id === this.id || isAlive(w.pid)) continue;
-      const released = this.o.store.transaction(() => {
-        const n = this.o.store.releaseLeases(w.id);
-        this.o.store.removeWorker(w.id);
-        return n;
-      });
-      if (released > 0) this.o.logger.info({ worker: w.id, tasks: released }, 'reclaimed the leases of a dead engine');
+    try {
+      for (const w of this.o.store.workersOnHost(os.hostname())) {
+        if (w.id === this.id || !samePidSpace(w) || isAlive(w.pid)) continue;
+        const released = this.o.store.transaction(() => {
+          const n = this.o.store.releaseLeases(w.id);
+          this.o.store.removeWorker(w.id);
+          return n;
+        });
+        if (released > 0) this.o.logger.info({ worker: w.id, tasks: released }, 'reclaimed the leases of a dead engine');
+      }
+    } catch (err) {
+      if (!isTransientStorageError(err)) throw err;
+      this.storage.failed(err, { op: 'reclaim' });
     }
   }
 
@@ -480,6 +631,19 @@ export class Engine {
     }
   }
 }
+
+interface Executing {
+  controller: AbortController;
+  reason?: string;
+  /** Renews the delivery's lease (or gives the delivery up when the lease was lost). */
+  renew: () => void;
+}
+
+type TxOutcome<T> = { value: T | undefined; chained: TaskRow | undefined };
+/** A transaction rolled back by busy, full or failing storage: to be run again after `retryMs`. */
+type Retry = { retryMs: number };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Inline executors never block, so they share one signal that is never aborted; real work gets its own. */
 const NEVER_ABORTED = new AbortController().signal;

@@ -11,6 +11,7 @@ import type { Scopes } from './scopes.js';
 import type { Secrets } from './secrets.js';
 import { childDefPath, type ScopeDef } from './spec-index.js';
 import type { LoadedSpec } from './specs.js';
+import type { LeaseClock } from './lease.js';
 
 /** What the interpreter needs from the engine around it. */
 export interface InterpreterDeps {
@@ -28,6 +29,8 @@ export interface InterpreterDeps {
   /** The lease holder of this engine process: chained tasks are leased to it directly. */
   owner: string;
   leaseMs: number;
+  /** The lease clock (monotonic, shared by the processes of one boot; see lease.ts). */
+  lease: LeaseClock;
 }
 
 /** An error that ends a step (or a scope, or the run), as stored and shown. */
@@ -86,19 +89,26 @@ export class RunTx {
     // A paused run starts nothing new: its task waits, unleased, for resume.
     const chain = kind === 'exec' && runAt <= this.nowMs && !this.chained && !this.run.paused;
     const owner = chain ? this.d.owner : null;
-    const until = chain ? this.nowMs + this.d.leaseMs : null;
+    const until = chain ? this.d.lease.now() + this.d.leaseMs : null;
+    const boot = chain ? this.d.lease.boot : null;
     if (kind === 'exec') this.runnableScheduled = true;
     const body = payload === undefined ? null : JSON.stringify(payload);
     let id: number;
+    let token = 0;
     if (this.reusable) {
+      // The reused row gets a new fencing token, so the delivery that handled it before cannot touch it any more.
       id = this.reusable.id;
-      this.d.store.reuseTask(id, kind, stepId, body, runAt, owner, until);
+      token = this.reusable.lease_token + 1;
+      this.d.store.reuseTask(id, kind, stepId, body, runAt, owner, until, boot);
       this.reusable = undefined;
     } else {
-      id = this.d.store.insertTask(this.run.id, kind, stepId, body, runAt, owner, until);
+      id = this.d.store.insertTask(this.run.id, kind, stepId, body, runAt, owner, until, boot);
     }
     if (chain) {
-      this.chained = { id, run_id: this.run.id, kind, step_id: stepId, payload: body, run_at: runAt, lease_owner: owner, lease_until: until };
+      this.chained = {
+        id, run_id: this.run.id, kind, step_id: stepId, payload: body, run_at: runAt,
+        lease_owner: owner, lease_until: until, lease_token: token, lease_boot: boot,
+      };
     }
   }
 

@@ -323,4 +323,20 @@ CREATE TABLE slack_threads (
 CREATE INDEX slack_threads_open ON slack_threads(next_at) WHERE done = 0 AND error IS NULL;
 `,
   },
+  {
+    version: 5,
+    name: 'lease fencing tokens and engine identity',
+    sql: `
+-- Fencing: every claim (and every reuse of a row for the next task) bumps lease_token, and every commit of a delivery's
+-- outcome checks it, so a delivery that lost its lease (its engine stalled) can never commit or delete the row.
+-- lease_until is now in milliseconds of the host's monotonic clock (immune to wall-clock steps), valid only within the
+-- boot named by lease_boot: a lease of another boot (or taken before this migration: NULL) is expired.
+ALTER TABLE workflow_tasks ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workflow_tasks ADD COLUMN lease_boot TEXT;
+
+-- Which kernel boot and PID namespace an engine runs in: a PID is only checked for liveness in the same ones.
+ALTER TABLE engine_workers ADD COLUMN boot_id TEXT;
+ALTER TABLE engine_workers ADD COLUMN pid_ns TEXT;
+`,
+  },
 ];

@@ -116,7 +116,33 @@ export interface TaskRow {
   payload: string | null;
   run_at: number;
   lease_owner: string | null;
+  /** Lease deadline on the host's monotonic clock (ms), valid within the boot `lease_boot`. */
   lease_until: number | null;
+  /** Fencing token: bumped by every claim and every reuse of the row; a delivery commits only while it still matches. */
+  lease_token: number;
+  lease_boot: string | null;
+}
+
+/** What a claim needs: who claims, the due time (wall clock) and the lease (monotonic clock of this boot). */
+export interface ClaimParams {
+  owner: string;
+  /** Tasks due at or before this wall-clock time (ms). */
+  now: number;
+  /** The lease clock's now and the lease's length (ms). */
+  leaseNow: number;
+  leaseMs: number;
+  boot: string;
+  /** Only this tree of runs (a foreground `stn run`); null: every run. */
+  root: string | null;
+}
+
+/** An engine process, as its heartbeat recorded it. */
+export interface WorkerRow {
+  id: string;
+  pid: number;
+  heartbeat_at: number;
+  boot_id: string | null;
+  pid_ns: string | null;
 }
 
 export interface PatchRow {
@@ -239,36 +265,47 @@ export class RunStore {
         'SELECT * FROM workflow_run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
       taskInsert: db.prepare(
-        `INSERT INTO workflow_tasks (run_id, kind, step_id, payload, run_at, lease_owner, lease_until)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO workflow_tasks (run_id, kind, step_id, payload, run_at, lease_owner, lease_until, lease_boot)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       taskReuse: db.prepare(
         `UPDATE workflow_tasks SET kind = ?, step_id = ?, payload = ?, run_at = max(run_at, ?), lease_owner = ?,
-           lease_until = ? WHERE id = ?`,
+           lease_until = ?, lease_boot = ?, lease_token = lease_token + 1 WHERE id = ?`,
       ),
-      taskClaim: db.prepare<{ owner: string; now: number; until: number; root: string | null }, TaskRow>(
-        `UPDATE workflow_tasks SET lease_owner = @owner, lease_until = @until
+      // A lease held by this same engine is never taken over by it, even expired: its delivery may still be running
+      // (the engine stalled), and the engine revalidates or gives up its own leases itself (see Engine).
+      taskClaim: db.prepare<{ owner: string; now: number; leaseNow: number; until: number; boot: string; root: string | null }, TaskRow>(
+        `UPDATE workflow_tasks SET lease_owner = @owner, lease_until = @until, lease_boot = @boot, lease_token = lease_token + 1
          WHERE id = (
            SELECT t.id FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id
-           WHERE t.run_at <= @now AND (t.lease_owner IS NULL OR t.lease_until < @now)
+           WHERE t.run_at <= @now
+             AND (t.lease_owner IS NULL
+               OR (t.lease_owner != @owner AND (t.lease_until < @leaseNow OR t.lease_boot IS NOT @boot)))
              AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))
              AND (@root IS NULL OR r.root_run_id = @root)
            ORDER BY t.run_at, t.id LIMIT 1)
          RETURNING *`,
       ),
-      taskOwned: db.prepare<[number, string], TaskRow>('SELECT * FROM workflow_tasks WHERE id = ? AND lease_owner = ?'),
+      taskOwned: db.prepare<[number, string, number], { one: number }>(
+        'SELECT 1 AS one FROM workflow_tasks WHERE id = ? AND lease_owner = ? AND lease_token = ?',
+      ),
+      taskOwnExpired: db.prepare<[string, number], { id: number; lease_token: number }>(
+        'SELECT id, lease_token FROM workflow_tasks WHERE lease_owner = ? AND lease_until < ?',
+      ),
       taskDelete: db.prepare('DELETE FROM workflow_tasks WHERE id = ?'),
       taskDeleteOfRun: db.prepare('DELETE FROM workflow_tasks WHERE run_id = ? AND id != ?'),
       taskDeleteOfStep: db.prepare('DELETE FROM workflow_tasks WHERE step_id = ? AND id != ?'),
-      taskExtend: db.prepare('UPDATE workflow_tasks SET lease_until = ? WHERE id = ? AND lease_owner = ?'),
+      taskExtend: db.prepare('UPDATE workflow_tasks SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_token = ?'),
       taskRelease: db.prepare('UPDATE workflow_tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?'),
-      taskReleaseOne: db.prepare('UPDATE workflow_tasks SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?'),
+      taskReleaseOne: db.prepare(
+        'UPDATE workflow_tasks SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND lease_token = ?',
+      ),
       nextDue: db.prepare<[], { at: number | null }>(
         `SELECT MIN(t.run_at) AS at FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id
          WHERE t.lease_owner IS NULL AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))`,
       ),
-      nextLeaseExpiry: db.prepare<[], { at: number | null }>(
-        'SELECT MIN(lease_until) AS at FROM workflow_tasks WHERE lease_owner IS NOT NULL',
+      nextLeaseExpiry: db.prepare<[string], { at: number | null }>(
+        'SELECT MIN(lease_until) AS at FROM workflow_tasks WHERE lease_owner IS NOT NULL AND lease_owner != ?',
       ),
       queueDepth: db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM workflow_tasks WHERE run_at <= ?'),
       signalInsert: db.prepare('INSERT INTO workflow_run_signals (run_id, name, payload, created_at) VALUES (?, ?, ?, ?)'),
@@ -278,12 +315,12 @@ export class RunStore {
       ),
       signalConsume: db.prepare('UPDATE workflow_run_signals SET consumed_by = ? WHERE id = ?'),
       workerUpsert: db.prepare(
-        `INSERT INTO engine_workers (id, hostname, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO engine_workers (id, hostname, pid, started_at, heartbeat_at, boot_id, pid_ns) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
       ),
       workerDelete: db.prepare('DELETE FROM engine_workers WHERE id = ?'),
-      workersOnHost: db.prepare<[string], { id: string; pid: number; heartbeat_at: number }>(
-        'SELECT id, pid, heartbeat_at FROM engine_workers WHERE hostname = ?',
+      workersOnHost: db.prepare<[string], WorkerRow>(
+        'SELECT id, pid, heartbeat_at, boot_id, pid_ns FROM engine_workers WHERE hostname = ?',
       ),
       stepStatusesOf: db.prepare<[string], { id: string; status: string }>(
         'SELECT id, status FROM workflow_run_steps WHERE id = ?',
@@ -416,21 +453,30 @@ export class RunStore {
   }
 
   // --- tasks
+  /** Inserts a task (lease_token 0), leased to `leaseOwner` if given. */
   insertTask(runId: string, kind: TaskKind, stepId: string | null, payload: string | null, runAt: number,
-    leaseOwner: string | null = null, leaseUntil: number | null = null): number {
-    return Number(this.s.taskInsert.run(runId, kind, stepId, payload, runAt, leaseOwner, leaseUntil).lastInsertRowid);
+    leaseOwner: string | null = null, leaseUntil: number | null = null, leaseBoot: string | null = null): number {
+    return Number(this.s.taskInsert.run(runId, kind, stepId, payload, runAt, leaseOwner, leaseUntil, leaseBoot).lastInsertRowid);
   }
-  /** Turns a finished task row into the next one (saves a delete and an insert on the hot path). */
+  /**
+   * Turns a finished task row into the next one (saves a delete and an insert on the hot path). Bumps its fencing
+   * token: a stale delivery of the task it was can no longer touch it.
+   */
   reuseTask(id: number, kind: TaskKind, stepId: string | null, payload: string | null, runAt: number,
-    leaseOwner: string | null, leaseUntil: number | null): void {
-    this.s.taskReuse.run(kind, stepId, payload, runAt, leaseOwner, leaseUntil, id);
+    leaseOwner: string | null, leaseUntil: number | null, leaseBoot: string | null): void {
+    this.s.taskReuse.run(kind, stepId, payload, runAt, leaseOwner, leaseUntil, leaseBoot, id);
   }
-  /** Leases the next due task; `root` limits it to one tree of runs (a foreground `stn run`). */
-  claimTask(owner: string, now: number, leaseMs: number, root: string | null = null): TaskRow | undefined {
-    return this.s.taskClaim.get({ owner, now, until: now + leaseMs, root });
+  /** Leases the next due task (a new fencing token); never one this owner holds already. */
+  claimTask(p: ClaimParams): TaskRow | undefined {
+    return this.s.taskClaim.get({ owner: p.owner, now: p.now, leaseNow: p.leaseNow, until: p.leaseNow + p.leaseMs, boot: p.boot, root: p.root });
   }
-  ownedTask(id: number, owner: string): TaskRow | undefined {
-    return this.s.taskOwned.get(id, owner);
+  /** Whether `owner` still holds the task under this fencing token (checked first in every commit of a delivery). */
+  ownsTask(id: number, owner: string, token: number): boolean {
+    return this.s.taskOwned.get(id, owner, token) !== undefined;
+  }
+  /** Tasks leased to `owner` whose lease ran out (lease clock). */
+  expiredLeasesOf(owner: string, leaseNow: number): Array<{ id: number; lease_token: number }> {
+    return this.s.taskOwnExpired.all(owner, leaseNow);
   }
   deleteTask(id: number): void {
     this.s.taskDelete.run(id);
@@ -441,19 +487,24 @@ export class RunStore {
   deleteTasksOfStep(stepId: string, exceptId: number): void {
     this.s.taskDeleteOfStep.run(stepId, exceptId);
   }
-  extendLease(id: number, owner: string, until: number): boolean {
-    return this.s.taskExtend.run(until, id, owner).changes === 1;
+  /** Renews a lease, only under its fencing token: false when the lease was lost. */
+  extendLease(id: number, owner: string, token: number, until: number): boolean {
+    return this.s.taskExtend.run(until, id, owner, token).changes === 1;
   }
   releaseLeases(owner: string): number {
     return this.s.taskRelease.run(owner).changes;
   }
-  releaseLease(id: number, owner: string): void {
-    this.s.taskReleaseOne.run(id, owner);
+  releaseLease(id: number, owner: string, token: number): void {
+    this.s.taskReleaseOne.run(id, owner, token);
   }
-  /** When the next unleased task falls due, or when the next lease expires (ms), whichever is first. */
-  nextWakeAt(): number | null {
+  /**
+   * When the next unleased task falls due, or when the next lease of another engine expires, whichever is first
+   * (wall-clock ms: the lease's remaining time on the lease clock is added to `now`).
+   */
+  nextWakeAt(owner: string, now: number, leaseNow: number): number | null {
     const due = this.s.nextDue.get()?.at ?? null;
-    const lease = this.s.nextLeaseExpiry.get()?.at ?? null;
+    const until = this.s.nextLeaseExpiry.get(owner)?.at ?? null;
+    const lease = until === null ? null : now + (until - leaseNow);
     if (due === null) return lease;
     if (lease === null) return due;
     return Math.min(due, lease);
@@ -477,13 +528,13 @@ export class RunStore {
   }
 
   // --- engine processes
-  heartbeat(id: string, hostname: string, pid: number, startedAt: string, now: number): void {
-    this.s.workerUpsert.run(id, hostname, pid, startedAt, now);
+  heartbeat(id: string, hostname: string, pid: number, startedAt: string, now: number, bootId: string, pidNs: string | null): void {
+    this.s.workerUpsert.run(id, hostname, pid, startedAt, now, bootId, pidNs);
   }
   removeWorker(id: string): void {
     this.s.workerDelete.run(id);
   }
-  workersOnHost(hostname: string): Array<{ id: string; pid: number; heartbeat_at: number }> {
+  workersOnHost(hostname: string): WorkerRow[] {
     return this.s.workersOnHost.all(hostname);
   }
 }

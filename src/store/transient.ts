@@ -1,0 +1,61 @@
+import type { Logger } from '../log.js';
+
+/**
+ * SQLite result codes that say "not now" rather than "this is wrong": another process holds the write lock past
+ * busy_timeout (a backup, an operator's sqlite3 shell), a shared-cache lock, a full disk, an I/O error. Retrying the same
+ * transaction later is correct for all of them: a transaction that failed with one of them was rolled back whole.
+ */
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|FULL|IOERR)/;
+
+export function isTransientStorageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TRANSIENT.test(code);
+}
+
+const FIRST_DELAY_MS = 50;
+const MAX_DELAY_MS = 2000;
+
+/**
+ * One episode of transient storage errors: the first failure is logged (warn), the following ones are not, and the
+ * first success after them logs how long the episode lasted. `delay()` grows exponentially (with jitter) to 2 s.
+ */
+export class TransientEpisode {
+  private failures = 0;
+  private since = 0;
+  private lastCode = '';
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly what: string,
+  ) {}
+
+  /** Records a transient failure; returns how long to wait before the next try (ms). */
+  failed(err: unknown, fields: Record<string, unknown> = {}): number {
+    const code = String((err as { code?: unknown }).code);
+    if (this.failures === 0 || code !== this.lastCode) {
+      if (this.failures === 0) this.since = Date.now();
+      this.logger.warn(
+        { ...fields, err, error_type: code, storage: this.what },
+        `storage busy or failing (${code}): ${this.what} is retried with backoff`,
+      );
+    }
+    this.lastCode = code;
+    this.failures++;
+    const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(this.failures - 1, 10));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  /** Records a success: ends the episode (logged if there was one). */
+  ok(): void {
+    if (this.failures === 0) return;
+    this.logger.info(
+      { storage: this.what, retries: this.failures, duration_ms: Date.now() - this.since, error_type: this.lastCode },
+      `storage available again: ${this.what} recovered`,
+    );
+    this.failures = 0;
+  }
+
+  get failing(): boolean {
+    return this.failures > 0;
+  }
+}
