@@ -9,15 +9,18 @@ import { eventOf, eventsOf, look, runsOf, stepsOf, type EventRecord, type StepRe
 import { StnCli, waitFor, type WorkerProcess } from '../helpers/runs-cli-procs.js';
 
 /**
- * The crash test of DESIGN §5.2 with real processes: a `stn worker` executing runs whose `shell.exec` steps append
- * their idempotency key to a ledger is SIGKILLed at random moments and restarted. Side effects may repeat (at least
+ * The crash soak of DESIGN §5.2 with real processes: a `stn worker` executing runs whose `shell.exec` steps append
+ * their idempotency key to a ledger is SIGKILLed at random moments and restarted, at least eight times mid-step, while
+ * a hundred runs are enqueued in batches (so every kill finds runs at every stage). Side effects may repeat (at least
  * once), transitions may not (exactly once): every run completes with the right output, a key shows up at most twice
  * and only for a step that was in flight at a kill, and every run's event log is complete.
  */
 
-const STEPS = 10;
-const RUNS = 20;
-const MIN_KILLS_MID_STEP = 5;
+const STEPS = 5;
+const RUNS = 100;
+const MIN_KILLS_MID_STEP = 8;
+/** Runs enqueued before each kill, so the last batch is in by the last required kill. */
+const BATCH = Math.ceil(RUNS / MIN_KILLS_MID_STEP);
 
 /** A small seeded PRNG, so a failing schedule of kills can be replayed from the seed in the failure message. */
 function prng(seed: number): () => number {
@@ -32,7 +35,7 @@ function prng(seed: number): () => number {
 }
 
 /**
- * Ten shell.exec steps in a chain: each appends its key to the ledger, sleeps (a different time per run and step, so
+ * Five shell.exec steps in a chain: each appends its key to the ledger, sleeps (a different time per run and step, so
  * kills land mid-step), and prints the trail so far plus its own number, so the output proves each step saw the
  * output of the one before.
  */
@@ -64,7 +67,7 @@ function chainYaml(): string {
     `    sleeps: {type: array, items: {type: string}, minItems: ${STEPS}}`,
     'states:',
     ...states,
-    'output: {n: "{{ input.n }}", trail: "{{ steps.s10.stdout }}"}',
+    `output: {n: "{{ input.n }}", trail: "{{ steps.s${STEPS}.stdout }}"}`,
     '',
   ].join('\n');
 }
@@ -203,7 +206,7 @@ function expectCompleteLog(runId: string, events: EventRecord[], steps: StepReco
 }
 
 describe('stn worker killed with SIGKILL and restarted', () => {
-  it(`completes ${RUNS} runs of a ${STEPS}-step workflow; side effects repeat only for steps in flight at a kill`, async () => {
+  it(`completes ${RUNS} runs of a ${STEPS}-step workflow through ${MIN_KILLS_MID_STEP} kills; side effects repeat only for steps in flight at a kill`, async () => {
     const seed = Date.now() % 1_000_000;
     const random = prng(seed);
     const ctx = `(seed ${seed})`;
@@ -212,21 +215,22 @@ describe('stn worker killed with SIGKILL and restarted', () => {
       ledger,
       sleeps: Array.from({ length: STEPS }, () => (0.5 + random() * 0.4).toFixed(3)),
     }));
-    const ids = await startRuns(inputs, 'chain');
+    const ids: string[] = [];
 
     let worker = await startWorker();
     /** For each kill, the steps that were in flight. */
     const kills: Array<Set<string>> = [];
     let killsMidStep = 0;
     while (killsMidStep < MIN_KILLS_MID_STEP) {
-      if (kills.length >= 15) throw new Error(`only ${killsMidStep} of ${kills.length} kills landed mid-step ${ctx}`);
+      if (kills.length >= 20) throw new Error(`only ${killsMidStep} of ${kills.length} kills landed mid-step ${ctx}`);
+      if (ids.length < RUNS) ids.push(...(await startRuns(inputs.slice(ids.length, ids.length + BATCH), 'chain')));
       // Let the worker make progress first: every step in flight at the last kill finishes (so no step is in flight at
       // two kills), and at least two more steps succeed.
       const previous = kills.at(-1) ?? new Set<string>();
       const base = countSucceeded();
       await waitFor(`progress after restart ${kills.length} ${ctx}`, () => {
         const done = new Set(stepsOf(db).filter((s) => s.status === 'SUCCEEDED').map((s) => s.id));
-        return [...previous].every((id) => done.has(id)) && done.size >= Math.min(base + 2, RUNS * STEPS);
+        return [...previous].every((id) => done.has(id)) && done.size >= Math.min(base + 2, ids.length * STEPS);
       }, 30_000);
       await new Promise((r) => setTimeout(r, 50 + random() * 250));
       if (completedRuns() === RUNS) throw new Error(`all runs completed after only ${killsMidStep} kills mid-step ${ctx}`);
@@ -239,12 +243,13 @@ describe('stn worker killed with SIGKILL and restarted', () => {
       worker = await startWorker();
     }
 
+    if (ids.length < RUNS) ids.push(...(await startRuns(inputs.slice(ids.length), 'chain')));
     await waitFor(`all ${RUNS} runs to complete ${ctx}`, () => completedRuns() === RUNS, 60_000, 100);
     worker.kill('SIGTERM');
     expect(await worker.waitExit(), ctx).toEqual({ code: 0, signal: null });
 
     // Every run COMPLETED with the right output (as the CLI reports it).
-    const listed = cli.json<Array<{ id: string; status: string }>>(['runs', 'list', '--workflow', 'chain', '--limit', '100']);
+    const listed = cli.json<Array<{ id: string; status: string }>>(['runs', 'list', '--workflow', 'chain', '--limit', String(RUNS)]);
     expect(listed.json.map((r) => r.status), ctx).toEqual(Array<string>(RUNS).fill('COMPLETED'));
     const runs = new Map(runsOf(db).map((r) => [r.id, r]));
     for (const [n, id] of ids.entries()) {
