@@ -300,15 +300,14 @@ export class Engine {
   private txOnce<T>(task: TaskRow, fn: (rt: RunTx, run: RunRow) => T): TxOutcome<T> | Retry {
     let rt: RunTx | undefined;
     let value: T | undefined;
-    let lost = false;
+    let lease: 'held' | 'taken' | 'gone' = 'held';
     try {
       this.o.store.transaction(() => {
         // Fencing: this delivery commits only while its lease token is still the task's. A delivery that lost its
-        // lease (its engine stalled and another engine, or this one, claimed the task again) changes nothing.
-        if (!this.o.store.ownsTask(task.id, this.id, task.lease_token)) {
-          lost = true;
-          return;
-        }
+        // lease (its engine stalled and another engine claimed the task), or whose task was cancelled or finished by
+        // another delivery, changes nothing.
+        lease = this.o.store.taskLease(task.id, this.id, task.lease_token);
+        if (lease !== 'held') return;
         const run = this.o.store.run(task.run_id);
         if (!run) {
           this.o.store.deleteTask(task.id);
@@ -327,11 +326,10 @@ export class Engine {
       return { value: undefined, chained: undefined };
     }
     this.storage.ok();
-    if (lost) {
-      this.o.logger.warn(
-        { run_id: task.run_id, step_id: task.step_id, task: task.id, error_type: 'lease_lost' },
-        'lease lost: this delivery is dropped without committing (the task was claimed again after a stall)',
-      );
+    if (lease !== 'held') {
+      const fields = { run_id: task.run_id, step_id: task.step_id, task: task.id, error_type: 'lease_lost' };
+      if (lease === 'taken') this.o.logger.warn(fields, 'lease lost: this delivery is dropped without committing (another engine took the task over)');
+      else this.o.logger.debug(fields, 'task gone (cancelled or finished elsewhere): this delivery is dropped without committing');
     }
     if (rt) this.publish(rt.events);
     return { value, chained: rt?.chained };
@@ -598,7 +596,8 @@ export class Engine {
         if (!this.held.has(t.id)) this.o.store.releaseLease(t.id, this.id, t.lease_token);
       }
     } catch (err) {
-      this.o.logger.warn({ err }, 'engine heartbeat failed');
+      if (isTransientStorageError(err)) this.storage.failed(err, { op: 'heartbeat' });
+      else this.o.logger.warn({ err }, 'engine heartbeat failed');
     }
   }
 

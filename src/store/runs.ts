@@ -286,8 +286,8 @@ export class RunStore {
            ORDER BY t.run_at, t.id LIMIT 1)
          RETURNING *`,
       ),
-      taskOwned: db.prepare<[number, string, number], { one: number }>(
-        'SELECT 1 AS one FROM workflow_tasks WHERE id = ? AND lease_owner = ? AND lease_token = ?',
+      taskLease: db.prepare<[number], { lease_owner: string | null; lease_token: number }>(
+        'SELECT lease_owner, lease_token FROM workflow_tasks WHERE id = ?',
       ),
       taskOwnExpired: db.prepare<[string, number], { id: number; lease_token: number }>(
         'SELECT id, lease_token FROM workflow_tasks WHERE lease_owner = ? AND lease_until < ?',
@@ -470,9 +470,14 @@ export class RunStore {
   claimTask(p: ClaimParams): TaskRow | undefined {
     return this.s.taskClaim.get({ owner: p.owner, now: p.now, leaseNow: p.leaseNow, until: p.leaseNow + p.leaseMs, boot: p.boot, root: p.root });
   }
-  /** Whether `owner` still holds the task under this fencing token (checked first in every commit of a delivery). */
-  ownsTask(id: number, owner: string, token: number): boolean {
-    return this.s.taskOwned.get(id, owner, token) !== undefined;
+  /**
+   * Whether `owner` still holds the task under this fencing token (checked first in every commit of a delivery):
+   * 'held', 'taken' (the row is leased to someone else or under a newer token) or 'gone' (the row was deleted).
+   */
+  taskLease(id: number, owner: string, token: number): 'held' | 'taken' | 'gone' {
+    const row = this.s.taskLease.get(id);
+    if (!row) return 'gone';
+    return row.lease_owner === owner && row.lease_token === token ? 'held' : 'taken';
   }
   /** Tasks leased to `owner` whose lease ran out (lease clock). */
   expiredLeasesOf(owner: string, leaseNow: number): Array<{ id: number; lease_token: number }> {

@@ -36,7 +36,7 @@ export class TransientEpisode {
       if (this.failures === 0) this.since = Date.now();
       this.logger.warn(
         { ...fields, err, error_type: code, storage: this.what },
-        `storage busy or failing (${code}): ${this.what} is retried with backoff`,
+        `storage busy or failing (${code}): ${this.what} retries with backoff`,
       );
     }
     this.lastCode = code;
