@@ -68,6 +68,9 @@ export const ERROR_CODES = {
   STN_E_FORBIDDEN: { exit: 2, http: 403, summary: "The API token's role may not do this (viewer < operator < approver < admin)." },
   STN_E_BODY_TOO_LARGE: { exit: 2, http: 413, summary: 'The request body is larger than server.maxBodyBytes.' },
   STN_E_SERVER: { exit: 2, http: 502, summary: 'The CLI could not reach the Station server given by --server / STN_SERVER.' },
+  STN_E_VERSION_PIN_FORBIDDEN: { exit: 2, http: 403, summary: 'Running a version other than the active one needs the admin role.' },
+  STN_E_WEBHOOK_STALE: { exit: 2, http: 401, summary: 'An X-Station-Signature timestamp is more than 5 minutes from the server clock (a replay, or a skewed clock).' },
+  STN_E_WEBHOOK_DELIVERY_ID: { exit: 2, http: 400, summary: 'A webhook trigger with requireDeliveryId got a request without a delivery id header.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -95,6 +95,15 @@ function toIssue(doc: unknown, e: ErrorObject, rootLabel: string): SchemaIssue {
         at: 'key',
       };
     }
+    case 'dependentRequired': {
+      const p = e.params as { property: string; missingProperty: string };
+      return {
+        code: 'STN_E_SCHEMA_REQUIRED',
+        message: `${where} has "${p.property}", which needs the field "${p.missingProperty}"`,
+        pointer,
+        at: 'key',
+      };
+    }
     case 'type':
       return {
         code: 'STN_E_SCHEMA_TYPE',

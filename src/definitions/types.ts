@@ -98,7 +98,13 @@ export interface WebhookTrigger {
   type: 'webhook';
   name: string;
   secretEnv?: string;
+  /** During a secret rotation: a second variable whose secret is accepted too. */
+  previousSecretEnv?: string;
+  /** Accept only the timestamped, path-bound `X-Station-Signature` scheme (no body-only signatures). */
+  requireTimestamp?: boolean;
   dedupeHeader?: string;
+  /** Refuse requests without a delivery id (400 STN_E_WEBHOOK_DELIVERY_ID). */
+  requireDeliveryId?: boolean;
   input?: JsonValue;
   enabled?: boolean;
 }

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
  */
 export interface RunEventMap {
   'run:created': { workflowId: string; environment: string; version: number; trigger: unknown; parentRunId?: string };
+  /** An admin (API token) or the local CLI ran a version other than the active one (audit). */
+  'run:version_pinned': { version: number; activeVersion: number | null; by: string | null };
   'run:started': Record<string, never>;
   'run:paused': { by: string | null };
   'run:resumed': { by: string | null };

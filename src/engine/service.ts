@@ -17,8 +17,13 @@ export interface StartRunRequest {
   workflowId: string;
   environment?: string | undefined;
   input?: JsonValue | undefined;
-  /** Pin an older version explicitly; default: the active version. */
+  /**
+   * Run this version; default: the active one. Another version than the active one is refused
+   * (STN_E_VERSION_PIN_FORBIDDEN) unless `pinnedBy` names who was allowed to pin it (the API's admin role, the local CLI).
+   */
   version?: number | undefined;
+  /** Who pins a non-active version, checked by the caller (admin token, CLI user); recorded as `run:version_pinned`. */
+  pinnedBy?: string | undefined;
   idempotencyKey?: string | undefined;
   trigger?: Record<string, unknown> | undefined;
   initiator?: string | undefined;
@@ -28,6 +33,8 @@ export interface StartedRun {
   run: RunRow;
   /** false when an earlier run with the same idempotency key was returned instead. */
   created: boolean;
+  /** true when this call created a run of a version other than the active one (audited as `run:version_pinned`). */
+  pinned?: boolean;
 }
 
 /** The ways to act on runs from outside the engine (CLI, API): start, signal, pause, resume, cancel, read. */
@@ -67,12 +74,22 @@ export class RunService {
       const existing = this.o.store.runByIdempotencyKey(environment, req.workflowId, req.idempotencyKey);
       if (existing) return { run: existing, created: false };
     }
+    // A disabled definition never starts, whichever version is asked for (its file was deleted on purpose).
+    if (def.status === 'disabled') {
+      throw new StationError('STN_E_WORKFLOW_UNAVAILABLE', `workflow "${req.workflowId}" in "${environment}" is disabled (its file was deleted)`);
+    }
     const version = req.version ?? def.active_version;
     if (version === null) {
       throw new StationError('STN_E_WORKFLOW_UNAVAILABLE', `workflow "${req.workflowId}" has no valid version to run (it is ${def.status})`);
     }
-    if (req.version === undefined && def.status === 'disabled') {
-      throw new StationError('STN_E_WORKFLOW_UNAVAILABLE', `workflow "${req.workflowId}" in "${environment}" is disabled (its file was deleted)`);
+    // An older version may lack a gate (an approval, a check) added since: only an admin may run it, and it is audited.
+    const pinned = version !== def.active_version;
+    if (pinned && req.pinnedBy === undefined) {
+      throw new StationError(
+        'STN_E_VERSION_PIN_FORBIDDEN',
+        `version ${version} of "${req.workflowId}" is not its active version (${def.active_version ?? 'none'}): running it needs the admin role`,
+        { version, activeVersion: def.active_version },
+      );
     }
     const { spec } = this.o.specs.get(environment, req.workflowId, version);
     const input = (req.input ?? {}) as JsonValue;
@@ -104,12 +121,16 @@ export class RunService {
     const created: RunEventMap['run:created'] = { workflowId: req.workflowId, environment, version, trigger };
     if (req.parent) created.parentRunId = req.parent.runId;
     this.o.store.insertEvent(id, 1, 'run:created', null, JSON.stringify(created), nowIso);
+    if (pinned) {
+      const audit: RunEventMap['run:version_pinned'] = { version, activeVersion: def.active_version, by: req.pinnedBy ?? null };
+      this.o.store.insertEvent(id, 2, 'run:version_pinned', null, JSON.stringify(audit), nowIso);
+    }
     const run = this.o.store.run(id) as RunRow;
-    run.event_seq = 1;
+    run.event_seq = pinned ? 2 : 1;
     run.patch_seq = 1;
     this.o.store.updateRun(run);
     this.o.store.insertTask(id, 'start', null, null, nowMs);
-    return { run, created: true };
+    return { run, created: true, pinned };
   }
 
   /** workflow.run: a child run in the parent's environment unless it names another. */

@@ -16,6 +16,8 @@ export interface WebhookPort {
     trigger: string;
     rawBody: Buffer;
     headers: Record<string, string | string[] | undefined>;
+    /** The request path and query as received (signed by X-Station-Signature). */
+    path?: string;
     query: Record<string, string | string[] | undefined>;
   }): { status: number; body: Record<string, unknown>; outcome?: string };
 }

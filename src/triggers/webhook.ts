@@ -4,7 +4,14 @@ import { toStationError } from '../errors.js';
 import { TriggerStore } from '../store/triggers.js';
 import { triggerInput, webhookVars } from './input.js';
 import { findWebhookTrigger } from './registry.js';
-import { hasSignature, verifySignature, type RequestHeaders } from './signature.js';
+import {
+  hasSignature,
+  SIGNATURE_TOLERANCE_SECONDS,
+  STATION_SIGNATURE_HEADER,
+  verifySignature,
+  verifyTimestamped,
+  type RequestHeaders,
+} from './signature.js';
 
 export interface WebhookRequest {
   environment: string;
@@ -14,6 +21,11 @@ export interface WebhookRequest {
   rawBody: Buffer;
   /** Lower-cased names, as Node's IncomingHttpHeaders. */
   headers: RequestHeaders;
+  /**
+   * The request path and query exactly as received (what X-Station-Signature signs); default
+   * `/api/v1/hooks/<env>/<workflowId>/<trigger>`.
+   */
+  path?: string;
   query: Record<string, string | string[] | undefined>;
 }
 
@@ -42,12 +54,14 @@ export class WebhookHandler {
   private readonly station: Station;
   private readonly env: NodeJS.ProcessEnv;
   private readonly store: TriggerStore;
+  private readonly now: () => number;
   private accepted = 0;
 
-  constructor(opts: { station: Station; env?: NodeJS.ProcessEnv }) {
+  constructor(opts: { station: Station; env?: NodeJS.ProcessEnv; now?: () => number }) {
     this.station = opts.station;
     this.env = opts.env ?? process.env;
     this.store = new TriggerStore(opts.station.db);
+    this.now = opts.now ?? Date.now;
   }
 
   handle(req: WebhookRequest): WebhookResponse {
@@ -77,26 +91,31 @@ export class WebhookHandler {
     } catch (err) {
       return this.failure(err);
     }
-    if (!found) {
-      // One answer for unknown, disabled and switched-off: a caller learns nothing about what exists.
-      const message = `no enabled webhook trigger "${req.trigger}" for workflow "${req.workflowId}" in environment "${req.environment}"`;
-      return fail(404, 'not_found', 'STN_E_NOT_FOUND', message);
-    }
+    // One answer for unknown, disabled and switched-off triggers and for a missing or wrong signature: a caller
+    // without the secret learns nothing about what exists.
+    if (!found) return unknownTrigger(req, 'not_found');
     const { trigger } = found;
 
-    const refused = this.checkSignature(trigger, req);
-    if (refused) return refused;
+    const checked = this.checkSignature(trigger, req);
+    if ('refused' in checked) return checked.refused;
 
     const deliveryId = deliveryIdOf(trigger, req.headers);
     if (deliveryId !== undefined && deliveryId.length > MAX_DELIVERY_ID) {
       return fail(400, 'bad_request', 'STN_E_USAGE', `the delivery id header is longer than ${MAX_DELIVERY_ID} characters`);
     }
+    if (deliveryId === undefined && trigger.requireDeliveryId === true) {
+      const header = trigger.dedupeHeader ?? 'X-GitHub-Delivery or Idempotency-Key';
+      return fail(400, 'bad_request', 'STN_E_WEBHOOK_DELIVERY_ID', `this trigger requires a delivery id: send the ${header} header`);
+    }
     const key = { environment: req.environment, workflowId: req.workflowId, trigger: trigger.name };
+    // A timestamped signature is one signed request: replayed with another (or no) delivery id, it is the same delivery.
+    const replayKey = checked.digest !== undefined ? `v1:${checked.digest}` : undefined;
     try {
       const vars = webhookVars(req.rawBody, req.headers, req.query);
       const result = this.station.runStore.transaction(() => {
-        if (deliveryId !== undefined) {
-          const first = this.store.delivery(key, deliveryId);
+        for (const id of [deliveryId, replayKey]) {
+          if (id === undefined) continue;
+          const first = this.store.delivery(key, id);
           if (first) return { runId: first.run_id, duplicate: true };
         }
         const input = triggerInput(trigger.input, { ...vars }, trigger.name, vars.body);
@@ -107,7 +126,9 @@ export class WebhookHandler {
           trigger: { type: 'webhook', name: trigger.name, ...(deliveryId !== undefined ? { deliveryId } : {}) },
           initiator: `webhook:${trigger.name}`,
         });
-        if (deliveryId !== undefined) this.store.insertDelivery(key, deliveryId, new Date().toISOString(), run.id);
+        const at = new Date(this.now()).toISOString();
+        if (deliveryId !== undefined) this.store.insertDelivery(key, deliveryId, at, run.id);
+        if (replayKey !== undefined && replayKey !== deliveryId) this.store.insertDelivery(key, replayKey, at, run.id);
         return { runId: run.id, duplicate: false };
       });
       if (result.duplicate) return { status: 200, body: { runId: result.runId, duplicate: true }, outcome: 'duplicate' };
@@ -118,25 +139,52 @@ export class WebhookHandler {
     }
   }
 
-  /** 401 for a missing or wrong signature; 500 when the secret is declared but the daemon does not have it. */
-  private checkSignature(trigger: WebhookTrigger, req: WebhookRequest): WebhookResponse | undefined {
-    if (trigger.secretEnv === undefined) return undefined;
-    const secret = this.env[trigger.secretEnv];
-    if (secret === undefined || secret === '') {
+  /**
+   * Checks the trigger's signature (README "Webhooks"). Returns the matching timestamped digest (the request's replay
+   * key), nothing for a body-only signature or an unsigned trigger, or the refusal: the same answer as an unknown
+   * trigger for a missing or wrong signature and for a secret the daemon does not have (that one logged as an error),
+   * 401 STN_E_WEBHOOK_STALE for a correctly signed request outside the 5-minute window.
+   */
+  private checkSignature(trigger: WebhookTrigger, req: WebhookRequest): { digest?: string } | { refused: WebhookResponse } {
+    if (trigger.secretEnv === undefined) return {};
+    const current = this.env[trigger.secretEnv];
+    const previous = trigger.previousSecretEnv !== undefined ? this.env[trigger.previousSecretEnv] : undefined;
+    const secrets = previous !== undefined && previous !== '' ? [current ?? '', previous] : [current ?? ''];
+    const where = { env: req.environment, workflow_id: req.workflowId, trigger: trigger.name };
+    if (current === undefined || current === '') {
       // Never accept unsigned requests for a trigger that asks for a signature: the operator must set the variable.
       this.station.logger.error(
-        { env: req.environment, workflow_id: req.workflowId, trigger: trigger.name, secret_env: trigger.secretEnv },
+        { ...where, secret_env: trigger.secretEnv },
         'webhook secret variable is not set in the daemon environment: refusing every delivery of this trigger',
       );
-      return fail(500, 'error', 'STN_E_CONFIG', 'this webhook trigger requires a signature, but its secret is not configured on the server');
+      return { refused: unknownTrigger(req, 'error') };
     }
-    if (!hasSignature(req.headers)) {
-      return fail(401, 'unauthorized', 'STN_E_WEBHOOK_SIGNATURE', 'missing signature: send X-Hub-Signature-256: sha256=<hex> or X-Signature: <hex>');
+    const stamped = req.headers[STATION_SIGNATURE_HEADER];
+    if (stamped !== undefined) {
+      const path = req.path ?? `/api/v1/hooks/${req.environment}/${req.workflowId}/${req.trigger}`;
+      const sig = verifyTimestamped(stamped, path, req.rawBody, secrets);
+      if (!sig) {
+        this.station.logger.warn({ ...where, scheme: 'x-station-signature' }, 'webhook signature does not match (t.path.body with the secret)');
+        return { refused: unknownTrigger(req, 'unauthorized') };
+      }
+      const skew = Math.round(this.now() / 1000) - sig.t;
+      if (Math.abs(skew) > SIGNATURE_TOLERANCE_SECONDS) {
+        return {
+          refused: fail(401, 'unauthorized', 'STN_E_WEBHOOK_STALE', `the signature's timestamp is ${skew} s from the server's clock; at most ${SIGNATURE_TOLERANCE_SECONDS} s is accepted`, {
+            skewSeconds: skew,
+          }),
+        };
+      }
+      return { digest: sig.digest };
     }
-    if (!verifySignature(req.rawBody, req.headers, secret)) {
-      return fail(401, 'unauthorized', 'STN_E_WEBHOOK_SIGNATURE', 'the signature does not match the body (HMAC-SHA256 of the raw body with the shared secret)');
+    if (trigger.requireTimestamp === true || !hasSignature(req.headers) || !secrets.some((secret) => verifySignature(req.rawBody, req.headers, secret))) {
+      this.station.logger.warn(
+        { ...where, scheme: trigger.requireTimestamp === true ? 'x-station-signature required' : hasSignature(req.headers) ? 'body' : 'none' },
+        'webhook request without a valid signature',
+      );
+      return { refused: unknownTrigger(req, 'unauthorized') };
     }
-    return undefined;
+    return {};
   }
 
   private failure(err: unknown): WebhookResponse {
@@ -170,15 +218,29 @@ export class WebhookHandler {
   }
 }
 
-/** The delivery id: the trigger's own `dedupeHeader`, or X-GitHub-Delivery, then Idempotency-Key. */
+/**
+ * The delivery id: the trigger's own `dedupeHeader`, or X-GitHub-Delivery, then Idempotency-Key. Taken exactly as sent
+ * (Node already drops the spaces around a header value): `ABC` and `abc` are two deliveries.
+ */
 function deliveryIdOf(trigger: WebhookTrigger, headers: RequestHeaders): string | undefined {
   const names = trigger.dedupeHeader !== undefined ? [trigger.dedupeHeader.toLowerCase()] : ['x-github-delivery', 'idempotency-key'];
   for (const name of names) {
     const v = headers[name];
     const value = Array.isArray(v) ? v[0] : v;
-    if (value !== undefined && value.trim() !== '') return value.trim();
+    if (value !== undefined && value !== '') return value;
   }
   return undefined;
+}
+
+/**
+ * The one answer for "no such trigger" and "not signed by its secret" (404 STN_E_NOT_FOUND, the same body): telling
+ * them apart would let anyone probe which workflows and triggers exist. The log and the metric keep the real outcome.
+ */
+function unknownTrigger(req: WebhookRequest, outcome: WebhookOutcome): WebhookResponse {
+  const message =
+    `no enabled webhook trigger "${req.trigger}" for workflow "${req.workflowId}" in environment "${req.environment}" ` +
+    'accepts this request (check the URL, and the signature when the trigger has a secret)';
+  return fail(404, outcome, 'STN_E_NOT_FOUND', message);
 }
 
 function fail(

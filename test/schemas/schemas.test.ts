@@ -233,7 +233,8 @@ describe('workflow schema', () => {
       concurrency: true,
     };
     const webhook: Record<keyof WebhookTrigger, true> = {
-      type: true, name: true, secretEnv: true, dedupeHeader: true, input: true, enabled: true,
+      type: true, name: true, secretEnv: true, previousSecretEnv: true, requireTimestamp: true, dedupeHeader: true,
+      requireDeliveryId: true, input: true, enabled: true,
     };
     const keys = (o: object): string[] => Object.keys(o).sort();
     const schema = workflowSchema as SchemaNode;

@@ -57,6 +57,8 @@ export async function runCommand(station: Station, workflowId: string, opts: Run
       input,
       idempotencyKey: opts.idempotencyKey,
       version,
+      // The local CLI holds the database itself, so it is as trusted as an admin token; a pin is still audited.
+      pinnedBy: version !== undefined ? `cli:${cliUser() ?? 'unknown'}` : undefined,
       initiator: cliUser(),
       trigger: { type: 'manual', via: 'cli' },
     });
@@ -68,6 +70,9 @@ export async function runCommand(station: Station, workflowId: string, opts: Run
     throw err;
   }
   const { run, created } = started;
+  if (started.pinned) {
+    station.logger.warn({ run_id: run.id, workflow_id: run.workflow_id, env: run.environment, version: run.version, by: `cli:${cliUser() ?? 'unknown'}` }, 'run pinned to a version that is not the active one');
+  }
 
   if (opts.detach) {
     // stdout is only the id, so `id=$(stn run --detach …)` works whether or not the run already existed.

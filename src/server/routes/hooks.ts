@@ -14,13 +14,16 @@ const hookResponses = {
     properties: { runId: { type: 'string' }, duplicate: { type: 'boolean' } },
     required: ['runId', 'duplicate'],
   },
-  400: { ...errorSchema, description: 'The body claims to be JSON but is not, or the delivery id is too long.' },
-  401: { ...errorSchema, description: 'Signature missing or wrong.' },
-  404: { ...errorSchema, description: 'No such environment, workflow or enabled webhook trigger.' },
+  400: { ...errorSchema, description: 'The body claims to be JSON but is not, the delivery id is too long, or it is missing and the trigger requires one.' },
+  401: { ...errorSchema, description: 'A correctly signed X-Station-Signature whose timestamp is more than 5 minutes off (STN_E_WEBHOOK_STALE).' },
+  404: {
+    ...errorSchema,
+    description: 'No such environment, workflow or enabled webhook trigger, or the signature is missing or wrong (one answer for all, so the existence of a trigger is not revealed).',
+  },
   409: { ...errorSchema, description: 'The workflow has no runnable version.' },
   413: { ...errorSchema, description: 'The body is larger than server.maxBodyBytes.' },
   422: { ...errorSchema, description: 'The input fails inputSchema (details.errors) or the mapping fails.' },
-  500: { ...errorSchema, description: 'The secret variable of the trigger is not set in the daemon.' },
+  500: { ...errorSchema, description: 'Internal error while starting the run.' },
 } as const;
 
 interface HookParams {
@@ -45,10 +48,12 @@ export function hookRoutes(app: FastifyInstance, deps: ServerDeps): void {
       config: { auth: 'hmac' },
       schema: {
         tags: ['triggers'],
-        summary: 'Webhook trigger: HMAC-SHA256 of the raw body (X-Hub-Signature-256 or X-Signature) with the secret of the trigger\'s secretEnv.',
+        summary:
+          'Webhook trigger: X-Station-Signature: t=<unix>,v1=<HMAC-SHA256 of "<t>.<path>.<body>">, or the body-only X-Hub-Signature-256 / X-Signature, ' +
+          "with the secret of the trigger's secretEnv (or previousSecretEnv).",
         description:
-          '202 {runId}; 200 {runId, duplicate: true} for a repeated delivery id; 401 bad signature; 404 unknown or disabled; ' +
-          '413 body too large; 422 invalid input.',
+          '202 {runId}; 200 {runId, duplicate: true} for a repeated delivery id or a replayed timestamped signature; 404 unknown, disabled, ' +
+          'or signature missing or wrong; 401 timestamp more than 5 minutes off; 400 delivery id missing (requireDeliveryId); 413 body too large; 422 invalid input.',
         security: [],
         params: {
           type: 'object',
@@ -66,6 +71,7 @@ export function hookRoutes(app: FastifyInstance, deps: ServerDeps): void {
         trigger: req.params.trigger,
         rawBody: req.body ?? Buffer.alloc(0),
         headers: req.headers,
+        path: req.url,
         query: req.query as Record<string, string | string[] | undefined>,
       });
       deps.metrics.webhookDelivery(res.outcome ?? webhookOutcome(res.status));

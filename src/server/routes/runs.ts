@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { eventJson, mustGetRun, runDetailJson, runSummaryJson } from '../../cli/run-view.js';
 import type { JsonValue } from '../../definitions/types.js';
 import { RUN_STATUSES } from '../../store/runs.js';
-import { actorOf } from '../auth.js';
+import { actorOf, allows } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
 import { waitForRunEnd } from '../run-tail.js';
@@ -51,7 +51,11 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
             workflowId: { type: 'string', minLength: 1, maxLength: 128 },
             environment: { type: 'string', minLength: 1, maxLength: 128 },
             input: { description: "Run input, validated against the workflow's inputSchema (default {})." },
-            version: { type: 'integer', minimum: 1, description: 'Run this version instead of the active one.' },
+            version: {
+              type: 'integer',
+              minimum: 1,
+              description: 'Run this version instead of the active one: needs the admin role (403 STN_E_VERSION_PIN_FORBIDDEN), audited as run:version_pinned.',
+            },
             idempotencyKey: { type: 'string', minLength: 1, maxLength: 256, description: 'A repeated key returns the first run.' },
           },
         },
@@ -60,16 +64,23 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
     },
     async (req, reply) => {
       const b = req.body;
-      const { run, created } = station.runs.start({
+      const by = actorOf(req.principal);
+      // Only an admin may pin a version other than the active one (the service refuses it otherwise).
+      const admin = req.principal !== null && allows(req.principal, 'admin');
+      const { run, created, pinned } = station.runs.start({
         workflowId: b.workflowId,
         environment: b.environment,
         input: b.input,
         version: b.version,
+        pinnedBy: admin ? (by ?? undefined) : undefined,
         idempotencyKey: b.idempotencyKey,
         trigger: { type: 'manual', via: 'api' },
-        initiator: actorOf(req.principal) ?? undefined,
+        initiator: by ?? undefined,
       });
-      if (created) req.log.info({ run_id: run.id, workflow_id: run.workflow_id, env: run.environment, by: actorOf(req.principal) }, 'run started via API');
+      if (created) req.log.info({ run_id: run.id, workflow_id: run.workflow_id, env: run.environment, by }, 'run started via API');
+      if (pinned) {
+        req.log.warn({ run_id: run.id, workflow_id: run.workflow_id, env: run.environment, version: run.version, by }, 'run pinned to a version that is not the active one');
+      }
       const wait = req.query.wait ?? 0;
       if (wait > 0) {
         // A caller that goes away, or a daemon that shuts down, ends the wait (never the run).
