@@ -148,12 +148,12 @@ describe('webhook triggers through stn serve', () => {
     expect(run).toMatchObject({ status: 'COMPLETED', trigger: { type: 'webhook', name: 'github' }, initiator: 'webhook:github' });
   });
 
-  it('a bad signature gets 401 and starts nothing', async () => {
+  it('a bad signature gets the unknown-trigger answer (404) and starts nothing', async () => {
     const before = runCount(r, 'deploy');
     const body = JSON.stringify({ repository: { name: 'api' }, replicas: 2 });
     const res = await post(hook, body, { 'x-hub-signature-256': `sha256=${signBody(body, 'wrong')}` });
-    expect(res.status).toBe(401);
-    expect(res.json).toMatchObject({ error: { code: 'STN_E_WEBHOOK_SIGNATURE' } });
+    expect(res.status).toBe(404);
+    expect(res.json).toMatchObject({ error: { code: 'STN_E_NOT_FOUND' } });
     expect(runCount(r, 'deploy')).toBe(before);
   });
 

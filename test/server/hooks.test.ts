@@ -60,11 +60,11 @@ describe('webhook route', () => {
     expect(await metric('accepted')).toBeGreaterThanOrEqual(1);
   });
 
-  it('refuses a bad signature with 401 and counts it', async () => {
+  it('refuses a bad signature with the unknown-trigger answer (404) and counts it as unauthorized', async () => {
     const before = await metric('unauthorized');
     const r = await hook('{"ok":true}', { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${signBody('{"ok":false}', HOOK_SECRET)}` });
-    expect(r.statusCode).toBe(401);
-    expect((JSON.parse(r.body) as { error: { code: string } }).error.code).toBe('STN_E_WEBHOOK_SIGNATURE');
+    expect(r.statusCode).toBe(404);
+    expect((JSON.parse(r.body) as { error: { code: string } }).error.code).toBe('STN_E_NOT_FOUND');
     expect(await metric('unauthorized')).toBe(before + 1);
   });
 

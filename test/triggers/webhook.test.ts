@@ -121,24 +121,28 @@ describe('webhook triggers', () => {
     expect(runCount()).toBe(2);
   });
 
-  it('answers 401 to a wrong or missing signature and starts nothing', () => {
+  it('answers a wrong or missing signature like an unknown trigger (404, same body) and starts nothing', () => {
+    const unknown = handler.handle(request('no-such-trigger', GOOD));
+    expect(unknown.status).toBe(404);
     const wrong = request('github', GOOD, { 'x-hub-signature-256': `sha256=${signBody(Buffer.from(JSON.stringify(GOOD)), 'guess')}` });
     const r1 = handler.handle(wrong);
-    expect(r1.status).toBe(401);
-    expect(errorOf(r1).code).toBe('STN_E_WEBHOOK_SIGNATURE');
+    expect(r1.status).toBe(404);
+    expect(r1.outcome).toBe('unauthorized');
+    expect(errorOf(r1)).toEqual({ ...errorOf(unknown), message: errorOf(unknown).message.replace('no-such-trigger', 'github') });
     const tampered = signed('github', GOOD);
     const forged = { ...tampered, rawBody: Buffer.from(JSON.stringify({ ...GOOD, replicas: 99 })) };
-    expect(handler.handle(forged).status).toBe(401);
+    expect(handler.handle(forged).status).toBe(404);
     const missing = handler.handle(request('github', GOOD));
-    expect(missing.status).toBe(401);
-    expect(errorOf(missing).message).toMatch(/missing signature/);
+    expect(missing.status).toBe(404);
+    expect(errorOf(missing).code).toBe('STN_E_NOT_FOUND');
     expect(runCount()).toBe(0);
   });
 
-  it('refuses every delivery (500, never unsigned) when the secret variable is not set in the daemon', () => {
+  it('refuses every delivery (never unsigned) when the secret variable is not set in the daemon, answering like an unknown trigger', () => {
     const res = handler.handle(request('unset', GOOD, { 'x-signature': signBody(Buffer.from(JSON.stringify(GOOD)), '') }));
-    expect(res.status).toBe(500);
-    expect(errorOf(res).code).toBe('STN_E_CONFIG');
+    expect(res.status).toBe(404);
+    expect(res.outcome).toBe('error');
+    expect(errorOf(res).code).toBe('STN_E_NOT_FOUND');
     expect(errorOf(res).message).not.toContain('NOT_SET_ANYWHERE');
     expect(runCount()).toBe(0);
   });
