@@ -5,6 +5,7 @@ import type { RunEvent, RunEventMap, RunEventType, RunEvents } from '../engine/e
 import { NotFoundError, StationError } from '../errors.js';
 import type { ApprovalFilter, ApprovalRow, ApprovalStore, VoteRow } from '../store/approvals.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
+import { isApprover, personKeys, samePerson, staticApprovers, voteKeys, type ApproverSet } from './identity.js';
 import { approversOf, decisionOf, type Actor, type ApprovalRequest, type Decision } from './types.js';
 
 export interface ApprovalServiceOptions {
@@ -26,10 +27,11 @@ export interface DecideRequest {
   actor: Actor;
   comment?: string | undefined;
   /**
-   * The Slack user ids the approval's `approvers` resolve to (emails and groups looked up by the caller). Required for
-   * Slack decisions when approvers are declared; API and CLI callers are authorized by their token role / database access.
+   * The approval's `approvers`, resolved by the caller (through Slack, which expands groups and emails). Without it
+   * they are resolved here without Slack: emails and user ids as written, `group:` entries match nobody. The list
+   * applies to every source: Slack, API and CLI.
    */
-  approverIds?: ReadonlySet<string> | undefined;
+  approvers?: ApproverSet | undefined;
 }
 
 export interface DecideResult {
@@ -41,8 +43,8 @@ export interface DecideResult {
   remaining: number;
 }
 
-/** Why a decision was refused (audited as `approval:refused`). */
-export type Refusal = 'not-approver' | 'self-approval' | 'already-voted';
+/** Why a decision was refused (audited as `approval:refused`, except a second vote). */
+export type Refusal = 'not-approver' | 'self-approval' | 'already-voted' | 'wrong-message';
 
 /** Thrown when an approval is no longer PENDING: the first decision stands. */
 export class ApprovalDecidedError extends StationError {
@@ -184,7 +186,9 @@ export class ApprovalService {
         return undefined;
       }
       const comment = req.comment !== undefined && req.comment.trim() !== '' ? req.comment.trim() : null;
+      const person = actorKeys(req.actor);
       this.o.store.addVote({
+        person: JSON.stringify(person),
         approval_id: a.id,
         voter: `${req.actor.source}:${req.actor.id}`,
         source: req.actor.source,
@@ -228,11 +232,31 @@ export class ApprovalService {
   }
 
   private refusal(a: ApprovalRow, req: DecideRequest): Refusal | undefined {
-    if (req.actor.source === 'slack' && approversOf(a).length > 0 && !req.approverIds?.has(req.actor.id)) return 'not-approver';
+    const approvers = approversOf(a);
+    if (approvers.length > 0 && !isApprover(req.approvers ?? staticApprovers(approvers), req.actor)) return 'not-approver';
     if (req.vote === 'approve' && a.allow_self_approval === 0 && isInitiator(a.initiator, req.actor)) return 'self-approval';
+    // One person, one vote: a Slack click and an API or CLI vote that resolve to the same person count once.
+    const me = actorKeys(req.actor);
     const voter = `${req.actor.source}:${req.actor.id}`;
-    if (this.o.store.votes(a.id).some((v) => v.voter === voter)) return 'already-voted';
+    if (this.o.store.votes(a.id).some((v) => v.voter === voter || samePerson(voteKeys(v), me))) return 'already-voted';
     return undefined;
+  }
+
+  /**
+   * Records a refusal decided outside a vote (a Slack click on a message that is not the approval's own) as
+   * `approval:refused`, for audit. Nothing else changes; unknown or decided approvals are left alone.
+   */
+  refuse(approvalId: string, actor: Actor, vote: 'approve' | 'reject', reason: Refusal): void {
+    const published: RunEvent[] = [];
+    this.o.runs.transaction(() => {
+      const a = this.o.store.get(approvalId);
+      if (!a || a.status !== 'PENDING') return;
+      const run = this.o.runs.run(a.run_id);
+      if (!run) return;
+      const by = { source: actor.source, id: actor.id, name: actor.name };
+      published.push(this.appendEvent(run, a.step_id, 'approval:refused', { approvalId: a.id, by, vote, reason }, new Date(this.now()).toISOString()));
+    });
+    for (const e of published) this.o.events.emit(e);
   }
 
   private approvalVotes(approvalId: string): Decision['approvals'] {
@@ -285,7 +309,7 @@ export function isInitiator(initiator: string | null, actor: Actor): boolean {
   // A cron slot or a webhook delivery started the run, not a person: the trigger's name is nobody's identity.
   if (who.startsWith('cron:') || who.startsWith('webhook:')) return false;
   const bare = who.includes(':') ? who.slice(who.indexOf(':') + 1) : who;
-  const names = [actor.id, actor.name, actor.email, actor.email?.split('@')[0]]
+  const names = [actor.id, actor.name, actor.email, actor.email?.split('@')[0], actor.user]
     .filter((n): n is string => typeof n === 'string' && n !== '')
     .map((n) => n.toLowerCase());
   return names.includes(who) || names.includes(bare);
@@ -298,12 +322,19 @@ function refusalText(reason: Refusal, a: ApprovalRow, actor: Actor): string {
     case 'self-approval':
       return `${actor.name} started this run and may not approve it (allowSelfApproval: false)`;
     case 'already-voted':
-      return `${actor.name} already voted on approval ${a.id}; it needs ${a.required_approvals} distinct approvers`;
+      return `${actor.name} already voted on approval ${a.id} (from Slack, the API or the CLI); it needs ${a.required_approvals} distinct people`;
+    case 'wrong-message':
+      return `this button does not belong to the Slack message of approval ${a.id}`;
     default: {
       const never: never = reason;
       return String(never);
     }
   }
+}
+
+/** A voter's identities plus its source-specific key (a token without a person is still itself). */
+function actorKeys(actor: Actor): string[] {
+  return [...personKeys(actor), `voter:${actor.source}:${actor.id}`.toLowerCase()];
 }
 
 /** The engine's view of the service (InterpreterDeps['approvals']): every call joins the engine's transaction. */

@@ -4,13 +4,19 @@ import type { ApprovalRow, ApprovalStatus, VoteRow } from '../store/approvals.js
 /** Where a decision came from (DESIGN §7); `timeout` is Station itself applying `onTimeout`. */
 export type DecisionSource = 'slack' | 'api' | 'cli' | 'timeout';
 
-/** Who decides: a Slack user (id U…, their name, their email when known), an API token name, or a CLI user. */
+/**
+ * Who decides: a Slack user (id U…, their name, their email when known), an API token (its name, and the person
+ * configured on it), or a CLI user. `email` and `user` are the person's identities (src/approvals/identity.ts): what
+ * `approvers` are matched against and what makes two votes one person's.
+ */
 export interface Actor {
   source: Exclude<DecisionSource, 'timeout'>;
   id: string;
   name: string;
-  /** Slack users only, when known: used for the self-approval check. */
+  /** The person's email: from Slack (users.info), the token's `email`, or `stn approve --as <email>`. */
   email?: string | undefined;
+  /** The person's user id: the Slack user id of a click, the token's `user`, or the CLI user (`--as`, login name). */
+  user?: string | undefined;
 }
 
 /** The step result of a decided approval, so a later `switch` can test `approved == true`. */

@@ -27,7 +27,7 @@ export interface StationFile {
     publicUrl?: string;
     maxBodyBytes?: number;
     shutdownGraceSeconds?: number;
-    tokens?: Array<{ name: string; role: TokenRole; sha256?: string; env?: string }>;
+    tokens?: Array<{ name: string; role: TokenRole; sha256?: string; env?: string; user?: string; email?: string }>;
   };
   git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string };
   engine?: { concurrency?: number; leaseSeconds?: number };
@@ -83,15 +83,19 @@ export interface ResolvedToken {
   readonly sha256: string | null;
   /** The environment variable the token came from, if any (for error messages). */
   readonly env: string | undefined;
+  /** The person holding the token (approvals count people): a Slack user id or login, and an email. */
+  readonly user: string | undefined;
+  readonly email: string | undefined;
 }
 
 
 function resolveTokens(file: StationFile, env: NodeJS.ProcessEnv): ResolvedToken[] {
   return (file.server?.tokens ?? []).map((t) => {
-    if (t.sha256 !== undefined) return { name: t.name, role: t.role, sha256: t.sha256, env: undefined };
+    const person = { user: t.user, email: t.email };
+    if (t.sha256 !== undefined) return { name: t.name, role: t.role, sha256: t.sha256, env: undefined, ...person };
     const value = t.env !== undefined ? env[t.env] : undefined;
     const sha256 = value ? createHash('sha256').update(value).digest('hex') : null;
-    return { name: t.name, role: t.role, sha256, env: t.env };
+    return { name: t.name, role: t.role, sha256, env: t.env, ...person };
   });
 }
 

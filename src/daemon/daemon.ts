@@ -239,6 +239,7 @@ export class Daemon {
       },
       verifySignature,
       slack: this.slack,
+      approverDirectory: this.slack?.directory,
       env: this.env,
     };
   }

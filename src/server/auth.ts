@@ -25,6 +25,9 @@ export interface Principal {
   role: Role;
   /** True when the server runs without tokens (loopback only). */
   anonymous: boolean;
+  /** The person holding the token (server.tokens `user` / `email`), for approvals: who a vote counts as. */
+  user?: string | undefined;
+  email?: string | undefined;
 }
 
 declare module 'fastify' {
@@ -61,7 +64,7 @@ export class Auth {
         throw new ConfigError(`server.tokens: token "${t.name}" reads environment variable ${t.env ?? '?'}, which is not set`);
       }
       if (this.byHash.has(t.sha256)) throw new ConfigError(`server.tokens: tokens "${t.name}" and "${this.byHash.get(t.sha256)?.name ?? '?'}" are the same token`);
-      this.byHash.set(t.sha256, { name: t.name, role: t.role, anonymous: false });
+      this.byHash.set(t.sha256, { name: t.name, role: t.role, anonymous: false, user: t.user, email: t.email });
     }
   }
 

@@ -1,3 +1,4 @@
+import type { ApproverDirectory } from '../approvals/identity.js';
 import type { Station } from '../context.js';
 import type { StatsStore } from '../store/stats.js';
 import type { SyncOptions, SyncReport } from '../sync/sync.js';
@@ -58,5 +59,7 @@ export interface ServerDeps {
   verifySignature?: VerifySignature | undefined;
   /** Slack in HTTP mode (src/slack/runtime.ts): POST /slack/events. */
   slack?: { handleHttp(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; body: string | Record<string, unknown> }> } | undefined;
+  /** Slack's directory (when Slack is configured): API votes resolve `group:` approvers and emails through it. */
+  approverDirectory?: ApproverDirectory | undefined;
   env: NodeJS.ProcessEnv;
 }

@@ -1,5 +1,6 @@
 import type { App } from '@slack/bolt';
 import { ApprovalDecidedError, ApprovalForbiddenError, type ApprovalService } from '../approvals/service.js';
+import { isApprover, resolveApprovers, type ApproverSet } from '../approvals/identity.js';
 import { approversOf, decisionOf, type Actor } from '../approvals/types.js';
 import { StationError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -27,8 +28,8 @@ interface ActionBody {
   user: SlackUser;
   channel?: { id: string };
   /** The clicked message: its thread_ts is the run's thread (the request is a reply in it). */
-  message?: { thread_ts?: string };
-  container?: { thread_ts?: string };
+  message?: { ts?: string; thread_ts?: string };
+  container?: { message_ts?: string; channel_id?: string; thread_ts?: string };
   trigger_id?: string;
   actions?: Array<{ value?: string }>;
 }
@@ -38,7 +39,17 @@ interface ViewBody {
   view: { private_metadata?: string; state?: { values?: Record<string, Record<string, { value?: string | null }>> } };
 }
 
-type Check = { ok: true; approval: ApprovalRow; approverIds: Set<string> | undefined; actor: Actor } | { ok: false; text: string };
+type Check = { ok: true; approval: ApprovalRow; approvers: ApproverSet | undefined; actor: Actor } | { ok: false; text: string };
+
+/**
+ * Whether a click came from the approval's own Slack message. A button carrying the id of another approval (a
+ * message posted by a workflow's slack.post, an older message, a crafted payload) must not decide it.
+ */
+function fromApprovalMessage(b: ActionBody, a: ApprovalRow): boolean {
+  const ts = b.container?.message_ts ?? b.message?.ts;
+  const channel = b.container?.channel_id ?? b.channel?.id;
+  return a.slack_ts !== null && a.channel !== null && ts === a.slack_ts && channel === a.channel;
+}
 
 /**
  * The Approve button decides at once; Reject opens a modal (the confirmation, with an optional reason) and decides on
@@ -60,7 +71,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
   };
 
   /** Who clicked, and whether they may vote at all (the approval service makes the final, transactional check). */
-  const check = async (approvalId: string, user: SlackUser): Promise<Check> => {
+  const check = async (approvalId: string, user: SlackUser, clicked?: { body: ActionBody; vote: 'approve' | 'reject' }): Promise<Check> => {
     let approval: ApprovalRow;
     try {
       approval = d.approvals.get(approvalId);
@@ -68,24 +79,34 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
       return { ok: false, text: `This approval (${approvalId}) no longer exists in Station.` };
     }
     if (approval.status !== 'PENDING') return { ok: false, text: decidedText(approval) };
+    const name = user.name ?? user.username ?? user.id;
+    if (clicked && !fromApprovalMessage(clicked.body, approval)) {
+      d.logger.warn(
+        { approval_id: approval.id, user: user.id, channel: clicked.body.channel?.id, ts: clicked.body.container?.message_ts ?? clicked.body.message?.ts },
+        'refused a Slack click: the button is not on the approval\'s own message',
+      );
+      d.approvals.refuse(approval.id, { source: 'slack', id: user.id, name, user: user.id }, clicked.vote, 'wrong-message');
+      return { ok: false, text: `This button does not belong to approval ${approval.id}'s message: use the buttons in the run's thread, or "stn approve".` };
+    }
     const approvers = approversOf(approval);
-    let approverIds: Set<string> | undefined;
+    let resolved: ApproverSet | undefined;
     let email: string | undefined;
     try {
-      if (approvers.length > 0) approverIds = await d.directory.resolve(approvers);
-      if (approval.allow_self_approval === 0 && approval.initiator) email = await d.directory.emailOf(user.id);
+      if (approvers.length > 0) resolved = await resolveApprovers(approvers, d.directory);
+      // The email makes a Slack click and an API or CLI vote of the same person one vote (and serves self-approval).
+      email = await d.directory.emailOf(user.id);
     } catch (err) {
       d.logger.warn({ approval_id: approvalId, error: slackErrorText(err) }, 'could not resolve the approvers with Slack');
       return { ok: false, text: `Station could not check the approvers with Slack (${slackErrorText(err)}). Try again, or decide with "stn approve".` };
     }
-    const actor: Actor = { source: 'slack', id: user.id, name: user.name ?? user.username ?? user.id, email };
-    return { ok: true, approval, approverIds, actor };
+    const actor: Actor = { source: 'slack', id: user.id, name, email, user: user.id };
+    return { ok: true, approval, approvers: resolved, actor };
   };
 
   /** Records the vote; returns the text to tell the clicker, or undefined when the message update says it all. */
   const vote = (c: Extract<Check, { ok: true }>, kind: 'approve' | 'reject', comment: string | undefined): string | undefined => {
     try {
-      const res = d.approvals.decide({ approvalId: c.approval.id, vote: kind, actor: c.actor, comment, approverIds: c.approverIds });
+      const res = d.approvals.decide({ approvalId: c.approval.id, vote: kind, actor: c.actor, comment, approvers: c.approvers });
       d.notify();
       if (res.outcome === 'recorded') return `Your approval is recorded: ${res.remaining} more needed.`;
       return undefined;
@@ -100,7 +121,7 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
   app.action(ACTION_APPROVE, async ({ ack, body }) => {
     await ack();
     const b = body as unknown as ActionBody;
-    const c = await check(b.actions?.[0]?.value ?? '', b.user);
+    const c = await check(b.actions?.[0]?.value ?? '', b.user, { body: b, vote: 'approve' });
     const text = c.ok ? vote(c, 'approve', undefined) : c.text;
     if (text) await ephemeral(b, c.ok ? c.approval.channel : undefined, text);
   });
@@ -108,13 +129,13 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
   app.action(ACTION_REJECT, async ({ ack, body }) => {
     await ack();
     const b = body as unknown as ActionBody;
-    const c = await check(b.actions?.[0]?.value ?? '', b.user);
+    const c = await check(b.actions?.[0]?.value ?? '', b.user, { body: b, vote: 'reject' });
     if (!c.ok) {
       await ephemeral(b, undefined, c.text);
       return;
     }
     // Refuse before the modal, so someone who may not decide never gets a Reject dialog.
-    if (approversOf(c.approval).length > 0 && !c.approverIds?.has(c.actor.id)) {
+    if (c.approvers !== undefined && !isApprover(c.approvers, c.actor)) {
       await ephemeral(b, c.approval.channel, vote(c, 'reject', undefined) ?? 'You cannot reject this.');
       return;
     }

@@ -37,6 +37,8 @@ export class SlackRuntime {
   readonly client: WebClient;
   readonly notifier: SlackNotifier;
   readonly mode: 'http' | 'socket';
+  /** Resolves approvers (emails, groups) and users' emails through Slack, cached; also used by API votes. */
+  readonly directory: SlackDirectory;
   private readonly app: App;
   private readonly receiver: FastifyBoltReceiver | undefined;
   private started = false;
@@ -98,9 +100,10 @@ export class SlackRuntime {
       ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
       ...(o.now ? { now: o.now } : {}),
     });
+    this.directory = new SlackDirectory(this.client, logger);
     registerInteractions(this.app, {
       approvals: station.approvals,
-      directory: new SlackDirectory(this.client, logger),
+      directory: this.directory,
       client: this.client,
       logger,
       notify: () => this.notifier.poke(),

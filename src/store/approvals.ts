@@ -50,6 +50,8 @@ export interface VoteRow {
   vote: 'approve' | 'reject';
   comment: string | null;
   created_at: string;
+  /** JSON list of the voter's normalized identities (src/approvals/identity.ts); null for older votes. */
+  person: string | null;
 }
 
 export interface ThreadRow {
@@ -105,8 +107,8 @@ export class ApprovalStore {
       ),
       touch: db.prepare('UPDATE workflow_approvals SET slack_version = slack_version + 1, updated_at = ? WHERE id = ?'),
       voteInsert: db.prepare(
-        `INSERT INTO workflow_approval_votes (approval_id, voter, source, voter_id, voter_name, vote, comment, created_at)
-         VALUES (@approval_id, @voter, @source, @voter_id, @voter_name, @vote, @comment, @created_at)
+        `INSERT INTO workflow_approval_votes (approval_id, voter, source, voter_id, voter_name, vote, comment, created_at, person)
+         VALUES (@approval_id, @voter, @source, @voter_id, @voter_name, @vote, @comment, @created_at, @person)
          ON CONFLICT (approval_id, voter) DO NOTHING`,
       ),
       votes: db.prepare<[string], VoteRow>('SELECT * FROM workflow_approval_votes WHERE approval_id = ? ORDER BY created_at, voter'),

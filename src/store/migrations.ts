@@ -339,4 +339,13 @@ ALTER TABLE engine_workers ADD COLUMN boot_id TEXT;
 ALTER TABLE engine_workers ADD COLUMN pid_ns TEXT;
 `,
   },
+  {
+    version: 6,
+    name: 'the person behind an approval vote',
+    sql: `
+-- The normalized identities of the person who voted (JSON list of "email:<address>" / "user:<id>"), so votes from
+-- Slack, the API and the CLI that are one person count once. NULL for votes recorded before: their voter key decides.
+ALTER TABLE workflow_approval_votes ADD COLUMN person TEXT;
+`,
+  },
 ];

@@ -78,18 +78,28 @@ function printApprovals(items: ApprovalJson[], status: ApprovalStatus | undefine
   return 0;
 }
 
-/** `stn approve|reject <approval-id> [--comment]`: the decider is the CLI user (who can reach the database). */
+/**
+ * Who a local CLI vote counts as: `--as <email or user id>`, else the login name. The local CLI holds the database, so
+ * this is who the operator says they are; it is matched against `approvers` and against the person's Slack and API
+ * votes like any other identity (docs/approvals.md "Who counts").
+ */
+export function cliActor(as: string | undefined): Actor {
+  const who = as?.trim() || cliUser() || 'unknown';
+  return who.includes('@') ? { source: 'cli', id: who, name: who, email: who } : { source: 'cli', id: who, name: who, user: who };
+}
+
+/** `stn approve|reject <approval-id> [--comment] [--as]`: the decider is the CLI user (who can reach the database). */
 export function decideCommand(
   station: Station,
   approvalId: string,
   vote: 'approve' | 'reject',
-  opts: { comment?: string; json: boolean },
+  opts: { comment?: string; as?: string; json: boolean },
 ): number {
-  const user = cliUser() ?? 'unknown';
-  const actor: Actor = { source: 'cli', id: user, name: user };
+  const actor = cliActor(opts.as);
   const res = station.approvals.decide({ approvalId, vote, actor, comment: opts.comment });
   const approval = approvalJson(res.approval, station.approvals.votes(approvalId));
-  return printDecision({ outcome: res.outcome, remaining: res.remaining, by: actor, approval }, opts.json);
+  const by = { source: actor.source, id: actor.id, name: actor.name };
+  return printDecision({ outcome: res.outcome, remaining: res.remaining, by, approval }, opts.json);
 }
 
 /**
@@ -144,9 +154,13 @@ export function registerApprovalCommands(program: Command, ctx: ApprovalCliConte
       )
       .argument('<approval-id>', 'from "stn approvals list" or the Slack message')
       .option('--comment <text>', 'why; stored with the decision and shown in Slack')
-      .action(async (id: string, opts: { comment?: string }) => {
+      .option('--as <person>', 'vote as this email or user id (matched against the approvers); default: your login name')
+      .action(async (id: string, opts: { comment?: string; as?: string }) => {
         const r = ctx.remote();
-        if (r) return ctx.setExitCode(await remoteDecide(r, id, vote, { ...opts, json: ctx.json() }));
+        if (r) {
+          if (opts.as !== undefined) throw new UsageError("--as is for the local database; with --server the vote counts as the token's person (server.tokens user/email)");
+          return ctx.setExitCode(await remoteDecide(r, id, vote, { comment: opts.comment, json: ctx.json() }));
+        }
         await ctx.withStation((s) => decideCommand(s, id, vote, { ...opts, json: ctx.json() }));
       });
   }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { approvalJson } from '../../approvals/types.js';
-import type { Actor } from '../../approvals/types.js';
+import { resolveApprovers, staticApprovers, type ApproverSet } from '../../approvals/identity.js';
+import { approversOf, type Actor } from '../../approvals/types.js';
 import { APPROVAL_STATUSES, type ApprovalRow, type ApprovalStatus } from '../../store/approvals.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
@@ -15,11 +16,14 @@ const decisionBody = {
   properties: { comment: { type: 'string', maxLength: 2000, description: 'Why; stored with the decision and shown in Slack.' } },
 } as const;
 
-/** The API caller as an approval actor: the token's name (DESIGN §7: "API token name"). */
+/**
+ * The API caller as an approval actor: the token's name (DESIGN §7: "API token name"), voting as the person configured
+ * on the token (`user`, `email` in server.tokens). A token without a person matches no `approvers` list.
+ */
 function apiActor(req: FastifyRequest): Actor {
   const p = req.principal;
   const name = !p || p.anonymous ? 'local' : p.name;
-  return { source: 'api', id: name, name };
+  return { source: 'api', id: name, name, user: p?.user, email: p?.email };
 }
 
 /**
@@ -77,6 +81,30 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
     async (req) => ({ items: station.approvals.ofRun(req.params.id).map(view) }),
   );
 
+  /**
+   * The approval's approvers, resolved through Slack when the daemon has it (groups, emails to Slack ids); without
+   * Slack, or when Slack fails, as written (`group:` entries then match nobody: the refusal says so).
+   */
+  const resolvedApprovers = async (approvalId: string): Promise<ApproverSet | undefined> => {
+    const a = tryGet(approvalId);
+    if (!a) return undefined;
+    const list = approversOf(a);
+    if (list.length === 0 || !deps.approverDirectory) return undefined;
+    try {
+      return await resolveApprovers(list, deps.approverDirectory);
+    } catch (err) {
+      app.log.warn({ approval_id: approvalId, err }, 'could not resolve the approvers with Slack; group approvers match nobody');
+      return staticApprovers(list);
+    }
+  };
+  const tryGet = (id: string): ApprovalRow | undefined => {
+    try {
+      return station.approvals.get(id);
+    } catch {
+      return undefined;
+    }
+  };
+
   for (const vote of ['approve', 'reject'] as const) {
     app.post<{ Params: { id: string; aid: string }; Body: { comment?: string } | undefined }>(
       `${API}/workflow-runs/:id/approvals/:aid/${vote}`,
@@ -87,7 +115,8 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
           summary: vote === 'approve' ? 'Approve (counts toward requiredApprovals).' : 'Reject: the run fails and its compensations run.',
           description:
             'Body `{comment?}`. 409 STN_E_APPROVAL_DECIDED when already decided (details: the decision that stands); 403 STN_E_APPROVAL_FORBIDDEN ' +
-            'for self-approval or a second vote, STN_E_FORBIDDEN below role approver; 404 when the approval is not one of this run.',
+            "when the token's person (server.tokens user/email) is not one of the approvers, for self-approval, or for a second vote of the same person " +
+            '(from Slack, the API or the CLI); STN_E_FORBIDDEN below role approver; 404 when the approval is not one of this run.',
           params: {
             type: 'object',
             properties: {
@@ -102,7 +131,8 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
       },
       async (req) => {
         const actor = apiActor(req);
-        const res = station.approvals.decide({ approvalId: req.params.aid, runId: req.params.id, vote, actor, comment: req.body?.comment });
+        const approvers = await resolvedApprovers(req.params.aid);
+        const res = station.approvals.decide({ approvalId: req.params.aid, runId: req.params.id, vote, actor, comment: req.body?.comment, approvers });
         req.log.info({ run_id: req.params.id, approval_id: req.params.aid, vote, by: actor.id, outcome: res.outcome }, 'approval vote via API');
         return { outcome: res.outcome, remaining: res.remaining, by: actor, approval: view(res.approval) };
       },
