@@ -93,8 +93,9 @@ export function registerInteractions(app: App, d: InteractionDeps): void {
     let email: string | undefined;
     try {
       if (approvers.length > 0) resolved = await resolveApprovers(approvers, d.directory);
-      // The email makes a Slack click and an API or CLI vote of the same person one vote (and serves self-approval).
-      email = await d.directory.emailOf(user.id);
+      // The email makes a Slack click and an API or CLI vote of the same person one vote (and serves self-approval);
+      // someone who is not an approver is refused without it (listed emails were resolved to Slack ids above).
+      if (!resolved || isApprover(resolved, { user: user.id })) email = await d.directory.emailOf(user.id);
     } catch (err) {
       d.logger.warn({ approval_id: approvalId, error: slackErrorText(err) }, 'could not resolve the approvers with Slack');
       return { ok: false, text: `Station could not check the approvers with Slack (${slackErrorText(err)}). Try again, or decide with "stn approve".` };

@@ -89,8 +89,17 @@ async function pendingApproval(runId: string): Promise<{ id: string; slack: { ts
   }, 15_000, `a pending approval of ${runId}`);
 }
 
+/** A click on the approval's own message (Station refuses buttons from other messages), once it is in Slack. */
 async function click(approvalId: string, user: { id: string; name: string }): Promise<number> {
-  const body = interactionBody(buttonClick({ actionId: 'stn_approve', approvalId, user, channel: CHANNEL }));
+  const messageTs = await until(() => {
+    const d = db();
+    try {
+      return (d.prepare('SELECT slack_ts FROM workflow_approvals WHERE id = ?').get(approvalId) as { slack_ts: string | null }).slack_ts ?? undefined;
+    } finally {
+      d.close();
+    }
+  }, 15_000, `approval ${approvalId} posted to Slack`);
+  const body = interactionBody(buttonClick({ actionId: 'stn_approve', approvalId, user, channel: CHANNEL, messageTs }));
   const res = await fetch(`${serve?.url ?? ''}/slack/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature(SECRET, body, Math.floor(Date.now() / 1000)) },
