@@ -93,7 +93,7 @@ export class WebhookHandler {
     }
     // One answer for unknown, disabled and switched-off triggers and for a missing or wrong signature: a caller
     // without the secret learns nothing about what exists.
-    if (!found) return unknownTrigger(req, 'not_found');
+    if (!found) return unknownTrigger('not_found');
     const { trigger } = found;
 
     const checked = this.checkSignature(trigger, req);
@@ -157,7 +157,7 @@ export class WebhookHandler {
         { ...where, secret_env: trigger.secretEnv },
         'webhook secret variable is not set in the daemon environment: refusing every delivery of this trigger',
       );
-      return { refused: unknownTrigger(req, 'error') };
+      return { refused: unknownTrigger('error') };
     }
     const stamped = req.headers[STATION_SIGNATURE_HEADER];
     if (stamped !== undefined) {
@@ -165,7 +165,7 @@ export class WebhookHandler {
       const sig = verifyTimestamped(stamped, path, req.rawBody, secrets);
       if (!sig) {
         this.station.logger.warn({ ...where, scheme: 'x-station-signature' }, 'webhook signature does not match (t.path.body with the secret)');
-        return { refused: unknownTrigger(req, 'unauthorized') };
+        return { refused: unknownTrigger('unauthorized') };
       }
       const skew = Math.round(this.now() / 1000) - sig.t;
       if (Math.abs(skew) > SIGNATURE_TOLERANCE_SECONDS) {
@@ -182,7 +182,7 @@ export class WebhookHandler {
         { ...where, scheme: trigger.requireTimestamp === true ? 'x-station-signature required' : hasSignature(req.headers) ? 'body' : 'none' },
         'webhook request without a valid signature',
       );
-      return { refused: unknownTrigger(req, 'unauthorized') };
+      return { refused: unknownTrigger('unauthorized') };
     }
     return {};
   }
@@ -236,12 +236,12 @@ function deliveryIdOf(trigger: WebhookTrigger, headers: RequestHeaders): string 
  * The one answer for "no such trigger" and "not signed by its secret" (404 STN_E_NOT_FOUND, the same body): telling
  * them apart would let anyone probe which workflows and triggers exist. The log and the metric keep the real outcome.
  */
-function unknownTrigger(req: WebhookRequest, outcome: WebhookOutcome): WebhookResponse {
-  const message =
-    `no enabled webhook trigger "${req.trigger}" for workflow "${req.workflowId}" in environment "${req.environment}" ` +
-    'accepts this request (check the URL, and the signature when the trigger has a secret)';
-  return fail(404, outcome, 'STN_E_NOT_FOUND', message);
+function unknownTrigger(outcome: WebhookOutcome): WebhookResponse {
+  return fail(404, outcome, 'STN_E_NOT_FOUND', UNKNOWN_TRIGGER);
 }
+
+const UNKNOWN_TRIGGER =
+  'no enabled webhook trigger at this URL accepts this request: check the environment, workflow and trigger names, and the signature when the trigger has a secret';
 
 function fail(
   status: WebhookResponse['status'],
