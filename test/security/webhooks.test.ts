@@ -89,7 +89,8 @@ describe('webhook signatures, timestamps and replay', () => {
     const runId = first.json.runId as string;
     const before = runCount();
 
-    for (const extra of [{ 'idempotency-key': 'Delivery-A' }, {}, { 'idempotency-key': 'delivery-a' }, { 'idempotency-key': randomUUID() }]) {
+    const replays: Array<Record<string, string>> = [{ 'idempotency-key': 'Delivery-A' }, {}, { 'idempotency-key': 'delivery-a' }, { 'idempotency-key': randomUUID() }];
+    for (const extra of replays) {
       const again = await post(p, body, { 'x-station-signature': signature, ...extra });
       expect(again.status, JSON.stringify(extra)).toBe(200);
       expect(again.json).toEqual({ runId, duplicate: true });

@@ -134,7 +134,7 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
         const approvers = await resolvedApprovers(req.params.aid);
         const res = station.approvals.decide({ approvalId: req.params.aid, runId: req.params.id, vote, actor, comment: req.body?.comment, approvers });
         req.log.info({ run_id: req.params.id, approval_id: req.params.aid, vote, by: actor.id, outcome: res.outcome }, 'approval vote via API');
-        return { outcome: res.outcome, remaining: res.remaining, by: actor, approval: view(res.approval) };
+        return { outcome: res.outcome, remaining: res.remaining, by: { source: actor.source, id: actor.id, name: actor.name }, approval: view(res.approval) };
       },
     );
   }
