@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hasSignature, signBody, verifySignature } from '../../src/triggers/signature.js';
+import { hasSignature, signBody, signTimestamped, verifySignature, verifyTimestamped } from '../../src/triggers/signature.js';
 
 const SECRET = 's3cr3t-value';
 const BODY = Buffer.from('{"alert":"disk full","n":1}');
@@ -50,5 +50,32 @@ describe('verifySignature', () => {
     expect(hasSignature({})).toBe(false);
     expect(hasSignature({ 'x-signature': 'nope' })).toBe(true);
     expect(hasSignature({ 'x-hub-signature-256': 'nope' })).toBe(true);
+  });
+});
+
+describe('verifyTimestamped (X-Station-Signature)', () => {
+  const PATH = '/api/v1/hooks/default/deploy/github';
+
+  it('signs exactly "<t>.<path>.<body>" and verifies with the current or the previous secret', () => {
+    const expected = createHmac('sha256', SECRET).update(`1764750000.${PATH}.${BODY.toString()}`).digest('hex');
+    expect(signTimestamped(BODY, PATH, SECRET, 1764750000)).toBe(`t=1764750000,v1=${expected}`);
+    expect(verifyTimestamped(`t=1764750000,v1=${expected}`, PATH, BODY, [SECRET])).toEqual({ t: 1764750000, digest: expected });
+    expect(verifyTimestamped(`t=1764750000,v1=${expected}`, PATH, BODY, ['new-secret', SECRET])?.t).toBe(1764750000);
+    // Extra v1 values (a sender mid-rotation) and unknown keys are fine; spaces after commas too.
+    expect(verifyTimestamped(`t=1764750000, v0=abc, v1=${'0'.repeat(64)}, v1=${expected}`, PATH, BODY, [SECRET])).toBeDefined();
+  });
+
+  it('refuses another path, body, timestamp or secret, and malformed or repeated headers', () => {
+    const header = signTimestamped(BODY, PATH, SECRET, 1764750000);
+    expect(verifyTimestamped(header, '/api/v1/hooks/default/other/github', BODY, [SECRET])).toBeUndefined();
+    expect(verifyTimestamped(header, `${PATH}?x=1`, BODY, [SECRET])).toBeUndefined();
+    expect(verifyTimestamped(header, PATH, Buffer.from(`${BODY.toString()} `), [SECRET])).toBeUndefined();
+    expect(verifyTimestamped(header.replace('t=1764750000', 't=1764750001'), PATH, BODY, [SECRET])).toBeUndefined();
+    expect(verifyTimestamped(header, PATH, BODY, ['other', ''])).toBeUndefined();
+    for (const bad of ['', 'v1=abc', `t=x,${header.split(',')[1] ?? ''}`, `t=1,t=1764750000,${header.split(',')[1] ?? ''}`, 't=1764750000']) {
+      expect(verifyTimestamped(bad, PATH, BODY, [SECRET]), bad).toBeUndefined();
+    }
+    expect(verifyTimestamped([header, header], PATH, BODY, [SECRET])).toBeUndefined();
+    expect(hasSignature({ 'x-station-signature': header })).toBe(true);
   });
 });
