@@ -163,7 +163,7 @@ program
   .option('--input <json>', "run input: JSON text, or @file.json")
   .option('--idempotency-key <key>', 'a second run with the same key returns the first one')
   .option('--detach', 'only enqueue the run and print its id; "stn worker" or the daemon executes it')
-  .option('--version <n>', 'run this version instead of the active one')
+  .option('--version <n>', 'run this version instead of the active one (audited; with --server it needs an admin token)')
   .action(async (workflow: string, opts: { env?: string; input?: string; idempotencyKey?: string; detach?: boolean; version?: string }) => {
     // The progress lines already report each step: the engine's warn lines (step:failed, run:failed) would repeat them.
     const logLevel = globals().logLevel ?? commandLogLevel('error');
