@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } from '@marcbachmann/cel-js';
 import type { ASTNode } from '@marcbachmann/cel-js';
 import { instrument, Meter, metered } from './budget.js';
@@ -17,6 +18,11 @@ export interface CompiledExpression {
    */
   evaluate(vars: Record<string, unknown>, meter?: Meter): unknown;
 }
+
+// `matches()` runs a JavaScript RegExp, one call the cost budget cannot stop: a pattern such as `(a+)+$` on 30
+// characters of untrusted data backtracks for minutes. With this flag V8 switches a regular expression that backtracks
+// excessively to its linear-time engine (same results; patterns with backreferences or lookaround keep backtracking).
+v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 // Creating an Environment is expensive: one for the process. Variables are undeclared (every context key may be one),
 // list/map literals may mix types (templates build objects such as `{"name": n, "count": 3}`), `.?` is on.

@@ -128,6 +128,13 @@ describe('run-time budget', () => {
     expect(expressionLimits()).toEqual(DEFAULTS.expressions);
   });
 
+  it('matches() with a catastrophically backtracking pattern on untrusted text returns at once', () => {
+    const t0 = performance.now();
+    expect(compileExpression('text.matches("(a+)+$")').evaluate({ text: `${'a'.repeat(40)}!` })).toBe(false);
+    expect(compileExpression('text.matches("^(a|aa)+$")').evaluate({ text: 'a'.repeat(60) })).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+
   it('the clock is a second guard for an evaluation within its cost budget that runs too long', () => {
     setExpressionLimits({ maxCost: 1e12, maxMillis: 5 });
     expect(DEFAULTS.expressions.maxMillis).toBe(200);

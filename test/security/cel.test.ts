@@ -36,6 +36,9 @@ triggers:
   - type: webhook
     name: alert
     input: {ok: "{{ body.items.all(x, body.items.all(y, x >= 0 && y >= 0)) }}"}
+  - type: webhook
+    name: text
+    input: {shouting: "{{ body.text.matches('(a+)+$') }}"}
 states:
   - {name: go, type: operation, action: noop, end: true}
 `;
@@ -205,6 +208,17 @@ describe('CEL cost budget against a running daemon', () => {
     expect(hook.status).toBe(422);
     expect(((await hook.json()) as { error: { code: string } }).error.code).toBe('STN_E_EXPR_BUDGET');
     expect(await runs(d, 'hooked')).toEqual([]);
+    await expectHealthy(d.url);
+
+    // A backtracking regular expression over a webhook's text: answered at once (linear-time fallback), not in minutes.
+    const t0 = performance.now();
+    const text = await fetch(`${d.url}/api/v1/hooks/default/hooked/text`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: `${'a'.repeat(40)}!` }),
+    });
+    expect(text.status).toBe(202);
+    expect(performance.now() - t0).toBeLessThan(5_000);
     await expectHealthy(d.url);
   });
 
