@@ -35,7 +35,20 @@ export class Meter {
   /** Set at the first clock check: evaluations too small to reach one never read the clock. */
   private started = -1;
 
+  /** Variables already converted for the library in this evaluation (see conversionsOf). */
+  private converted: { vars: object; values: Map<string, unknown> } | undefined;
+
   constructor(readonly limits: ExpressionLimits = expressionLimits()) {}
+
+  /**
+   * The variables of `vars` already converted into the library's values by an earlier expression sharing this meter
+   * (the `{{ }}` of one template, the conditions of one switch all read the same variables): a context is converted
+   * once per evaluation, not once per expression. Library values are never mutated by evaluation, so sharing is safe.
+   */
+  conversionsOf(vars: object): Map<string, unknown> {
+    if (this.converted?.vars !== vars) this.converted = { vars, values: new Map() };
+    return this.converted.values;
+  }
 
   /** Adds `units`; `building` names the value being built, for the message when it is the last straw. */
   charge(units: number, building?: string): void {

@@ -3,7 +3,7 @@ import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } f
 import type { ASTNode } from '@marcbachmann/cel-js';
 import { instrument, Meter, metered } from './budget.js';
 import { estimateCost, type CostVerdict } from './cost.js';
-import { expressionLimits } from './limits.js';
+import { expressionLimits, type ExpressionLimits } from './limits.js';
 import { ExpressionError } from './errors.js';
 import type { ExpressionErrorCode } from './errors.js';
 import { JsonConversionError, toCel, toJson } from './values.js';
@@ -83,8 +83,15 @@ function compile(source: string): CompiledExpression {
     source,
     evaluate(vars, meter) {
       const celVars = Object.create(null) as Record<string, unknown>;
+      const done = meter?.conversionsOf(vars);
       for (const name of roots) {
-        if (Object.hasOwn(vars, name)) celVars[name] = toCel(vars[name]);
+        if (!Object.hasOwn(vars, name)) continue;
+        let value = done?.get(name);
+        if (value === undefined) {
+          value = toCel(vars[name]);
+          done?.set(name, value);
+        }
+        celVars[name] = value;
       }
       if (!hasCost) {
         try {
@@ -122,11 +129,17 @@ function budgetError(why: string, source: string): ExpressionError {
  */
 export function checkExpressionSyntax(source: string): { message: string; offset?: number } | undefined {
   if (isSimplePath(source)) return undefined;
-  if (verdicts.has(source)) return verdicts.get(source);
-  const verdict = checkUncached(source);
-  if (verdicts.size >= 10_000) verdicts.clear();
-  verdicts.set(source, verdict);
-  return verdict;
+  return staticVerdict(source).syntax;
+}
+
+/**
+ * The static cost check of an expression, for validation at sync time (cost.ts): an error when it is sure to go over
+ * the budget or nests comprehensions too deeply, a warning when long lists in the context would make it go over.
+ * Expressions that do not parse get no verdict here (checkExpressionSyntax reports them).
+ */
+export function checkExpressionCost(source: string): CostVerdict | undefined {
+  if (isSimplePath(source)) return undefined;
+  return staticVerdict(source).cost;
 }
 
 /** `a.b.c`: by far the most common expression, and always valid CEL unless it starts with a reserved word. */
@@ -141,42 +154,54 @@ const isSimplePath = (source: string): boolean => {
   const parts = source.trim().split('.');
   return !parts.some((p) => RESERVED.has(p)) && !(parts.length > 1 && LITERALS.has(parts[0] ?? ''));
 };
-const verdicts = new Map<string, { message: string; offset?: number } | undefined>();
 
-function checkUncached(source: string): { message: string; offset?: number } | undefined {
+interface StaticVerdict {
+  syntax: { message: string; offset?: number } | undefined;
+  cost: CostVerdict | undefined;
+  /** The limits the cost was judged against (station.yaml can change them). */
+  limits: object;
+}
+
+/** Both static verdicts from one parse, cached by source text. */
+const verdicts = new Map<string, StaticVerdict>();
+
+function staticVerdict(source: string): StaticVerdict {
+  const limits = expressionLimits();
+  const hit = verdicts.get(source);
+  if (hit && hit.limits === limits) return hit;
+  const verdict = checkUncached(source, limits);
+  if (verdicts.size >= 10_000) verdicts.clear();
+  verdicts.set(source, verdict);
+  return verdict;
+}
+
+function checkUncached(source: string, limits: ExpressionLimits): StaticVerdict {
   let failure: unknown;
   try {
-    const result = env.parse(source).check();
-    if (result.valid) return undefined;
+    const program = env.parse(source);
+    const result = program.check();
+    // Without a comprehension or cel.bind there is no loop and no doubling: nothing for the cost estimate to find.
+    if (result.valid) return { syntax: undefined, cost: LOOP_OR_BIND.test(source) ? safeEstimate(program.ast, limits) : undefined, limits };
     failure = result.error;
   } catch (err) {
     failure = err;
   }
   const error = toExpressionError(failure, source);
-  return error.offset === undefined ? { message: error.reason } : { message: error.reason, offset: error.offset };
+  const syntax = error.offset === undefined ? { message: error.reason } : { message: error.reason, offset: error.offset };
+  return { syntax, cost: undefined, limits };
 }
 
-/**
- * The static cost check of an expression, for validation at sync time (cost.ts): an error when it is sure to go over
- * the budget or nests comprehensions too deeply, a warning when long lists in the context would make it go over.
- * Expressions that do not parse get no verdict here (checkExpressionSyntax reports them).
- */
-export function checkExpressionCost(source: string): CostVerdict | undefined {
-  if (isSimplePath(source)) return undefined;
-  const limits = expressionLimits();
-  const hit = costVerdicts.get(source);
-  if (hit && hit.limits === limits) return hit.verdict;
-  let verdict: CostVerdict | undefined;
+/** The macros the estimate looks at; a cheap filter on the text (a string literal that matches only costs a walk). */
+const LOOP_OR_BIND = /\b(?:all|exists|exists_one|map|filter|bind)\s*\(/;
+
+/** The estimate is advice on a valid expression: an AST shape it does not know never turns into a syntax error. */
+function safeEstimate(ast: ASTNode, limits: ExpressionLimits): CostVerdict | undefined {
   try {
-    verdict = estimateCost(env.parse(source).ast, limits);
+    return estimateCost(ast, limits);
   } catch {
-    verdict = undefined;
+    return undefined;
   }
-  if (costVerdicts.size >= 10_000) costVerdicts.clear();
-  costVerdicts.set(source, { limits, verdict });
-  return verdict;
 }
-const costVerdicts = new Map<string, { limits: object; verdict: CostVerdict | undefined }>();
 
 /** Names used as identifiers: the top-level variables (plus macro variables, which are harmless extras). */
 function collectIdentifiers(ast: ASTNode, into = new Set<string>()): Set<string> {

@@ -120,6 +120,24 @@ describe('run-time budget', () => {
     expect(e.message).toContain('state "s", field "input.c"');
   });
 
+  it('a template converts each variable it reads once, however many of its expressions read it', () => {
+    let reads = 0;
+    const steps = { build: { artifacts: range(2_000).map((i) => ({ name: `a${i}` })), ok: true } };
+    const vars = {
+      get steps() {
+        reads += 1;
+        return steps;
+      },
+    };
+    const out = renderTemplate(
+      { ok: '{{ steps.build.ok }}', first: '{{ steps.build.artifacts[0].name }}', count: '{{ size(steps.build.artifacts) }}' },
+      vars,
+      { field: 'input' },
+    );
+    expect(out).toEqual({ ok: true, first: 'a0', count: 2000 });
+    expect(reads).toBe(1);
+  });
+
   it('maxCost can be raised for a process (station.yaml expressions.maxCost)', () => {
     setExpressionLimits({ maxCost: 2_000_000, maxMillis: 60_000 });
     expect(expressionLimits().maxCost).toBe(2_000_000);
