@@ -71,6 +71,12 @@ export const ERROR_CODES = {
   STN_E_VERSION_PIN_FORBIDDEN: { exit: 2, http: 403, summary: 'Running a version other than the active one needs the admin role.' },
   STN_E_WEBHOOK_STALE: { exit: 2, http: 401, summary: 'An X-Station-Signature timestamp is more than 5 minutes from the server clock (a replay, or a skewed clock).' },
   STN_E_WEBHOOK_DELIVERY_ID: { exit: 2, http: 400, summary: 'A webhook trigger with requireDeliveryId got a request without a delivery id header.' },
+  STN_E_RATE_LIMITED: { exit: 2, http: 429, summary: 'Too many failed token authentications, or webhook requests, from this client address; Retry-After says when to try again.' },
+  STN_E_CLIENT_LIMIT: { exit: 2, http: 429, summary: 'This client already has server.limits.maxBodiesPerClient bodies being received, maxConnectionsPerClient connections or maxStreamsPerClient event streams open.' },
+  STN_E_SERVER_BUSY: { exit: 2, http: 503, summary: 'The server already has server.limits.maxStreams event streams open; Retry-After says when to try again.' },
+  STN_E_REQUEST_TIMEOUT: { exit: 2, http: 408, summary: "The request's headers or body did not arrive within server.limits.headersTimeoutSeconds / requestTimeoutSeconds; the connection is closed." },
+  STN_E_HOST_REFUSED: { exit: 2, http: 403, summary: 'A daemon without API tokens only answers requests whose Host is localhost, 127.0.0.1 or [::1] (DNS-rebinding guard).' },
+  STN_E_ORIGIN_REFUSED: { exit: 2, http: 403, summary: 'A daemon without API tokens refuses requests with an Origin header (sent by web browsers: cross-site request guard).' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -28,6 +28,9 @@ export interface StationFile {
     maxBodyBytes?: number;
     shutdownGraceSeconds?: number;
     tokens?: Array<{ name: string; role: TokenRole; sha256?: string; env?: string; user?: string; email?: string }>;
+    trustProxy?: boolean | string[];
+    limits?: Partial<ServerLimits>;
+    rateLimits?: Partial<Record<keyof RateLimits, RateLimit>>;
   };
   git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string };
   engine?: { concurrency?: number; leaseSeconds?: number };
@@ -53,6 +56,10 @@ export interface ResolvedConfig {
     /** On SIGTERM/SIGINT, how long running steps may take to finish before they are stopped and redelivered later. */
     readonly shutdownGraceSeconds: number;
     readonly tokens: readonly ResolvedToken[];
+    /** Take the client address from X-Forwarded-For: true (any proxy) or the proxies' addresses/CIDRs; false: the socket's. */
+    readonly trustProxy: boolean | readonly string[];
+    readonly limits: Readonly<ServerLimits>;
+    readonly rateLimits: Readonly<RateLimits>;
   };
   readonly git: {
     readonly pollSeconds: number;
@@ -76,6 +83,41 @@ export interface ResolvedConfig {
 
 export type TokenRole = 'viewer' | 'operator' | 'approver' | 'admin';
 
+/** Connection and request limits of the HTTP server (docs/security.md "Server limits"). */
+export interface ServerLimits {
+  /** A request's headers must arrive within this; else 408 and the connection is closed. */
+  headersTimeoutSeconds: number;
+  /** A whole request (headers and body) must arrive within this; else 408 and the connection is closed. */
+  requestTimeoutSeconds: number;
+  /** A connection with no traffic either way for this long is closed (a client that stops reading). */
+  idleTimeoutSeconds: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutSeconds: number;
+  /** Open connections in all; more are closed at once. */
+  maxConnections: number;
+  /** Open connections from one client address; more are answered 429 and closed. */
+  maxConnectionsPerClient: number;
+  /** Request bodies being received at once from one client address; more are answered 429. */
+  maxBodiesPerClient: number;
+  /** Open event streams in all; more are answered 503. */
+  maxStreams: number;
+  /** Open event streams per token (per client address without tokens); more are answered 429. */
+  maxStreamsPerClient: number;
+}
+
+/** A token bucket per client: up to `max` at once, refilled at `max` per `windowSeconds`. */
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
+export interface RateLimits {
+  /** Failed bearer-token authentications (distinct wrong tokens) per client address. */
+  authFailures: RateLimit;
+  /** Requests to the HMAC-signed routes (webhook triggers, the Git push webhook, Slack) per client address. */
+  webhooks: RateLimit;
+}
+
 /** An API token: only its SHA-256 is kept; `sha256` is null when the environment variable named by `env` is unset. */
 export interface ResolvedToken {
   readonly name: string;
@@ -97,6 +139,16 @@ function resolveTokens(file: StationFile, env: NodeJS.ProcessEnv): ResolvedToken
     const sha256 = value ? createHash('sha256').update(value).digest('hex') : null;
     return { name: t.name, role: t.role, sha256, env: t.env, ...person };
   });
+}
+
+function resolveLimits(file: StationFile, configFile: string): ServerLimits {
+  const limits: ServerLimits = { ...DEFAULTS.server.limits, ...file.server?.limits };
+  if (limits.headersTimeoutSeconds > limits.requestTimeoutSeconds) {
+    throw new ConfigError(
+      `${configFile}: server.limits.headersTimeoutSeconds (${limits.headersTimeoutSeconds}) must not exceed server.limits.requestTimeoutSeconds (${limits.requestTimeoutSeconds})`,
+    );
+  }
+  return limits;
 }
 
 function readStationFile(file: string): StationFile {
@@ -169,6 +221,12 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
       shutdownGraceSeconds:
         envInt(env, 'STN_SHUTDOWN_GRACE_SECONDS') ?? file.server?.shutdownGraceSeconds ?? DEFAULTS.server.shutdownGraceSeconds,
       tokens: resolveTokens(file, env),
+      trustProxy: file.server?.trustProxy ?? false,
+      limits: resolveLimits(file, configFile ?? 'station.yaml'),
+      rateLimits: {
+        authFailures: file.server?.rateLimits?.authFailures ?? DEFAULTS.server.rateLimits.authFailures,
+        webhooks: file.server?.rateLimits?.webhooks ?? DEFAULTS.server.rateLimits.webhooks,
+      },
     },
     git: {
       pollSeconds: envInt(env, 'STN_GIT_POLL_SECONDS') ?? file.git?.pollSeconds ?? DEFAULTS.git.pollSeconds,

@@ -3,7 +3,30 @@ export const DEFAULTS = {
   configFile: 'station.yaml',
   database: '.station/station.db',
   logLevel: 'info',
-  server: { host: '127.0.0.1', port: 7878, maxBodyBytes: 1024 * 1024, shutdownGraceSeconds: 30 },
+  server: {
+    host: '127.0.0.1',
+    port: 7878,
+    maxBodyBytes: 1024 * 1024,
+    shutdownGraceSeconds: 30,
+    /** Connection and request limits (docs/security.md "Server limits"). */
+    limits: {
+      headersTimeoutSeconds: 10,
+      requestTimeoutSeconds: 30,
+      idleTimeoutSeconds: 120,
+      keepAliveTimeoutSeconds: 72,
+      // Well under the usual 1024 open files, which SQLite, Git and step processes share with the sockets.
+      maxConnections: 512,
+      maxConnectionsPerClient: 256,
+      maxBodiesPerClient: 32,
+      maxStreams: 400,
+      maxStreamsPerClient: 100,
+    },
+    /** Token buckets per client: bursts up to `max`, refilled at `max` per `windowSeconds`. */
+    rateLimits: {
+      authFailures: { max: 20, windowSeconds: 600 },
+      webhooks: { max: 500, windowSeconds: 1 },
+    },
+  },
   git: { pollSeconds: 0, remote: 'origin' },
   engine: { concurrency: 8, leaseSeconds: 30 },
   /** Validation worker threads for large syncs: one per core, at most this many. */

@@ -45,7 +45,7 @@ function changedSomething(report: SyncReport): boolean {
  */
 export class Daemon {
   readonly metrics: Metrics;
-  private readonly streams = new Streams();
+  private readonly streams: Streams;
   private readonly auth: Auth;
   private readonly env: NodeJS.ProcessEnv;
   private readonly state: DaemonState = { initialSyncDone: false, shuttingDown: false, watching: false };
@@ -72,6 +72,7 @@ export class Daemon {
     private readonly o: DaemonOptions = {},
   ) {
     this.env = o.env ?? process.env;
+    this.streams = new Streams(station.config.server.limits);
     this.host = o.host ?? station.config.server.host;
     this.port = o.port ?? station.config.server.port;
     // Token variables that are unset, or a public bind without tokens, stop the daemon before it does anything.

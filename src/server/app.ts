@@ -5,6 +5,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import pkg from '../../package.json' with { type: 'json' };
 import type { ServerDeps } from './deps.js';
 import { installErrorHandlers } from './errors.js';
+import { RequestGuards } from './guards.js';
+import { limitConnections, serverOptions } from './limits.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { gitRoutes } from './routes/git.js';
 import { healthRoutes } from './routes/health.js';
@@ -74,9 +76,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // SSE streams are long-lived: the server ends them itself on close (preClose below).
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Timeouts, trustProxy and 408s in the API's error shape (server.limits, docs/security.md).
+    ...serverOptions(deps.station.config, deps.station.logger),
   });
+  limitConnections(app.server, deps.station.config, deps.station.logger);
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandlers(app);
+  // Host/Origin check, per-client body cap and rate limits: before authentication.
+  new RequestGuards(deps.auth, deps.station.config).install(app);
   deps.auth.install(app);
   app.addHook('onResponse', async (req, reply) => {
     const fields = { method: req.method, url: req.routeOptions.url ?? req.url, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime), token: req.principal?.name };

@@ -49,6 +49,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof StationError) {
       if (err.httpStatus === 401) void reply.header('www-authenticate', 'Bearer realm="station"');
+      const retryAfter = err.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
       if (err.httpStatus >= 500) req.log.error({ err, code: err.code }, 'request failed');
       return sendError(reply, err);
     }

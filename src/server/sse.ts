@@ -1,29 +1,102 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Station } from '../context.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { NotFoundError, StationError, UsageError } from '../errors.js';
 import { eventJson } from '../cli/run-view.js';
 import { TERMINAL_RUN } from '../store/runs.js';
+import { clientKey } from './rate-limit.js';
 import { RunTail } from './run-tail.js';
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
+/** A stream whose client has not read this much is ended (a client that stops reading must not grow our memory). */
+const MAX_BACKLOG_BYTES = 1024 * 1024;
 
-/** Open streams and `?wait=` requests, so a shutting-down server can end them (they would otherwise hold `close()`). */
+interface OpenStream {
+  key: string;
+  end(): void;
+  beat(): void;
+}
+
+/**
+ * Open streams and `?wait=` requests, so a shutting-down server can end them (they would otherwise hold `close()`).
+ * Event streams are capped (server.limits.maxStreams in all, maxStreamsPerClient per token or client address) and
+ * share one heartbeat timer.
+ */
 export class Streams {
   private readonly open = new Set<() => void>();
+  private readonly streams = new Set<OpenStream>();
+  private readonly perKey = new Map<string, number>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly limits: { maxStreams: number; maxStreamsPerClient: number };
+
+  constructor(limits: { maxStreams: number; maxStreamsPerClient: number } = DEFAULTS.server.limits) {
+    this.limits = { maxStreams: limits.maxStreams, maxStreamsPerClient: limits.maxStreamsPerClient };
+  }
 
   add(end: () => void): () => void {
     this.open.add(end);
     return () => this.open.delete(end);
   }
 
+  /** Throws STN_E_SERVER_BUSY (503) or STN_E_CLIENT_LIMIT (429) when a new stream of `key` would pass a cap. */
+  admit(key: string): void {
+    if (this.streams.size >= this.limits.maxStreams) {
+      throw new StationError('STN_E_SERVER_BUSY', `the server already has ${this.limits.maxStreams} event streams open (server.limits.maxStreams); try again later`, {
+        limit: this.limits.maxStreams,
+        retryAfterSeconds: 5,
+      });
+    }
+    if ((this.perKey.get(key) ?? 0) >= this.limits.maxStreamsPerClient) {
+      throw new StationError('STN_E_CLIENT_LIMIT', `this client already has ${this.limits.maxStreamsPerClient} event streams open (server.limits.maxStreamsPerClient)`, {
+        limit: this.limits.maxStreamsPerClient,
+        retryAfterSeconds: 5,
+      });
+    }
+  }
+
+  /** Registers an admitted stream; returns the function that forgets it. */
+  openStream(stream: OpenStream): () => void {
+    this.streams.add(stream);
+    this.perKey.set(stream.key, (this.perKey.get(stream.key) ?? 0) + 1);
+    const forgetEnd = this.add(stream.end);
+    if (!this.heartbeat) {
+      this.heartbeat = setInterval(() => {
+        for (const s of [...this.streams]) s.beat();
+      }, HEARTBEAT_MS);
+      this.heartbeat.unref();
+    }
+    return () => {
+      forgetEnd();
+      if (!this.streams.delete(stream)) return;
+      const left = (this.perKey.get(stream.key) ?? 1) - 1;
+      if (left > 0) this.perKey.set(stream.key, left);
+      else this.perKey.delete(stream.key);
+      if (this.streams.size === 0) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+    };
+  }
+
   get size(): number {
     return this.open.size;
+  }
+
+  /** Open event streams. */
+  get streamCount(): number {
+    return this.streams.size;
   }
 
   endAll(): void {
     for (const end of [...this.open]) end();
   }
+}
+
+/** Whom a stream counts against: the token, or the client address on a daemon without tokens. */
+function streamKey(req: FastifyRequest): string {
+  const p = req.principal;
+  return p && !p.anonymous ? `token:${p.name}` : `client:${clientKey(req.ip)}`;
 }
 
 /** The sequence number to resume after: `Last-Event-ID` (what EventSource sends on reconnect), else `?lastEventId=`. */
@@ -49,7 +122,11 @@ export function streamRun(station: Station, streams: Streams, req: FastifyReques
     void reply.code(204).send();
     return;
   }
+  const key = streamKey(req);
+  streams.admit(key);
   reply.hijack();
+  // The heartbeat keeps the stream alive; server.limits.idleTimeoutSeconds is for connections nobody writes to.
+  if (typeof req.raw.socket.setTimeout === 'function') req.raw.socket.setTimeout(0);
   const res = reply.raw;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -61,23 +138,30 @@ export function streamRun(station: Station, streams: Streams, req: FastifyReques
   let closed = false;
   // The tail may end inside its own constructor (terminal event already committed), before it is assigned.
   const ref: { tail?: RunTail } = {};
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   const end = () => {
     if (closed) return;
     closed = true;
-    clearInterval(heartbeat);
     forget();
     ref.tail?.close();
     res.end();
   };
-  const forget = streams.add(end);
+  const write = (chunk: string) => {
+    if (closed) return;
+    if (res.writableLength > MAX_BACKLOG_BYTES) {
+      req.log.warn({ client: req.ip, run_id: runId, backlog_bytes: res.writableLength }, 'event stream ended: the client does not read it');
+      end();
+      return;
+    }
+    res.write(chunk);
+  };
+  const forget = streams.openStream({ key, end, beat: () => write(': keep-alive\n\n') });
   req.raw.on('close', end);
   ref.tail = new RunTail(station, runId, {
     afterSeq,
     onEvents(rows) {
       let chunk = '';
       for (const row of rows) chunk += `id: ${row.seq}\ndata: ${JSON.stringify(eventJson(row))}\n\n`;
-      res.write(chunk);
+      write(chunk);
     },
     onEnd: () => end(),
   });

@@ -4,6 +4,11 @@ import type { ServerDeps } from '../deps.js';
 
 const probeSchema = { tags: ['health'], security: [] } as const;
 
+/** The reason code of a sync's status, shown by /readyz instead of the error text. */
+const SYNC_REASONS: Record<string, string> = { error: 'sync_failed', refused: 'sync_refused', invalid: 'invalid_definitions' };
+/** Last-sync statuses that make a ready daemon "degraded": nothing of that sync was applied. */
+const DEGRADING = new Set(['error', 'refused']);
+
 /** `GET /healthz` (the process answers), `GET /readyz` (database reachable, first sync done, not shutting down). */
 export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.get('/healthz', { config: { auth: 'public' }, schema: { ...probeSchema, summary: 'Liveness: the daemon answers.' } }, () => ({
@@ -17,28 +22,44 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
       schema: {
         ...probeSchema,
         summary: 'Readiness: the database answers, the first sync has run and the daemon is not shutting down.',
-        description: 'A failed last sync is reported but does not make the daemon unready: it keeps serving the last good definitions.',
+        description:
+          'A failed last sync does not make the daemon unready (it keeps serving the last good definitions): status is "degraded" ' +
+          'with a reason code in checks.lastSync.reason. The error text is shown only with a valid bearer token; GET /api/v1/sync/status has it too.',
       },
     },
-    (_req, reply) => {
+    (req, reply) => {
       const state = deps.state();
       let database = 'ok';
       try {
         deps.stats.ping();
       } catch (err) {
-        database = (err as Error).message;
+        // The message may name files: logged, not shown on this public endpoint.
+        req.log.warn({ err }, 'readiness: the database does not answer');
+        database = 'unavailable';
       }
       // Reads may still work while writes fail (a full disk, a read-only or deleted file): the store's health knows.
       const problem = storageHealth(deps.station.db).problem();
       if (database === 'ok' && problem) database = problem.code;
+      const trusted = req.server.guards.optionalPrincipal(req) !== null;
       let lastSync: Record<string, unknown> | null = null;
       if (database === 'ok') {
         const row = deps.station.definitions.syncRuns(1)[0];
-        if (row) lastSync = { id: row.id, source: row.source, status: row.status, startedAt: row.started_at, finishedAt: row.finished_at, error: row.error };
+        if (row) {
+          lastSync = {
+            id: row.id,
+            source: row.source,
+            status: row.status,
+            startedAt: row.started_at,
+            finishedAt: row.finished_at,
+            reason: SYNC_REASONS[row.status] ?? null,
+            ...(trusted ? { error: row.error } : {}),
+          };
+        }
       }
       const ready = database === 'ok' && state.initialSyncDone && !state.shuttingDown;
+      const degraded = ready && lastSync !== null && DEGRADING.has(String(lastSync.status));
       return reply.code(ready ? 200 : 503).send({
-        status: ready ? 'ready' : 'not ready',
+        status: ready ? (degraded ? 'degraded' : 'ready') : 'not ready',
         checks: { database, initialSync: state.initialSyncDone ? 'done' : 'pending', shuttingDown: state.shuttingDown, lastSync },
       });
     },

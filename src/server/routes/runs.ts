@@ -87,6 +87,8 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
         // The response's 'close' (not the request's: that one fires as soon as the body has been read) says the
         // connection went away before we answered.
         const aborted = new AbortController();
+        // A wait may be longer than server.limits.idleTimeoutSeconds: nothing is written until it ends.
+        if (typeof req.raw.socket.setTimeout === 'function') req.raw.socket.setTimeout(0);
         reply.raw.once('close', () => aborted.abort());
         const forget = deps.streams.add(() => aborted.abort());
         try {
