@@ -41,15 +41,15 @@ export class Streams {
 
   /** Throws STN_E_SERVER_BUSY (503) or STN_E_CLIENT_LIMIT (429) when a new stream of `key` would pass a cap. */
   admit(key: string): void {
-    if (this.streams.size >= this.limits.maxStreams) {
-      throw new StationError('STN_E_SERVER_BUSY', `the server already has ${this.limits.maxStreams} event streams open (server.limits.maxStreams); try again later`, {
-        limit: this.limits.maxStreams,
-        retryAfterSeconds: 5,
-      });
-    }
     if ((this.perKey.get(key) ?? 0) >= this.limits.maxStreamsPerClient) {
       throw new StationError('STN_E_CLIENT_LIMIT', `this client already has ${this.limits.maxStreamsPerClient} event streams open (server.limits.maxStreamsPerClient)`, {
         limit: this.limits.maxStreamsPerClient,
+        retryAfterSeconds: 5,
+      });
+    }
+    if (this.streams.size >= this.limits.maxStreams) {
+      throw new StationError('STN_E_SERVER_BUSY', `the server already has ${this.limits.maxStreams} event streams open (server.limits.maxStreams); try again later`, {
+        limit: this.limits.maxStreams,
         retryAfterSeconds: 5,
       });
     }
