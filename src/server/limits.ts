@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyHttpOptions } from 'fastify';
@@ -8,6 +9,20 @@ import { clientKey, LogThrottle } from './rate-limit.js';
 
 /** How often Node checks open connections for the header and request timeouts (the granularity of both). */
 const TIMEOUT_CHECK_MS = 1_000;
+
+/** Open files the daemon needs besides its sockets (SQLite, Git, the watcher, step processes' pipes). */
+const FILES_FOR_THE_REST = 256;
+
+/** The soft limit on open files of this process (Linux; undefined elsewhere or when unlimited). */
+function openFileLimit(): number | undefined {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    return Number.isFinite(soft) ? soft : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** One raw HTTP answer that closes the connection (for refusals before Fastify sees a request). */
 function rawAnswer(status: number, code: string, message: string, extra = ''): string {
@@ -63,6 +78,13 @@ export function serverOptions(config: ResolvedConfig, logger: Logger): FastifyHt
 export function limitConnections(server: http.Server, config: ResolvedConfig, logger: Logger): void {
   const l = config.server.limits;
   server.maxConnections = l.maxConnections;
+  const files = openFileLimit();
+  if (files !== undefined && l.maxConnections + FILES_FOR_THE_REST > files) {
+    logger.warn(
+      { max_connections: l.maxConnections, open_file_limit: files },
+      `server.limits.maxConnections leaves fewer than ${FILES_FOR_THE_REST} of the process's open files to SQLite, Git and steps: lower it or raise the limit (ulimit -n)`,
+    );
+  }
   const open = new Map<string, number>();
   const throttle = new LogThrottle();
   const refusal = rawAnswer(429, 'STN_E_CLIENT_LIMIT', `this client already has ${l.maxConnectionsPerClient} connections open (server.limits.maxConnectionsPerClient)`, 'Retry-After: 1\r\n');
