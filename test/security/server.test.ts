@@ -32,6 +32,8 @@ states:
   - {name: ack, type: operation, action: noop, end: true}
 `;
 
+/** What a webhook trigger answers a request without a valid signature: the same as an unknown trigger. */
+const UNSIGNED = 404;
 const ATTACKER = '127.0.0.2';
 const THIRD = '127.0.0.3';
 
@@ -191,7 +193,7 @@ describe('a daemon without API tokens (the `npm start` default)', () => {
     }
     // The signed routes are authenticated by their signature, not the Host (a tunnel forwards another one).
     const hook = await rawRequest(d.url, { method: 'POST', path: '/api/v1/hooks/default/hooked/alert', headers: { host: 'abc.tunnel.example', 'content-type': 'application/json' }, body: '{}' });
-    expect(hook.status).toBe(401);
+    expect(hook.status).toBe(UNSIGNED);
     expect(d.logs().some((l) => l.code === 'STN_E_HOST_REFUSED' && l.client === '127.0.0.1')).toBe(true);
     await expectHealthy(d.url);
   });
@@ -203,12 +205,12 @@ describe('a daemon without API tokens (the `npm start` default)', () => {
     for (let i = 0; i < 40; i++) answers.push(await send());
     const statuses = answers.map((a) => a.status);
     // The flood is unsigned: the first 20 (server.rateLimits.webhooks.max) are checked and refused, the rest not even that.
-    expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(0, 20).every((s) => s === UNSIGNED)).toBe(true);
     expect(statuses.slice(20).every((s) => s === 429)).toBe(true);
     const limited = answers[39]!;
     expect(json<{ error: { code: string } }>(limited.body).error.code).toBe('STN_E_RATE_LIMITED');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect((await send(ATTACKER)).status).toBe(401);
+    expect((await send(ATTACKER)).status).toBe(UNSIGNED);
     await expectHealthy(d.url);
   });
 });
