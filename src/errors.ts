@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   STN_E_UNAUTHENTICATED: { exit: 2, http: 401, summary: 'The API request has no bearer token, or one that is not configured.' },
   STN_E_FORBIDDEN: { exit: 2, http: 403, summary: "The API token's role may not do this (viewer < operator < approver < admin)." },
   STN_E_BODY_TOO_LARGE: { exit: 2, http: 413, summary: 'The request body is larger than server.maxBodyBytes.' },
+  STN_E_BODY_TOO_DEEP: { exit: 2, http: 400, summary: 'A JSON request or webhook body nests objects/arrays deeper than 64 levels.' },
   STN_E_SERVER: { exit: 2, http: 502, summary: 'The CLI could not reach the Station server given by --server / STN_SERVER.' },
   STN_E_VERSION_PIN_FORBIDDEN: { exit: 2, http: 403, summary: 'Running a version other than the active one needs the admin role.' },
   STN_E_WEBHOOK_STALE: { exit: 2, http: 401, summary: 'An X-Station-Signature timestamp is more than 5 minutes from the server clock (a replay, or a skewed clock).' },
@@ -93,6 +94,7 @@ export const DIAGNOSTIC_CODES = {
   STN_E_YAML_DUPLICATE_KEY: 'A mapping has the same key twice.',
   STN_E_YAML_ALIAS_LIMIT: 'YAML aliases expand beyond the limit (alias bomb).',
   STN_E_YAML_MULTI_DOC: 'A workflow file holds more than one YAML document.',
+  STN_E_NESTING_TOO_DEEP: 'Mappings and lists are nested deeper than 64 levels (directly or through aliases).',
   STN_E_SCHEMA_UNKNOWN_FIELD: 'A key that the format does not define.',
   STN_E_SCHEMA_REQUIRED: 'A required field is missing.',
   STN_E_SCHEMA_TYPE: 'A field has the wrong type.',
@@ -112,6 +114,7 @@ export const DIAGNOSTIC_CODES = {
   STN_E_DUPLICATE_ID: 'Two files in one environment declare the same workflow id.',
   STN_E_BUNDLE_MISSING: 'environment.yaml lists a bundle that is not under bundles/.',
   STN_E_ENVIRONMENT_FILE: 'environment.yaml is invalid.',
+  STN_E_PATH_RESERVED: 'A context path (resultPath, dataPath, itemsPath) or itemName uses __proto__, constructor or prototype.',
   STN_W_UNREACHABLE_STATE: 'A state can never be reached from the start state.',
   STN_W_CEL_COST: 'A CEL expression goes over the cost budget when its lists are long (the warning says how long).',
   STN_N_NORMALIZED: 'A Station spelling was rewritten into the canonical format.',
@@ -147,6 +150,7 @@ export const STEP_ERROR_CODES = {
   STN_E_SLACK_NOT_CONFIGURED: 'slack.post: station.yaml has no slack section, no channel applies, or the bot token variable is unset; not retried.',
   STN_E_SLACK_POST: 'slack.post: the Slack Web API refused or could not be reached (after its own bounded retries).',
   STN_E_INJECT_NOT_OBJECT: 'An inject without resultPath produced a value that is not an object (it would replace the context).',
+  STN_E_CONTEXT_PATH: 'A context path met at run time (e.g. a templated summaryPath) uses __proto__, constructor or prototype; not retried.',
 } as const;
 
 /** Base class of every error Station throws on purpose. */

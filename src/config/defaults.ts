@@ -31,6 +31,11 @@ export const DEFAULTS = {
   engine: { concurrency: 8, leaseSeconds: 30 },
   /** Validation worker threads for large syncs: one per core, at most this many. */
   sync: { maxWorkers: 4 },
+  /**
+   * Deepest nesting of objects/lists Station parses from untrusted text: JSON request and webhook bodies, workflow
+   * and environment files. Past it, recursive code (parsers, schema checks, templates) could exhaust the stack.
+   */
+  maxNestingDepth: 64,
   /** Limits on definition files (DESIGN §10). */
   definitions: { maxFileBytes: 1024 * 1024, maxAliasCount: 100 },
   /** Limits on bundle archives (DESIGN §10): compressed size, bytes after gunzip (zip-bomb guard), file count. */

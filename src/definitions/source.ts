@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import jsYaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { DEFAULTS } from '../config/defaults.js';
 import type { DiagnosticCode } from '../errors.js';
+import { MAX_NESTING_DEPTH } from '../nesting.js';
 import type { Diagnostic } from './types.js';
+import { boundedParseDocument } from './yaml-document.js';
 
 /** A parsed document that can answer "where in the file is this JSON pointer?". */
 export interface SourceDocument {
@@ -74,23 +76,30 @@ export function readSourceFile(file: string): { ok: true; text: string } | { ok:
  * the `yaml` package, with a LineCounter, is only asked for positions: lazily, when a diagnostic needs a line, and
  * to word the error when js-yaml refuses a file. js-yaml shares aliased nodes instead of copying them, so a file with
  * aliases is measured as it would expand: past the budget it is an alias bomb and refused.
+ *
+ * Nesting is bounded before anything recursive runs (docs/security.md): js-yaml counts levels as it parses and stops
+ * past MAX_NESTING_DEPTH, aliases are measured in the expanded value, and the `yaml` package (whose composer recurses
+ * without a limit) only sees texts it cannot nest deeper than it safely can (yaml-document.ts).
  */
 export function parseSource(text: string): SourceResult {
   let value: unknown;
   try {
-    value = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA });
+    value = jsYaml.load(text, LOAD_OPTIONS);
   } catch (err) {
-    return { ok: false, errors: explainRefusal(text, err) };
+    const deep = tooDeep(err);
+    return { ok: false, errors: deep ? [deep] : explainRefusal(text, err) };
   }
-  if (text.includes('*') && !withinExpansionBudget(value, text.length + 1000)) {
-    const alias = /(^|[\s[{,:-])\*[^\s,\]}]/m.exec(text);
-    const pos = alias ? lineCol(text, alias.index + alias[0].indexOf('*')) : { line: 1, col: 1 };
-    return fail(
-      'STN_E_YAML_ALIAS_LIMIT',
-      'YAML aliases expand this file far beyond its own size (an alias bomb): remove the anchors (&) and aliases (*)',
-      pos.line,
-      pos.col,
-    );
+  if (text.includes('*')) {
+    const expanded = measureExpansion(value, text.length + 1000);
+    if (expanded !== 'ok') {
+      const alias = /(^|[\s[{,:-])\*[^\s,\]}]/m.exec(text);
+      const pos = alias ? lineCol(text, alias.index + alias[0].indexOf('*')) : { line: 1, col: 1 };
+      const message =
+        expanded === 'depth'
+          ? `YAML aliases nest this file deeper than ${MAX_NESTING_DEPTH} levels: remove the anchors (&) and aliases (*)`
+          : 'YAML aliases expand this file far beyond its own size (an alias bomb): remove the anchors (&) and aliases (*)';
+      return fail(expanded === 'depth' ? 'STN_E_NESTING_TOO_DEEP' : 'STN_E_YAML_ALIAS_LIMIT', message, pos.line, pos.col);
+    }
   }
   let positions: ((pointer: string, at: 'key' | 'value') => { line: number; col: number }) | undefined;
   return {
@@ -102,6 +111,26 @@ export function parseSource(text: string): SourceResult {
   };
 }
 
+/** js-yaml ≥ 4.3 stops at maxDepth (its types do not know the option yet). */
+const LOAD_OPTIONS: jsYaml.LoadOptions & { maxDepth: number } = {
+  schema: jsYaml.CORE_SCHEMA,
+  // maxDepth counts the scalar inside the deepest collection too: +2 allows exactly the limit's levels of lists.
+  maxDepth: MAX_NESTING_DEPTH + 2,
+};
+
+/** js-yaml's refusal of a file nested past its maxDepth, as a diagnostic at the place it stopped. */
+function tooDeep(err: unknown): Diagnostic | undefined {
+  const e = err as { reason?: unknown; mark?: { line: number; column: number } };
+  if (typeof e.reason !== 'string' || !e.reason.startsWith('nesting exceeded maxDepth')) return undefined;
+  return {
+    severity: 'error',
+    code: 'STN_E_NESTING_TOO_DEEP',
+    message: `mappings and lists are nested deeper than ${MAX_NESTING_DEPTH} levels here: flatten the structure`,
+    line: (e.mark?.line ?? 0) + 1,
+    col: (e.mark?.column ?? 0) + 1,
+  };
+}
+
 function lineCol(text: string, offset: number): { line: number; col: number } {
   const before = text.slice(0, offset);
   const nl = before.lastIndexOf('\n');
@@ -110,7 +139,9 @@ function lineCol(text: string, offset: number): { line: number; col: number } {
 
 function positionsOf(text: string): (pointer: string, at: 'key' | 'value') => { line: number; col: number } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, merge: false });
+  const doc = boundedParseDocument(text, lineCounter, { uniqueKeys: false, merge: false }, true);
+  // A text the `yaml` package would nest too deeply (js-yaml read it differently): positions at the file's start.
+  if (!doc) return () => ({ line: 1, col: 1 });
   return (pointer, at) => locate(doc, lineCounter, pointer, at);
 }
 
@@ -125,8 +156,9 @@ const MESSAGES: Record<string, { code: DiagnosticCode; message?: string }> = {
 /** Says why js-yaml refused a file, in the words and at the position of the `yaml` package where it can. */
 function explainRefusal(text: string, err: unknown): Diagnostic[] {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
+  const doc = boundedParseDocument(text, lineCounter, { uniqueKeys: true, merge: false }, false);
   const at = (offset: number) => lineCounter.linePos(offset);
+  if (!doc) return jsYamlWords(err);
   if (doc.errors.length > 0) {
     const seen = new Set<string>();
     return doc.errors.filter((e) => {
@@ -151,7 +183,11 @@ function explainRefusal(text: string, err: unknown): Diagnostic[] {
     const message = `the key "${dup.key}" appears twice in one mapping (as different YAML scalars): remove or rename one`;
     return [{ severity: 'error', code: 'STN_E_YAML_DUPLICATE_KEY', message, ...at(dup.offset) }];
   }
-  // Otherwise js-yaml's own words, at its own position.
+  return jsYamlWords(err);
+}
+
+/** js-yaml's own words, at its own position. */
+function jsYamlWords(err: unknown): Diagnostic[] {
   const e = err as { reason?: string; message?: string; mark?: { line: number; column: number } };
   const pos = e.mark ? { line: e.mark.line + 1, col: e.mark.column + 1 } : { line: 1, col: 1 };
   return [{ severity: 'error', code: 'STN_E_YAML_SYNTAX', message: e.reason ?? e.message ?? String(err), ...pos }];
@@ -180,29 +216,32 @@ function duplicateKey(node: unknown): { key: string; offset: number } | undefine
 }
 
 /**
- * Without aliases a document cannot hold more nodes, or more string characters, than its text has characters. Walks
- * the value as it would expand and stops as soon as either count passes the budget.
+ * Without aliases a document cannot hold more nodes, or more string characters, than its text has characters, nor
+ * nest deeper than js-yaml allowed. Walks the value as it would expand (iteratively: aliases can nest it deeper than
+ * the text) and stops as soon as a count passes its budget.
  */
-function withinExpansionBudget(value: unknown, budget: number): boolean {
+function measureExpansion(value: unknown, budget: number): 'ok' | 'size' | 'depth' {
   let nodes = 0;
   let chars = 0;
-  const stack: unknown[] = [value];
+  const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
-    const v = stack.pop();
-    if (++nodes > budget) return false;
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (++nodes > budget) return 'size';
     if (typeof v === 'string') {
       chars += v.length;
-      if (chars > budget) return false;
+      if (chars > budget) return 'size';
     } else if (Array.isArray(v)) {
-      for (const item of v) stack.push(item);
+      if (depth >= MAX_NESTING_DEPTH) return 'depth';
+      for (const item of v) stack.push([item, depth + 1]);
     } else if (v !== null && typeof v === 'object') {
+      if (depth >= MAX_NESTING_DEPTH) return 'depth';
       for (const [k, item] of Object.entries(v)) {
         chars += k.length;
-        stack.push(item);
+        stack.push([item, depth + 1]);
       }
     }
   }
-  return true;
+  return 'ok';
 }
 
 /** Splits a JSON pointer into unescaped segments. */

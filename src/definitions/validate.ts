@@ -148,7 +148,7 @@ function sortDiagnostics(r: DefinitionResult): DefinitionResult {
  * rules: bump this whenever a change to parsing, normalization, the schema or the semantic checks could change a
  * verdict.
  */
-export const CHECKER_VERSION = '1';
+export const CHECKER_VERSION = '2';
 
 /** Best-effort id of a file too broken to parse, so its error can be attached to the right definition. */
 export function guessId(text: string): string | undefined {

@@ -6,6 +6,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import type { ServerDeps } from './deps.js';
 import { installErrorHandlers } from './errors.js';
 import { RequestGuards } from './guards.js';
+import { installJsonBodyParser } from './json-body.js';
 import { limitConnections, serverOptions } from './limits.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { gitRoutes } from './routes/git.js';
@@ -82,6 +83,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   limitConnections(app.server, deps.station.config, deps.station.logger);
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandlers(app);
+  installJsonBodyParser(app);
   // Host/Origin check, per-client body cap and rate limits: before authentication.
   new RequestGuards(deps.auth, deps.station.config).install(app);
   deps.auth.install(app);

@@ -191,6 +191,7 @@ export class WebhookHandler {
     const e = toStationError(err);
     switch (e.code) {
       case 'STN_E_USAGE':
+      case 'STN_E_BODY_TOO_DEEP':
         return fail(400, 'bad_request', e.code, e.message, e.details);
       case 'STN_E_NOT_FOUND':
         return fail(404, 'not_found', e.code, e.message, e.details);
