@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import { checkExpressionCost, checkExpressionSyntax, collectTemplateExpressions } from '../expressions/index.js';
 import { ACTION_CATALOG, type ActionName } from '../executors/catalog.js';
 import type { DiagnosticCode } from '../errors.js';
+import { reservedContextPaths } from './context-paths.js';
 import { ajv, compileSchema } from './json-schema.js';
 import { schemaIssues } from './schema-check.js';
 import type { JsonValue, State, WorkflowSpec } from './types.js';
@@ -24,6 +25,13 @@ export function checkSemantics(spec: WorkflowSpec): SemanticIssue[] {
   checkScope(spec.states, spec.start, '', 'the workflow', out);
   checkTriggers(spec, err, out);
   templates(spec.output, '/output', err, out);
+  for (const r of reservedContextPaths(spec)) {
+    err(
+      'STN_E_PATH_RESERVED',
+      `state "${r.state}" ${r.field} "${r.value}" uses "${r.key}", which is reserved (__proto__, constructor and prototype reach into the daemon's objects): name the key differently`,
+      r.pointer,
+    );
+  }
   if (spec.inputSchema !== undefined && !ajv.validateSchema(spec.inputSchema)) {
     err('STN_E_INPUT_SCHEMA', `inputSchema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`, '/inputSchema');
   }

@@ -6,7 +6,8 @@ import type { RunStore, RunRow, StepRow, StepStatus, FrameRow, TaskRow, TaskKind
 import { TERMINAL_RUN, TERMINAL_STEP } from '../store/runs.js';
 import type { RunEvent, RunEventMap, RunEventType } from './events.js';
 import { stepId as makeStepId } from './ids.js';
-import { getPath, overlay, pathSegments } from './paths.js';
+import { reservedContextPaths } from '../definitions/context-paths.js';
+import { ContextPathError, getPath, overlay, pathSegments } from './paths.js';
 import type { Scopes } from './scopes.js';
 import type { Secrets } from './secrets.js';
 import { childDefPath, type ScopeDef } from './spec-index.js';
@@ -217,6 +218,12 @@ export class RunTx {
     this.run.status = 'RUNNING';
     this.run.started_at = this.nowIso;
     this.event('run:started', null, {});
+    // A version stored before context paths were checked may still name __proto__ & co.: it never runs.
+    const reserved = reservedContextPaths(this.spec)[0];
+    if (reserved) {
+      this.runFailed({ code: 'STN_E_CONTEXT_PATH', message: `state "${reserved.state}" ${reserved.field} "${reserved.value}" uses the reserved key "${reserved.key}"`, state: reserved.state });
+      return;
+    }
     if (this.spec.timeoutSeconds) this.schedule('timeout', null, undefined, this.nowMs + this.spec.timeoutSeconds * 1000);
     const root = this.frame(0);
     this.enterState(root, this.scopeOf(root).start);
@@ -398,7 +405,7 @@ export class RunTx {
         }
       }
     } catch (err) {
-      if (!(err instanceof ExpressionError) && !(err instanceof StateError)) throw err;
+      if (!(err instanceof ExpressionError) && !(err instanceof StateError) && !(err instanceof ContextPathError)) throw err;
       // A switch condition sees real secrets, and an evaluation error may quote a value (`no such key "..."`).
       const error = { code: err.code, message: this.d.secrets.scrub(err.message), state: state.name, path: step.path };
       this.settle(step, 'FAILED', { error });
@@ -682,7 +689,13 @@ export class RunTx {
     if (result.kind === 'ok') {
       const output = this.d.secrets.scrub(result.output);
       const op = this.operationOf(step);
-      if (step.compensation_of === null) this.write(step.frame_id, op.state.resultPath, output, `steps.${op.state.name}`);
+      try {
+        if (step.compensation_of === null) this.write(step.frame_id, op.state.resultPath, output, `steps.${op.state.name}`);
+      } catch (err) {
+        if (!(err instanceof ContextPathError)) throw err;
+        this.failAttempt(step, { code: err.code, message: err.message, retryable: false });
+        return;
+      }
       this.succeed(step, output);
       if (step.compensation_of !== null) this.compensationDone(step);
       else this.after(this.frame(step.frame_id), op.state);
@@ -796,7 +809,15 @@ export class RunTx {
       this.failAttempt(step, { code: 'STN_E_EXECUTOR_MISSING', message: 'approvals are not available in this process', retryable: false });
       return;
     }
-    const summary = wait.summaryPath !== undefined ? this.readPath(this.frame(step.frame_id), wait.summaryPath) : undefined;
+    let summary: unknown;
+    try {
+      summary = wait.summaryPath !== undefined ? this.readPath(this.frame(step.frame_id), wait.summaryPath) : undefined;
+    } catch (err) {
+      // A summaryPath made by a template can name __proto__ & co. at run time.
+      if (!(err instanceof ContextPathError)) throw err;
+      this.failAttempt(step, { code: err.code, message: err.message, retryable: false });
+      return;
+    }
     const request: ApprovalRequest = { ...wait, message: this.d.secrets.scrub(wait.message) };
     const approval = hooks.create(this.run, step, request, summary === undefined ? undefined : this.d.secrets.scrub(summary as JsonValue), this.nowMs);
     const stored = { type: 'approval', approvalId: approval.id, timeoutAt: wait.timeoutAt ?? null };

@@ -16,9 +16,17 @@ export function toCel(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map(toCel);
   if (!isPlainObject(value)) return value; // Date (CEL timestamp), Map, bytes: the library handles them as they are
-  // A null prototype keeps keys such as `__proto__` or `constructor` ordinary data.
+  const obj = value as Record<string, unknown>;
+  // The library tells a map from other objects by its `constructor` property, which a key of that name would shadow:
+  // such an object goes in as a Map (field access, has() and `in` work the same), so `body.constructor` is data.
+  if (Object.hasOwn(obj, 'constructor')) {
+    const map = new Map<string, unknown>();
+    for (const key of Object.keys(obj)) map.set(key, toCel(obj[key]));
+    return map;
+  }
+  // A null prototype keeps keys such as `__proto__` ordinary data, and inherited names (`toString`) absent.
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(value)) out[key] = toCel((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(obj)) out[key] = toCel(obj[key]);
   return out;
 }
 
