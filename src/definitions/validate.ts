@@ -150,7 +150,13 @@ function sortDiagnostics(r: DefinitionResult): DefinitionResult {
  */
 export const CHECKER_VERSION = '2';
 
-/** Best-effort id of a file too broken to parse, so its error can be attached to the right definition. */
+/**
+ * Best-effort id of a file too broken to parse, so its error can be attached to the right definition: a top-level
+ * `id:` line of YAML, or else the first `"id": "..."` of a JSON file. Both scans are linear (no backtracking).
+ */
 export function guessId(text: string): string | undefined {
-  return /^id:[ \t]*["']?([a-z0-9][a-z0-9._-]{0,127})["']?[ \t]*(#.*)?$/m.exec(text)?.[1];
+  return (
+    /^id:[ \t]*["']?([a-z0-9][a-z0-9._-]{0,127})["']?[ \t]*(#.*)?$/m.exec(text)?.[1] ??
+    /"id"[ \t\r\n]*:[ \t\r\n]*"([a-z0-9][a-z0-9._-]{0,127})"/.exec(text.slice(0, 64 * 1024))?.[1]
+  );
 }

@@ -14,7 +14,7 @@ const hookResponses = {
     properties: { runId: { type: 'string' }, duplicate: { type: 'boolean' } },
     required: ['runId', 'duplicate'],
   },
-  400: { ...errorSchema, description: 'The body claims to be JSON but is not, the delivery id is too long, or it is missing and the trigger requires one.' },
+  400: { ...errorSchema, description: 'The body claims to be JSON but is not or nests deeper than 64 levels (STN_E_BODY_TOO_DEEP), the delivery id is too long, or it is missing and the trigger requires one.' },
   401: { ...errorSchema, description: 'A correctly signed X-Station-Signature whose timestamp is more than 5 minutes off (STN_E_WEBHOOK_STALE).' },
   404: {
     ...errorSchema,
