@@ -26,14 +26,15 @@ describe('jsonNestingViolation', () => {
     expect(jsonNestingViolation(`["\\"", ${arrays(70)}]`)).toBeDefined();
   });
 
-  it('scans a megabyte of deep JSON in a few milliseconds (the refusal comes at the first offending bracket)', () => {
+  it('scans a megabyte of JSON in linear time, refusing deep JSON at the first offending bracket', () => {
     const body = arrays(500_000);
     const wide = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ id: i, tags: ['a', 'b'], note: 'x'.repeat(20) })));
     expect(wide.length).toBeGreaterThan(1_000_000);
     const t0 = performance.now();
     expect(jsonNestingViolation(body)?.offset).toBe(64);
     expect(jsonNestingViolation(wide)).toBeUndefined();
-    expect(performance.now() - t0).toBeLessThan(100);
+    // About 10 ms on an idle machine; the bound only has to tell linear from the seconds a stall took.
+    expect(performance.now() - t0).toBeLessThan(1_000);
   });
 });
 
