@@ -162,6 +162,11 @@ interface StaticVerdict {
   limits: object;
 }
 
+/** The verdict of most expressions, one object per set of limits (a large repository caches thousands). */
+let validVerdict: StaticVerdict | undefined;
+const valid = (limits: object): StaticVerdict =>
+  validVerdict?.limits === limits ? validVerdict : (validVerdict = Object.freeze({ syntax: undefined, cost: undefined, limits }));
+
 /** Both static verdicts from one parse, cached by source text. */
 const verdicts = new Map<string, StaticVerdict>();
 
@@ -181,7 +186,10 @@ function checkUncached(source: string, limits: ExpressionLimits): StaticVerdict 
     const program = env.parse(source);
     const result = program.check();
     // Without a comprehension or cel.bind there is no loop and no doubling: nothing for the cost estimate to find.
-    if (result.valid) return { syntax: undefined, cost: LOOP_OR_BIND.test(source) ? safeEstimate(program.ast, limits) : undefined, limits };
+    if (result.valid) {
+      const cost = mayLoopOrBind(source) ? safeEstimate(program.ast, limits) : undefined;
+      return cost ? { syntax: undefined, cost, limits } : valid(limits);
+    }
     failure = result.error;
   } catch (err) {
     failure = err;
@@ -191,8 +199,12 @@ function checkUncached(source: string, limits: ExpressionLimits): StaticVerdict 
   return { syntax, cost: undefined, limits };
 }
 
-/** The macros the estimate looks at; a cheap filter on the text (a string literal that matches only costs a walk). */
-const LOOP_OR_BIND = /\b(?:all|exists|exists_one|map|filter|bind)\s*\(/;
+/**
+ * Whether the text may hold a comprehension (`all`, `exists`, `exists_one`, `map`, `filter`) or `cel.bind`: a cheap
+ * filter before the estimate walks the AST (a name that is no macro only costs that walk).
+ */
+const mayLoopOrBind = (source: string): boolean =>
+  source.includes('all') || source.includes('exists') || source.includes('map') || source.includes('filter') || source.includes('bind');
 
 /** The estimate is advice on a valid expression: an AST shape it does not know never turns into a syntax error. */
 function safeEstimate(ast: ASTNode, limits: ExpressionLimits): CostVerdict | undefined {
