@@ -78,6 +78,14 @@ export const ERROR_CODES = {
   STN_E_REQUEST_TIMEOUT: { exit: 2, http: 408, summary: "The request's headers or body did not arrive within server.limits.headersTimeoutSeconds / requestTimeoutSeconds; the connection is closed." },
   STN_E_HOST_REFUSED: { exit: 2, http: 403, summary: 'A daemon without API tokens only answers requests whose Host is localhost, 127.0.0.1 or [::1] (DNS-rebinding guard).' },
   STN_E_ORIGIN_REFUSED: { exit: 2, http: 403, summary: 'A daemon without API tokens refuses requests with an Origin header (sent by web browsers: cross-site request guard).' },
+  STN_E_GIT: { exit: 2, http: 500, summary: 'A git command failed on the checkout (a damaged repository, a missing commit); its stderr says why.' },
+  STN_E_GIT_MISSING: { exit: 2, http: 503, summary: 'git is not on PATH: syncs go on without dirty/untracked flags, polling and the push webhook cannot fetch.' },
+  STN_E_GIT_DIVERGED: {
+    exit: 2,
+    http: 409,
+    summary: 'The checkout has commits its remote does not (the remote history was rewritten, e.g. force-pushed): not merged.',
+  },
+  STN_E_SYNC_INTERRUPTED: { exit: 2, http: 500, summary: 'The process running a sync ended during it (killed); marked at the next start.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

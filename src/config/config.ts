@@ -32,9 +32,9 @@ export interface StationFile {
     limits?: Partial<ServerLimits>;
     rateLimits?: Partial<Record<keyof RateLimits, RateLimit>>;
   };
-  git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string };
+  git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string; onDiverged?: 'report' | 'reset' };
   engine?: { concurrency?: number; leaseSeconds?: number };
-  sync?: { workers?: number };
+  sync?: { workers?: number; deletionWindowSeconds?: number };
   expressions?: { maxCost?: number; maxMillis?: number };
   secrets?: { file?: string };
   slack?: SlackFile;
@@ -68,12 +68,16 @@ export interface ResolvedConfig {
     readonly branch: string | undefined;
     /** Name of the environment variable holding the push webhook's HMAC secret (never the secret itself). */
     readonly webhookSecretEnv: string | undefined;
+    /** A checkout with commits its remote lacks (remote history rewritten): report it, or reset to the remote. */
+    readonly onDiverged: 'report' | 'reset';
   };
   readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
   /** Worker threads that validate definition files during large syncs; 0 validates on the main thread. */
   readonly syncWorkers: number;
   /** The CEL cost budget (docs/security.md); openStation applies it to the process. */
   readonly expressions: { readonly maxCost: number; readonly maxMillis: number };
+  /** Daemon: vanished definitions are disabled once none has vanished for this long (0: at once). */
+  readonly deletionWindowSeconds: number;
   readonly secretsFile: string | undefined;
   /** Slack (approvals in threads); undefined when station.yaml has no `slack:` section. */
   readonly slack: ResolvedSlackConfig | undefined;
@@ -233,6 +237,7 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
       remote: file.git?.remote ?? DEFAULTS.git.remote,
       branch: file.git?.branch,
       webhookSecretEnv: file.git?.webhookSecretEnv,
+      onDiverged: file.git?.onDiverged ?? DEFAULTS.git.onDiverged,
     },
     engine: {
       concurrency: envInt(env, 'STN_CONCURRENCY') ?? file.engine?.concurrency ?? DEFAULTS.engine.concurrency,
@@ -243,6 +248,7 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
       maxCost: file.expressions?.maxCost ?? DEFAULTS.expressions.maxCost,
       maxMillis: file.expressions?.maxMillis ?? DEFAULTS.expressions.maxMillis,
     },
+    deletionWindowSeconds: file.sync?.deletionWindowSeconds ?? DEFAULTS.sync.deletionWindowSeconds,
     secretsFile: env.STN_SECRETS_FILE ?? file.secrets?.file,
     slack: resolveSlackConfig(file.slack, env),
     file,

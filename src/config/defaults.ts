@@ -27,10 +27,10 @@ export const DEFAULTS = {
       webhooks: { max: 500, windowSeconds: 1 },
     },
   },
-  git: { pollSeconds: 0, remote: 'origin' },
+  git: { pollSeconds: 0, remote: 'origin', onDiverged: 'report' },
   engine: { concurrency: 8, leaseSeconds: 30 },
   /** Validation worker threads for large syncs: one per core, at most this many. */
-  sync: { maxWorkers: 4 },
+  sync: { maxWorkers: 4, deletionWindowSeconds: 3 },
   /**
    * Deepest nesting of objects/lists Station parses from untrusted text: JSON request and webhook bodies, workflow
    * and environment files. Past it, recursive code (parsers, schema checks, templates) could exhaust the stack.

@@ -13,6 +13,7 @@ import { SlackRuntime } from '../slack/runtime.js';
 import { storageHealth } from '../store/health.js';
 import { StatsStore } from '../store/stats.js';
 import { GitPoller } from '../sync/git-poll.js';
+import { markInterruptedSyncs } from '../sync/interrupted.js';
 import { RepoWatcher } from '../sync/watcher.js';
 import type { SyncOptions, SyncReport } from '../sync/sync.js';
 import { CronScheduler } from '../triggers/cron.js';
@@ -48,7 +49,11 @@ export class Daemon {
   private readonly streams: Streams;
   private readonly auth: Auth;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly state: DaemonState = { initialSyncDone: false, shuttingDown: false, watching: false };
+  private readonly state: Omit<DaemonState, 'degraded'> = { initialSyncDone: false, shuttingDown: false, watching: false };
+  /** git is not on PATH (checked at start-up): the daemon runs degraded (docs/reliability.md "Git"). */
+  private gitMissing = false;
+  /** The last sync of this process threw (cleared by the next one that does not). */
+  private syncFailed = false;
   private engine: Engine | undefined;
   private watcher: RepoWatcher | undefined;
   private cron: CronScheduler | undefined;
@@ -85,7 +90,12 @@ export class Daemon {
     }
     // Missing Slack secrets stop the daemon before it does anything, like missing API token variables.
     this.slack = SlackRuntime.create(station, { env: this.env });
-    this.metrics = new Metrics({ stats: new StatsStore(station.db), runStore: station.runStore, events: station.events });
+    this.metrics = new Metrics({
+      stats: new StatsStore(station.db),
+      runStore: station.runStore,
+      events: station.events,
+      health: () => ({ reasons: this.degraded(), gitDiverged: this.git?.status().diverged ?? false }),
+    });
     storageHealth(station.db).logTo(station.logger);
     this.dbWatch = new DatabaseWatch(station.config.database, (why) => this.databaseVanished(why));
   }
@@ -140,6 +150,19 @@ export class Daemon {
     // Bound before anything else: /readyz answers "not ready" until the first sync is done.
     const url = opts.listen === false ? undefined : await this.listen(this.server);
 
+    markInterruptedSyncs(station.definitions, log);
+    if (station.git.isRepo && !(await station.git.available())) {
+      this.gitMissing = true;
+      log.error(
+        { error_type: 'STN_E_GIT_MISSING', path_env: this.env.PATH ?? '' },
+        'git is not on PATH: starting degraded (/readyz reports git_missing). Definitions still sync from the files, without ' +
+          'dirty/untracked flags; git polling and the push webhook cannot fetch. Install git or fix PATH, then restart',
+      );
+    }
+    station.syncer.holdDeletions(station.config.deletionWindowSeconds * 1000, (environment) => {
+      if (this.state.shuttingDown) return;
+      this.sync({ environment, source: 'watch' }).catch((err: unknown) => log.error({ err }, 'sync after held deletions failed'));
+    });
     await this.sync({ source: 'start' }).catch((err: unknown) => log.error({ err }, 'the first sync failed; serving the definitions already in the database'));
     this.state.initialSyncDone = true;
 
@@ -150,7 +173,10 @@ export class Daemon {
       this.watcher = new RepoWatcher({
         station,
         onSynced: (report) => this.afterSync(report, syncMs(station, report), 'watch'),
-        onError: () => this.metrics.syncFinished(null, 0, 'watch'),
+        onError: () => {
+          this.syncFailed = true;
+          this.metrics.syncFinished(null, 0, 'watch');
+        },
       });
       await this.watcher.start();
       this.state.watching = true;
@@ -197,14 +223,38 @@ export class Daemon {
       this.afterSync(report, performance.now() - started, options.source ?? 'api');
       return report;
     } catch (err) {
+      if (!options.dryRun) this.syncFailed = true;
       this.metrics.syncFinished(null, performance.now() - started, options.source ?? 'api');
       throw err;
     }
   }
 
   private afterSync(report: SyncReport, ms: number, source: string): void {
+    if (!report.dryRun) this.syncFailed = false;
     this.metrics.syncFinished(report, ms, source);
     if (this.cron && changedSomething(report)) this.cron.reload();
+  }
+
+  /**
+   * Why the daemon serves but may be serving stale definitions, as /readyz reason codes (docs/api.md): git missing or
+   * diverged, the last fetch failed, the last sync threw, an environment's last sync was refused or failed.
+   */
+  private degraded(): string[] {
+    const reasons = new Set<string>();
+    const git = this.git?.status();
+    if (this.gitMissing || git?.gitMissing) reasons.add('git_missing');
+    else if (git?.lastError) reasons.add('git_fetch_failed');
+    if (git?.diverged) reasons.add('git_diverged');
+    if (this.syncFailed) reasons.add('sync_failed');
+    try {
+      for (const e of this.station.definitions.environments()) {
+        if (e.last_sync_status === 'refused') reasons.add('sync_refused');
+        else if (e.last_sync_status === 'error') reasons.add('sync_failed');
+      }
+    } catch {
+      // The database cannot be read: /readyz says "not ready" with the storage problem, not this.
+    }
+    return [...reasons].sort();
   }
 
   private deps(): ServerDeps {
@@ -217,7 +267,7 @@ export class Daemon {
       stats: new StatsStore(this.station.db),
       streams: this.streams,
       sync: (options) => this.sync(options),
-      state: () => ({ ...this.state }),
+      state: () => ({ ...this.state, degraded: this.degraded() }),
       webhooks: new WebhookHandler({ station: this.station, env: this.env }),
       // Read through getters: the poller and the scheduler are created after the server.
       get git(): GitPort | undefined {
@@ -263,6 +313,7 @@ export class Daemon {
     await this.server?.close();
     this.cron?.stop();
     await this.slack?.stop();
+    this.station.syncer.stopHolding();
     this.git?.stop();
     await this.watcher?.stop();
     this.state.watching = false;

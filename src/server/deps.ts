@@ -42,6 +42,11 @@ export interface DaemonState {
   shuttingDown: boolean;
   /** Whether the file watcher is running. */
   watching: boolean;
+  /**
+   * Reason codes of a daemon that serves but may serve stale definitions (git_missing, git_diverged,
+   * git_fetch_failed, sync_failed, sync_refused): /readyz answers 200 "degraded" with them.
+   */
+  degraded: string[];
 }
 
 export interface ServerDeps {

@@ -4,6 +4,8 @@ import { RUN_STATUSES, type RunStore } from '../store/runs.js';
 import type { StatsStore } from '../store/stats.js';
 import type { SyncReport } from '../sync/sync.js';
 
+/** The reasons /readyz may name for a daemon that serves but may serve stale definitions. */
+const DEGRADED_REASONS = ['git_missing', 'git_diverged', 'git_fetch_failed', 'sync_failed', 'sync_refused'];
 /** Where a sync comes from (the `source` label). */
 const SYNC_SOURCES = ['start', 'watch', 'poll', 'webhook', 'api'];
 /** The outcome label of a webhook delivery answered with `status`, when the handler did not name one. */
@@ -46,7 +48,16 @@ export class Metrics {
   private readonly webhooks: Counter<'outcome'>;
   private readonly stopListening: () => void;
 
-  constructor(private readonly o: { stats: StatsStore; runStore: RunStore; events: RunEvents; defaultMetrics?: boolean }) {
+  constructor(
+    private readonly o: {
+      stats: StatsStore;
+      runStore: RunStore;
+      events: RunEvents;
+      defaultMetrics?: boolean;
+      /** The daemon's degradation reasons and git state, read when scraped. */
+      health?: () => { reasons: string[]; gitDiverged: boolean };
+    },
+  ) {
     const registers = [this.registry];
     // prom-client's names start with process_ and nodejs_ already: station_process_cpu_seconds_total, station_nodejs_*.
     if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'station_' });
@@ -70,6 +81,27 @@ export class Metrics {
         this.set(runStore.queueDepth(Date.now()));
       },
     });
+    const health = o.health;
+    if (health) {
+      new Gauge({
+        name: 'station_git_diverged',
+        help: 'The checkout has commits its remote lacks (remote history rewritten, e.g. force-pushed) and was not reset: 1, else 0.',
+        registers,
+        collect() {
+          this.set(health().gitDiverged ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'station_degraded',
+        help: 'Why /readyz answers "degraded" (1 per reason that holds now): git_missing, git_diverged, git_fetch_failed, sync_failed, sync_refused.',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          const now = new Set(health().reasons);
+          for (const reason of new Set([...DEGRADED_REASONS, ...now])) this.set({ reason }, now.has(reason) ? 1 : 0);
+        },
+      });
+    }
     this.stepDuration = new Histogram({
       name: 'station_step_duration_seconds',
       help: 'Duration of step attempts executed by this process, by outcome (succeeded, failed, retrying).',

@@ -203,6 +203,11 @@ export const syncReportSchema = {
             items: { type: 'object', properties: { path: str, id: nullable('string'), warnings: { type: 'array', items: diagnosticSchema } } },
           },
           versions: { type: 'object', additionalProperties: int },
+          held: {
+            description: 'Definitions whose files vanished, held until files stop vanishing (then judged with the whole environment).',
+            anyOf: [{ type: 'object', properties: { ids: { type: 'array', items: str }, until: str } }, { type: 'null' }],
+          },
+          superseded: { type: 'array', items: str, description: 'Files that changed again during the sync: left for the next one.' },
           error: { anyOf: [{ type: 'object', properties: { code: str, message: str } }, { type: 'null' }] },
         },
       },

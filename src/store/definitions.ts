@@ -72,6 +72,8 @@ export interface SyncRunRow {
   status: string;
   summary: string | null;
   error: string | null;
+  owner_host: string | null;
+  owner_pid: number | null;
 }
 
 /** Every SQL statement about definitions, environments and sync runs. Statements are prepared once per database. */
@@ -134,7 +136,12 @@ export class DefinitionStore {
       ),
       fileDelete: db.prepare('DELETE FROM workflow_files WHERE environment = ? AND path = ?'),
       syncStart: db.prepare(
-        `INSERT INTO sync_runs (started_at, source, environments, git_commit, dry_run, status) VALUES (?, ?, ?, ?, ?, 'running')`,
+        `INSERT INTO sync_runs (started_at, source, environments, git_commit, dry_run, status, owner_host, owner_pid)
+         VALUES (?, ?, ?, ?, ?, 'running', ?, ?)`,
+      ),
+      syncRunning: db.prepare<[], SyncRunRow>(`SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id`),
+      syncInterrupt: db.prepare(
+        `UPDATE sync_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`,
       ),
       syncFinish: db.prepare('UPDATE sync_runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE id = ?'),
       syncList: db.prepare<[number], SyncRunRow>('SELECT * FROM sync_runs ORDER BY id DESC LIMIT ?'),
@@ -236,8 +243,26 @@ export class DefinitionStore {
     this.s.fileDelete.run(env, path);
   }
 
-  startSyncRun(now: string, source: string, environments: string[], commit: string | null, dryRun: boolean): number {
-    return Number(this.s.syncStart.run(now, source, JSON.stringify(environments), commit, dryRun ? 1 : 0).lastInsertRowid);
+  startSyncRun(
+    now: string,
+    source: string,
+    environments: string[],
+    commit: string | null,
+    dryRun: boolean,
+    owner: { host: string; pid: number },
+  ): number {
+    const args = [now, source, JSON.stringify(environments), commit, dryRun ? 1 : 0, owner.host, owner.pid];
+    return Number(this.s.syncStart.run(...args).lastInsertRowid);
+  }
+
+  /** Sync runs still marked running (their process may be gone). */
+  runningSyncRuns(): SyncRunRow[] {
+    return this.s.syncRunning.all();
+  }
+
+  /** Marks a sync run whose process is gone as interrupted; false when it finished (or was marked) meanwhile. */
+  interruptSyncRun(id: number, now: string, error: string): boolean {
+    return this.s.syncInterrupt.run(now, error, id).changes > 0;
   }
 
   finishSyncRun(id: number, now: string, status: string, summary: unknown, error: string | null): void {

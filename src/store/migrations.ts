@@ -348,4 +348,15 @@ ALTER TABLE engine_workers ADD COLUMN pid_ns TEXT;
 ALTER TABLE workflow_approval_votes ADD COLUMN person TEXT;
 `,
   },
+  {
+    version: 7,
+    name: 'sync run owners',
+    sql: `
+-- Which process runs a sync: a row left 'running' by a process that is gone (killed mid-sync) is marked
+-- 'interrupted' when Station next starts, and never by a process that is still alive.
+ALTER TABLE sync_runs ADD COLUMN owner_host TEXT;
+ALTER TABLE sync_runs ADD COLUMN owner_pid INTEGER;
+CREATE INDEX sync_runs_running ON sync_runs(status) WHERE status = 'running';
+`,
+  },
 ];

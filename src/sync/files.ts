@@ -126,6 +126,25 @@ function carried(file: DiscoveredFile, prev: FileRow): FileState {
   return { file, rawSha: prev.raw_sha, id: prev.workflow_id, valid: prev.valid === 1, hash: prev.content_hash, errors: d.errors, warnings: d.warnings };
 }
 
+/**
+ * Whether the file still holds the bytes this sync read. Checked inside the write transaction (which other syncs,
+ * in this process or another, wait for): a file that moved on since it was read is left to the sync that reads it
+ * next, so a slow sync can never commit content older than what a faster one already committed.
+ */
+export function stillOnDisk(st: FileState): boolean {
+  const read = st.fresh;
+  if (!read) return true;
+  let now: Buffer | undefined;
+  try {
+    now = fs.readFileSync(st.file.abs);
+  } catch {
+    now = undefined;
+  }
+  // A file that could not be read was recorded with no bytes and no sha.
+  if (st.rawSha === '') return now === undefined;
+  return now !== undefined && now.equals(read.bytes);
+}
+
 /** What a version row stores of its file. */
 export interface VersionSource {
   specJson: string;

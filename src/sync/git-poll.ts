@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { Station } from '../context.js';
+import { isSpawnFailure } from './git.js';
 
 export interface GitStatus {
   branch: string | null;
@@ -8,8 +9,18 @@ export interface GitStatus {
   upstream: string | null;
   /** Tracked files have local changes: the checkout is not fast-forwarded (never reset). */
   dirty: boolean;
-  /** Local commits and remote commits both exist: the checkout is not fast-forwarded (never reset). */
+  /**
+   * HEAD has commits the remote-tracking branch does not: the remote's history was rewritten (a force-pushed
+   * rollback) or someone committed in the checkout. Not merged; reported (/readyz git_diverged) unless
+   * `git.onDiverged: reset` moved the checkout to the remote.
+   */
   diverged: boolean;
+  /** The last fetch moved the remote-tracking branch to a commit that does not descend from where it was (force push). */
+  remoteRewritten?: boolean;
+  /** git could not be started (not on PATH): nothing is fetched. */
+  gitMissing?: boolean;
+  /** The last reset done because of `git.onDiverged: reset`. */
+  lastReset?: { at: string; from: string | null; to: string } | null;
   ahead: number;
   behind: number;
   lastFetchAt: string | null;
@@ -35,8 +46,8 @@ const GIT_TIMEOUT_MS = 60_000;
 
 /**
  * Keeps the checkout up to date with its remote (DESIGN §4): `git fetch` + `git merge --ff-only` every
- * `git.pollSeconds`, or at once on `refresh()` (the push webhook). A dirty or diverged checkout is reported in
- * `status()` and the log, and left exactly as it is: Station never resets, stashes or force-moves anything.
+ * `git.pollSeconds`, or at once on `refresh()` (the push webhook). A dirty checkout is reported in `status()` and the
+ * log and left exactly as it is; a diverged one too, unless `git.onDiverged: reset` (then only when it is clean).
  */
 export class GitPoller {
   private readonly station: Station;
@@ -46,6 +57,8 @@ export class GitPoller {
   private current: Promise<RefreshResult> | undefined;
   private queued: Promise<RefreshResult> | undefined;
   private readonly state: GitStatus;
+  /** HEAD and remote head of the divergence last logged (logged once until it changes). */
+  private lastDiverged: string | undefined;
 
   constructor(opts: { station: Station; onUpdated?: () => void }) {
     this.station = opts.station;
@@ -65,6 +78,9 @@ export class GitPoller {
       upstreamHead: null,
       lastUpdateAt: null,
       lastReason: null,
+      remoteRewritten: false,
+      gitMissing: false,
+      lastReset: null,
     };
   }
 
@@ -75,6 +91,11 @@ export class GitPoller {
     this.polling = true;
     void this.hasRemote().then((ok) => {
       if (!this.polling) return;
+      if (this.state.gitMissing) {
+        this.polling = false;
+        this.station.logger.error({ error_type: 'STN_E_GIT_MISSING' }, 'git polling off: git is not on PATH');
+        return;
+      }
       if (!ok) {
         this.polling = false;
         this.station.logger.info({ remote: this.station.config.git.remote }, 'git polling off: the checkout has no such remote');
@@ -155,7 +176,10 @@ export class GitPoller {
     const { remote } = this.station.config.git;
     const log = this.station.logger;
     try {
-      if (!(await this.hasRemote())) return this.done(false, null, `the checkout has no remote "${remote}"`);
+      if (!(await this.hasRemote())) {
+        if (this.state.gitMissing) throw Object.assign(new Error('spawn git ENOENT'), { code: 'ENOENT' });
+        return this.done(false, null, `the checkout has no remote "${remote}"`);
+      }
       const branch = (await this.git('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => '')) || null;
       this.state.branch = branch;
       const wanted = this.station.config.git.branch ?? branch;
@@ -164,29 +188,31 @@ export class GitPoller {
         return this.done(false, await this.station.git.head(), `the checkout is on branch "${branch}", not "${wanted}" (git.branch): not merging`);
       }
       const upstream = `${remote}/${wanted}`;
+      const tracking = `refs/remotes/${upstream}`;
       this.state.upstream = upstream;
-      await this.git('fetch', '--quiet', '--no-tags', remote, `+refs/heads/${wanted}:refs/remotes/${remote}/${wanted}`);
+      const before = await this.git('rev-parse', '--verify', '--quiet', tracking).catch(() => '');
+      await this.git('fetch', '--quiet', '--no-tags', remote, `+refs/heads/${wanted}:${tracking}`);
       this.state.lastFetchAt = new Date().toISOString();
-      const upstreamHead = await this.git('rev-parse', '--verify', '--quiet', `refs/remotes/${upstream}`);
+      const upstreamHead = await this.git('rev-parse', '--verify', '--quiet', tracking);
       this.state.upstreamHead = upstreamHead;
-      const [ahead, behind] = (await this.git('rev-list', '--left-right', '--count', `HEAD...refs/remotes/${upstream}`))
+      if (before !== '' && before !== upstreamHead) this.state.remoteRewritten = !(await this.isAncestor(before, upstreamHead));
+      const [ahead, behind] = (await this.git('rev-list', '--left-right', '--count', `HEAD...${tracking}`))
         .split(/\s+/)
         .map(Number) as [number, number];
       this.state.ahead = ahead;
       this.state.behind = behind;
-      this.state.diverged = ahead > 0 && behind > 0;
+      this.state.diverged = ahead > 0;
+      if (ahead === 0) this.state.remoteRewritten = false;
       this.state.dirty = (await this.git('status', '--porcelain', '--untracked-files=no')) !== '';
       const head = await this.station.git.head();
-      if (behind === 0) return this.done(false, head, ahead > 0 ? `the checkout is ${ahead} commit(s) ahead of ${upstream}` : 'up to date');
-      if (this.state.diverged) {
-        log.warn({ upstream, ahead, behind, head, upstream_head: upstreamHead }, 'git checkout has diverged from its remote: not merging (never reset)');
-        return this.done(false, head, `diverged from ${upstream}: ${ahead} local and ${behind} remote commit(s); resolve by hand`);
-      }
+      if (ahead > 0) return this.diverged(upstream, upstreamHead, head, ahead, behind);
+      this.lastDiverged = undefined;
+      if (behind === 0) return this.done(false, head, 'up to date');
       if (this.state.dirty) {
         log.warn({ upstream, behind, head }, 'git checkout has local changes to tracked files: not fast-forwarding (never reset)');
         return this.done(false, head, `local changes to tracked files: not fast-forwarding ${behind} commit(s) from ${upstream}`);
       }
-      await this.git('merge', '--ff-only', '--quiet', `refs/remotes/${upstream}`);
+      await this.git('merge', '--ff-only', '--quiet', tracking);
       const moved = await this.station.git.head();
       this.state.behind = 0;
       this.state.lastUpdateAt = new Date().toISOString();
@@ -195,10 +221,62 @@ export class GitPoller {
       this.onUpdated?.();
       return { updated: true, head: moved };
     } catch (err) {
-      const message = gitMessage(err);
+      const message = isSpawnFailure(err) ? 'git is not on PATH' : gitMessage(err);
+      if (isSpawnFailure(err)) this.state.gitMissing = true;
       this.state.lastError = message;
-      log.error({ remote, error: message }, 'git refresh failed');
+      log.error({ remote, error: message, error_type: isSpawnFailure(err) ? 'STN_E_GIT_MISSING' : 'STN_E_GIT' }, 'git refresh failed');
       return { updated: false, head: await this.station.git.head(), reason: message };
+    }
+  }
+
+  /**
+   * HEAD has `ahead` commits the remote lacks. In a checkout only Station moves, that means the remote's history was
+   * rewritten (a force-pushed rollback); it could also be a commit made in the checkout by hand. Reported (one log
+   * line per new situation, /readyz git_diverged, station_git_diverged, the sync status), or with
+   * `git.onDiverged: reset` and no local changes to tracked files, the checkout is reset to the remote and synced.
+   */
+  private async diverged(upstream: string, upstreamHead: string, head: string | null, ahead: number, behind: number): Promise<RefreshResult> {
+    const log = this.station.logger;
+    const rewritten = this.state.remoteRewritten === true;
+    const what = rewritten ? 'the remote history was rewritten (force push)' : 'the checkout has commits the remote does not';
+    const reset = this.station.config.git.onDiverged === 'reset';
+    if (reset && !this.state.dirty) {
+      await this.git('reset', '--hard', '--quiet', upstreamHead);
+      const moved = await this.station.git.head();
+      const at = new Date().toISOString();
+      this.state.lastReset = { at, from: head, to: upstreamHead };
+      this.state.diverged = false;
+      this.state.remoteRewritten = false;
+      this.state.ahead = 0;
+      this.state.behind = 0;
+      this.state.lastUpdateAt = at;
+      this.lastDiverged = undefined;
+      log.warn(
+        { upstream, from: head, to: moved, dropped_commits: ahead, error_type: 'STN_E_GIT_DIVERGED' },
+        `git checkout reset to ${upstream} (git.onDiverged: reset): ${what}; the dropped commits stay reachable from the reflog (git reflog)`,
+      );
+      this.done(true, moved);
+      this.onUpdated?.();
+      return { updated: true, head: moved };
+    }
+    const key = `${head ?? ''}:${upstreamHead}`;
+    const why = reset ? 'tracked files have local changes, so git.onDiverged: reset does not apply' : 'fix it by hand (docs/reliability.md "Git") or set git.onDiverged: reset';
+    if (this.lastDiverged !== key) {
+      this.lastDiverged = key;
+      log.warn(
+        { upstream, ahead, behind, head, upstream_head: upstreamHead, remote_rewritten: rewritten, error_type: 'STN_E_GIT_DIVERGED' },
+        `git checkout diverged from ${upstream}: ${what}; not merging: ${why}`,
+      );
+    }
+    return this.done(false, head, `diverged from ${upstream}: ${ahead} local and ${behind} remote commit(s); ${what}: ${why}`);
+  }
+
+  private async isAncestor(ancestor: string, of: string): Promise<boolean> {
+    try {
+      await this.git('merge-base', '--is-ancestor', ancestor, of);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -213,8 +291,10 @@ export class GitPoller {
     if (!this.station.git.isRepo) return false;
     try {
       await this.git('remote', 'get-url', this.station.config.git.remote);
+      this.state.gitMissing = false;
       return true;
-    } catch {
+    } catch (err) {
+      if (isSpawnFailure(err)) this.state.gitMissing = true;
       return false;
     }
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { StationError } from '../errors.js';
 
 /** Git facts about the checkout, read through simple-git. A folder that is not a Git checkout gives nulls. */
 export class GitInfo {
@@ -27,14 +28,61 @@ export class GitInfo {
     }
   }
 
+  /** Set once a git command could not be started (git is not on PATH). */
+  missing = false;
+
+  /** Whether the git program can be run (`git --version`); false when it is not on PATH. */
+  async available(): Promise<boolean> {
+    try {
+      await this.git.raw(['--version']);
+      this.missing = false;
+      return true;
+    } catch (err) {
+      if (!isSpawnFailure(err)) throw err;
+      this.missing = true;
+      return false;
+    }
+  }
+
+  /**
+   * How HEAD compares with the remote-tracking branch `<remote>/<branch>` as last fetched (no fetch): commits only
+   * HEAD has (`ahead`: local commits, or a remote whose history was rewritten) and only the remote has. Null outside
+   * Git, on a detached HEAD, without such a remote-tracking branch, or when git is missing.
+   */
+  async comparedWithRemote(remote: string, branch?: string): Promise<{ upstream: string; ahead: number; behind: number } | null> {
+    if (!this.isRepo) return null;
+    try {
+      const b = branch ?? (await this.git.raw(['symbolic-ref', '--quiet', '--short', 'HEAD'])).trim();
+      if (!b) return null;
+      const ref = `refs/remotes/${remote}/${b}`;
+      if (!(await this.git.raw(['rev-parse', '--verify', '--quiet', ref])).trim()) return null;
+      const [ahead, behind] = (await this.git.raw(['rev-list', '--left-right', '--count', `HEAD...${ref}`])).trim().split(/\s+/).map(Number);
+      return { upstream: `${remote}/${b}`, ahead: ahead ?? 0, behind: behind ?? 0 };
+    } catch (err) {
+      if (isSpawnFailure(err)) this.missing = true;
+      return null;
+    }
+  }
+
   /**
    * Blob ids of the files under the given folders in a commit (`git ls-tree`, paths relative to the repository). One
    * call answers for thousands of files and, unlike `git status`, never re-reads the work tree.
    */
-  async treeBlobs(commit: string, folders: string[]): Promise<Map<string, string>> {
+  async treeBlobs(commit: string, folders: string[]): Promise<Map<string, string> | null> {
     const out = new Map<string, string>();
     if (!this.isRepo) return out;
-    const raw = await this.git.raw(['ls-tree', '-r', '-z', commit, '--', ...folders]);
+    let raw: string;
+    try {
+      raw = await this.git.raw(['ls-tree', '-r', '-z', commit, '--', ...folders]);
+    } catch (err) {
+      // Without git the versions are still recorded, with their commit (read from .git) but no dirty/untracked flag.
+      if (isSpawnFailure(err)) {
+        this.missing = true;
+        return null;
+      }
+      throw new StationError('STN_E_GIT', `git ls-tree ${commit.slice(0, 12)} failed in ${this.repo}: ${gitErrorText(err)}`, undefined, { cause: err });
+    }
+    this.missing = false;
     for (const entry of raw.split('\0')) {
       // "<mode> blob <sha>\t<path>"
       const tab = entry.indexOf('\t');
@@ -44,6 +92,20 @@ export class GitInfo {
     }
     return out;
   }
+}
+
+/** The git program could not be started (ENOENT: not on PATH; EACCES: not executable). */
+export function isSpawnFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e?.code === 'ENOENT' || e?.code === 'EACCES') return true;
+  return typeof e?.message === 'string' && /spawn git (ENOENT|EACCES)/.test(e.message);
+}
+
+/** git's own words for a failure, on one line, without a stack. */
+export function gitErrorText(err: unknown): string {
+  const e = err as { stderr?: string; message?: string };
+  const text = (e.stderr?.trim() || e.message || String(err)).split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ');
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
 
 /** Git's object id of file content: compared with the commit's blob, it tells whether a file has local changes. */

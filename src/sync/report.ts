@@ -36,6 +36,13 @@ export interface EnvironmentReport {
   warnings: Array<{ path: string; id: string | null; warnings: Diagnostic[] }>;
   /** New version numbers, by workflow id, for what was added, updated or re-enabled with a change. */
   versions: Record<string, number>;
+  /**
+   * Definitions whose files vanished, not disabled yet: the daemon waits until files have stopped vanishing, then
+   * judges the environment as a whole (README "Sync"). `until`: when the follow-up sync runs.
+   */
+  held?: { ids: string[]; until: string };
+  /** Files that changed again while this sync read them: left for the next sync (never an older version). */
+  superseded?: string[];
   /** Set when the environment was not synced at all (invalid environment.yaml, refused empty sync). */
   error?: { code: string; message: string; details?: unknown };
 }
@@ -84,6 +91,8 @@ export function summarize(report: SyncReport) {
       disabled: e.disabled,
       reenabled: e.reenabled,
       invalid: e.invalid.map((i) => ({ path: i.path, id: i.id })),
+      ...(e.held ? { held: e.held } : {}),
+      ...(e.superseded ? { superseded: e.superseded } : {}),
       error: e.error?.message,
     })),
   };

@@ -1,12 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ValidationPool } from '../definitions/pool.js';
-import type { Diagnostic } from '../definitions/types.js';
+import { DEFINITION_FILE } from '../definitions/validate.js';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DefinitionStore, DefinitionWithHash, FileRow } from '../store/definitions.js';
 import { discoverEnvironment, listEnvironmentNames, type DiscoveredEnvironment } from './discover.js';
-import { fileRow, readFiles, validateFiles, versionSource, type FileState, type PendingStates } from './files.js';
+import { DeletionHold } from './deletion-hold.js';
+import { resolveDuplicates } from './duplicates.js';
+import { SYNC_OWNER } from './interrupted.js';
+import { fileRow, readFiles, stillOnDisk, validateFiles, versionSource, type FileState, type PendingStates } from './files.js';
 import { gitBlobSha, type GitInfo } from './git.js';
 import {
   emptyReport,
@@ -16,9 +19,13 @@ import {
   type EnvironmentReport,
   type SyncOptions,
   type SyncReport,
+  type SyncSource,
 } from './report.js';
 
 export * from './report.js';
+
+/** Syncs that hold deletions back (the daemon's automatic ones); `stn sync` and the API judge what is on disk now. */
+const HOLDING_SOURCES = new Set<SyncSource>(['watch', 'poll', 'webhook']);
 
 /** How many files a large sync validates ahead of the environment it is writing. */
 const LOOKAHEAD_FILES = 1000;
@@ -52,9 +59,26 @@ export class Syncer {
   private readonly now: () => Date;
   /** Syncs of one process run one after another (the file watcher, the poller and the API may ask at once). */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set by the daemon (holdDeletions): deletions of automatic syncs wait for a quiet window. */
+  private hold: DeletionHold | undefined;
 
   constructor(private readonly deps: SyncDeps) {
     this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Makes automatic syncs (watch, poll, webhook) hold deletions until none has happened for `windowMs`, then call
+   * `followUp(environment)`, which should sync that environment (source watch) to judge them as a whole. 0: off.
+   */
+  holdDeletions(windowMs: number, followUp: (environment: string) => void): void {
+    this.hold?.close();
+    this.hold = windowMs > 0 ? new DeletionHold(windowMs, followUp) : undefined;
+  }
+
+  /** Stops holding deletions (pending follow-ups are dropped). */
+  stopHolding(): void {
+    this.hold?.close();
+    this.hold = undefined;
   }
 
   sync(options: SyncOptions = {}): Promise<SyncReport> {
@@ -69,12 +93,12 @@ export class Syncer {
     const started = Date.now();
     const names = this.environmentNames(options);
     const commit = await this.deps.git.head();
-    const syncRunId = dryRun ? null : store.startSyncRun(this.now().toISOString(), options.source ?? 'cli', names, commit, false);
+    const syncRunId = dryRun ? null : store.startSyncRun(this.now().toISOString(), options.source ?? 'cli', names, commit, false, SYNC_OWNER);
     const report: SyncReport = { commit, dryRun, syncRunId, environments: [] };
-    let headBlobs: Promise<Map<string, string>> | undefined;
+    let headBlobs: Promise<Map<string, string> | null> | undefined;
     // A few files are looked up by name; past that, one listing of the whole tree answers every environment.
     const blobsOfHead = (paths: string[]) => {
-      if (!commit) return Promise.resolve(new Map<string, string>());
+      if (!commit) return Promise.resolve(new Map<string, string>() as Map<string, string> | null);
       if (paths.length <= 50 && !headBlobs) return this.deps.git.treeBlobs(commit, paths);
       return (headBlobs ??= this.deps.git.treeBlobs(commit, ['environments', 'bundles']));
     };
@@ -185,21 +209,22 @@ export class Syncer {
     commit: string | null,
     syncRunId: number | null,
     options: SyncOptions,
-    blobsOfHead: (paths: string[]) => Promise<Map<string, string>>,
+    blobsOfHead: (paths: string[]) => Promise<Map<string, string> | null>,
   ): Promise<EnvironmentReport> {
     const { store } = this.deps;
     const name = loaded.env.name;
     const states = await loaded.pending.states();
-    if (options.dryRun) return this.plan(name, states, commit, syncRunId, options, new Map()).report;
+    if (options.dryRun) return this.plan(loaded, states, commit, syncRunId, options, new Map()).report;
 
     // Git blob ids are looked up before the write transaction (it must not await); the plan itself is made inside
     // it, against the store as it is then, so a sync running in another process at the same time cannot make this one
     // write a stale version number.
-    const likely = this.plan(name, states, commit, syncRunId, options, new Map()).versioned;
+    const likely = this.plan(loaded, states, commit, syncRunId, options, new Map()).versioned;
     const blobs = likely.length > 0 ? await blobsOfHead(likely) : new Map<string, string>();
+    if (blobs === null) this.gitMissing();
     const nowIso = this.now().toISOString();
     return store.transaction(() => {
-      const { report, writes } = this.plan(name, states, commit, syncRunId, options, blobs);
+      const { report, writes, superseded } = this.plan(loaded, states, commit, syncRunId, options, blobs, true);
       if (report.error) {
         store.ensureEnvironment(name, nowIso);
         store.recordAttempt(name, commit, nowIso, 'refused', report.error.message);
@@ -209,7 +234,7 @@ export class Syncer {
       store.ensureEnvironment(name, nowIso);
       for (const w of writes) w();
       // Carried-over files are exactly as recorded; only what was read and validated this time is written.
-      for (const st of states) if (st.fresh) store.upsertFile(fileRow(name, st, nowIso));
+      for (const st of states) if (st.fresh && !superseded.has(st.file.path)) store.upsertFile(fileRow(name, st, nowIso));
       const present = new Set(states.map((s) => s.file.path));
       for (const p of loaded.previous.keys()) if (!present.has(p)) store.deleteFile(name, p);
       store.recordAttempt(name, commit, nowIso, report.invalid.length > 0 ? 'invalid' : 'ok', null);
@@ -218,25 +243,42 @@ export class Syncer {
     });
   }
 
-  /** Compares the files with the store: the report, the writes that carry it out, and the paths getting a version. */
+  /**
+   * Compares the files with the store: the report, the writes that carry it out, and the paths getting a version.
+   * `commitCheck` is set for the plan made inside the write transaction: files are then checked against the disk
+   * (see stillOnDisk) and deletions may be held (DeletionHold).
+   */
   private plan(
-    name: string,
+    loaded: Loaded,
     states: FileState[],
     commit: string | null,
     syncRunId: number | null,
     options: SyncOptions,
-    blobs: Map<string, string>,
-  ): { report: EnvironmentReport; writes: Array<() => void>; versioned: string[] } {
+    blobs: Map<string, string> | null,
+    commitCheck = false,
+  ): { report: EnvironmentReport; writes: Array<() => void>; versioned: string[]; superseded: Set<string> } {
     const { store } = this.deps;
+    const name = loaded.env.name;
     const report = emptyReport(name);
-    const { winners, warnings } = resolveDuplicates(states, report);
     const defs = new Map(store.definitionsWithHash(name).map((d) => [d.workflow_id, d]));
+    const { winners, warnings } = resolveDuplicates(states, defs, report);
     const nowIso = this.now().toISOString();
     const writes: Array<() => void> = [];
     const versioned: string[] = [];
+    // Files that changed again after this sync read them: nothing of theirs is written (the next sync reads them).
+    const superseded = new Set<string>();
+    const checked = new Map<string, boolean>();
+    const current = (st: FileState) => {
+      if (!commitCheck) return true;
+      let ok = checked.get(st.file.path);
+      if (ok === undefined) checked.set(st.file.path, (ok = stillOnDisk(st)));
+      if (!ok) superseded.add(st.file.path);
+      return ok;
+    };
 
     for (const [id, st] of winners) {
       const d = defs.get(id);
+      if (!current(st)) continue;
       if (!st.valid) {
         const activeVersion = d && d.status !== 'disabled' ? d.active_version : null;
         report.invalid.push({ path: st.file.path, id, errors: st.errors, activeVersion });
@@ -260,14 +302,31 @@ export class Syncer {
       versioned.push(st.file.path);
       writes.push(() => this.writeVersion(name, id, version, st, d, commit, blobs, syncRunId, nowIso));
     }
+    const byPath = new Map(states.map((st) => [st.file.path, st]));
+    const vanished: DefinitionWithHash[] = [];
     for (const d of defs.values()) {
       if (d.status === 'disabled' || winners.has(d.workflow_id)) continue;
-      report.disabled.push(d.workflow_id);
-      writes.push(() => store.updateDefinition({ ...base(d), status: 'disabled' }, nowIso));
+      // Its file changed again, or appeared, since this sync looked: the sync that sees it decides.
+      const st = byPath.get(d.path);
+      if (st ? !current(st) : commitCheck && this.appearedSince(loaded.env, d.path)) continue;
+      vanished.push(d);
+    }
+
+    const heldUntil =
+      commitCheck && this.hold && HOLDING_SOURCES.has(options.source ?? 'cli') && !options.allowEmpty
+        ? this.hold.decide(name, vanished.map((d) => d.workflow_id), this.now().getTime())
+        : undefined;
+    if (heldUntil !== undefined) {
+      report.held = { ids: vanished.map((d) => d.workflow_id).sort(), until: new Date(heldUntil).toISOString() };
+    } else {
+      for (const d of vanished) {
+        report.disabled.push(d.workflow_id);
+        writes.push(() => store.updateDefinition({ ...base(d), status: 'disabled' }, nowIso));
+      }
     }
 
     const activeBefore = [...defs.values()].filter((d) => d.status !== 'disabled').length;
-    if (activeBefore > 0 && winners.size === 0 && !options.allowEmpty) {
+    if (activeBefore > 0 && winners.size === 0 && heldUntil === undefined && !options.allowEmpty) {
       const refused = emptyReport(name);
       refused.error = {
         code: 'STN_E_SYNC_EMPTY',
@@ -276,15 +335,39 @@ export class Syncer {
           `(is the checkout incomplete?): run with --allow-empty if that is intended`,
         details: { wouldDisable: report.disabled },
       };
-      return { report: refused, writes: [], versioned: [] };
+      return { report: refused, writes: [], versioned: [], superseded };
     }
     for (const st of states) {
+      if (superseded.has(st.file.path)) continue;
       if (st.id === null && !st.valid) report.invalid.push({ path: st.file.path, id: null, errors: st.errors, activeVersion: null });
       const all = [...st.warnings, ...(warnings.get(st) ?? [])];
       if (all.length > 0) report.warnings.push({ path: st.file.path, id: st.id, warnings: all });
     }
+    if (superseded.size > 0) report.superseded = [...superseded].sort();
     sortReport(report);
-    return { report, writes, versioned };
+    return { report, writes, versioned, superseded };
+  }
+
+  /**
+   * A definition file that was not there when this sync listed the folders but is now, where discovery would find it:
+   * it came back during the sync (the definition must not be disabled by this one).
+   */
+  private appearedSince(env: DiscoveredEnvironment, rel: string): boolean {
+    const folders = [`environments/${env.name}/workflows/`, ...env.bundles.map((b) => `bundles/${b.name}/workflows/`)];
+    if (!folders.some((f) => rel.startsWith(f)) || !DEFINITION_FILE.test(path.posix.basename(rel))) return false;
+    return fs.existsSync(path.join(this.deps.repo, ...rel.split('/')));
+  }
+
+  private warnedGitMissing = false;
+
+  /** Logged once per process: syncs go on without git, but the versions lack their dirty/untracked flags. */
+  private gitMissing(): void {
+    if (this.warnedGitMissing) return;
+    this.warnedGitMissing = true;
+    this.deps.logger.error(
+      { error_type: 'STN_E_GIT_MISSING', repo: this.deps.repo },
+      'git is not on PATH: definitions still sync from the files, but new versions are recorded without their dirty/untracked flags; install git or fix PATH',
+    );
   }
 
   private recordAttempt(name: string, commit: string | null, status: string, error: string): void {
@@ -314,7 +397,7 @@ export class Syncer {
     st: FileState,
     d: DefinitionWithHash | undefined,
     commit: string | null,
-    blobs: Map<string, string>,
+    blobs: Map<string, string> | null,
     syncRunId: number | null,
     nowIso: string,
   ): void {
@@ -333,8 +416,9 @@ export class Syncer {
     };
     if (d) store.updateDefinition(row, nowIso);
     else store.insertDefinition(row, nowIso);
-    // Dirty: the content differs from the commit's; untracked: the commit has no such file.
-    const committed = blobs.get(st.file.path);
+    // Dirty: the content differs from the commit's; untracked: the commit has no such file. Unknown without git.
+    const known = git.isRepo && blobs !== null;
+    const committed = blobs?.get(st.file.path);
     store.insertVersion({
       environment: env,
       workflow_id: id,
@@ -347,40 +431,12 @@ export class Syncer {
       path: st.file.path,
       bundle: st.file.bundle ?? null,
       git_commit: commit,
-      git_dirty: git.isRepo ? (committed !== undefined && committed !== gitBlobSha(bytes) ? 1 : 0) : null,
-      git_untracked: git.isRepo ? (committed === undefined ? 1 : 0) : null,
+      git_dirty: known ? (committed !== undefined && committed !== gitBlobSha(bytes) ? 1 : 0) : null,
+      git_untracked: known ? (committed === undefined ? 1 : 0) : null,
       sync_run_id: syncRunId,
       created_at: nowIso,
     });
   }
-}
-
-/** Two files with one id: the first by path keeps it; both are reported (the first with a warning). */
-function resolveDuplicates(
-  states: FileState[],
-  report: EnvironmentReport,
-): { winners: Map<string, FileState>; warnings: Map<FileState, Diagnostic[]> } {
-  const winners = new Map<string, FileState>();
-  const warnings = new Map<FileState, Diagnostic[]>();
-  for (const st of states) {
-    if (st.id === null) continue;
-    const first = winners.get(st.id);
-    if (!first) {
-      winners.set(st.id, st);
-      continue;
-    }
-    const dup: Diagnostic = {
-      severity: 'error',
-      code: 'STN_E_DUPLICATE_ID',
-      message: `workflow id "${st.id}" is also declared by ${first.file.path}, which keeps it (first by path): give this file another id`,
-      line: 1,
-      col: 1,
-    };
-    report.invalid.push({ path: st.file.path, id: st.id, errors: [dup, ...st.errors], activeVersion: null });
-    const message = `workflow id "${st.id}" is also declared by ${st.file.path}; this file keeps it`;
-    warnings.set(first, [...(warnings.get(first) ?? []), { ...dup, severity: 'warning', message }]);
-  }
-  return { winners, warnings };
 }
 
 function base(d: DefinitionWithHash) {

@@ -129,17 +129,21 @@ describe('GitPoller', () => {
     expect(s.git('rev-parse', 'HEAD')).toBe(local);
   });
 
-  it('a checkout ahead of its remote is left as it is', async () => {
+  it('a checkout ahead of its remote is left as it is, and reported as diverged', async () => {
     const s = setup();
     const p = poller(s);
     s.git('commit', '-q', '--allow-empty', '-m', 'local only');
+    const local = s.git('rev-parse', 'HEAD');
     const r = await p.refresh();
-    expect(r).toMatchObject({ updated: false, reason: 'the checkout is 1 commit(s) ahead of origin/main' });
+    expect(r.updated).toBe(false);
+    expect(r.reason).toMatch(/^diverged from origin\/main: 1 local and 0 remote commit\(s\); the checkout has commits the remote does not/);
+    expect(p.status()).toMatchObject({ diverged: true, ahead: 1, behind: 0, remoteRewritten: false });
+    expect(s.git('rev-parse', 'HEAD')).toBe(local);
   });
 
   it('follows only the configured branch', async () => {
     const s = setup({}, 'git:\n  branch: main\n  remote: origin\n  webhookSecretEnv: GIT_HOOK_SECRET\n');
-    expect(s.station.config.git).toEqual({ pollSeconds: 0, remote: 'origin', branch: 'main', webhookSecretEnv: 'GIT_HOOK_SECRET' });
+    expect(s.station.config.git).toEqual({ pollSeconds: 0, remote: 'origin', branch: 'main', webhookSecretEnv: 'GIT_HOOK_SECRET', onDiverged: 'report' });
     s.git('checkout', '-q', '-b', 'experiment');
     const p = poller(s);
     s.push('second');

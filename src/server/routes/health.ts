@@ -23,8 +23,9 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
         ...probeSchema,
         summary: 'Readiness: the database answers, the first sync has run and the daemon is not shutting down.',
         description:
-          'A failed last sync does not make the daemon unready (it keeps serving the last good definitions): status is "degraded" ' +
-          'with a reason code in checks.lastSync.reason. The error text is shown only with a valid bearer token; GET /api/v1/sync/status has it too.',
+          'A daemon that serves but may serve stale definitions answers 200 with status "degraded" and reason codes in ' +
+          'reasons (git_missing, git_diverged, git_fetch_failed, sync_failed, sync_refused) and checks.lastSync.reason: it keeps ' +
+          'serving the last good definitions. The error text is shown only with a valid bearer token; GET /api/v1/sync/status has it too.',
       },
     },
     (req, reply) => {
@@ -57,9 +58,12 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
         }
       }
       const ready = database === 'ok' && state.initialSyncDone && !state.shuttingDown;
-      const degraded = ready && lastSync !== null && DEGRADING.has(String(lastSync.status));
+      const reasons = ready
+        ? [...new Set([...state.degraded, ...(lastSync !== null && DEGRADING.has(String(lastSync.status)) ? [String(lastSync.reason)] : [])])].sort()
+        : [database === 'ok' ? [] : [problem?.code ?? 'database_unavailable'], state.initialSyncDone ? [] : ['starting'], state.shuttingDown ? ['shutting_down'] : []].flat();
       return reply.code(ready ? 200 : 503).send({
-        status: ready ? (degraded ? 'degraded' : 'ready') : 'not ready',
+        status: ready ? (reasons.length > 0 ? 'degraded' : 'ready') : 'not ready',
+        reasons,
         checks: { database, initialSync: state.initialSyncDone ? 'done' : 'pending', shuttingDown: state.shuttingDown, lastSync },
       });
     },
