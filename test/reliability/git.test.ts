@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, stn } from '../helpers/cli.js';
 import { spawnServe, until, type ServeProcess } from '../helpers/daemon-proc.js';
-import { createGitRepo, createTempDir, GIT_ENV, type GitRepo } from '../helpers/git-repo.js';
+import { createGitRepo, createTempDir, GIT_ENV } from '../helpers/git-repo.js';
 import { defaultDb, readStore } from '../helpers/station-db.js';
 import { workflowPath, workflowYaml } from '../helpers/workflow.js';
 
