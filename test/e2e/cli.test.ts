@@ -181,12 +181,14 @@ describe('stn sync', () => {
     const sha = repo.commit('hello');
     const { status, json } = runJson<SyncJson>('sync');
     expect(status).toBe(0);
-    expectKeys(json, ['commit', 'dryRun', 'environments'], ['syncRunId']);
+    expectKeys(json, ['commit', 'dryRun', 'environments'], ['syncRunId', 'git']);
     expect(json.commit).toBe(sha);
+    // A checkout without a remote: git runs, nothing to compare with.
+    expect((json as unknown as { git: unknown }).git).toEqual({ gitMissing: false, upstream: null, ahead: 0, behind: 0, diverged: false });
     expect(json.dryRun).toBe(false);
     expect(json.environments).toHaveLength(1);
     const env = json.environments[0] as SyncEnvJson;
-    expectKeys(env, ['name', 'added', 'updated', 'disabled', 'reenabled', 'unchanged', 'invalid'], ['warnings', 'versions', 'error']);
+    expectKeys(env, ['name', 'added', 'updated', 'disabled', 'reenabled', 'unchanged', 'invalid'], ['warnings', 'versions', 'held', 'superseded', 'error']);
     expect(env).toMatchObject({ name: 'a', added: ['hello'], updated: [], disabled: [], reenabled: [], unchanged: [], invalid: [] });
     expect(fs.existsSync(db)).toBe(true);
   });
