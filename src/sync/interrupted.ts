@@ -5,14 +5,17 @@ import type { DefinitionStore, SyncRunRow } from '../store/definitions.js';
 /** This process, as recorded on the sync runs it starts. */
 export const SYNC_OWNER = { host: os.hostname(), pid: process.pid };
 
-/** A running sync of another host (or of a Station before owners were recorded) older than this is taken as dead. */
-const FOREIGN_STALE_MS = 60 * 60 * 1000;
+/**
+ * A sync still running after this long is taken as dead whatever its owner (syncs take seconds): this covers other
+ * hosts, whose processes cannot be seen from here, rows written before owners were recorded, and a reused pid.
+ */
+const STALE_MS = 60 * 60 * 1000;
 
 /**
  * Marks the sync runs that a process killed mid-sync left `running` as `interrupted` (docs/reliability.md
  * "Interrupted syncs"). Called at start-up, before this process syncs: a row of this host is interrupted when its
- * process is gone (or is this very process: a restarted container often gets the same pid); a row of another host
- * only once it is over an hour old, since that host's processes cannot be seen from here. Returns the ids marked.
+ * process is gone (or is this very process: a restarted container often gets the same pid); any row once it is over
+ * an hour old (another host's processes cannot be seen from here). Returns the ids marked.
  */
 export function markInterruptedSyncs(store: DefinitionStore, logger: Logger, now: Date = new Date()): number[] {
   const marked: number[] = [];
@@ -29,9 +32,8 @@ export function markInterruptedSyncs(store: DefinitionStore, logger: Logger, now
 }
 
 function gone(row: SyncRunRow, nowMs: number): boolean {
-  if (row.owner_host !== SYNC_OWNER.host || row.owner_pid === null) {
-    return nowMs - Date.parse(row.started_at) > FOREIGN_STALE_MS;
-  }
+  if (nowMs - Date.parse(row.started_at) > STALE_MS) return true;
+  if (row.owner_host !== SYNC_OWNER.host || row.owner_pid === null) return false;
   if (row.owner_pid === SYNC_OWNER.pid) return true;
   try {
     process.kill(row.owner_pid, 0);
