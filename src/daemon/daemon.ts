@@ -147,10 +147,11 @@ export class Daemon {
     if (!this.auth.enabled) log.warn({ host: this.host }, 'no API tokens configured (server.tokens): every request is allowed, so the API binds to loopback only');
     this.stopBridge = bridgeStepLogs(station.events, log, station.runStore);
     this.server = await buildServer(this.deps());
+    // Before this process can start a sync of its own (the API answers once bound).
+    markInterruptedSyncs(station.definitions, log);
     // Bound before anything else: /readyz answers "not ready" until the first sync is done.
     const url = opts.listen === false ? undefined : await this.listen(this.server);
 
-    markInterruptedSyncs(station.definitions, log);
     if (station.git.isRepo && !(await station.git.available())) {
       this.gitMissing = true;
       log.error(
