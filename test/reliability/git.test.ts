@@ -85,9 +85,9 @@ describe('git: force-pushed remotes, missing git, failing syncs', () => {
       const r = await readyz(d);
       return r.json.reasons.includes('git_diverged') ? r : undefined;
     }, 20_000, 100);
-    expect(ready).toEqual({ status: 200, json: expect.objectContaining({ status: 'degraded', reasons: ['git_diverged'] }) });
+    expect(ready, JSON.stringify(ready)).toEqual({ status: 200, json: expect.objectContaining({ status: 'degraded', reasons: ['git_diverged'] }) });
     const status = await getJson<{ git: Record<string, unknown> }>(d, '/api/v1/sync/status');
-    expect(status.json.git).toMatchObject({ diverged: true, remoteRewritten: true, ahead: 1, behind: 0, upstream: 'origin/main', upstreamHead: s.first, head: second });
+    expect(status.json.git, JSON.stringify(status.json.git)).toMatchObject({ diverged: true, remoteRewritten: true, ahead: 1, behind: 0, upstream: 'origin/main', upstreamHead: s.first, head: second });
     expect(String(status.json.git.lastReason)).toMatch(/the remote history was rewritten \(force push\)/);
     const metrics = await (await fetch(`${d.url}/metrics`)).text();
     expect(metrics).toMatch(/^station_git_diverged 1$/m);
@@ -99,11 +99,11 @@ describe('git: force-pushed remotes, missing git, failing syncs', () => {
     // More polls do not repeat the log line.
     await new Promise((r) => setTimeout(r, 2500));
     const lines = d.logs().filter((l) => String(l.msg).startsWith('git checkout diverged'));
-    expect(lines).toHaveLength(1);
+    expect(lines, JSON.stringify(lines)).toHaveLength(1);
     expect(lines[0]).toMatchObject({ error_type: 'STN_E_GIT_DIVERGED', remote_rewritten: true, ahead: 1 });
 
     const cli = stn(['sync'], s.checkout, GIT_ENV);
-    expect(cli.status).toBe(0);
+    expect(cli.status, cli.stdout + cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(/git: DIVERGED \(STN_E_GIT_DIVERGED\): the checkout has 1 commit\(s\) that origin\/main does not/);
 
     // The operator procedure (docs/reliability.md): reset the checkout to the remote by hand; the daemon follows.
