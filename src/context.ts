@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApprovalService, approvalHooks } from './approvals/service.js';
 import { resolveConfig, type ConfigOptions, type ResolvedConfig } from './config/config.js';
+import { credentialEnvNames } from './config/credentials.js';
 import { Engine, type Clock } from './engine/engine.js';
 import { RunEvents } from './engine/events.js';
 import { Secrets } from './engine/secrets.js';
 import { RunService } from './engine/service.js';
 import { Specs } from './engine/specs.js';
 import { NotFoundError, StationError } from './errors.js';
+import { execPolicy } from './executors/policy.js';
 import { setExpressionLimits } from './expressions/index.js';
 import type { ExecutorRegistry } from './executors/registry.js';
 import { createLogger, type Logger } from './log.js';
@@ -20,6 +22,7 @@ import { DefinitionStore } from './store/definitions.js';
 import { RunStore } from './store/runs.js';
 import { GitInfo } from './sync/git.js';
 import { Syncer } from './sync/sync.js';
+import { activeTriggers } from './triggers/registry.js';
 
 /** Everything a command needs, wired once: the programmatic API the CLI (and the daemon) sits on. */
 export interface Station {
@@ -37,6 +40,13 @@ export interface Station {
   approvals: ApprovalService;
   /** Creates (once) the engine of this process; call `start()` on it to execute runs here. */
   engine(options?: EngineOverrides): Engine;
+  /**
+   * The secrets of this process (read once, on first use) and the masks of everything stored: `{{ secrets.X }}`
+   * values and the daemon's own credentials.
+   */
+  secrets(): Secrets;
+  /** Masks the values of the webhook triggers' secretEnv variables of the active definitions too (after a sync). */
+  maskTriggerSecrets(): void;
   close(): Promise<void>;
 }
 
@@ -90,6 +100,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
   const specs = new Specs(definitions);
   let engine: Engine | undefined;
   let clock: Clock | undefined;
+  let secrets: Secrets | undefined;
   const runs = new RunService({
     store: runStore,
     definitions,
@@ -107,7 +118,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     now: () => (clock ?? Date).now(),
     poke: () => engine?.poke(),
   });
-  return {
+  const station: Station = {
     config,
     logger,
     db,
@@ -125,7 +136,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
         store: runStore,
         definitions,
         events,
-        secrets: new Secrets(env, config.secretsFile),
+        secrets: station.secrets(),
         logger,
         repo: config.repo,
         concurrency: o.concurrency ?? config.engine.concurrency,
@@ -133,6 +144,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
         createChildRun: (parent, step, wait) => runs.createChild(parent, step, wait),
         approvals: approvalHooks(approvals),
         slack: createSlackPoster({ config: config.slack, env, db, runs: runStore, logger, publicUrl: config.server.publicUrl }),
+        policy: execPolicy(config),
         specs,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.random ? { random: o.random } : {}),
@@ -140,7 +152,17 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
         ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
         ...(o.onlyRunTree !== undefined ? { onlyRunTree: o.onlyRunTree } : {}),
       });
+      station.maskTriggerSecrets();
       return engine;
+    },
+    secrets() {
+      secrets ??= new Secrets(env, config.secretsFile, { credentialEnv: credentialEnvNames(config, env), logger });
+      return secrets;
+    },
+    maskTriggerSecrets() {
+      const names: string[] = [];
+      for (const t of activeTriggers(station)) if (t.trigger.type === 'webhook' && t.trigger.secretEnv !== undefined) names.push(t.trigger.secretEnv);
+      station.secrets().addCredentialEnv(names);
     },
     async close() {
       await engine?.stop();
@@ -148,6 +170,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
       db.close();
     },
   };
+  return station;
 }
 
 /** Whether the database file and its folder accept writes (a read-only mount, or a file made read-only). */

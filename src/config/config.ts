@@ -34,6 +34,8 @@ export interface StationFile {
   };
   git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string; onDiverged?: 'report' | 'reset' };
   engine?: { concurrency?: number; leaseSeconds?: number };
+  steps?: { envAllowlist?: string[] };
+  http?: { allowHosts?: string[]; denyPrivateNetworks?: boolean; maxRedirects?: number };
   sync?: { workers?: number; deletionWindowSeconds?: number };
   expressions?: { maxCost?: number; maxMillis?: number };
   secrets?: { file?: string };
@@ -72,6 +74,16 @@ export interface ResolvedConfig {
     readonly onDiverged: 'report' | 'reset';
   };
   readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
+  /** What shell.exec processes inherit: variables of the daemon's environment by name or `PREFIX*`. */
+  readonly steps: { readonly envAllowlist: readonly string[] };
+  /** http.request egress policy. */
+  readonly http: {
+    /** Only these hosts (exact, or `*.example.com`); undefined: any host the address rules allow. */
+    readonly allowHosts: readonly string[] | undefined;
+    /** Refuse loopback and private addresses too (link-local and metadata addresses are always refused). */
+    readonly denyPrivateNetworks: boolean;
+    readonly maxRedirects: number;
+  };
   /** Worker threads that validate definition files during large syncs; 0 validates on the main thread. */
   readonly syncWorkers: number;
   /** The CEL cost budget (docs/security.md); openStation applies it to the process. */
@@ -242,6 +254,12 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
     engine: {
       concurrency: envInt(env, 'STN_CONCURRENCY') ?? file.engine?.concurrency ?? DEFAULTS.engine.concurrency,
       leaseSeconds: file.engine?.leaseSeconds ?? DEFAULTS.engine.leaseSeconds,
+    },
+    steps: { envAllowlist: Object.freeze([...(file.steps?.envAllowlist ?? DEFAULTS.steps.envAllowlist)]) },
+    http: {
+      allowHosts: file.http?.allowHosts === undefined ? undefined : Object.freeze(file.http.allowHosts.map((h) => h.toLowerCase())),
+      denyPrivateNetworks: file.http?.denyPrivateNetworks ?? DEFAULTS.http.denyPrivateNetworks,
+      maxRedirects: file.http?.maxRedirects ?? DEFAULTS.http.maxRedirects,
     },
     syncWorkers: envInt(env, 'STN_SYNC_WORKERS') ?? file.sync?.workers ?? Math.min(os.availableParallelism(), DEFAULTS.sync.maxWorkers),
     expressions: {

@@ -233,7 +233,10 @@ export class Daemon {
   private afterSync(report: SyncReport, ms: number, source: string): void {
     if (!report.dryRun) this.syncFailed = false;
     this.metrics.syncFinished(report, ms, source);
-    if (this.cron && changedSomething(report)) this.cron.reload();
+    if (!changedSomething(report)) return;
+    this.cron?.reload();
+    // New webhook triggers may name new secret variables: mask their values in step output too.
+    if (this.engine) this.station.maskTriggerSecrets();
   }
 
   /**

@@ -40,6 +40,8 @@ export interface EngineOptions {
   approvals?: InterpreterDeps['approvals'];
   /** Posts Slack messages for slack.post steps (absent: Slack is not configured in station.yaml). */
   slack?: ExecContext['slack'];
+  /** station.yaml's limits on steps (step environment, http egress); executors use their defaults without it. */
+  policy?: ExecContext['policy'];
   executors?: ExecutorRegistry;
   /** The clock of due times (timers, retries, deadlines: wall-clock instants that survive restarts). */
   clock?: Clock;
@@ -489,6 +491,8 @@ export class Engine {
       now: this.now,
       logger: this.o.logger,
       slack: this.o.slack,
+      policy: this.o.policy,
+      addMask: (value) => this.o.secrets.addRunMask(run.id, value),
     };
     if (executor.inline) {
       // No side effects outside Station: the whole delivery happens in this transaction.
@@ -529,6 +533,8 @@ export class Engine {
     if (entry.reason === 'timeout') {
       result = stepTimedOut(work.step, work.timeoutSeconds ?? 0);
     }
+    // Values the run's steps marked secret (::add-mask::); the daemon's own secrets are masked when it is applied.
+    result = this.o.secrets.scrubResult(work.ctx.runId, result);
     this.o.logger.debug({ run_id: work.ctx.runId, step_id: work.step.id, attempt: work.ctx.attempt, duration_ms: Date.now() - started }, 'executor returned');
     return result;
   }

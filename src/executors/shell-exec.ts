@@ -2,6 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
+import { Masker, maskJson } from '../engine/masking.js';
+import { DEFAULT_EXEC_POLICY } from './policy.js';
+import { killMarked, newTreeMarker, TREE_MARKER_VAR } from './process-tree.js';
+import { stepEnvironment } from './step-env.js';
 import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
 
 /** Each of stdout and stderr keeps its last 64 KiB: the end of a log is where the error usually is. */
@@ -10,6 +14,10 @@ export const SHELL_OUTPUT_LIMIT = 64 * 1024;
 export const SHELL_KILL_GRACE_MS = 2_000;
 /** Longest stderr line quoted in a failure message (the full tail is in `details`). */
 const MESSAGE_LINE_LIMIT = 500;
+/** A stdout line that marks a value as secret for the rest of the run (as GitHub Actions' workflow command). */
+const ADD_MASK = '::add-mask::';
+/** Longest stdout line looked at for ::add-mask:: (longer lines are passed over). */
+const ADD_MASK_LINE_LIMIT = 64 * 1024;
 /** Spawn errors that a retry cannot fix. */
 const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
 
@@ -34,9 +42,11 @@ type Ending =
 
 /**
  * `shell.exec` (DESIGN §3.2): runs `command` as argv without a shell, or `script` through `/bin/sh -c` when
- * `shell: true`. The child leads its own process group; on timeout or abort the whole group gets SIGTERM, then SIGKILL
+ * `shell: true`, in a minimal environment (station.yaml `steps.envAllowlist`, then `input.env` and the STN_* run
+ * variables). The child leads its own process group; on timeout or abort the whole group gets SIGTERM, then SIGKILL
  * after a grace, so grandchildren die too. Processes the command leaves running after it exits are stopped the same
- * way.
+ * way, and so are those that left the group (setsid): they carry the step's marker variable (process-tree.ts).
+ * A stdout line `::add-mask::<value>` marks `value` as secret for the rest of the run.
  */
 export const shellExec: Executor = { name: 'shell.exec', run };
 
@@ -55,19 +65,39 @@ async function run(ctx: ExecContext): Promise<ExecResult> {
   if (cwdProblem !== undefined) return failed('STN_E_SHELL_SPAWN', cwdProblem, { retryable: false });
   if (ctx.signal.aborted) return stoppedResult(stopReasonFromSignal(ctx.signal));
 
+  const marker = newTreeMarker();
+  // Never the daemon's whole environment: it holds API tokens, Slack and webhook secrets (docs/security.md).
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...stepEnvironment((ctx.policy ?? DEFAULT_EXEC_POLICY).envAllowlist, process.env),
     ...input.env,
     STN_IDEMPOTENCY_KEY: ctx.idempotencyKey,
     STN_RUN_ID: ctx.runId,
     STN_STEP_ID: ctx.stepId,
     STN_ATTEMPT: String(ctx.attempt),
+    [TREE_MARKER_VAR]: marker,
+  };
+  const masks: string[] = [];
+  const onMask = (value: string): void => {
+    masks.push(value);
+    ctx.addMask?.(value);
   };
   const timeoutMs = effectiveTimeoutMs(input.timeoutSeconds, ctx.timeoutMs);
   const startedAt = Date.now();
-  const ended = await runProcess(program, args, { cwd, env, stdin: input.stdin, timeoutMs, signal: ctx.signal });
+  const ended = await runProcess(program, args, { cwd, env, stdin: input.stdin, timeoutMs, signal: ctx.signal, marker, onMask });
   ctx.logger.debug({ pid: ended.pid, duration_ms: Date.now() - startedAt }, 'shell.exec process ended');
-  return toResult(ended, program);
+  const result = toResult(ended, program);
+  // The engine masks the run's ::add-mask:: values too; this covers callers without one (and keeps the order simple).
+  return masks.length === 0 ? result : maskResult(result, new Masker(masks));
+}
+
+function maskResult(result: ExecResult, masker: Masker): ExecResult {
+  if (result.kind === 'ok') return ok(maskJson(masker, result.output));
+  if (result.kind !== 'error') return result;
+  const { error } = result;
+  return {
+    kind: 'error',
+    error: { ...error, message: masker.mask(error.message), ...(error.details !== undefined ? { details: maskJson(masker, error.details) } : {}) },
+  };
 }
 
 interface RunOptions {
@@ -76,6 +106,10 @@ interface RunOptions {
   stdin: string | undefined;
   timeoutMs: number | undefined;
   signal: AbortSignal;
+  /** The value of the step's marker variable (process-tree.ts). */
+  marker: string;
+  /** Called for each `::add-mask::` line of stdout, as it arrives. */
+  onMask: (value: string) => void;
 }
 
 interface Ended {
@@ -96,6 +130,9 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let fallback: NodeJS.Timeout | undefined;
+    // The sweep for processes that left the group; the result waits for its SIGTERMs to be sent.
+    let sweep: Promise<unknown> = Promise.resolve();
+    const lines = new LineScanner(options.onMask);
 
     const child: ChildProcess = spawn(program, args, {
       cwd: options.cwd,
@@ -112,18 +149,26 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
       clearTimeout(timer);
       clearTimeout(fallback);
       options.signal.removeEventListener('abort', onAbort);
-      resolve({ pid, ending: ending ?? { kind: 'exit', code: null, signal: null }, stop, stdout, stderr });
+      lines.end();
+      void sweep.then(() => resolve({ pid, ending: ending ?? { kind: 'exit', code: null, signal: null }, stop, stdout, stderr }));
+    };
+    const sweepTree = (): void => {
+      sweep = killMarked(options.marker, SHELL_KILL_GRACE_MS).catch(() => 0);
     };
     const stopWith = (reason: StopReason): void => {
       if (stop !== undefined || ending !== undefined) return;
       stop = reason;
       if (pid !== undefined) killGroup(pid);
+      sweepTree();
     };
     function onAbort(): void {
       stopWith(stopReasonFromSignal(options.signal));
     }
 
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      lines.push(chunk);
+    });
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     if (child.stdin) {
       // The child may exit without reading its input (EPIPE): that is its business, not a Station failure.
@@ -142,7 +187,10 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
       clearTimeout(timer);
       // Stop whatever the command left in its group: background processes would otherwise outlive the step and hold
       // the output pipes open, so 'close' would never come. (After a timeout or abort the group is being killed.)
-      if (stop === undefined) killGroup(pid ?? 0);
+      if (stop === undefined) {
+        killGroup(pid ?? 0);
+        sweepTree();
+      }
       // A process that left the group (setsid) may still hold the pipes after SIGKILL: stop reading then.
       fallback = setTimeout(() => {
         child.stdout?.destroy();
@@ -292,6 +340,42 @@ function parseJson(text: string): JsonValue | undefined {
 
 function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))}s`;
+}
+
+/** Finds `::add-mask::<value>` lines in a byte stream, whatever the chunking. */
+class LineScanner {
+  private partial = '';
+  private skipping = false;
+  private readonly decoder = new TextDecoder('utf-8');
+
+  constructor(private readonly onMask: (value: string) => void) {}
+
+  push(chunk: Buffer): void {
+    const text = this.partial + this.decoder.decode(chunk, { stream: true });
+    const parts = text.split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const line of parts) {
+      if (this.skipping) this.skipping = false;
+      else this.line(line);
+    }
+    if (this.partial.length > ADD_MASK_LINE_LIMIT) {
+      // A line this long is output, not a command: drop it up to its end.
+      this.partial = '';
+      this.skipping = true;
+    }
+  }
+
+  end(): void {
+    const rest = this.partial + this.decoder.decode();
+    this.partial = '';
+    if (!this.skipping) this.line(rest);
+  }
+
+  private line(raw: string): void {
+    if (!raw.startsWith(ADD_MASK)) return;
+    const value = raw.slice(ADD_MASK.length).replace(/\r$/, '').trim();
+    if (value !== '') this.onMask(value);
+  }
 }
 
 /** Keeps the last `limit` bytes of a stream; memory stays within about `limit` plus one chunk. */

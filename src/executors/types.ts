@@ -1,6 +1,7 @@
 import type { ApprovalRequest } from '../approvals/types.js';
 import type { JsonValue } from '../definitions/types.js';
 import type { Logger } from '../log.js';
+import type { ExecPolicy } from './policy.js';
 
 /** What the engine hands an executor for one delivery of one step. */
 export interface ExecContext {
@@ -24,6 +25,13 @@ export interface ExecContext {
   logger: Logger;
   /** Slack, for slack.post (undefined when station.yaml has no slack section). */
   slack?: SlackPoster | undefined;
+  /** station.yaml's limits on steps (step environment, http egress); DEFAULT_EXEC_POLICY when absent. */
+  policy?: ExecPolicy | undefined;
+  /**
+   * Marks a value the step derived as secret (shell.exec's `::add-mask::` lines): it is masked in this step's and the
+   * run's later steps' stored output. Absent when nothing would mask it.
+   */
+  addMask?: ((value: string) => void) | undefined;
 }
 
 /** Posts a message for slack.post: in the run's thread (`thread: true`) or as a new message in a channel. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/definitions/types.js';
+import { DEFAULT_EXEC_POLICY } from '../../src/executors/policy.js';
 import { SHELL_OUTPUT_LIMIT, shellExec } from '../../src/executors/shell-exec.js';
 import type { ExecContext, ExecResult } from '../../src/executors/types.js';
 
@@ -92,15 +93,19 @@ describe('shell.exec', () => {
     expect(output(result).stdout).toBe('HELLO\n3\n');
   });
 
-  it('merges env over the process environment and always sets the STN_ variables', async () => {
-    process.env.STN_TEST_INHERITED = 'inherited';
+  it('starts from the allowlisted variables only, adds env, and always sets the STN_ variables', async () => {
+    process.env.STN_TEST_INHERITED = 'not-allowlisted';
+    process.env.LC_STN_TEST = 'allowlisted-by-prefix';
     try {
-      const script = 'printf "%s|" "$FOO" "$STN_TEST_INHERITED" "$STN_IDEMPOTENCY_KEY" "$STN_RUN_ID" "$STN_STEP_ID" "$STN_ATTEMPT"';
+      const script = 'printf "%s|" "$FOO" "$STN_TEST_INHERITED" "$LC_STN_TEST" "$STN_IDEMPOTENCY_KEY" "$STN_RUN_ID" "$STN_STEP_ID" "$STN_ATTEMPT"';
       const env = { FOO: 'bar $(whoami)', STN_IDEMPOTENCY_KEY: 'forged' };
       const result = await shellExec.run(makeCtx({ command: ['sh', '-c', script], env }));
-      expect(output(result).stdout).toBe('bar $(whoami)|inherited|run-1:step-1:2|run-1|step-1|2|');
+      expect(output(result).stdout).toBe('bar $(whoami)||allowlisted-by-prefix|run-1:step-1:2|run-1|step-1|2|');
+      const own = await shellExec.run(makeCtx({ command: ['sh', '-c', 'printf "%s|" "$STN_TEST_INHERITED" "$HOME"'] }, { policy: { ...DEFAULT_EXEC_POLICY, envAllowlist: ['STN_TEST_INHERITED'] } }));
+      expect(output(own).stdout).toBe('not-allowlisted||');
     } finally {
       delete process.env.STN_TEST_INHERITED;
+      delete process.env.LC_STN_TEST;
     }
   });
 
