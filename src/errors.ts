@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   STN_E_BUNDLE_UPGRADE: { exit: 2, http: 409, summary: 'A different version (or content) of the bundle is installed; refused without --upgrade.' },
   STN_E_BUNDLE_VARIABLES: { exit: 2, http: 422, summary: 'A bundle variable is required but unset, unknown, of the wrong type, or a secret that is not a name.' },
   STN_E_BUNDLE_DOWNLOAD: { exit: 2, http: 502, summary: 'A bundle URL could not be downloaded (network error, non-2xx status, not https).' },
+  STN_E_BUNDLE_REDIRECT: { exit: 2, http: 502, summary: 'A bundle URL redirected to another host or scheme (or too often); the download is refused.' },
+  STN_E_CHECKOUT_LINK: { exit: 2, http: 422, summary: 'bundles/, a bundle folder, environments/ or an environment folder is a symbolic link; stn does not write through it.' },
   STN_E_ENVIRONMENT_INVALID: { exit: 2, http: 422, summary: "An environment's environment.yaml is invalid, so a bundle command will not edit it." },
   STN_E_EXPR_SYNTAX: { exit: 1, http: 422, summary: 'A CEL expression or {{ }} template does not parse.' },
   STN_E_EXPR_EVAL: { exit: 1, http: 422, summary: 'A CEL expression failed while evaluating (type error, bad call).' },
@@ -157,6 +159,8 @@ export const STEP_ERROR_CODES = {
   STN_E_APPROVAL_TIMEOUT: 'human.approval: no decision within timeoutSeconds (onTimeout: fail); not retried.',
   STN_E_SLACK_NOT_CONFIGURED: 'slack.post: station.yaml has no slack section, no channel applies, or the bot token variable is unset; not retried.',
   STN_E_SLACK_POST: 'slack.post: the Slack Web API refused or could not be reached (after its own bounded retries).',
+  STN_E_SLACK_AUTH: 'slack.post: Slack refused the bot token (invalid_auth, not_authed, account_inactive, token_revoked, missing_scope, ...); not retried.',
+  STN_E_HTTP_EGRESS: 'http.request: the egress policy refused the host, an address it resolves to (link-local/metadata, or private with http.denyPrivateNetworks) or a redirect (too many, or to another scheme); not retried.',
   STN_E_INJECT_NOT_OBJECT: 'An inject without resultPath produced a value that is not an object (it would replace the context).',
   STN_E_CONTEXT_PATH: 'A context path met at run time (e.g. a templated summaryPath) uses __proto__, constructor or prototype; not retried.',
 } as const;

@@ -493,6 +493,7 @@ export class Engine {
       slack: this.o.slack,
       policy: this.o.policy,
       addMask: (value) => this.o.secrets.addRunMask(run.id, value),
+      containsSecret: (text) => this.o.secrets.contains(run.id, text),
     };
     if (executor.inline) {
       // No side effects outside Station: the whole delivery happens in this transaction.

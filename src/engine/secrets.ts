@@ -71,6 +71,13 @@ export class Secrets {
     return maskJson(this.masker, value) as T;
   }
 
+  /** Whether `text` holds a secret, a daemon credential or one of run `runId`'s `::add-mask::` values (in any masked form). */
+  contains(runId: string, text: string): boolean {
+    if (this.masker.mask(text) !== text) return true;
+    const entry = this.runMasks.get(runId);
+    return entry !== undefined && entry.masker.mask(text) !== text;
+  }
+
   /**
    * Marks `value` as secret for the rest of run `runId` (a step's `::add-mask::` line): `scrubRun` masks it in this
    * and later steps' results. Kept in this process's memory only.

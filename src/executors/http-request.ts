@@ -1,4 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
+import { EgressRefused } from './egress.js';
+import { RedirectRefused, sendFollowing } from './http-client.js';
+import { DEFAULT_EXEC_POLICY } from './policy.js';
 import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
 
 /** The response body kept in the output; the rest is not downloaded. */
@@ -6,6 +10,8 @@ export const HTTP_BODY_LIMIT = 1024 * 1024;
 /** The part of an unexpected response's body quoted in the failure details. */
 const ERROR_BODY_LIMIT = 2 * 1024;
 const METHODS_WITHOUT_BODY = new Set(['GET', 'HEAD']);
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 type QueryValue = string | number | boolean;
 
@@ -25,9 +31,10 @@ interface HttpInput {
 type StopReason = { kind: 'timeout'; message: string } | { kind: 'aborted'; message: string };
 
 /**
- * `http.request` (DESIGN §3.2) with the global fetch: follows redirects, sends `Idempotency-Key` (DESIGN §5.2) and
- * `User-Agent: station` unless the input sets them, keeps at most 1 MiB of the response body, and fails unless the
- * status matches `expectStatus` (default: any 2xx).
+ * `http.request` (DESIGN §3.2): sends `Idempotency-Key` (DESIGN §5.2) and `User-Agent: station` unless the input sets
+ * them, keeps at most 1 MiB of the response body, and fails unless the status matches `expectStatus` (default: any
+ * 2xx). Within station.yaml's egress policy (http-client.ts, egress.ts): every redirect hop is checked again, and
+ * credential headers do not follow a redirect to another origin.
  */
 export const httpRequest: Executor = { name: 'http.request', run };
 
@@ -55,13 +62,25 @@ async function run(ctx: ExecContext): Promise<ExecResult> {
         }, timeoutMs);
 
   const startedAt = Date.now();
+  const policy = (ctx.policy ?? DEFAULT_EXEC_POLICY).http;
   try {
-    const response = await fetch(url, { ...init, method, signal: controller.signal, redirect: 'follow' });
-    const { text, truncated } = await readBody(response, HTTP_BODY_LIMIT);
-    ctx.logger.debug({ status: response.status, duration_ms: Date.now() - startedAt }, 'http.request answered');
-    return toResult(response, text, truncated, prepared.expectStatus, label);
+    const answer = await sendFollowing({
+      method,
+      url,
+      headers: init.headers,
+      body: init.body,
+      policy,
+      signal: controller.signal,
+      containsSecret: ctx.containsSecret ?? (() => false),
+    });
+    const { text, truncated } = await readBody(answer.body, HTTP_BODY_LIMIT);
+    ctx.logger.debug({ status: answer.status, duration_ms: Date.now() - startedAt, dropped_headers: answer.dropped }, 'http.request answered');
+    return toResult(answer.status, answer.headers, text, truncated, prepared.expectStatus, label);
   } catch (err) {
     if (stop !== undefined) return stopped(stop);
+    if (err instanceof EgressRefused || err instanceof RedirectRefused) {
+      return failed('STN_E_HTTP_EGRESS', `${label} refused: ${err.message}`, { retryable: false });
+    }
     return networkFailure(err, label, url);
   } finally {
     clearTimeout(timer);
@@ -72,7 +91,7 @@ async function run(ctx: ExecContext): Promise<ExecResult> {
 interface Prepared {
   method: string;
   url: URL;
-  init: { headers: Headers; body?: string };
+  init: { headers: Record<string, string>; body?: string };
   timeoutSeconds: number | undefined;
   expectStatus: number | number[] | undefined;
   /** `METHOD origin/path` for messages: the query and credentials may hold secrets. */
@@ -103,20 +122,21 @@ function prepare(ctx: ExecContext): Prepared | { error: string } {
   // fetch refuses URLs with credentials (and would quote them in its error): send them as Basic auth, as curl does.
   const credentials = url.username === '' && url.password === '' ? undefined : basicAuth(url);
 
-  let headers: Headers;
-  try {
-    headers = new Headers(input.headers ?? {});
-  } catch {
-    return { error: `${label}: a request header has an invalid name or value` };
+  const headers: Record<string, string> = {};
+  for (const [name, v] of Object.entries(input.headers ?? {})) {
+    if (!HEADER_NAME.test(name) || typeof v !== 'string' || /[\r\n\0]/.test(v)) {
+      return { error: `${label}: a request header has an invalid name or value` };
+    }
+    headers[name.toLowerCase()] = v;
   }
-  if (!headers.has('idempotency-key')) headers.set('idempotency-key', ctx.idempotencyKey);
-  if (!headers.has('user-agent')) headers.set('user-agent', 'station');
-  if (credentials !== undefined && !headers.has('authorization')) headers.set('authorization', credentials);
+  headers['idempotency-key'] ??= ctx.idempotencyKey;
+  headers['user-agent'] ??= 'station';
+  if (credentials !== undefined) headers.authorization ??= credentials;
 
   let body: string | undefined;
   if (Object.hasOwn(input, 'json')) {
     body = JSON.stringify(input.json ?? null);
-    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    headers['content-type'] ??= 'application/json';
   } else if (typeof input.body === 'string') {
     body = input.body;
   }
@@ -144,13 +164,13 @@ function basicAuth(url: URL): string {
 }
 
 function toResult(
-  response: Response,
+  status: number,
+  headers: Record<string, string>,
   body: string,
   truncated: boolean,
   expectStatus: number | number[] | undefined,
   label: string,
 ): ExecResult {
-  const { status } = response;
   if (!statusMatches(status, expectStatus)) {
     // 5xx, 429 (too many requests) and 408 (request timeout) may pass; any other answer will be the same next time.
     const retryable = status >= 500 || status === 429 || status === 408;
@@ -159,37 +179,36 @@ function toResult(
       details: { status, body: body.slice(0, ERROR_BODY_LIMIT) },
     });
   }
-  const output: JsonObject = { status, headers: headersObject(response.headers), body, truncated };
+  const output: JsonObject = { status, headers, body, truncated };
   const json = truncated ? undefined : parseJson(body);
   if (json !== undefined) output.json = json;
   return ok(output);
 }
 
-/** Reads at most `limit` bytes of the body as UTF-8, and cancels the rest of the download. */
-async function readBody(response: Response, limit: number): Promise<{ text: string; truncated: boolean }> {
-  if (response.body === null) return { text: '', truncated: false };
-  const reader = response.body.getReader();
+/** Reads at most `limit` bytes of the body as UTF-8, and stops the rest of the download. */
+async function readBody(body: Readable, limit: number): Promise<{ text: string; truncated: boolean }> {
   // stream: true holds back a character cut at the limit instead of turning it into U+FFFD.
   const decoder = new TextDecoder('utf-8');
   let text = '';
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return { text: text + decoder.decode(), truncated: false };
+  for await (const chunk of body) {
+    const value = chunk as Buffer;
     const room = limit - size;
     if (value.byteLength > room) {
       text += decoder.decode(value.subarray(0, room), { stream: true });
-      await reader.cancel().catch(() => undefined);
+      body.destroy();
       return { text, truncated: true };
     }
     size += value.byteLength;
     text += decoder.decode(value, { stream: true });
   }
+  return { text: text + decoder.decode(), truncated: false };
 }
 
 function networkFailure(err: unknown, label: string, url: URL): ExecResult {
-  // fetch rejects with TypeError('fetch failed') and puts the system error (ECONNREFUSED, ENOTFOUND, …) in `cause`.
-  const cause = err instanceof Error && err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException) : undefined;
+  // node:http rejects with the system error (ECONNREFUSED, ENOTFOUND, …); some wrap it in `cause`.
+  const direct = err instanceof Error ? (err as NodeJS.ErrnoException) : undefined;
+  const cause = direct?.cause instanceof Error ? (direct.cause as NodeJS.ErrnoException) : direct;
   const code = cause?.code;
   const reason = cause?.message || code || (err instanceof Error ? err.message : String(err));
   // Some fetch errors quote the whole URL, whose query may hold a token.
@@ -236,16 +255,6 @@ function describeExpected(expected: number | number[] | undefined): string {
   if (!Array.isArray(expected)) return String(expected);
   if (expected.length === 1) return String(expected[0]);
   return `${expected.slice(0, -1).join(', ')} or ${String(expected.at(-1))}`;
-}
-
-/** Response headers with lowercase names; a repeated header (set-cookie) is joined with ", ". */
-function headersObject(headers: Headers): JsonObject {
-  const out: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    const prev = out[name];
-    out[name] = prev === undefined ? value : `${prev}, ${value}`;
-  });
-  return out;
 }
 
 function parseJson(text: string): JsonValue | undefined {

@@ -32,6 +32,8 @@ export interface ExecContext {
    * run's later steps' stored output. Absent when nothing would mask it.
    */
   addMask?: ((value: string) => void) | undefined;
+  /** True when `text` holds a secret value (or a form of one) Station masks; http.request drops such headers on redirects. */
+  containsSecret?: ((text: string) => boolean) | undefined;
 }
 
 /** Posts a message for slack.post: in the run's thread (`thread: true`) or as a new message in a channel. */

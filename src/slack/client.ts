@@ -100,6 +100,27 @@ const PERMANENT = new Set([
   'restricted_action',
 ]);
 
+/** Platform errors that mean the token itself is wrong, revoked or lacks a scope: an operator must fix the config. */
+const AUTH_ERRORS = new Set([
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'missing_scope',
+  'no_permission',
+  'not_allowed_token_type',
+  'ekm_access_denied',
+  'team_access_not_granted',
+  'org_login_required',
+  'two_factor_setup_required',
+]);
+
+/** True when Slack refused the call because of the token (AUTH_ERRORS): never retried. */
+export function isSlackAuthError(err: unknown): boolean {
+  return AUTH_ERRORS.has(slackErrorCode(err));
+}
+
 /** The Slack error code of a failed Web API call (`channel_not_found`, `ratelimited`, ...), or the client's own code. */
 export function slackErrorCode(err: unknown): string {
   const e = err as { code?: string; data?: { error?: string } };
@@ -109,7 +130,8 @@ export function slackErrorCode(err: unknown): string {
 
 /** True when retrying the call cannot help (see PERMANENT); network errors, 5xx and rate limits are retried. */
 export function isPermanentSlackError(err: unknown): boolean {
-  return PERMANENT.has(slackErrorCode(err));
+  const code = slackErrorCode(err);
+  return PERMANENT.has(code) || AUTH_ERRORS.has(code);
 }
 
 /** Slack's Retry-After of a rate-limited call (HTTP 429) in ms, or 0 when the call was not rate limited. */

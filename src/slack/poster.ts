@@ -5,8 +5,16 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { ApprovalStore } from '../store/approvals.js';
 import type { RunStore } from '../store/runs.js';
-import { createWebClient, isPermanentSlackError, slackCredentials, slackErrorText, type SlackRetry, type WebClient } from './client.js';
-import { SlackThreads } from './threads.js';
+import {
+  createWebClient,
+  isPermanentSlackError,
+  isSlackAuthError,
+  slackCredentials,
+  slackErrorText,
+  type SlackRetry,
+  type WebClient,
+} from './client.js';
+import { SlackThreadFailedError, SlackThreads } from './threads.js';
 
 /** How long a slack.post step waits for another process that is starting the run's thread. */
 const THREAD_WAIT_MS = 10_000;
@@ -14,13 +22,24 @@ const THREAD_WAIT_MS = 10_000;
 /** Why a slack.post failed; `retryable: false` skips the step's remaining attempts. */
 export class SlackPostError extends Error {
   constructor(
-    readonly code: 'STN_E_SLACK_NOT_CONFIGURED' | 'STN_E_SLACK_POST',
+    readonly code: 'STN_E_SLACK_NOT_CONFIGURED' | 'STN_E_SLACK_POST' | 'STN_E_SLACK_AUTH',
     message: string,
     readonly retryable: boolean,
   ) {
     super(message);
     this.name = 'SlackPostError';
   }
+}
+
+/** Why a post failed, as the step should record it: a refused token or thread is never retried. */
+function asPostError(err: unknown, tokenEnv: string): SlackPostError {
+  if (err instanceof SlackPostError) return err;
+  if (isSlackAuthError(err)) {
+    return new SlackPostError('STN_E_SLACK_AUTH', `Slack refused the bot token in ${tokenEnv} (slack.botTokenEnv): ${slackErrorText(err)}; not retried`, false);
+  }
+  // The run's thread was refused for good earlier (its root message): every attempt would get the same answer.
+  if (err instanceof SlackThreadFailedError) return new SlackPostError('STN_E_SLACK_POST', err.message, false);
+  return new SlackPostError('STN_E_SLACK_POST', `Slack refused or could not be reached: ${slackErrorText(err)}`, !isPermanentSlackError(err));
 }
 
 /**
@@ -72,8 +91,7 @@ export function createSlackPoster(o: {
         });
         return { channel: res.channel ?? channel, ts: res.ts as string };
       } catch (err) {
-        if (err instanceof SlackPostError) throw err;
-        throw new SlackPostError('STN_E_SLACK_POST', `Slack refused or could not be reached: ${slackErrorText(err)}`, !isPermanentSlackError(err));
+        throw asPostError(err, config.botTokenEnv);
       }
     },
   };

@@ -37,6 +37,11 @@ export class FakeSlack {
    * retryAfterSeconds`, as Slack's rate limiting does).
    */
   failures: Array<{ method: string; status: number; retryAfterSeconds?: number }> = [];
+  /**
+   * Platform errors by method, answered (HTTP 200, `{ok: false, error}`) to every call of that method while set, as
+   * Slack answers a revoked or wrong token with `invalid_auth`. The calls are recorded.
+   */
+  platformErrors: Record<string, string> = {};
   /** The WebSocket URL apps.connections.open hands out (Socket Mode). */
   socketUrl: string | undefined;
   private server: http.Server | undefined;
@@ -111,7 +116,8 @@ export class FakeSlack {
       return;
     }
     this.calls.push({ method, args, token });
-    const reply = this.reply(method, args);
+    const scripted = this.platformErrors[method];
+    const reply = scripted !== undefined ? { ok: false, error: scripted } : this.reply(method, args);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
     for (const w of this.waiters.splice(0)) w();
   }
