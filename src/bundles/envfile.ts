@@ -10,7 +10,7 @@ import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError } from '../errors.js';
 import { findEnvironmentFile, isValidEnvironmentName, listEnvironmentNames } from '../sync/discover.js';
-import { writeFileAtomic } from './folder.js';
+import { refuseLinkedPaths, writeFileAtomic } from './folder.js';
 
 export interface BundleEntryValue {
   name: string;
@@ -32,6 +32,8 @@ const NEW_FILE_HEADER = '# yaml-language-server: $schema=../../schemas/environme
 /** Loads an environment's file; the environment folder must exist. Refuses a file it could not safely rewrite. */
 export function loadEnvFile(repo: string, env: string): EnvFile {
   const dir = path.join(repo, 'environments', env);
+  // Bundle commands write here: never through a link to somewhere else (checked before the folder is followed).
+  if (isValidEnvironmentName(env)) refuseLinkedPaths(repo, ['environments', `environments/${env}`]);
   if (!isValidEnvironmentName(env) || !fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     const known = listEnvironmentNames(repo);
     throw new NotFoundError(

@@ -67,9 +67,30 @@ export function sameFiles(a: FileMap, b: FileMap): boolean {
   return true;
 }
 
+/**
+ * Refuses to write through a symbolic link: none of `rels` (paths relative to the checkout, e.g. `bundles`,
+ * `bundles/x`, `environments/prod`) may be one. A link there would send the write outside the checkout, or replace
+ * a link that Git tracks with a plain folder.
+ */
+export function refuseLinkedPaths(repo: string, rels: readonly string[]): void {
+  for (const rel of rels) {
+    if (fs.lstatSync(path.join(repo, ...rel.split('/')), { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new StationError('STN_E_CHECKOUT_LINK', `${rel}/ in the checkout is a symbolic link: stn bundle commands do not write through links; replace it with a real folder`, {
+        path: rel,
+      });
+    }
+  }
+}
+
 /** Writes files into a fresh hidden folder next to `target`, so that a rename can move them into place at once. */
 export function stageFolder(target: string, files: FileMap): string {
   const parent = path.dirname(target);
+  // Whatever the caller checked: a link at the parent or the target is refused here too, before anything is written.
+  for (const p of [parent, target]) {
+    if (fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new StationError('STN_E_CHECKOUT_LINK', `${p} is a symbolic link: stn does not write through links`, { path: p });
+    }
+  }
   const createdParent = fs.mkdirSync(parent, { recursive: true });
   // Not mkdtemp: its 0700 would become the installed folder's mode, unreadable to a daemon running as another user.
   // mkdir applies the umask like every other folder of the checkout, and fails rather than reuse an existing path.

@@ -10,7 +10,7 @@ import { StationError } from '../errors.js';
 import type { ArchiveLimits, FileMap } from './archive.js';
 import { bundleDir, bundleUses, environmentWorkflowIds, readInstalled, type InstalledBundle } from './checkout.js';
 import { envFileChanged, loadEnvFile, restoreEnvFile, setBundleEntry, setBundleVersion, writeEnvFile, bundleEntries, environmentVars, type EnvFile } from './envfile.js';
-import { asidePath, sameFiles, stageFolder } from './folder.js';
+import { asidePath, refuseLinkedPaths, sameFiles, stageFolder } from './folder.js';
 import { inspectBundle, type InspectedBundle } from './inspect.js';
 import { MANIFEST_FILE, manifestWithFileList } from './manifest.js';
 import { compareVersions, parseVersion } from './semver.js';
@@ -67,12 +67,14 @@ export interface InstallResult {
 
 export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   const target = loadEnvFile(o.repo, o.env); // the environment must exist and its file must be editable
+  refuseLinkedPaths(o.repo, ['bundles']);
   const source = await loadSource(o.source, { sha256: o.sha256, limits: o.limits, allowLoopbackHttp: o.allowLoopbackHttp });
   const bundle = inspectBundle(source.files, source.where, { fileList: source.fileList, checkStation: true, stationVersion: o.stationVersion });
   const { name, version } = bundle.manifest;
   if (source.root !== undefined && source.root !== name) {
     throw new StationError('STN_E_BUNDLE_INVALID', `${source.where}: files sit under "${source.root}/" but template.json names the bundle "${name}"`);
   }
+  refuseLinkedPaths(o.repo, [`bundles/${name}`]);
   const installed = readInstalled(o.repo, name);
   const folder = bundleDir(o.repo, name);
   // A folder install records the file list too, so the installed copy can be verified like an archive's; a bundle

@@ -36,6 +36,9 @@ export interface LoadedSource {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** Redirects followed within the URL's own origin (a mirror's /latest → /v1.2.0, say). */
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 export function isUrl(source: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
@@ -109,7 +112,7 @@ async function download(url: string, maxBytes: number, options: SourceOptions): 
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 60_000);
   try {
-    const res = await fetch(parsed, { signal: controller.signal, redirect: 'follow' });
+    const res = await fetchSameOrigin(parsed, url, controller.signal);
     if (!res.ok) throw new StationError('STN_E_BUNDLE_DOWNLOAD', `${url}: the server answered ${res.status} ${res.statusText}`, { url, status: res.status });
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > maxBytes) {
@@ -134,5 +137,35 @@ async function download(url: string, maxBytes: number, options: SourceOptions): 
     throw new StationError('STN_E_BUNDLE_DOWNLOAD', `${url}: download failed: ${why}`, { url });
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * GETs `start`, following redirects only within its origin (same scheme, host and port): the SHA-256 pins the bytes,
+ * but a redirect to another host or to plain http is where a compromised mirror or a downgrade would take the
+ * download, so it is refused (STN_E_BUNDLE_REDIRECT) rather than followed.
+ */
+async function fetchSameOrigin(start: URL, shown: string, signal: AbortSignal): Promise<Response> {
+  let current = start;
+  for (let hop = 0; ; hop++) {
+    const res = await fetch(current, { signal, redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (!REDIRECT_STATUSES.has(res.status) || location === null) return res;
+    await res.body?.cancel().catch(() => undefined);
+    let next: URL;
+    try {
+      next = new URL(location, current);
+    } catch {
+      throw new StationError('STN_E_BUNDLE_REDIRECT', `${shown}: redirected to an invalid URL`, { url: shown });
+    }
+    if (next.origin !== start.origin) {
+      throw new StationError(
+        'STN_E_BUNDLE_REDIRECT',
+        `${shown}: redirected to ${next.origin}, another ${next.protocol !== start.protocol ? 'scheme' : 'host'}; refused (install from the final URL if you trust it)`,
+        { url: shown, location: next.origin },
+      );
+    }
+    if (hop >= MAX_REDIRECTS) throw new StationError('STN_E_BUNDLE_REDIRECT', `${shown}: more than ${MAX_REDIRECTS} redirects`, { url: shown });
+    current = next;
   }
 }
