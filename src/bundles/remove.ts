@@ -7,7 +7,7 @@ import path from 'node:path';
 import { NotFoundError } from '../errors.js';
 import { bundleDir, bundleUses, readInstalled } from './checkout.js';
 import { envFileText, loadEnvFile, removeBundleEntry, writeEnvFile } from './envfile.js';
-import { asidePath } from './folder.js';
+import { asidePath, refuseLinkedPaths } from './folder.js';
 
 export interface RemoveOptions {
   repo: string;
@@ -45,6 +45,8 @@ export function removeBundle(o: RemoveOptions): RemoveResult {
   }
   envFileText(envFile); // validates before anything is written
 
+  // Deleting through a link would remove (or move aside) a folder outside the checkout.
+  refuseLinkedPaths(o.repo, ['bundles', `bundles/${o.name}`]);
   const folder = bundleDir(o.repo, o.name);
   let installed: ReturnType<typeof readInstalled>;
   try {

@@ -138,3 +138,25 @@ describe('bundle install from a URL', () => {
     await expectHealthy(daemon.url);
   });
 });
+
+describe('bundle remove and symbolic links in the checkout', () => {
+  it('refuses to delete a bundle folder through a linked bundles/', async () => {
+    // The URL install above put bundles/kit in place and listed it in environment a.
+    const real = path.join(outside, 'real-bundles');
+    fs.renameSync(path.join(repo.dir, 'bundles'), real);
+    fs.symlinkSync(real, path.join(repo.dir, 'bundles'));
+    try {
+      const before = { repo: snapshotTree(repo.dir), outside: snapshotTree(outside) };
+      const r = await stnAsync('bundle', 'remove', 'kit', '--env', 'a');
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain('STN_E_CHECKOUT_LINK');
+      expect(snapshotTree(repo.dir)).toEqual(before.repo);
+      expect(snapshotTree(outside)).toEqual(before.outside);
+      expect(fs.existsSync(path.join(real, 'kit', 'template.json'))).toBe(true);
+    } finally {
+      fs.rmSync(path.join(repo.dir, 'bundles'));
+      fs.renameSync(real, path.join(repo.dir, 'bundles'));
+    }
+    await expectHealthy(daemon.url);
+  });
+});
