@@ -34,7 +34,7 @@ export interface StationFile {
   };
   git?: { pollSeconds?: number; remote?: string; branch?: string; webhookSecretEnv?: string; onDiverged?: 'report' | 'reset' };
   engine?: { concurrency?: number; leaseSeconds?: number };
-  steps?: { envAllowlist?: string[] };
+  steps?: { envAllowlist?: string[]; cgroups?: boolean };
   http?: { allowHosts?: string[]; denyPrivateNetworks?: boolean; maxRedirects?: number };
   sync?: { workers?: number; deletionWindowSeconds?: number };
   expressions?: { maxCost?: number; maxMillis?: number };
@@ -75,7 +75,11 @@ export interface ResolvedConfig {
   };
   readonly engine: { readonly concurrency: number; readonly leaseSeconds: number };
   /** What shell.exec processes inherit: variables of the daemon's environment by name or `PREFIX*`. */
-  readonly steps: { readonly envAllowlist: readonly string[] };
+  readonly steps: {
+    readonly envAllowlist: readonly string[];
+    /** Put each shell.exec step's processes in a cgroup v2 of its own when this process may create them. */
+    readonly cgroups: boolean;
+  };
   /** http.request egress policy. */
   readonly http: {
     /** Only these hosts (exact, or `*.example.com`); undefined: any host the address rules allow. */
@@ -255,7 +259,10 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
       concurrency: envInt(env, 'STN_CONCURRENCY') ?? file.engine?.concurrency ?? DEFAULTS.engine.concurrency,
       leaseSeconds: file.engine?.leaseSeconds ?? DEFAULTS.engine.leaseSeconds,
     },
-    steps: { envAllowlist: Object.freeze([...(file.steps?.envAllowlist ?? DEFAULTS.steps.envAllowlist)]) },
+    steps: {
+      envAllowlist: Object.freeze([...(file.steps?.envAllowlist ?? DEFAULTS.steps.envAllowlist)]),
+      cgroups: file.steps?.cgroups ?? DEFAULTS.steps.cgroups,
+    },
     http: {
       allowHosts: file.http?.allowHosts === undefined ? undefined : Object.freeze(file.http.allowHosts.map((h) => h.toLowerCase())),
       denyPrivateNetworks: file.http?.denyPrivateNetworks ?? DEFAULTS.http.denyPrivateNetworks,

@@ -33,7 +33,7 @@ export const DEFAULTS = {
    * What a shell.exec process inherits from the daemon's environment (names, or prefixes ending in *): enough to find
    * programs and format text, nothing that holds a credential.
    */
-  steps: { envAllowlist: ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_*', 'TZ', 'TMPDIR', 'TERM'] },
+  steps: { envAllowlist: ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_*', 'TZ', 'TMPDIR', 'TERM'], cgroups: true },
   /** http.request egress (docs/security.md): link-local/metadata addresses are always refused. */
   http: { denyPrivateNetworks: false, maxRedirects: 5 },
   /** Validation worker threads for large syncs: one per core, at most this many. */

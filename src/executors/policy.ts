@@ -13,15 +13,18 @@ export interface EgressPolicy {
 export interface ExecPolicy {
   /** Variables of the daemon's environment a shell.exec process inherits (`NAME` or `PREFIX*`). */
   readonly envAllowlist: readonly string[];
+  /** Track a step's processes in a cgroup v2 of their own when possible (process-tree.ts). */
+  readonly cgroups: boolean;
   readonly http: EgressPolicy;
 }
 
 export const DEFAULT_EXEC_POLICY: ExecPolicy = Object.freeze({
   envAllowlist: DEFAULTS.steps.envAllowlist,
+  cgroups: DEFAULTS.steps.cgroups,
   http: Object.freeze({ allowHosts: undefined, ...DEFAULTS.http }),
 });
 
 /** The policy of a resolved configuration. */
-export function execPolicy(config: { steps: { envAllowlist: readonly string[] }; http: EgressPolicy }): ExecPolicy {
-  return Object.freeze({ envAllowlist: config.steps.envAllowlist, http: config.http });
+export function execPolicy(config: { steps: { envAllowlist: readonly string[]; cgroups: boolean }; http: EgressPolicy }): ExecPolicy {
+  return Object.freeze({ envAllowlist: config.steps.envAllowlist, cgroups: config.steps.cgroups, http: config.http });
 }

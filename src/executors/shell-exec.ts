@@ -4,9 +4,11 @@ import path from 'node:path';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { Masker, maskJson } from '../engine/masking.js';
 import { DEFAULT_EXEC_POLICY } from './policy.js';
-import { killMarked, newTreeMarker, TREE_MARKER_VAR } from './process-tree.js';
+import { MOVE_AND_EXEC, SHELL } from './cgroup.js';
+import { StepTree, TREE_MARKER_VAR } from './process-tree.js';
 import { stepEnvironment } from './step-env.js';
 import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
+import { findProgram } from './which.js';
 
 /** Each of stdout and stderr keeps its last 64 KiB: the end of a log is where the error usually is. */
 export const SHELL_OUTPUT_LIMIT = 64 * 1024;
@@ -65,29 +67,50 @@ async function run(ctx: ExecContext): Promise<ExecResult> {
   if (cwdProblem !== undefined) return failed('STN_E_SHELL_SPAWN', cwdProblem, { retryable: false });
   if (ctx.signal.aborted) return stoppedResult(stopReasonFromSignal(ctx.signal));
 
-  const marker = newTreeMarker();
+  const policy = ctx.policy ?? DEFAULT_EXEC_POLICY;
+  const tree = new StepTree(policy.cgroups);
+  logTreeMode(ctx, tree);
   // Never the daemon's whole environment: it holds API tokens, Slack and webhook secrets (docs/security.md).
   const env: NodeJS.ProcessEnv = {
-    ...stepEnvironment((ctx.policy ?? DEFAULT_EXEC_POLICY).envAllowlist, process.env),
+    ...stepEnvironment(policy.envAllowlist, process.env),
     ...input.env,
     STN_IDEMPOTENCY_KEY: ctx.idempotencyKey,
     STN_RUN_ID: ctx.runId,
     STN_STEP_ID: ctx.stepId,
     STN_ATTEMPT: String(ctx.attempt),
-    [TREE_MARKER_VAR]: marker,
+    [TREE_MARKER_VAR]: tree.marker,
   };
   const masks: string[] = [];
   const onMask = (value: string): void => {
     masks.push(value);
     ctx.addMask?.(value);
   };
+  let spawnArgv: [string, string[]] = [program, args];
+  const procs = tree.cgroupProcs;
+  if (procs !== undefined) {
+    // The command moves itself into the step's cgroup before it runs (so nothing it forks starts outside).
+    const found = findProgram(program, env.PATH, cwd);
+    if ('code' in found) {
+      void tree.stop(0);
+      return spawnFailure(found.code, program, found.code === 'ENOENT' ? 'command not found' : 'permission denied');
+    }
+    spawnArgv = [SHELL, ['-c', MOVE_AND_EXEC, procs, found.path, ...args]];
+  }
   const timeoutMs = effectiveTimeoutMs(input.timeoutSeconds, ctx.timeoutMs);
   const startedAt = Date.now();
-  const ended = await runProcess(program, args, { cwd, env, stdin: input.stdin, timeoutMs, signal: ctx.signal, marker, onMask });
+  const ended = await runProcess(spawnArgv[0], spawnArgv[1], { cwd, env, stdin: input.stdin, timeoutMs, signal: ctx.signal, tree, onMask });
   ctx.logger.debug({ pid: ended.pid, duration_ms: Date.now() - startedAt }, 'shell.exec process ended');
   const result = toResult(ended, program);
   // The engine masks the run's ::add-mask:: values too; this covers callers without one (and keeps the order simple).
   return masks.length === 0 ? result : maskResult(result, new Masker(masks));
+}
+
+let treeModeLogged = false;
+/** Says once per process how step process trees are tracked (docs/reliability.md). */
+function logTreeMode(ctx: ExecContext, tree: StepTree): void {
+  if (treeModeLogged) return;
+  treeModeLogged = true;
+  ctx.logger.info({ mode: tree.mode }, tree.mode === 'cgroup' ? 'shell.exec: step processes tracked in a cgroup v2 per step' : 'shell.exec: step processes tracked by a marker variable (cgroup v2 not writable here, or steps.cgroups: false)');
 }
 
 function maskResult(result: ExecResult, masker: Masker): ExecResult {
@@ -106,8 +129,8 @@ interface RunOptions {
   stdin: string | undefined;
   timeoutMs: number | undefined;
   signal: AbortSignal;
-  /** The value of the step's marker variable (process-tree.ts). */
-  marker: string;
+  /** The step's processes (process-tree.ts). */
+  tree: StepTree;
   /** Called for each `::add-mask::` line of stdout, as it arrives. */
   onMask: (value: string) => void;
 }
@@ -131,7 +154,7 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
     let timer: NodeJS.Timeout | undefined;
     let fallback: NodeJS.Timeout | undefined;
     // The sweep for processes that left the group; the result waits for its SIGTERMs to be sent.
-    let sweep: Promise<unknown> = Promise.resolve();
+    let sweep: Promise<unknown> | undefined;
     const lines = new LineScanner(options.onMask);
 
     const child: ChildProcess = spawn(program, args, {
@@ -142,6 +165,7 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
       stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const pid = child.pid;
+    if (pid !== undefined) options.tree.adopt(pid);
 
     const settle = (): void => {
       if (settled) return;
@@ -150,10 +174,12 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
       clearTimeout(fallback);
       options.signal.removeEventListener('abort', onAbort);
       lines.end();
+      // A spawn failure, or an ending without 'exit': the tree (and its cgroup) is cleaned up all the same.
+      sweep ??= options.tree.stop(SHELL_KILL_GRACE_MS).catch(() => 0);
       void sweep.then(() => resolve({ pid, ending: ending ?? { kind: 'exit', code: null, signal: null }, stop, stdout, stderr }));
     };
     const sweepTree = (): void => {
-      sweep = killMarked(options.marker, SHELL_KILL_GRACE_MS).catch(() => 0);
+      sweep = options.tree.stop(SHELL_KILL_GRACE_MS).catch(() => 0);
     };
     const stopWith = (reason: StopReason): void => {
       if (stop !== undefined || ending !== undefined) return;
@@ -237,17 +263,20 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+function spawnFailure(code: string, program: string, what: string): ExecResult {
+  return failed('STN_E_SHELL_SPAWN', `cannot start ${program}: ${what}`, {
+    retryable: !PERMANENT_SPAWN_ERRORS.has(code),
+    details: { errno: code },
+  });
+}
+
 function toResult(ended: Ended, program: string): ExecResult {
   const { ending, stop } = ended;
   if (ending.kind === 'spawn-error') {
     const code = (ending.error as NodeJS.ErrnoException).code ?? 'UNKNOWN';
-    const permanent = PERMANENT_SPAWN_ERRORS.has(code);
     const what =
       code === 'ENOENT' ? 'command not found' : code === 'EACCES' ? 'permission denied' : ending.error.message;
-    return failed('STN_E_SHELL_SPAWN', `cannot start ${program}: ${what}`, {
-      retryable: !permanent,
-      details: { errno: code },
-    });
+    return spawnFailure(code, program, what);
   }
 
   const stdout = ended.stdout.text();

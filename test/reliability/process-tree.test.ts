@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/definitions/types.js';
+import { DEFAULT_EXEC_POLICY } from '../../src/executors/policy.js';
 import { shellExec } from '../../src/executors/shell-exec.js';
 import type { ExecContext, ExecResult } from '../../src/executors/types.js';
 import { ensureBuilt } from '../helpers/cli.js';
@@ -57,7 +58,7 @@ const escapee = (file: string, body = 'exec sleep 1000') => `setsid sh -c 'echo 
 while [ ! -s "${file}" ]; do sleep 0.05; done
 `;
 
-function ctx(input: JsonValue, overrides: Partial<ExecContext> = {}): ExecContext {
+function ctx(cgroups: boolean, input: JsonValue, overrides: Partial<ExecContext> = {}): ExecContext {
   return {
     runId: 'run-1',
     stepId: 'step-1',
@@ -70,25 +71,30 @@ function ctx(input: JsonValue, overrides: Partial<ExecContext> = {}): ExecContex
     repo: out,
     now: () => Date.now(),
     logger: pino({ level: 'silent' }),
+    policy: { ...DEFAULT_EXEC_POLICY, cgroups },
     ...overrides,
   };
 }
 
 const code = (r: ExecResult) => (r.kind === 'error' ? r.error.code : r.kind);
 
-describe('shell.exec process trees', () => {
+// With a cgroup per step where this machine allows it, and with the marker scan (steps.cgroups: false, or no cgroup v2).
+describe.each([
+  ['a cgroup per step where possible', true],
+  ['the marker scan', false],
+])('shell.exec process trees, with %s', (_how, cgroups) => {
   it('a setsid grandchild is gone once the step has ended', async () => {
-    const file = path.join(out, 'ended.pid');
-    const result = await shellExec.run(ctx({ shell: true, script: `${escapee(file)}echo done` }));
+    const file = path.join(out, `ended-${cgroups}.pid`);
+    const result = await shellExec.run(ctx(cgroups, { shell: true, script: `${escapee(file)}echo done` }));
     expect(code(result)).toBe('ok');
     const pid = await readPid(file);
     await until(() => (alive(pid) ? undefined : true), 5_000, 'the grandchild to be gone');
   });
 
   it('on a timeout, and one that ignores SIGTERM gets SIGKILL after the grace', async () => {
-    const file = path.join(out, 'timeout.pid');
+    const file = path.join(out, `timeout-${cgroups}.pid`);
     const started = Date.now();
-    const result = await shellExec.run(ctx({ shell: true, script: `${escapee(file, `trap "" TERM; while :; do sleep 0.2; done`)}sleep 1000`, timeoutSeconds: 1 }));
+    const result = await shellExec.run(ctx(cgroups, { shell: true, script: `${escapee(file, `trap "" TERM; while :; do sleep 0.2; done`)}sleep 1000`, timeoutSeconds: 1 }));
     expect(code(result)).toBe('STN_E_SHELL_TIMEOUT');
     const pid = await readPid(file);
     await until(() => (alive(pid) ? undefined : true), 10_000, 'the stubborn grandchild to be killed');
@@ -96,9 +102,9 @@ describe('shell.exec process trees', () => {
   });
 
   it('on cancel (the abort signal)', async () => {
-    const file = path.join(out, 'cancel.pid');
+    const file = path.join(out, `cancel-${cgroups}.pid`);
     const controller = new AbortController();
-    const running = shellExec.run(ctx({ shell: true, script: `${escapee(file)}sleep 1000` }, { signal: controller.signal }));
+    const running = shellExec.run(ctx(cgroups, { shell: true, script: `${escapee(file)}sleep 1000` }, { signal: controller.signal }));
     const pid = await readPid(file);
     controller.abort(new Error('run cancelled'));
     expect(code(await running)).toBe('STN_E_ABORTED');
