@@ -153,7 +153,8 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let fallback: NodeJS.Timeout | undefined;
-    // The sweep for processes that left the group; the result waits for its SIGTERMs to be sent.
+    // The sweep for processes that left the group. It runs on its own: the step's result does not wait for the /proc
+    // scan (tens of ms on a busy host), only for the command and its output.
     let sweep: Promise<unknown> | undefined;
     const lines = new LineScanner(options.onMask);
 
@@ -176,7 +177,7 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
       lines.end();
       // A spawn failure, or an ending without 'exit': the tree (and its cgroup) is cleaned up all the same.
       sweep ??= options.tree.stop(SHELL_KILL_GRACE_MS).catch(() => 0);
-      void sweep.then(() => resolve({ pid, ending: ending ?? { kind: 'exit', code: null, signal: null }, stop, stdout, stderr }));
+      resolve({ pid, ending: ending ?? { kind: 'exit', code: null, signal: null }, stop, stdout, stderr });
     };
     const sweepTree = (): void => {
       sweep = options.tree.stop(SHELL_KILL_GRACE_MS).catch(() => 0);
