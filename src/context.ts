@@ -45,7 +45,7 @@ export interface Station {
    * values and the daemon's own credentials.
    */
   secrets(): Secrets;
-  /** Masks the values of the webhook triggers' secretEnv variables of the active definitions too (after a sync). */
+  /** Masks the values of the webhook triggers' secretEnv and previousSecretEnv variables of the active definitions too (after a sync). */
   maskTriggerSecrets(): void;
   close(): Promise<void>;
 }
@@ -161,7 +161,11 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     },
     maskTriggerSecrets() {
       const names: string[] = [];
-      for (const t of activeTriggers(station)) if (t.trigger.type === 'webhook' && t.trigger.secretEnv !== undefined) names.push(t.trigger.secretEnv);
+      for (const { trigger } of activeTriggers(station)) {
+        if (trigger.type !== 'webhook') continue;
+        if (trigger.secretEnv !== undefined) names.push(trigger.secretEnv);
+        if (trigger.previousSecretEnv !== undefined) names.push(trigger.previousSecretEnv);
+      }
       station.secrets().addCredentialEnv(names);
     },
     async close() {

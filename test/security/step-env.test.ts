@@ -26,6 +26,7 @@ const CREDENTIALS = {
   SLK_SIGN: hex(),
   PUSH_HMAC: `push-${hex()}`,
   ALERTS_HMAC: `alerts-${hex()}`,
+  ALERTS_OLD: `alerts-old-${hex()}`,
   // Names that do.
   OPENAI_API_KEY: `sk-${hex()}`,
   GITHUB_TOKEN: `ghp_${hex()}`,
@@ -44,7 +45,7 @@ id: leak
 version: "1"
 name: Leak
 triggers:
-  - {type: webhook, name: alerts, secretEnv: ALERTS_HMAC}
+  - {type: webhook, name: alerts, secretEnv: ALERTS_HMAC, previousSecretEnv: ALERTS_OLD}
 states:
   - name: dump
     type: operation
@@ -167,6 +168,7 @@ describe('steps and the daemon environment', () => {
     expect(environ).toContain('CI_OPS=***');
     expect(environ).toContain('SLK_SIGN=***');
     expect(environ).toContain('ALERTS_HMAC=***');
+    expect(environ).toContain('ALERTS_OLD=***');
     expect(environ).toContain('OPENAI_API_KEY=***');
     // Encoded forms of the declared secret are masked line by line.
     const encoded = stdoutOf('encoded').trimEnd().split('\n');
