@@ -161,6 +161,7 @@ export const STEP_ERROR_CODES = {
   STN_E_SLACK_POST: 'slack.post: the Slack Web API refused or could not be reached (after its own bounded retries).',
   STN_E_SLACK_AUTH: 'slack.post: Slack refused the bot token (invalid_auth, not_authed, account_inactive, token_revoked, missing_scope, ...); not retried.',
   STN_E_HTTP_EGRESS: 'http.request: the egress policy refused the host, an address it resolves to (link-local/metadata, or private with http.denyPrivateNetworks) or a redirect (too many, or to another scheme); not retried.',
+  STN_E_SECRET_MISSING: "A step needs a secret (secrets.NAME in its input) that no running engine has; not retried. An engine lacking it leaves the step to one that has it.",
   STN_E_INJECT_NOT_OBJECT: 'An inject without resultPath produced a value that is not an object (it would replace the context).',
   STN_E_CONTEXT_PATH: 'A context path met at run time (e.g. a templated summaryPath) uses __proto__, constructor or prototype; not retried.',
 } as const;

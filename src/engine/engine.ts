@@ -16,7 +16,9 @@ import { Checkpointer } from '../store/checkpointer.js';
 import { isTransientStorageError, TransientEpisode } from '../store/transient.js';
 import { hostIdentity, hostLeaseClock, samePidSpace, StallWatch, type LeaseClock } from './lease.js';
 import { RunTx, WAKE_REASONS, type InterpreterDeps, type WakeReason } from './interpreter.js';
+import { JsonCache } from './json-cache.js';
 import { Scopes } from './scopes.js';
+import { secretsNeeded } from './secret-refs.js';
 import type { Secrets } from './secrets.js';
 import { Specs } from './specs.js';
 
@@ -94,6 +96,9 @@ export class Engine {
   private claimBackoffMs = 0;
   /** Set by stop() after the grace period: commits still retrying a busy database give up (the lease lapses). */
   private abandon = false;
+  private readonly secretNames: readonly string[];
+  /** The actions whose executors work inside the transaction (JSON array): their steps need no execution slot. */
+  private readonly inlineActions: string;
 
   constructor(private readonly o: EngineOptions) {
     this.id = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
@@ -102,6 +107,8 @@ export class Engine {
     this.renewMs = Math.max(50, o.leaseMs / 3);
     this.storage = new TransientEpisode(o.logger, 'the engine');
     this.executors = o.executors ?? EXECUTORS;
+    this.secretNames = Object.keys(o.secrets.values).sort();
+    this.inlineActions = JSON.stringify(Object.entries(this.executors).filter(([, e]) => e?.inline).map(([name]) => name));
     this.scopes = new Scopes(o.store);
     this.specs = o.specs ?? new Specs(o.definitions);
     this.deps = {
@@ -116,6 +123,7 @@ export class Engine {
       owner: this.id,
       leaseMs: o.leaseMs,
       lease: this.lease,
+      json: new JsonCache(),
     };
   }
 
@@ -186,35 +194,132 @@ export class Engine {
     return this.inflight;
   }
 
+  /**
+   * Each round handles the due control tasks first (start, signal, wake, child, cancel, timeout, and the steps of
+   * inline actions: short transactions that never wait for an execution slot), then fills free slots with exec tasks.
+   * Nothing thrown here may end the loop (the process would run on without an engine): errors are logged.
+   */
   private async loop(): Promise<void> {
     while (this.running) {
-      while (this.running && this.inflight < this.o.concurrency) {
+      let more = false;
+      try {
         // Woken after a stall: find out which in-flight deliveries lost their lease before anything else happens.
         if (this.stall.peek() > this.renewMs) this.checkStall();
-        let task: TaskRow | undefined;
-        try {
-          task = this.o.store.transaction(() =>
-            this.o.store.claimTask({
-              owner: this.id,
-              now: this.now(),
-              leaseNow: this.lease.now(),
-              leaseMs: this.o.leaseMs,
-              boot: this.lease.boot,
-              root: this.o.onlyRunTree ?? null,
-            }),
-          );
-          this.storage.ok();
-        } catch (err) {
-          if (isTransientStorageError(err)) this.claimBackoffMs = this.storage.failed(err, { op: 'claim' });
-          else this.o.logger.error({ err, error_type: 'claim' }, 'claiming a task failed');
-        }
-        if (!task) break;
-        this.launch(task);
+        more = await this.controlRound();
+        this.fillSlots();
+      } catch (err) {
+        this.o.logger.error({ err, error_type: 'engine' }, 'engine loop error');
       }
       if (!this.running) break;
-      await this.idle();
+      if (more && this.claimBackoffMs === 0) await yieldToEventLoop();
+      else await this.idle().catch((err: unknown) => this.o.logger.error({ err, error_type: 'engine' }, 'engine idle error'));
     }
   }
+
+  /** Handles due control tasks, one transaction each with the event loop free in between; true if more may be due. */
+  private async controlRound(): Promise<boolean> {
+    for (let n = 0; n < CONTROL_ROUND_TASKS; n++) {
+      if (!this.running) return false;
+      const task = this.claim('control');
+      if (!task) return false;
+      await this.withoutSlot(task);
+      // A cancel, a run timeout or a failure may have ended steps that run here: stop them now, not at the next tick.
+      if (this.executing.size > 0) this.watchExecuting();
+      await this.breathe();
+    }
+    return true;
+  }
+
+  /**
+   * Handles a control task, and what it chains as long as that is inline work (steps of inline actions, done inside
+   * the transaction): the first step with real work goes to a free slot, or back to the queue for the next one.
+   */
+  private async withoutSlot(first: TaskRow): Promise<void> {
+    let task: TaskRow | undefined = first;
+    for (let n = 0; task && n < CHAIN_YIELD_TASKS; n++) {
+      if (n > 0) await this.breathe();
+      if (!this.running) break;
+      if (task.kind === 'exec' && this.inflight < this.o.concurrency) {
+        this.launch(task);
+        return;
+      }
+      const current: TaskRow = task;
+      this.held.add(current.id);
+      try {
+        task = current.kind === 'exec' ? await this.execInline(current) : await this.control(current);
+      } finally {
+        this.held.delete(current.id);
+      }
+    }
+    if (task) await this.releaseLease(task);
+  }
+
+  /** Delivers an exec task if its action is inline, with the inline steps it chains; leaves the first other one. */
+  private async execInline(task: TaskRow): Promise<TaskRow | undefined> {
+    const outcome = await this.tx(task, (rt, run) => {
+      if (!this.begin(rt, run, task, true)) this.continueChain(rt, run, true);
+    });
+    return outcome.chained;
+  }
+
+  private fillSlots(): void {
+    while (this.running && this.inflight < this.o.concurrency) {
+      const task = this.claim('exec');
+      if (!task) return;
+      this.launch(task);
+    }
+  }
+
+  /** Claims a due task of a kind; undefined when none is due (or storage is busy: the loop then backs off). */
+  private claim(kind: 'control' | 'exec'): TaskRow | undefined {
+    if (this.claimBackoffMs > 0) return undefined;
+    try {
+      const task = this.o.store.transaction(() =>
+        this.o.store.claimTask({
+          owner: this.id,
+          now: this.now(),
+          leaseNow: this.lease.now(),
+          leaseMs: this.o.leaseMs,
+          boot: this.lease.boot,
+          root: this.o.onlyRunTree ?? null,
+          kind,
+          skip: this.skipped(),
+          inline: this.inlineActions,
+        }),
+      );
+      this.storage.ok();
+      return task;
+    } catch (err) {
+      if (isTransientStorageError(err)) this.claimBackoffMs = this.storage.failed(err, { op: 'claim' });
+      else this.o.logger.error({ err, error_type: 'claim' }, 'claiming a task failed');
+      return undefined;
+    }
+  }
+
+  /**
+   * Pauses the engine's work once it has run for BREATHE_MS without a pause, so the event loop gets a turn (API
+   * requests, cron, timers). With other engines on the database the pause is as long as the work before it (up to
+   * MAX_PAUSE_MS) and every slot waits for it: the write lock is then free half the time, so another process waiting
+   * for it (in SQLite's busy handler, which retries at growing intervals) gets it within a few tries instead of
+   * being locked out while this engine goes from one transaction to the next.
+   */
+  private async breathe(): Promise<void> {
+    if (this.pausing) {
+      await this.pausing;
+      return;
+    }
+    const worked = performance.now() - this.lastBreath;
+    if (worked < BREATHE_MS) return;
+    this.pausing = this.othersAlive ? sleep(Math.min(worked, MAX_PAUSE_MS)) : yieldToEventLoop();
+    await this.pausing;
+    this.pausing = undefined;
+    this.lastBreath = performance.now();
+  }
+
+  private lastBreath = 0;
+  private pausing: Promise<void> | undefined;
+  /** Whether other engines reported lately (refreshed with this engine's heartbeat). */
+  private othersAlive = false;
 
   private idle(): Promise<void> {
     const poll = this.o.pollMs ?? 100;
@@ -222,10 +327,12 @@ export class Engine {
     if (this.claimBackoffMs > 0) {
       wait = this.claimBackoffMs;
       this.claimBackoffMs = 0;
-    } else if (this.inflight < this.o.concurrency) {
+    } else {
       try {
+        // With every slot busy only control tasks can be taken: an exec task that is due must not wake the loop.
         const now = this.now();
-        const at = this.o.store.nextWakeAt(this.id, now, this.lease.now());
+        const exec = this.inflight < this.o.concurrency;
+        const at = this.o.store.nextWakeAt(this.id, now, this.lease.now(), exec, this.o.onlyRunTree ?? null, this.skipped(), this.inlineActions);
         if (at !== null) wait = Math.max(0, Math.min(poll, at - now + 1));
       } catch (err) {
         if (!isTransientStorageError(err)) throw err;
@@ -234,10 +341,12 @@ export class Engine {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wakeUp = undefined;
+        this.lastBreath = performance.now();
         resolve();
       }, wait);
       this.wakeUp = () => {
         clearTimeout(timer);
+        this.lastBreath = performance.now();
         resolve();
       };
     });
@@ -270,6 +379,7 @@ export class Engine {
       } finally {
         this.held.delete(current.id);
       }
+      await this.breathe();
     }
   }
 
@@ -364,7 +474,8 @@ export class Engine {
           if (run.status === 'PENDING') rt.start();
           break;
         case 'wake':
-          if (step) {
+          if (step && payload.reason === 'enter') rt.enterDeferred(step, visitCounts(payload.visits));
+          else if (step) {
             rt.wake(
               step,
               wakeReason(payload.reason),
@@ -405,12 +516,16 @@ export class Engine {
       const work = current.value;
       if (!work) return current.chained;
       const result = await this.execute(work);
+      await this.breathe();
       if (!result) {
         // Shutdown: delivered again on the next start. Lease lost: a no-op (the token is no longer ours).
         await this.releaseLease(work.task);
         return undefined;
       }
       current = await this.tx(work.task, (rt, run) => {
+        // A cancel requested while the step ran is applied before its result: a run whose cancel was accepted
+        // ends CANCELLED, never COMPLETED by a step that finished just before the cancel's own task was handled.
+        if (run.cancel_requested && !TERMINAL_RUN.has(run.status)) this.cancelFirst(rt, run);
         const step = rt.stepRow(work.step.id);
         if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
         return this.continueChain(rt, run);
@@ -418,34 +533,48 @@ export class Engine {
     }
   }
 
+  /** Applies a run's pending cancel task inside the current transaction (its payload says who and how). */
+  private cancelFirst(rt: RunTx, run: RunRow): void {
+    const task = this.o.store.pendingCancel(run.id);
+    if (!task) return;
+    const payload = task.payload ? (JSON.parse(task.payload) as Record<string, unknown>) : {};
+    rt.cancel(payload.compensate === true, typeof payload.by === 'string' ? payload.by : null);
+  }
+
   /**
    * Goes on with the run's next step inside the same transaction while it is due now: steps of inline executors (no
    * side effects outside Station) complete here too, so a chain of them shares one commit; the first step with real
    * work is begun (committed RUNNING with its input) and returned to be executed. Bounded, so other runs get a turn.
    */
-  private continueChain(rt: RunTx, run: RunRow): Work | undefined {
+  private continueChain(rt: RunTx, run: RunRow, inlineOnly = false): Work | undefined {
     const deadline = performance.now() + CHAIN_BUDGET_MS;
     for (let n = 0; n < CHAIN_MAX_STEPS && this.running && performance.now() < deadline; n++) {
       const next = rt.chained;
       if (!next || next.kind !== 'exec' || run.paused || TERMINAL_RUN.has(run.status)) return undefined;
       rt.continueWith(next);
-      const work = this.begin(rt, run, next);
+      const work = this.begin(rt, run, next, inlineOnly);
       if (work) return work;
     }
     return undefined;
   }
 
-  private begin(rt: RunTx, run: RunRow, task: TaskRow): Work | undefined {
+  /**
+   * Begins an operation step's delivery. `inlineOnly` (no execution slot is free): a step whose action has real work
+   * is left to the queue, untouched, for the next free slot.
+   */
+  private begin(rt: RunTx, run: RunRow, task: TaskRow, inlineOnly = false): Work | undefined {
     const step = task.step_id ? rt.stepRow(task.step_id) : undefined;
     if (!step || TERMINAL_STEP.has(step.status) || TERMINAL_RUN.has(run.status) || step.wait !== null) return undefined;
-    if (run.paused) {
-      // Paused after this task was chained or claimed: leave it for resume.
+    const op = rt.operationOf(step);
+    if (run.paused || (inlineOnly && !this.executors[op.action]?.inline)) {
+      // Paused after this task was chained or claimed (it waits for resume), or real work without a slot.
       rt.keepTask();
       this.o.store.releaseLease(task.id, this.id, task.lease_token);
       return undefined;
     }
+    const lacking = this.o.secrets.missing(secretsNeeded(op.input));
+    if (lacking.length > 0) return this.lackSecrets(rt, task, step, lacking);
     rt.beginDelivery(step);
-    const op = rt.operationOf(step);
     const fail = (code: string, message: string) => {
       rt.complete(step, { kind: 'error', error: { code, message, retryable: false } });
       return undefined;
@@ -505,6 +634,61 @@ export class Engine {
     return { task, step, executor, ctx, timeoutMs: ctx.timeoutMs, timeoutSeconds };
   }
 
+  /**
+   * A step needs secrets this engine does not have (another engine on the database may): it is left, PENDING, to a
+   * running engine that reported having them (its task goes back to the queue and this engine stops claiming it for
+   * a while); when no running engine has them, the step fails at once with STN_E_SECRET_MISSING instead of waiting
+   * for an engine that may never come. Only names are compared; values never leave their process.
+   */
+  private lackSecrets(rt: RunTx, task: TaskRow, step: StepRow, lacking: string[]): undefined {
+    const holders = this.o.store
+      .workersSince(this.now() - WORKER_STALE_MS)
+      .filter((w) => w.id !== this.id && lacking.every((name) => w.secretNames.includes(name)));
+    const where = { run_id: rt.run.id, step_id: step.id, state: step.state_name, secrets: lacking, engine: this.id };
+    if (holders.length === 0) {
+      this.o.logger.warn(where, 'no running engine has the secrets this step needs: the step fails');
+      rt.beginDelivery(step);
+      rt.complete(step, {
+        kind: 'error',
+        error: {
+          code: 'STN_E_SECRET_MISSING',
+          message: `state "${step.state_name}" needs the secret${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')}, which no running engine has (set STN_SECRET_${lacking[0] ?? ''} or add it to the secrets file of at least one engine)`,
+          retryable: false,
+          details: { secrets: lacking, engine: this.id },
+        },
+      });
+      return undefined;
+    }
+    rt.keepTask();
+    this.o.store.releaseLease(task.id, this.id, task.lease_token);
+    const known = this.leftToOthers.has(step.id);
+    this.leftToOthers.set(step.id, this.now() + SECRET_RECHECK_MS);
+    if (!known) {
+      this.o.logger.warn({ ...where, holders: holders.map((w) => w.id) }, 'this engine lacks secrets the step needs: left to another engine');
+      rt.event('step:deferred', step.id, { state: step.state_name, path: step.path, reason: 'secret_missing', secrets: lacking, engine: this.id });
+    }
+    return undefined;
+  }
+
+  /** Steps left to engines that have their secrets: step id → until when this engine does not claim them (ms). */
+  private readonly leftToOthers = new Map<string, number>();
+
+  /**
+   * The steps this engine does not claim now (see lackSecrets), as the JSON array the claim query takes. An entry
+   * expires so the step is looked at again (the engine that had the secret may be gone); one not renewed for a
+   * minute is forgotten.
+   */
+  private skipped(): string {
+    if (this.leftToOthers.size === 0) return '[]';
+    const now = this.now();
+    const ids: string[] = [];
+    for (const [stepId, until] of this.leftToOthers) {
+      if (until > now) ids.push(stepId);
+      else if (until < now - 60_000) this.leftToOthers.delete(stepId);
+    }
+    return JSON.stringify(ids);
+  }
+
   /** Runs an executor with its timeout, lease heartbeat and cancel/shutdown abort. undefined: aborted by shutdown. */
   private async execute(work: Work): Promise<ExecResult | undefined> {
     const controller = new AbortController();
@@ -551,8 +735,9 @@ export class Engine {
     try {
       kept = this.o.store.extendLease(work.task.id, this.id, work.task.lease_token, this.lease.now() + this.o.leaseMs);
     } catch (err) {
-      if (!isTransientStorageError(err)) throw err;
-      this.storage.failed(err, { op: 'lease', run_id: work.ctx.runId, step_id: work.step.id });
+      // Called from a timer: an error thrown here would end the process. The lease is tried again at the next tick.
+      if (isTransientStorageError(err)) this.storage.failed(err, { op: 'lease', run_id: work.ctx.runId, step_id: work.step.id });
+      else this.o.logger.error({ err, run_id: work.ctx.runId, step_id: work.step.id, error_type: 'lease' }, 'renewing a lease failed; retrying');
       return;
     }
     if (kept) return;
@@ -584,8 +769,9 @@ export class Engine {
       try {
         step = this.o.store.step(stepId);
       } catch (err) {
-        if (isTransientStorageError(err)) return;
-        throw err;
+        // Called from a timer: nothing may be thrown. The check runs again in 100 ms.
+        if (!isTransientStorageError(err)) this.o.logger.error({ err, error_type: 'engine' }, 'checking running steps failed; retrying');
+        return;
       }
       if (!step || step.status !== 'RUNNING') {
         entry.reason = 'cancelled';
@@ -598,7 +784,8 @@ export class Engine {
   private heartbeat(): void {
     try {
       const host = hostIdentity();
-      this.o.store.heartbeat(this.id, os.hostname(), process.pid, this.startedAt, this.now(), host.bootId, host.pidNs);
+      this.o.store.heartbeat(this.id, os.hostname(), process.pid, this.startedAt, this.now(), host.bootId, host.pidNs, this.secretNames);
+      this.othersAlive = this.o.store.workersSince(this.now() - WORKER_STALE_MS).some((w) => w.id !== this.id);
       for (const t of this.o.store.expiredLeasesOf(this.id, this.lease.now())) {
         if (!this.held.has(t.id)) this.o.store.releaseLease(t.id, this.id, t.lease_token);
       }
@@ -684,6 +871,29 @@ const CHAIN_MAX_STEPS = 64;
 const CHAIN_BUDGET_MS = 4;
 /** How many chained tasks (each one commit or an executor run) one slot handles before going back to the queue. */
 const CHAIN_YIELD_TASKS = 16;
+/** How many control tasks one round handles before exec slots are filled and the loop goes round again. */
+const CONTROL_ROUND_TASKS = 64;
+/** How long the engine works synchronously at most before it lets the event loop run (API, cron, timers). */
+const BREATHE_MS = 5;
+/** The longest pause between two stretches of work when other engines share the database. */
+const MAX_PAUSE_MS = 20;
+/** An engine whose heartbeat (every 5 s) is older than this is not counted on to run a step needing its secrets. */
+const WORKER_STALE_MS = 20_000;
+/** How long an engine lacking a step's secrets leaves it to the others before it looks at the step again. */
+const SECRET_RECHECK_MS = 10_000;
+
+/** Resolves after the event loop has handled pending I/O and timers (a promise alone only yields to microtasks). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The per-state entry counts a deferred inline state carries (see RunTx.enterDeferred). */
+function visitCounts(value: unknown): Record<string, number> {
+  const counts: Record<string, number> = {};
+  if (value === null || typeof value !== 'object') return counts;
+  for (const [state, n] of Object.entries(value)) if (typeof n === 'number') counts[state] = n;
+  return counts;
+}
 
 /** The outcome of an attempt that ran out of its state's timeoutSeconds. */
 function stepTimedOut(step: StepRow, seconds: number): ExecResult {

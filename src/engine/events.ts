@@ -23,6 +23,8 @@ export interface RunEventMap {
   'step:retrying': { state: string; path: string; attempt: number; delayMs: number; error: unknown };
   'step:waiting': { state: string; path: string; wait: unknown };
   'step:cancelled': { state: string; path: string };
+  /** An engine left a due step to others: it lacks secrets the step needs (names only); the step stays PENDING. */
+  'step:deferred': { state: string; path: string; reason: 'secret_missing'; secrets: string[]; engine: string };
   'signal:received': { name: string; signalId: number; stepId: string | null };
   'compensation:started': { steps: number; reason: string; by?: string | null };
   'compensation:step': { state: string; of: string; status: string; error?: unknown };

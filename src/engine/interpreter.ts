@@ -9,6 +9,7 @@ import { stepId as makeStepId } from './ids.js';
 import { reservedContextPaths } from '../definitions/context-paths.js';
 import { ContextPathError, getPath, overlay, pathSegments } from './paths.js';
 import type { Scopes } from './scopes.js';
+import type { JsonCache } from './json-cache.js';
 import type { Secrets } from './secrets.js';
 import { childDefPath, type ScopeDef } from './spec-index.js';
 import type { LoadedSpec } from './specs.js';
@@ -32,6 +33,8 @@ export interface InterpreterDeps {
   leaseMs: number;
   /** The lease clock (monotonic, shared by the processes of one boot; see lease.ts). */
   lease: LeaseClock;
+  /** Parsed large JSON columns, kept across transactions. */
+  json: JsonCache;
 }
 
 /** An error that ends a step (or a scope, or the run), as stored and shown. */
@@ -128,6 +131,7 @@ export class RunTx {
 
   /** Ends the transaction's bookkeeping: the handled task goes unless reused, the run's status is brought up to date. */
   finish(): void {
+    for (const step of this.countersChanged) this.d.store.updateStepCounters(step);
     if (this.reusable) this.d.store.deleteTask(this.reusable.id);
     this.reusable = undefined;
     if (!TERMINAL_RUN.has(this.run.status)) this.run.status = this.liveStatus();
@@ -169,7 +173,7 @@ export class RunTx {
     }
     const ctx = view as Obj;
     this.runVars ??= {
-      input: JSON.parse(this.run.input) as unknown,
+      input: this.d.json.parse(`${this.run.id}\0input`, this.run.input),
       run: {
         id: this.run.id,
         workflowId: this.run.workflow_id,
@@ -242,10 +246,8 @@ export class RunTx {
   }
 
   private newStep(frame: FrameRow, state: State, extra?: Partial<StepRow>): StepRow {
-    // The n-th visit of a state in a scope (loops revisit): probe ids by primary key, 1, 2, ... (almost always one).
-    let visit = 1;
-    let id = makeStepId(this.run.id, frame.path, state.name, visit);
-    while (this.d.store.stepExists(id)) id = makeStepId(this.run.id, frame.path, state.name, ++visit);
+    const visit = this.nextVisit(frame, state.name);
+    const id = makeStepId(this.run.id, frame.path, state.name, visit);
     // One object literal of a fixed shape (no spreads): it is the step's live row for the rest of the transaction.
     const step: StepRow = {
       id,
@@ -282,6 +284,41 @@ export class RunTx {
     return step;
   }
 
+  /** The last visit number of each (scope, state) this transaction created a step for. */
+  private readonly visits = new Map<string, number>();
+
+  /**
+   * The n-th visit of a state in a scope (loops revisit it). Visits are numbered 1, 2, 3, ... without gaps, so the
+   * first free one is found by probing ids by primary key, doubling then halving: a state revisited thousands of
+   * times costs a few lookups, not one per earlier visit (almost always one lookup: visit 1 is free).
+   */
+  private nextVisit(frame: FrameRow, stateName: string): number {
+    const key = `${frame.id}\0${stateName}`;
+    let visit = this.visits.get(key);
+    if (visit !== undefined) visit++;
+    else {
+      const taken = (n: number) => this.d.store.stepExists(makeStepId(this.run.id, frame.path, stateName, n));
+      let free = 1;
+      if (taken(1)) {
+        let lo = 1;
+        let hi = 2;
+        while (taken(hi)) {
+          lo = hi;
+          hi *= 2;
+        }
+        while (hi - lo > 1) {
+          const mid = Math.floor((lo + hi) / 2);
+          if (taken(mid)) lo = mid;
+          else hi = mid;
+        }
+        free = hi;
+      }
+      visit = free;
+    }
+    this.visits.set(key, visit);
+    return visit;
+  }
+
   /**
    * Every step row this transaction created or read, one live object per step that every later change in it goes
    * through: a step cancelled or failed through one reference is seen so by all (a loop starting branches, a chained
@@ -315,13 +352,17 @@ export class RunTx {
    * inject-only iterations) cannot overflow the stack. A cascade that enters one state of one scope over and over is
    * stopped (STN_E_INLINE_LIMIT), so an endless switch loop fails its run instead of holding the database forever.
    */
-  enterState(frame: FrameRow, name: string): void {
+  enterState(frame: FrameRow, name: string, resumed?: { step: StepRow; visits: Record<string, number> }): void {
     if (this.depth >= MAX_INLINE_DEPTH) {
       this.deferred.push({ frame, name });
       return;
     }
-    if (this.depth === 0 && !this.draining) this.cascade.clear();
-    this.enterNested(frame, name);
+    if (this.depth === 0 && !this.draining) {
+      this.cascade.clear();
+      // A cascade continued in a new transaction keeps its counts in that scope, so an endless loop is still caught.
+      for (const [state, n] of Object.entries(resumed?.visits ?? {})) this.cascade.set(`${frame.id}\0${state}`, n);
+    }
+    this.enterNested(frame, name, resumed?.step);
     if (this.depth > 0 || this.draining) return;
     this.draining = true;
     try {
@@ -343,19 +384,59 @@ export class RunTx {
   private readonly cascade = new Map<string, number>();
   private readonly deferred: Array<{ frame: FrameRow; name: string }> = [];
 
-  private enterNested(frame: FrameRow, name: string): void {
+  /** Inline states (switch, inject, parallel, foreach) entered in this transaction, and when it began. */
+  private inlineEntries = 0;
+  private readonly beganAt = performance.now();
+
+  /**
+   * Whether this transaction has done its share of inline work (INLINE_BUDGET_STATES states or INLINE_BUDGET_MS):
+   * one transaction holds SQLite's write lock and the event loop, so a long cascade (a foreach of thousands of inject
+   * iterations) goes on in further transactions instead, each a queued task, with other work and other processes in
+   * between.
+   */
+  private inlineBudgetSpent(): boolean {
+    return ++this.inlineEntries > INLINE_BUDGET_STATES || performance.now() - this.beganAt > INLINE_BUDGET_MS;
+  }
+
+  /**
+   * Leaves an inline state for a later transaction: its step stays PENDING and a `wake` task (reason `enter`) due
+   * now enters it, carrying the cascade's counts in that scope for STN_E_INLINE_LIMIT.
+   */
+  private deferEntry(frame: FrameRow, step: StepRow): void {
+    const prefix = `${frame.id}\0`;
+    const visits: Record<string, number> = {};
+    for (const [key, n] of this.cascade) if (key.startsWith(prefix)) visits[key.slice(prefix.length)] = n;
+    this.schedule('wake', step.id, { reason: 'enter', visits });
+    this.runnableScheduled = true;
+  }
+
+  /** A deferred inline state's turn (its `wake` task): the cascade goes on where it stopped. */
+  enterDeferred(step: StepRow, visits: Record<string, number>): void {
+    if (step.status !== 'PENDING' || step.type === 'operation') return;
+    if (TERMINAL_RUN.has(this.run.status) || this.run.phase === 'compensating') return;
+    const frame = this.frame(step.frame_id);
+    // The scope may have failed or been cancelled since (the frame cache holds rows read in this transaction only).
+    if (this.d.store.frame(this.run.id, frame.id)?.status !== 'RUNNING') return;
+    this.enterState(frame, step.state_name, { step, visits });
+  }
+
+  private enterNested(frame: FrameRow, name: string, existing?: StepRow): void {
     this.depth++;
     try {
-      this.enterNow(frame, name);
+      this.enterNow(frame, name, existing);
     } finally {
       this.depth--;
     }
   }
 
-  private enterNow(frame: FrameRow, name: string): void {
+  private enterNow(frame: FrameRow, name: string, existing?: StepRow): void {
     const state = this.scopeOf(frame).byName.get(name);
     if (!state) throw new Error(`no state "${name}" in scope "${frame.def_path}"`);
-    const step = this.newStep(frame, state);
+    const step = existing ?? this.newStep(frame, state);
+    if (state.type !== 'operation' && this.inlineBudgetSpent()) {
+      this.deferEntry(frame, step);
+      return;
+    }
     try {
       const key = `${frame.id}\0${name}`;
       const visits = (this.cascade.get(key) ?? 0) + 1;
@@ -512,6 +593,7 @@ export class RunTx {
     step.pending = 0;
     step.next_index = 0;
     this.d.store.updateStep(step);
+    this.itemsOf.set(step.id, items);
     if (items.length === 0) {
       this.joinForeach(frame, state, step);
       return;
@@ -521,11 +603,33 @@ export class RunTx {
     for (let i = 0; i < width && step.status === 'RUNNING'; i++) this.startIteration(frame, state, step, items);
   }
 
+  /**
+   * The parsed items of foreach steps, once per transaction: parsing the stored list at every iteration made a long
+   * foreach quadratic.
+   */
+  private readonly itemsOf = new Map<string, unknown[]>();
+
+  private foreachItems(step: StepRow): unknown[] {
+    let items = this.itemsOf.get(step.id);
+    if (!items) {
+      items = this.d.json.parse(`${step.id}\0items`, step.items ?? '[]') as unknown[];
+      this.itemsOf.set(step.id, items);
+    }
+    return items;
+  }
+
+  /**
+   * Parallel and foreach steps whose counters (pending, next_index) changed: written once when the transaction
+   * finishes. SQLite rewrites a whole row to change one column, and a foreach row holds its item list, so writing it
+   * at every iteration made a long foreach quadratic.
+   */
+  private readonly countersChanged = new Set<StepRow>();
+
   private startIteration(frame: FrameRow, state: ForeachState, step: StepRow, items: unknown[]): void {
     const index = step.next_index ?? 0;
     step.next_index = index + 1;
     step.pending = (step.pending ?? 0) + 1;
-    this.d.store.updateStep(step);
+    this.countersChanged.add(step);
     const vars = { [state.itemName ?? 'item']: items[index], index };
     const child = this.childFrame(frame, step, String(index), 'iterator', `[${index}]`, vars);
     this.enterState(child, this.scopeOf(child).start);
@@ -543,9 +647,9 @@ export class RunTx {
     const parent = this.frame(frame.parent_id);
     const state = this.stateOf(owner);
     owner.pending = (owner.pending ?? 1) - 1;
-    this.d.store.updateStep(owner);
+    this.countersChanged.add(owner);
     if (state.type === 'foreach') {
-      const items = JSON.parse(owner.items ?? '[]') as unknown[];
+      const items = this.foreachItems(owner);
       if ((owner.next_index ?? 0) < items.length) this.startIteration(parent, state, owner, items);
       else if (owner.pending === 0) this.joinForeach(parent, state, owner);
     } else if (state.type === 'parallel' && owner.pending === 0) {
@@ -558,7 +662,7 @@ export class RunTx {
   }
 
   private joinForeach(parent: FrameRow, state: ForeachState, owner: StepRow): void {
-    const frames = this.d.store.framesOfStep(this.run.id, owner.id).sort((a, b) => Number(a.key) - Number(b.key));
+    const frames = this.d.store.frameKeysOfStep(this.run.id, owner.id).sort((a, b) => Number(a.key) - Number(b.key));
     const result = frames.map((f) => this.d.scopes.scope(this.run, f.id));
     this.write(parent.id, state.resultPath, result, `steps.${state.name}`);
     this.succeed(owner, result as JsonValue);
@@ -1118,6 +1222,13 @@ export class RunTx {
 /** How deep inline state entries nest on the stack before they are queued; how often one cascade may enter a state. */
 const MAX_INLINE_DEPTH = 48;
 const INLINE_LIMIT = 1000;
+/**
+ * How many inline states one transaction enters, and for how long, before the rest of the cascade is queued: short
+ * enough that the daemon's API, cron and lease renewals are not held up noticeably, and other processes get the
+ * database's write lock between two transactions.
+ */
+const INLINE_BUDGET_STATES = 400;
+const INLINE_BUDGET_MS = 4;
 
 /** Whether a definition value holds any `{{ }}` (cached per value: definitions are immutable once loaded). */
 const templated = new WeakMap<object, boolean>();
@@ -1144,7 +1255,7 @@ export function statusOfActiveSteps(active: ReadonlySet<string>): RunRow['status
 }
 
 /** Why a `wake` task wakes a waiting step. */
-export const WAKE_REASONS = ['timer', 'signal-timeout', 'step-timeout', 'approval', 'approval-timeout'] as const;
+export const WAKE_REASONS = ['timer', 'signal-timeout', 'step-timeout', 'approval', 'approval-timeout', 'enter'] as const;
 export type WakeReason = (typeof WAKE_REASONS)[number];
 
 /**

@@ -65,6 +65,11 @@ export class Secrets {
     if (added) this.masker = this.buildMasker();
   }
 
+  /** The names of `names` this process has no value for. */
+  missing(names: readonly string[]): string[] {
+    return names.filter((name) => !Object.hasOwn(this.values, name));
+  }
+
   /** Replaces every secret value found in strings of a JSON value with `***` (executor output may echo one). */
   scrub<T>(value: T): T {
     if (this.masker.empty) return value;

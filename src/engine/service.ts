@@ -133,11 +133,15 @@ export class RunService {
     return { run, created: true, pinned };
   }
 
-  /** workflow.run: a child run in the parent's environment unless it names another. */
+  /**
+   * workflow.run: a child run in the parent's environment unless it names another, of the version it names, else of
+   * the child workflow's active version (the parent's pinned version says nothing about its children's).
+   */
   createChild(parent: RunRow, step: StepRow, wait: Extract<WaitSpec, { type: 'child' }>): string {
     const started = this.startInTx({
       workflowId: wait.workflow,
       environment: wait.environment ?? parent.environment,
+      version: wait.version,
       input: wait.input,
       parent: { runId: parent.id, stepId: step.id, rootRunId: parent.root_run_id },
       initiator: parent.initiator ?? undefined,

@@ -140,6 +140,12 @@ export const ACTION_CATALOG = {
         input: { description: 'The child run input.' },
         wait: { type: 'boolean', description: 'true: wait for the child run to end and output its output.' },
         environment: { type: 'string', minLength: 1, description: "The child's environment. Default: this run's." },
+        version: {
+          type: 'integer',
+          minimum: 1,
+          description:
+            "The child workflow's Station version number (stn workflows versions). Default: its active version when the step runs, whatever version this run is pinned to.",
+        },
       },
     },
   },

@@ -56,7 +56,7 @@ export interface ExecError {
 export type WaitSpec =
   | { type: 'timer'; until: number }
   | { type: 'signal'; name: string; timeoutAt?: number | undefined }
-  | { type: 'child'; workflow: string; environment?: string | undefined; input: JsonValue; wait: boolean }
+  | { type: 'child'; workflow: string; environment?: string | undefined; version?: number | undefined; input: JsonValue; wait: boolean }
   | ({ type: 'approval' } & ApprovalRequest);
 
 export type ExecResult =

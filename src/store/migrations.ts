@@ -359,4 +359,13 @@ ALTER TABLE sync_runs ADD COLUMN owner_pid INTEGER;
 CREATE INDEX sync_runs_running ON sync_runs(status) WHERE status = 'running';
 `,
   },
+  {
+    version: 8,
+    name: 'secret names of engines',
+    sql: `
+-- The names (never the values) of the secrets each engine has, so an engine lacking one a step needs can leave the
+-- step to an engine that has it, or fail it at once when no running engine does.
+ALTER TABLE engine_workers ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]';
+`,
+  },
 ];

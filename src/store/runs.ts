@@ -134,6 +134,12 @@ export interface ClaimParams {
   boot: string;
   /** Only this tree of runs (a foreground `stn run`); null: every run. */
   root: string | null;
+  /** `control`: control tasks and exec tasks of inline actions; `exec` (default): exec tasks. */
+  kind?: 'control' | 'exec';
+  /** A JSON array of step ids whose tasks this engine leaves to others. */
+  skip?: string;
+  /** A JSON array of the actions whose executors are inline. */
+  inline?: string;
 }
 
 /** An engine process, as its heartbeat recorded it. */
@@ -171,6 +177,13 @@ export interface RunFilter {
   before?: string | undefined;
   limit?: number | undefined;
 }
+
+/**
+ * Which tasks a claim of a kind takes (@exec = 1: exec tasks; else control tasks and the exec tasks of inline actions,
+ * @inline being a JSON array of action names).
+ */
+const CLAIMABLE_KIND = `(CASE WHEN @exec = 1 THEN t.kind = 'exec' ELSE t.kind != 'exec'
+  OR (SELECT s.action FROM workflow_run_steps s WHERE s.id = t.step_id) IN (SELECT value FROM json_each(@inline)) END)`;
 
 /** Every SQL statement about runs, steps, events, context patches, signals and the task queue. */
 export class RunStore {
@@ -213,6 +226,9 @@ export class RunStore {
       framesOfStep: db.prepare<[string, string], FrameRow>(
         'SELECT * FROM workflow_run_frames WHERE run_id = ? AND owner_step_id = ? ORDER BY id',
       ),
+      frameKeysOfStep: db.prepare<[string, string], { id: number; key: string }>(
+        'SELECT id, key FROM workflow_run_frames WHERE run_id = ? AND owner_step_id = ? ORDER BY id',
+      ),
       framesOfRun: db.prepare<[string], FrameRow>('SELECT * FROM workflow_run_frames WHERE run_id = ? ORDER BY id'),
       patchInsert: db.prepare(
         'INSERT INTO workflow_run_context (run_id, seq, frame_id, path, op, value) VALUES (?, ?, ?, ?, ?, ?)',
@@ -235,6 +251,7 @@ export class RunStore {
            finished_at = @finished_at, duration_ms = @duration_ms
          WHERE id = @id`,
       ),
+      stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
       stepExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM workflow_run_steps WHERE id = ?'),
       stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY seq'),
       activeSteps: db.prepare<[string], StepRow>(
@@ -274,15 +291,17 @@ export class RunStore {
       ),
       // A lease held by this same engine is never taken over by it, even expired: its delivery may still be running
       // (the engine stalled), and the engine revalidates or gives up its own leases itself (see Engine).
-      taskClaim: db.prepare<{ owner: string; now: number; leaseNow: number; until: number; boot: string; root: string | null }, TaskRow>(
+      taskClaim: db.prepare<{ owner: string; now: number; leaseNow: number; until: number; boot: string; root: string | null; exec: number; skip: string; inline: string }, TaskRow>(
         `UPDATE workflow_tasks SET lease_owner = @owner, lease_until = @until, lease_boot = @boot, lease_token = lease_token + 1
          WHERE id = (
            SELECT t.id FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id
            WHERE t.run_at <= @now
              AND (t.lease_owner IS NULL
                OR (t.lease_owner != @owner AND (t.lease_until < @leaseNow OR t.lease_boot IS NOT @boot)))
+             AND ${CLAIMABLE_KIND}
              AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))
              AND (@root IS NULL OR r.root_run_id = @root)
+             AND (@skip = '[]' OR t.step_id IS NULL OR t.step_id NOT IN (SELECT value FROM json_each(@skip)))
            ORDER BY t.run_at, t.id LIMIT 1)
          RETURNING *`,
       ),
@@ -292,6 +311,9 @@ export class RunStore {
       taskOwnExpired: db.prepare<[string, number], { id: number; lease_token: number }>(
         'SELECT id, lease_token FROM workflow_tasks WHERE lease_owner = ? AND lease_until < ?',
       ),
+      taskPendingCancel: db.prepare<[string], TaskRow>(
+        "SELECT * FROM workflow_tasks WHERE run_id = ? AND kind = 'cancel' ORDER BY id LIMIT 1",
+      ),
       taskDelete: db.prepare('DELETE FROM workflow_tasks WHERE id = ?'),
       taskDeleteOfRun: db.prepare('DELETE FROM workflow_tasks WHERE run_id = ? AND id != ?'),
       taskDeleteOfStep: db.prepare('DELETE FROM workflow_tasks WHERE step_id = ? AND id != ?'),
@@ -300,12 +322,14 @@ export class RunStore {
       taskReleaseOne: db.prepare(
         'UPDATE workflow_tasks SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND lease_token = ?',
       ),
-      nextDue: db.prepare<[], { at: number | null }>(
+      nextDue: db.prepare<{ exec: number; root: string | null; skip: string; inline: string }, { at: number | null }>(
         `SELECT MIN(t.run_at) AS at FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id
-         WHERE t.lease_owner IS NULL AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))`,
+         WHERE t.lease_owner IS NULL AND (r.paused = 0 OR t.kind IN ('cancel', 'timeout'))
+           AND (@exec = 1 OR ${CLAIMABLE_KIND}) AND (@root IS NULL OR r.root_run_id = @root)
+           AND (@skip = '[]' OR t.step_id IS NULL OR t.step_id NOT IN (SELECT value FROM json_each(@skip)))`,
       ),
-      nextLeaseExpiry: db.prepare<[string], { at: number | null }>(
-        'SELECT MIN(lease_until) AS at FROM workflow_tasks WHERE lease_owner IS NOT NULL AND lease_owner != ?',
+      nextLeaseExpiry: db.prepare<{ owner: string; exec: number }, { at: number | null }>(
+        "SELECT MIN(lease_until) AS at FROM workflow_tasks WHERE lease_owner IS NOT NULL AND lease_owner != @owner AND (@exec = 1 OR kind != 'exec')",
       ),
       queueDepth: db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM workflow_tasks WHERE run_at <= ?'),
       signalInsert: db.prepare('INSERT INTO workflow_run_signals (run_id, name, payload, created_at) VALUES (?, ?, ?, ?)'),
@@ -315,8 +339,11 @@ export class RunStore {
       ),
       signalConsume: db.prepare('UPDATE workflow_run_signals SET consumed_by = ? WHERE id = ?'),
       workerUpsert: db.prepare(
-        `INSERT INTO engine_workers (id, hostname, pid, started_at, heartbeat_at, boot_id, pid_ns) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+        `INSERT INTO engine_workers (id, hostname, pid, started_at, heartbeat_at, boot_id, pid_ns, secret_names) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, secret_names = excluded.secret_names`,
+      ),
+      workersSince: db.prepare<[number], { id: string; secret_names: string }>(
+        'SELECT id, secret_names FROM engine_workers WHERE heartbeat_at >= ?',
       ),
       workerDelete: db.prepare('DELETE FROM engine_workers WHERE id = ?'),
       workersOnHost: db.prepare<[string], WorkerRow>(
@@ -400,6 +427,10 @@ export class RunStore {
   framesOfStep(runId: string, stepId: string): FrameRow[] {
     return this.s.framesOfStep.all(runId, stepId);
   }
+  /** The ids and keys of a step's scopes only (a foreach's join reads thousands of them). */
+  frameKeysOfStep(runId: string, stepId: string): Array<{ id: number; key: string }> {
+    return this.s.frameKeysOfStep.all(runId, stepId);
+  }
   framesOfRun(runId: string): FrameRow[] {
     return this.s.framesOfRun.all(runId);
   }
@@ -420,6 +451,10 @@ export class RunStore {
   }
   updateStep(row: StepRow): void {
     this.s.stepUpdate.run(row);
+  }
+  /** Writes only a parallel or foreach step's progress (pending, next_index), not its item list again. */
+  updateStepCounters(row: Pick<StepRow, 'id' | 'pending' | 'next_index'>): void {
+    this.s.stepCounters.run({ id: row.id, pending: row.pending, next_index: row.next_index });
   }
   stepExists(id: string): boolean {
     return this.s.stepExists.get(id) !== undefined;
@@ -466,9 +501,21 @@ export class RunStore {
     leaseOwner: string | null, leaseUntil: number | null, leaseBoot: string | null): void {
     this.s.taskReuse.run(kind, stepId, payload, runAt, leaseOwner, leaseUntil, leaseBoot, id);
   }
-  /** Leases the next due task (a new fencing token); never one this owner holds already. */
+  /**
+   * Leases the next due task (a new fencing token); never one this owner holds already. `kind`: `control` (start,
+   * signal, wake, child, cancel, timeout, and exec tasks of the actions listed in `inline`, a JSON array: work done
+   * inside a transaction) or `exec` (default). `skip` is a JSON array of step ids whose tasks this engine leaves to
+   * others.
+   */
   claimTask(p: ClaimParams): TaskRow | undefined {
-    return this.s.taskClaim.get({ owner: p.owner, now: p.now, leaseNow: p.leaseNow, until: p.leaseNow + p.leaseMs, boot: p.boot, root: p.root });
+    return this.s.taskClaim.get({
+      owner: p.owner, now: p.now, leaseNow: p.leaseNow, until: p.leaseNow + p.leaseMs, boot: p.boot, root: p.root,
+      exec: (p.kind ?? 'exec') === 'exec' ? 1 : 0, skip: p.skip ?? '[]', inline: p.inline ?? '[]',
+    });
+  }
+  /** The cancel task a run has waiting, if any. */
+  pendingCancel(runId: string): TaskRow | undefined {
+    return this.s.taskPendingCancel.get(runId);
   }
   /**
    * Whether `owner` still holds the task under this fencing token (checked first in every commit of a delivery):
@@ -504,11 +551,12 @@ export class RunStore {
   }
   /**
    * When the next unleased task falls due, or when the next lease of another engine expires, whichever is first
-   * (wall-clock ms: the lease's remaining time on the lease clock is added to `now`).
+   * (wall-clock ms: the lease's remaining time on the lease clock is added to `now`). Without `exec`, of control tasks
+   * only (an engine whose slots are all busy); `root`, `skip` and `inline` as for claimTask.
    */
-  nextWakeAt(owner: string, now: number, leaseNow: number): number | null {
-    const due = this.s.nextDue.get()?.at ?? null;
-    const until = this.s.nextLeaseExpiry.get(owner)?.at ?? null;
+  nextWakeAt(owner: string, now: number, leaseNow: number, exec = true, root: string | null = null, skip = '[]', inline = '[]'): number | null {
+    const due = this.s.nextDue.get({ exec: exec ? 1 : 0, root, skip, inline })?.at ?? null;
+    const until = this.s.nextLeaseExpiry.get({ owner, exec: exec ? 1 : 0 })?.at ?? null;
     const lease = until === null ? null : now + (until - leaseNow);
     if (due === null) return lease;
     if (lease === null) return due;
@@ -533,8 +581,14 @@ export class RunStore {
   }
 
   // --- engine processes
-  heartbeat(id: string, hostname: string, pid: number, startedAt: string, now: number, bootId: string, pidNs: string | null): void {
-    this.s.workerUpsert.run(id, hostname, pid, startedAt, now, bootId, pidNs);
+  /** Records that an engine is alive, with the names (never the values) of the secrets it has. */
+  heartbeat(id: string, hostname: string, pid: number, startedAt: string, now: number, bootId: string, pidNs: string | null,
+    secretNames: readonly string[] = []): void {
+    this.s.workerUpsert.run(id, hostname, pid, startedAt, now, bootId, pidNs, JSON.stringify(secretNames));
+  }
+  /** Engines that reported since `since` (ms), with the names of their secrets. */
+  workersSince(since: number): Array<{ id: string; secretNames: string[] }> {
+    return this.s.workersSince.all(since).map((w) => ({ id: w.id, secretNames: JSON.parse(w.secret_names) as string[] }));
   }
   removeWorker(id: string): void {
     this.s.workerDelete.run(id);
