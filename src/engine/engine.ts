@@ -298,8 +298,8 @@ export class Engine {
 
   /**
    * Pauses the engine's work once it has run for BREATHE_MS without a pause, so the event loop gets a turn (API
-   * requests, cron, timers). With other engines on the database the pause is as long as the work before it (up to
-   * MAX_PAUSE_MS) and every slot waits for it: the write lock is then free half the time, so another process waiting
+   * requests, cron, timers). When other engines share the database and the work is sustained (SUSTAINED_MS without
+   * an idle moment), the pause is as long as the work before it (up to MAX_PAUSE_MS) and every slot waits for it: the write lock is then free half the time, so another process waiting
    * for it (in SQLite's busy handler, which retries at growing intervals) gets it within a few tries instead of
    * being locked out while this engine goes from one transaction to the next.
    */
@@ -308,15 +308,20 @@ export class Engine {
       await this.pausing;
       return;
     }
-    const worked = performance.now() - this.lastBreath;
+    const now = performance.now();
+    const worked = now - this.lastBreath;
     if (worked < BREATHE_MS) return;
-    this.pausing = this.othersAlive ? sleep(Math.min(worked, MAX_PAUSE_MS)) : yieldToEventLoop();
+    // Only sustained work pauses: a run's few steps after an idle moment go at full speed.
+    const sustained = now - this.busySince > SUSTAINED_MS;
+    this.pausing = this.othersAlive && sustained ? sleep(Math.min(worked, MAX_PAUSE_MS)) : yieldToEventLoop();
     await this.pausing;
     this.pausing = undefined;
     this.lastBreath = performance.now();
   }
 
   private lastBreath = 0;
+  /** When the loop last came out of an idle wait: work since then without a break is sustained work. */
+  private busySince = 0;
   private pausing: Promise<void> | undefined;
   /** Whether other engines reported lately (refreshed with this engine's heartbeat). */
   private othersAlive = false;
@@ -341,12 +346,12 @@ export class Engine {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wakeUp = undefined;
-        this.lastBreath = performance.now();
+        this.lastBreath = this.busySince = performance.now();
         resolve();
       }, wait);
       this.wakeUp = () => {
         clearTimeout(timer);
-        this.lastBreath = performance.now();
+        this.lastBreath = this.busySince = performance.now();
         resolve();
       };
     });
@@ -516,7 +521,8 @@ export class Engine {
       const work = current.value;
       if (!work) return current.chained;
       const result = await this.execute(work);
-      await this.breathe();
+      // Resumed by the executor's end (a new turn of the event loop): the work done before does not count.
+      this.lastBreath = performance.now();
       if (!result) {
         // Shutdown: delivered again on the next start. Lease lost: a no-op (the token is no longer ours).
         await this.releaseLease(work.task);
@@ -877,6 +883,8 @@ const CONTROL_ROUND_TASKS = 64;
 const BREATHE_MS = 5;
 /** The longest pause between two stretches of work when other engines share the database. */
 const MAX_PAUSE_MS = 20;
+/** Work that went on this long without an idle moment pauses for other engines (see breathe). */
+const SUSTAINED_MS = 100;
 /** An engine whose heartbeat (every 5 s) is older than this is not counted on to run a step needing its secrets. */
 const WORKER_STALE_MS = 20_000;
 /** How long an engine lacking a step's secrets leaves it to the others before it looks at the step again. */
