@@ -142,6 +142,9 @@ export class RunService {
       workflowId: wait.workflow,
       environment: wait.environment ?? parent.environment,
       version: wait.version,
+      // A version named in the parent's definition was chosen in its reviewed file, not by whoever runs it; the child
+      // still records it as pinned (run:version_pinned), by the parent.
+      ...(wait.version !== undefined ? { pinnedBy: `workflow.run in run ${parent.id} (${parent.workflow_id} v${parent.version}, state ${step.state_name})` } : {}),
       input: wait.input,
       parent: { runId: parent.id, stepId: step.id, rootRunId: parent.root_run_id },
       initiator: parent.initiator ?? undefined,

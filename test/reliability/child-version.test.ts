@@ -46,6 +46,9 @@ describe('workflow.run and versions', () => {
     expect(r1.step('call').output).toEqual({ from: 'v1' });
     const kid1 = h.station.runStore.childRuns(pinned)[0];
     expect(kid1?.version).toBe(1);
+    // Not the active version: the child records who pinned it (the parent's step).
+    const audit = h.result(kid1!.id).events.find((e) => e.type === 'run:version_pinned');
+    expect(audit?.data).toMatchObject({ version: 1, activeVersion: 2, by: expect.stringContaining(`run ${pinned}`) as unknown });
 
     await h.define('parent', parent('{workflow: child}', 'second'));
     const floating = h.start('parent');
