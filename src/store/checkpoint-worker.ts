@@ -6,7 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 const { file, intervalMs } = workerData as { file: string; intervalMs: number };
-const db = new Database(file);
+// Never creates a database: the file may have vanished before this thread started (the daemon notices and saves it).
+const db = new Database(file, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 

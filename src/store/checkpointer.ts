@@ -12,11 +12,16 @@ const SAFETY_AUTOCHECKPOINT_PAGES = 50_000;
  * stalls for tens of milliseconds (webhook answers, SSE, other runs wait). Short CLI commands don't need it.
  */
 export class Checkpointer {
+  /** Settles when the thread has ended, whenever that was (it may die before stop(), e.g. its file vanished). */
+  private readonly exited: Promise<void>;
+
   private constructor(
     private readonly worker: Worker,
     private readonly db: Db,
     private readonly previousPages: number,
-  ) {}
+  ) {
+    this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  }
 
   /**
    * Starts one for a file database; undefined for `:memory:` or when the worker script is absent (tests on src/).
@@ -37,10 +42,9 @@ export class Checkpointer {
   /** Stops the thread after a last checkpoint and gives the connection its own checkpoints back. */
   async stop(): Promise<void> {
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${this.previousPages}`);
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage('stop');
     const timer = setTimeout(() => void this.worker.terminate(), 2000);
-    await exited;
+    await this.exited;
     clearTimeout(timer);
   }
 }

@@ -196,12 +196,14 @@ describe('checkExpressionSyntax', () => {
   });
 
   it('is fast enough for every expression of a large repository', () => {
-    const start = performance.now();
+    // CPU time, not wall time: other processes on a busy machine must not fail it (npm run bench has the figures).
+    const start = process.cpuUsage();
     for (let i = 0; i < 50_000; i++) {
       if (checkExpressionSyntax(`steps.s${i}.result.count > ${i} && has(input.flag)`) !== undefined) {
         throw new Error(`unexpected syntax error in expression ${i}`);
       }
     }
-    expect(performance.now() - start).toBeLessThan(2000);
+    const used = process.cpuUsage(start);
+    expect((used.user + used.system) / 1000).toBeLessThan(2000);
   });
 });
