@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
-import { checkoutRelease1, readManifest, RELEASE_1_DB, type Release1Manifest } from '../fixtures/release-1.js';
+import { checkoutRelease1, readManifest, readRelease1, RELEASE_1_DB, type Release1Manifest } from '../fixtures/release-1.js';
 import { ensureBuilt } from '../helpers/cli.js';
 import { api } from '../helpers/daemon-probes.js';
 import type { GitRepo } from '../helpers/git-repo.js';
-import { eventsOf, look, stepsOf, type StepRecord } from '../helpers/runs-cli-db.js';
 import { startServe, until, type ServeProc } from '../helpers/serve-proc.js';
 
 /**
@@ -74,16 +73,13 @@ async function events(base: string, id: string): Promise<RunEvent[]> {
   return all;
 }
 
-/** What release 1 left in the database, read before the new code touches it. */
-function fixtureState(m: Release1Manifest): { steps: StepRecord[]; lastSeq: Map<string, number>; schema: number; timerUntil: number } {
-  const steps = stepsOf(db);
-  const lastSeq = new Map<string, number>();
-  for (const e of eventsOf(db)) lastSeq.set(e.runId, Math.max(lastSeq.get(e.runId) ?? 0, e.seq));
-  const schema = look(db, (d) => d.pragma('user_version', { simple: true }) as number);
-  const nap = steps.find((s) => s.runId === m.runs.timer && s.path === 'nap');
+/** What release 1 left in the database, read before the new code touches it, and the timer's stored wake time. */
+function fixtureState(m: Release1Manifest): ReturnType<typeof readRelease1> & { timerUntil: number } {
+  const state = readRelease1(db);
+  const nap = state.steps.find((s) => s.runId === m.runs.timer && s.path === 'nap');
   const until = nap?.wait?.until;
   if (typeof until !== 'number') throw new Error(`the fixture's timer step has no stored wake time: ${JSON.stringify(nap)}`);
-  return { steps, lastSeq, schema, timerUntil: until };
+  return { ...state, timerUntil: until };
 }
 
 it('a database written by release 1 with runs in flight resumes under this build, and every run ends as it would have', async () => {
