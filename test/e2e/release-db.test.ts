@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
 import { checkoutRelease1, readManifest, readRelease1, RELEASE_1_DB, type Release1Manifest } from '../fixtures/release-1.js';
-import { ensureBuilt } from '../helpers/cli.js';
+import { ensureBuilt, stnJson } from '../helpers/cli.js';
 import { api } from '../helpers/daemon-probes.js';
 import type { GitRepo } from '../helpers/git-repo.js';
 import { startServe, until, type ServeProc } from '../helpers/serve-proc.js';
@@ -153,4 +153,8 @@ it('a database written by release 1 with runs in flight resumes under this build
 
   expect(await daemon.stop()).toBe(0);
   daemon = undefined;
+  // The local CLI reads the upgraded database too: every run of release 1 listed, each ended.
+  const list = stnJson<Array<{ id: string; status: string }>>(['--json', 'runs', 'list'], repo.dir);
+  expect(list.status, list.stderr).toBe(0);
+  expect(new Map(list.json.map((x) => [x.id, x.status]))).toEqual(new Map(Object.values(r).map((id) => [id, 'COMPLETED'])));
 }, 180_000);
