@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { channelFor, type ResolvedSlackConfig } from '../config/slack.js';
 import type { JsonValue } from '../definitions/types.js';
-import type { RunEvent, RunEventMap, RunEventType, RunEvents } from '../engine/events.js';
+import { runEvent, type RunEvent, type RunEventMap, type RunEventType, type RunEvents } from '../engine/events.js';
 import { NotFoundError, StationError } from '../errors.js';
 import type { ApprovalFilter, ApprovalRow, ApprovalStore, VoteRow } from '../store/approvals.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
@@ -272,7 +272,7 @@ export class ApprovalService {
     this.o.runs.insertEvent(run.id, seq, type, stepId, JSON.stringify(data), at);
     run.updated_at = at;
     this.o.runs.updateRun(run);
-    return { runId: run.id, seq, type, stepId, data, at };
+    return runEvent({ runId: run.id, seq, type, stepId, data, at });
   }
 
   // ---------------------------------------------------------------- reading

@@ -1,4 +1,23 @@
 import { EventEmitter } from 'node:events';
+import type { ErrorCode } from '../errors.js';
+
+/**
+ * The code of a step's (or a scope's, or the run's) error: one of Station's codes (src/errors.ts), or the code a
+ * workflow names itself: a `fail` step's `input.code`, which a child run's failure carries up to its parent. So it is
+ * not a closed union; the known codes are listed for the reader and the editor.
+ */
+export type StepErrorCode = ErrorCode | (string & {});
+
+/** An error that ends a step (or a scope, or the run), as stored, shown and carried by events. */
+export interface StepError {
+  code: StepErrorCode;
+  message: string;
+  state?: string;
+  path?: string;
+  action?: string | null;
+  attempt?: number;
+  details?: unknown;
+}
 
 /**
  * The run events (DESIGN §5.2): every transition appends one to `workflow_run_events` with a per-run sequence number,
@@ -13,21 +32,21 @@ export interface RunEventMap {
   'run:paused': { by: string | null };
   'run:resumed': { by: string | null };
   'run:completed': { durationMs: number };
-  'run:failed': { error: unknown; compensated?: boolean };
+  'run:failed': { error: StepError | null; compensated?: boolean };
   'run:cancelled': { compensate: boolean; by: string | null };
   'run:timed_out': { timeoutSeconds: number | null };
   'state:entered': { state: string; path: string; type: string };
   'step:started': { state: string; path: string; action: string | null; attempt: number; delivery: number };
   'step:succeeded': { state: string; path: string; attempt: number; durationMs: number | null };
-  'step:failed': { state: string; path: string; attempt: number; error: unknown; handledBy?: string };
-  'step:retrying': { state: string; path: string; attempt: number; delayMs: number; error: unknown };
+  'step:failed': { state: string; path: string; attempt: number; error: StepError; handledBy?: string };
+  'step:retrying': { state: string; path: string; attempt: number; delayMs: number; error: StepError };
   'step:waiting': { state: string; path: string; wait: unknown };
   'step:cancelled': { state: string; path: string };
   /** An engine left a due step to others: it lacks secrets the step needs (names only); the step stays PENDING. */
   'step:deferred': { state: string; path: string; reason: 'secret_missing'; secrets: string[]; engine: string };
   'signal:received': { name: string; signalId: number; stepId: string | null };
   'compensation:started': { steps: number; reason: string; by?: string | null };
-  'compensation:step': { state: string; of: string; status: string; error?: unknown };
+  'compensation:step': { state: string; of: string; status: string; error?: StepError };
   'compensation:finished': { compensated: boolean; failures: string[] };
   'approval:requested': {
     approvalId: string;
@@ -55,13 +74,29 @@ export interface ApprovalActor {
 
 export type RunEventType = keyof RunEventMap;
 
-export interface RunEvent<T extends RunEventType = RunEventType> {
+/** The fields of one committed event of type `T`. */
+export interface RunEventOf<T extends RunEventType> {
   runId: string;
   seq: number;
   type: T;
   stepId: string | null;
   data: RunEventMap[T];
   at: string;
+}
+
+/**
+ * One committed run event. Without a type argument it is the union of every event type, discriminated by `type`, so
+ * `if (e.type === 'step:failed') e.data.error` type-checks; `RunEvent<'step:failed'>` is that one event.
+ */
+export type RunEvent<T extends RunEventType = RunEventType> = { [K in T]: RunEventOf<K> }[T];
+
+/**
+ * An event whose type is a type parameter, as the union. The compiler cannot prove that `{type: T, data: Map[T]}`
+ * for a generic `T` is one member of the union (it does not distribute over `T`); appenders, which take `type` and
+ * `data` together as `T` and `RunEventMap[T]`, are correct by their signature, and this is the one place it is said.
+ */
+export function runEvent<T extends RunEventType>(e: RunEventOf<T>): RunEvent {
+  return e as unknown as RunEvent;
 }
 
 /** In-process fan-out of committed run events. */

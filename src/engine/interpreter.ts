@@ -4,7 +4,7 @@ import type { ApprovalRequest } from '../approvals/types.js';
 import type { ExecError, ExecResult, WaitSpec } from '../executors/types.js';
 import type { RunStore, RunRow, StepRow, StepStatus, FrameRow, TaskRow, TaskKind } from '../store/runs.js';
 import { TERMINAL_RUN, TERMINAL_STEP } from '../store/runs.js';
-import type { RunEvent, RunEventMap, RunEventType } from './events.js';
+import { runEvent, type RunEvent, type RunEventMap, type RunEventType, type StepError } from './events.js';
 import { stepId as makeStepId } from './ids.js';
 import { reservedContextPaths } from '../definitions/context-paths.js';
 import { ContextPathError, getPath, overlay, pathSegments } from './paths.js';
@@ -37,16 +37,7 @@ export interface InterpreterDeps {
   json: JsonCache;
 }
 
-/** An error that ends a step (or a scope, or the run), as stored and shown. */
-export interface StepError {
-  code: string;
-  message: string;
-  state?: string;
-  path?: string;
-  action?: string | null;
-  attempt?: number;
-  details?: unknown;
-}
+export type { StepError };
 
 type Obj = Record<string, unknown>;
 
@@ -85,7 +76,7 @@ export class RunTx {
   event<T extends RunEventType>(type: T, stepId: string | null, data: RunEventMap[T]): void {
     const seq = ++this.run.event_seq;
     this.d.store.insertEvent(this.run.id, seq, type, stepId, JSON.stringify(data), this.nowIso);
-    this.events.push({ runId: this.run.id, seq, type, stepId, data, at: this.nowIso });
+    this.events.push(runEvent({ runId: this.run.id, seq, type, stepId, data, at: this.nowIso }));
   }
 
   /** Schedules a task; an exec task due now is leased to this process once per transaction (the chain). */
@@ -1111,7 +1102,7 @@ export class RunTx {
   }
 
   private compensationDone(step: StepRow): void {
-    const error = step.error && step.status !== 'SUCCEEDED' ? (JSON.parse(step.error) as unknown) : undefined;
+    const error = step.error && step.status !== 'SUCCEEDED' ? (JSON.parse(step.error) as StepError) : undefined;
     this.event('compensation:step', step.id, {
       state: step.state_name,
       of: step.compensation_of as string,
@@ -1148,7 +1139,7 @@ export class RunTx {
         break;
       case 'FAILED':
         this.event('run:failed', null, {
-          error: this.run.error ? (JSON.parse(this.run.error) as unknown) : null,
+          error: this.run.error ? (JSON.parse(this.run.error) as StepError) : null,
           ...(this.run.compensated !== null ? { compensated: this.run.compensated === 1 } : {}),
         });
         break;

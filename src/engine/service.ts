@@ -8,7 +8,7 @@ import type { WaitSpec } from '../executors/types.js';
 import type { DefinitionStore } from '../store/definitions.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
 import { discoverEnvironment } from '../sync/discover.js';
-import type { RunEvent, RunEventMap, RunEventType, RunEvents } from './events.js';
+import { runEvent, type RunEvent, type RunEventMap, type RunEventType, type RunEvents } from './events.js';
 import { newRunId } from './ids.js';
 import { statusOfActiveSteps } from './interpreter.js';
 import type { Specs } from './specs.js';
@@ -217,7 +217,7 @@ export class RunService {
     const seq = ++run.event_seq;
     const at = new Date(this.now()).toISOString();
     this.o.store.insertEvent(run.id, seq, type, null, JSON.stringify(data), at);
-    return { runId: run.id, seq, type, stepId: null, data, at };
+    return runEvent({ runId: run.id, seq, type, stepId: null, data, at });
   }
 
   /** Delivers a signal; a run not waiting for it yet keeps it for its next `signal.wait` of that name. */

@@ -142,7 +142,7 @@ export class Metrics {
   private onEvent(e: RunEvent): void {
     switch (e.type) {
       case 'step:succeeded': {
-        const ms = (e.data as { durationMs: number | null }).durationMs;
+        const ms = e.data.durationMs;
         if (ms !== null) this.stepDuration.observe({ outcome: 'succeeded' }, ms / 1000);
         return;
       }
