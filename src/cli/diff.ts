@@ -1,37 +1,36 @@
 /**
- * A unified line diff (LCS based; definitions are small, so quadratic time is fine). Returns '' when equal.
+ * A unified line diff of two texts (`stn workflows diff`). The edit script comes from the `diff` package (Myers'
+ * O(ND) algorithm: time and memory grow with the size of the change, not with the product of the two lengths); the
+ * hunks are formatted here. Returns '' when the texts are equal.
  */
-export function unifiedDiff(a: string, b: string, labelA: string, labelB: string, context = 3): string {
-  const x = a.split('\n');
-  const y = b.split('\n');
-  const n = x.length;
-  const m = y.length;
-  // lcs[i][j] = length of the LCS of x[i..] and y[j..]
-  const lcs: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) {
-    const row = lcs[i] as Uint32Array;
-    const below = lcs[i + 1] as Uint32Array;
-    for (let j = m - 1; j >= 0; j--) {
-      row[j] = x[i] === y[j] ? (below[j + 1] as number) + 1 : Math.max(below[j] as number, row[j + 1] as number);
-    }
-  }
-  type Op = { kind: ' ' | '-' | '+'; text: string; ai: number; bi: number };
+import { diffArrays } from 'diff';
+
+interface Op {
+  kind: ' ' | '-' | '+';
+  text: string;
+  /** 1-based line in `a` (for an insertion, the line it follows). */
+  ai: number;
+  /** 1-based line in `b` (for a deletion, the line it follows). */
+  bi: number;
+}
+
+/** The line-by-line edit script, deletions of a change before its insertions. */
+function editScript(x: string[], y: string[]): Op[] {
   const ops: Op[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && x[i] === y[j]) {
-      ops.push({ kind: ' ', text: x[i] as string, ai: i + 1, bi: j + 1 });
-      i++;
-      j++;
-    } else if (i < n && (j === m || (lcs[i + 1]?.[j] ?? 0) >= (lcs[i]?.[j + 1] ?? 0))) {
-      ops.push({ kind: '-', text: x[i] as string, ai: i + 1, bi: j });
-      i++;
-    } else {
-      ops.push({ kind: '+', text: y[j] as string, ai: i, bi: j + 1 });
-      j++;
+  let ai = 0;
+  let bi = 0;
+  for (const change of diffArrays(x, y)) {
+    for (const text of change.value) {
+      if (change.added) ops.push({ kind: '+', text, ai, bi: ++bi });
+      else if (change.removed) ops.push({ kind: '-', text, ai: ++ai, bi });
+      else ops.push({ kind: ' ', text, ai: ++ai, bi: ++bi });
     }
   }
+  return ops;
+}
+
+export function unifiedDiff(a: string, b: string, labelA: string, labelB: string, context = 3): string {
+  const ops = editScript(a.split('\n'), b.split('\n'));
   if (ops.every((o) => o.kind === ' ')) return '';
   const out = [`--- ${labelA}`, `+++ ${labelB}`];
   let k = 0;
