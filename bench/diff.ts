@@ -3,8 +3,8 @@
  * Myers diff plus our hunk formatting), against a baseline measured in the same run: the (n+1)×(m+1) LCS table the
  * hand-written diff used to build. Each measurement runs in a fresh Node process (one diff, as the CLI does), so the
  * time includes the cold start of the code and the memory is that process's peak RSS above where it stood before the
- * diff. Two pairs: a typical edit (about 2 % of the states changed, a few added and removed) and a heavy one (every
- * fourth line changed).
+ * diff. Three pairs: a typical edit (about 2 % of the states changed, a few added and removed), a heavy one (every
+ * fourth line changed) and two unrelated texts (no line in common).
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ const STATES = 500;
 const TARGET_MS = 1000;
 const TARGET_BYTES = 50 * 1024 * 1024;
 
-type Pair = 'typical' | 'heavy';
+type Pair = 'typical' | 'heavy' | 'unrelated';
 type Impl = 'diff' | 'lcs-table';
 
 /** A state of ten lines, so 500 states make a 5,000-line definition. */
@@ -41,7 +41,8 @@ function definitions(pair: Pair): [string, string] {
   for (let i = 0; i < STATES; i++) {
     const lines = state(i, 'first');
     a.push(...lines);
-    if (pair === 'heavy') b.push(...lines.map((l, k) => (k % 4 === 0 ? `${l} # edited` : l)));
+    if (pair === 'unrelated') b.push(...lines.map((l) => `${l} # rewritten`));
+    else if (pair === 'heavy') b.push(...lines.map((l, k) => (k % 4 === 0 ? `${l} # edited` : l)));
     else if (i % 50 === 7) continue; // removed
     else b.push(...state(i, i % 50 === 3 ? 'second' : 'first'), ...(i % 50 === 11 ? state(i + 1000, 'added') : []));
   }
@@ -86,7 +87,7 @@ export async function benchDiff(): Promise<void> {
   const baseline = measure('lcs-table', 'typical');
   report('(baseline) LCS table, replaced', fmtMs(baseline.ms));
   report('  peak memory above start', fmtMb(baseline.peak));
-  for (const pair of ['typical', 'heavy'] as const) {
+  for (const pair of ['typical', 'heavy', 'unrelated'] as const) {
     const r = measure('diff', pair);
     report(`${pair} edit: unifiedDiff`, fmtMs(r.ms), `< ${fmtMs(TARGET_MS)}`, r.ms < TARGET_MS);
     report('  peak memory above start', fmtMb(r.peak), `< ${fmtMb(TARGET_BYTES)}`, r.peak < TARGET_BYTES);

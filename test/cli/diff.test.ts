@@ -65,4 +65,21 @@ describe('unifiedDiff', () => {
       '--- hello v1', '+++ hello v2', '@@ -1,4 +1,4 @@', '-x', '+X', ' 1', ' 2', ' 3', '@@ -8,5 +8,5 @@', ' 7', ' 8', ' 9', '-y', '+Y', ' ', '',
     ]);
   });
+
+  it('reproduces both texts from its lines (whole-file hunk), whatever the edits', () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor((seed / 2147483648) * n);
+    };
+    const words = ['a', 'b', 'c', 'id: x', '  - name: y', '', ' '];
+    for (let t = 0; t < 500; t++) {
+      const a = Array.from({ length: rnd(30) }, () => words[rnd(words.length)] ?? '');
+      const b = a.filter(() => rnd(5) > 0).flatMap((l) => (rnd(4) === 0 ? [l, words[rnd(words.length)] ?? '', `u${t}`] : [l]));
+      const lines = unifiedDiff(a.join('\n'), b.join('\n'), 'a', 'b', 1e9).split('\n').slice(3, -1);
+      if (a.join('\n') === b.join('\n')) continue;
+      expect(lines.filter((l) => l[0] !== '+').map((l) => l.slice(1))).toEqual(a.join('\n').split('\n'));
+      expect(lines.filter((l) => l[0] !== '-').map((l) => l.slice(1))).toEqual(b.join('\n').split('\n'));
+    }
+  });
 });
