@@ -3,6 +3,7 @@
  * Benchmarks are never part of `npm test`.
  */
 import { benchDefinitionsSync } from './definitions-sync.js';
+import { benchDiff } from './diff.js';
 import { benchEngine } from './engine.js';
 import { benchFileChange } from './file-change.js';
 import { benchWebhook } from './webhook.js';
@@ -12,6 +13,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   engine: benchEngine,
   webhook: benchWebhook,
   'file-change': benchFileChange,
+  diff: benchDiff,
 };
 
 const wanted = process.argv.slice(2);

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import semver from 'semver';
 import type { JsonObject } from '../definitions/types.js';
 import { StationError } from '../errors.js';
 import type { ArchiveLimits, FileMap } from './archive.js';
@@ -13,7 +14,6 @@ import { envFileChanged, loadEnvFile, restoreEnvFile, setBundleEntry, setBundleV
 import { asidePath, refuseLinkedPaths, sameFiles, stageFolder } from './folder.js';
 import { inspectBundle, type InspectedBundle } from './inspect.js';
 import { MANIFEST_FILE, manifestWithFileList } from './manifest.js';
-import { compareVersions, parseVersion } from './semver.js';
 import { loadSource } from './source.js';
 import { parseVarArgs, undeclaredVariables, variableProblems } from './variables.js';
 
@@ -138,9 +138,9 @@ function summarize(installed: InstalledBundle, next: InspectedBundle, others: st
   const before = new Map(installed.workflows.filter((w) => w.id !== undefined).map((w) => [w.id as string, w.hash]));
   const after = new Map(next.workflows.map((w) => [w.id, w.hash]));
   const from = installed.manifest?.version;
-  const a = from ? parseVersion(from) : undefined;
-  const b = parseVersion(next.manifest.version);
-  const cmp = a && b ? compareVersions(b, a) : 1;
+  const a = from ? semver.valid(from) : null;
+  const b = semver.valid(next.manifest.version);
+  const cmp = a !== null && b !== null ? semver.compare(b, a) : 1;
   const oldVars = Object.keys(installed.manifest?.variables ?? {});
   const newVars = Object.keys(next.manifest.variables ?? {});
   return {

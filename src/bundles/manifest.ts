@@ -3,6 +3,7 @@
  * tested, and the generated file list (path + SHA-256 of every other file) written and verified.
  */
 import { createHash } from 'node:crypto';
+import semver from 'semver';
 import pkg from '../../package.json' with { type: 'json' };
 import templateSchema from '../../schemas/template.schema.json' with { type: 'json' };
 import { compileSchema } from '../definitions/json-schema.js';
@@ -10,7 +11,6 @@ import { schemaIssues } from '../definitions/schema-check.js';
 import type { JsonValue } from '../definitions/types.js';
 import { StationError } from '../errors.js';
 import { comparePaths, type FileMap } from './archive.js';
-import { formatVersion, parseRange, parseVersion, satisfies } from './semver.js';
 
 export const MANIFEST_FILE = 'template.json';
 
@@ -73,7 +73,7 @@ export function parseManifest(bytes: Uint8Array, where: string): Manifest {
     throw new StationError('STN_E_BUNDLE_INVALID', `${where} is invalid:\n  ${problems.join('\n  ')}`, { file: where, problems });
   }
   const manifest = value as Manifest;
-  if (manifest.station !== undefined && parseRange(manifest.station) === undefined) {
+  if (manifest.station !== undefined && semver.validRange(manifest.station) === null) {
     throw new StationError('STN_E_BUNDLE_INVALID', `${where}: station "${manifest.station}" is not a semver range (e.g. ">=0.1.0 <1.0.0")`, {
       file: where,
     });
@@ -99,11 +99,12 @@ function depthOver(value: unknown, max: number): boolean {
 /** Refuses a bundle whose `station` range leaves this Station out. */
 export function checkCompatible(manifest: Manifest, stationVersion: string = STATION_VERSION): void {
   if (manifest.station === undefined) return;
-  const own = parseVersion(stationVersion);
-  if (own && satisfies(own, manifest.station)) return;
+  // npm's range grammar: a pre-release Station only satisfies a range naming a pre-release of the same version.
+  const own = semver.valid(stationVersion);
+  if (own !== null && semver.satisfies(own, manifest.station)) return;
   throw new StationError(
     'STN_E_BUNDLE_INCOMPATIBLE',
-    `bundle ${manifest.name} ${manifest.version} needs Station ${manifest.station}; this is Station ${own ? formatVersion(own) : stationVersion}`,
+    `bundle ${manifest.name} ${manifest.version} needs Station ${manifest.station}; this is Station ${own ?? stationVersion}`,
     { range: manifest.station, station: stationVersion },
   );
 }

@@ -3,6 +3,7 @@ import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { EgressRefused } from './egress.js';
 import { RedirectRefused, sendFollowing } from './http-client.js';
 import { DEFAULT_EXEC_POLICY } from './policy.js';
+import { effectiveTimeoutMs, formatSeconds, parseJsonText, stopReasonFromSignal, stoppedResult, type StopReason } from './stopping.js';
 import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
 
 /** The response body kept in the output; the rest is not downloaded. */
@@ -27,9 +28,6 @@ interface HttpInput {
   expectStatus?: number | number[];
 }
 
-/** Why the executor stopped the request itself. */
-type StopReason = { kind: 'timeout'; message: string } | { kind: 'aborted'; message: string };
-
 /**
  * `http.request` (DESIGN §3.2): sends `Idempotency-Key` (DESIGN §5.2) and `User-Agent: station` unless the input sets
  * them, keeps at most 1 MiB of the response body, and fails unless the status matches `expectStatus` (default: any
@@ -42,7 +40,7 @@ async function run(ctx: ExecContext): Promise<ExecResult> {
   const prepared = prepare(ctx);
   if ('error' in prepared) return failed('STN_E_HTTP_REQUEST', prepared.error, { retryable: false });
   const { method, url, init, label } = prepared;
-  if (ctx.signal.aborted) return stopped(stopReasonFromSignal(ctx.signal, label));
+  if (ctx.signal.aborted) return stoppedResult(stopReasonFromSignal(ctx.signal, label), 'STN_E_HTTP_TIMEOUT');
 
   const controller = new AbortController();
   let stop: StopReason | undefined;
@@ -77,7 +75,7 @@ async function run(ctx: ExecContext): Promise<ExecResult> {
     ctx.logger.debug({ status: answer.status, duration_ms: Date.now() - startedAt, dropped_headers: answer.dropped }, 'http.request answered');
     return toResult(answer.status, answer.headers, text, truncated, prepared.expectStatus, label);
   } catch (err) {
-    if (stop !== undefined) return stopped(stop);
+    if (stop !== undefined) return stoppedResult(stop, 'STN_E_HTTP_TIMEOUT');
     if (err instanceof EgressRefused || err instanceof RedirectRefused) {
       return failed('STN_E_HTTP_EGRESS', `${label} refused: ${err.message}`, { retryable: false });
     }
@@ -180,7 +178,7 @@ function toResult(
     });
   }
   const output: JsonObject = { status, headers, body, truncated };
-  const json = truncated ? undefined : parseJson(body);
+  const json = truncated ? undefined : parseJsonText(body);
   if (json !== undefined) output.json = json;
   return ok(output);
 }
@@ -219,32 +217,6 @@ function networkFailure(err: unknown, label: string, url: URL): ExecResult {
   });
 }
 
-function stopped(stop: StopReason): ExecResult {
-  if (stop.kind === 'timeout') return failed('STN_E_HTTP_TIMEOUT', stop.message, { retryable: true });
-  // Cancel and shutdown are the engine's decisions, not transient failures: it chooses what happens next.
-  return failed('STN_E_ABORTED', stop.message, { retryable: false });
-}
-
-/**
- * Why ctx.signal was aborted. A reason named TimeoutError (`AbortSignal.timeout()`, or the engine's step timeout)
- * counts as a timeout; anything else (cancel, shutdown) is an abort.
- */
-function stopReasonFromSignal(signal: AbortSignal, label: string): StopReason {
-  const reason: unknown = signal.reason;
-  // DOMException (the default abort reason, and AbortSignal.timeout()'s) is an Error in Node >= 17.
-  const name = reason instanceof Error ? reason.name : undefined;
-  const text = typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : '';
-  if (name === 'TimeoutError') return { kind: 'timeout', message: `${label} timed out${text ? `: ${text}` : ''}` };
-  return { kind: 'aborted', message: `${label} aborted${text ? `: ${text}` : ''}` };
-}
-
-/** The shorter of the input's own timeout and the step timeout; undefined when neither is set. */
-function effectiveTimeoutMs(timeoutSeconds: number | undefined, stepTimeoutMs: number | undefined): number | undefined {
-  const own = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
-  if (own === undefined) return stepTimeoutMs;
-  return stepTimeoutMs === undefined ? own : Math.min(own, stepTimeoutMs);
-}
-
 function statusMatches(status: number, expected: number | number[] | undefined): boolean {
   if (expected === undefined) return status >= 200 && status <= 299;
   return Array.isArray(expected) ? expected.includes(status) : status === expected;
@@ -255,18 +227,4 @@ function describeExpected(expected: number | number[] | undefined): string {
   if (!Array.isArray(expected)) return String(expected);
   if (expected.length === 1) return String(expected[0]);
   return `${expected.slice(0, -1).join(', ')} or ${String(expected.at(-1))}`;
-}
-
-function parseJson(text: string): JsonValue | undefined {
-  const trimmed = text.trim();
-  if (trimmed === '') return undefined;
-  try {
-    return JSON.parse(trimmed) as JsonValue;
-  } catch {
-    return undefined;
-  }
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))}s`;
 }

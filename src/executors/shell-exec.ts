@@ -5,7 +5,9 @@ import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { Masker, maskJson } from '../engine/masking.js';
 import { DEFAULT_EXEC_POLICY } from './policy.js';
 import { MOVE_AND_EXEC, SHELL } from './cgroup.js';
+import { LineScanner, TailBuffer } from './output-streams.js';
 import { StepTree, TREE_MARKER_VAR } from './process-tree.js';
+import { effectiveTimeoutMs, formatSeconds, parseJsonText, stopReasonFromSignal, stoppedResult, type StopReason } from './stopping.js';
 import { stepEnvironment } from './step-env.js';
 import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
 import { findProgram } from './which.js';
@@ -16,10 +18,6 @@ export const SHELL_OUTPUT_LIMIT = 64 * 1024;
 export const SHELL_KILL_GRACE_MS = 2_000;
 /** Longest stderr line quoted in a failure message (the full tail is in `details`). */
 const MESSAGE_LINE_LIMIT = 500;
-/** A stdout line that marks a value as secret for the rest of the run (as GitHub Actions' workflow command). */
-const ADD_MASK = '::add-mask::';
-/** Longest stdout line looked at for ::add-mask:: (longer lines are passed over). */
-const ADD_MASK_LINE_LIMIT = 64 * 1024;
 /** Spawn errors that a retry cannot fix. */
 const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
 
@@ -33,9 +31,6 @@ interface ShellInput {
   stdin?: string;
   timeoutSeconds?: number;
 }
-
-/** Why the executor stopped the process itself. */
-type StopReason = { kind: 'timeout'; message: string } | { kind: 'aborted'; message: string };
 
 /** How the process ended: from the 'exit' event, or a spawn failure. */
 type Ending =
@@ -65,7 +60,7 @@ async function run(ctx: ExecContext): Promise<ExecResult> {
   // spawn() reports a missing cwd as ENOENT of the program, which would blame the wrong thing.
   const cwdProblem = await checkDirectory(cwd);
   if (cwdProblem !== undefined) return failed('STN_E_SHELL_SPAWN', cwdProblem, { retryable: false });
-  if (ctx.signal.aborted) return stoppedResult(stopReasonFromSignal(ctx.signal));
+  if (ctx.signal.aborted) return stoppedResult(stopReasonFromSignal(ctx.signal, 'command'), 'STN_E_SHELL_TIMEOUT');
 
   const policy = ctx.policy ?? DEFAULT_EXEC_POLICY;
   const tree = new StepTree(policy.cgroups);
@@ -189,7 +184,7 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
       sweepTree();
     };
     function onAbort(): void {
-      stopWith(stopReasonFromSignal(options.signal));
+      stopWith(stopReasonFromSignal(options.signal, 'command'));
     }
 
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -284,7 +279,7 @@ function toResult(ended: Ended, program: string): ExecResult {
   const stderr = ended.stderr.text();
   const truncated = ended.stdout.truncated || ended.stderr.truncated;
   const details: JsonObject = { exitCode: ending.code, signal: ending.signal, stdout, stderr, truncated };
-  if (stop !== undefined) return stoppedResult(stop, details);
+  if (stop !== undefined) return stoppedResult(stop, 'STN_E_SHELL_TIMEOUT', details);
 
   if (ending.code !== 0) {
     const how =
@@ -295,36 +290,9 @@ function toResult(ended: Ended, program: string): ExecResult {
 
   const output: JsonObject = { exitCode: 0, stdout, stderr, truncated };
   // A truncated stdout is a tail: it may still parse (as a number, say) but would not be the command's answer.
-  const json = ended.stdout.truncated ? undefined : parseJson(stdout);
+  const json = ended.stdout.truncated ? undefined : parseJsonText(stdout);
   if (json !== undefined) output.json = json;
   return ok(output);
-}
-
-function stoppedResult(stop: StopReason, details?: JsonObject): ExecResult {
-  const extra = details === undefined ? {} : { details };
-  if (stop.kind === 'timeout') return failed('STN_E_SHELL_TIMEOUT', stop.message, { retryable: true, ...extra });
-  // Cancel and shutdown are the engine's decisions, not transient failures: it chooses what happens next.
-  return failed('STN_E_ABORTED', stop.message, { retryable: false, ...extra });
-}
-
-/**
- * Why ctx.signal was aborted. A reason named TimeoutError (`AbortSignal.timeout()`, or the engine's step timeout)
- * counts as a timeout; anything else (cancel, shutdown) is an abort.
- */
-function stopReasonFromSignal(signal: AbortSignal): StopReason {
-  const reason: unknown = signal.reason;
-  // DOMException (the default abort reason, and AbortSignal.timeout()'s) is an Error in Node >= 17.
-  const name = reason instanceof Error ? reason.name : undefined;
-  const text = typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : '';
-  if (name === 'TimeoutError') return { kind: 'timeout', message: `command timed out${text ? `: ${text}` : ''}` };
-  return { kind: 'aborted', message: `command aborted${text ? `: ${text}` : ''}` };
-}
-
-/** The shorter of the input's own timeout and the step timeout; undefined when neither is set. */
-function effectiveTimeoutMs(timeoutSeconds: number | undefined, stepTimeoutMs: number | undefined): number | undefined {
-  const own = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
-  if (own === undefined) return stepTimeoutMs;
-  return stepTimeoutMs === undefined ? own : Math.min(own, stepTimeoutMs);
 }
 
 /** A JSON object of the catalog's shape, or a message saying why not (the engine validated it: a guard, not a parser). */
@@ -356,91 +324,4 @@ async function checkDirectory(dir: string): Promise<string | undefined> {
 function lastLine(text: string): string {
   const line = text.trimEnd().split('\n').pop()?.trim() ?? '';
   return line.length > MESSAGE_LINE_LIMIT ? `${line.slice(0, MESSAGE_LINE_LIMIT)}…` : line;
-}
-
-function parseJson(text: string): JsonValue | undefined {
-  const trimmed = text.trim();
-  if (trimmed === '') return undefined;
-  try {
-    return JSON.parse(trimmed) as JsonValue;
-  } catch {
-    return undefined;
-  }
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))}s`;
-}
-
-/** Finds `::add-mask::<value>` lines in a byte stream, whatever the chunking. */
-class LineScanner {
-  private partial = '';
-  private skipping = false;
-  private readonly decoder = new TextDecoder('utf-8');
-
-  constructor(private readonly onMask: (value: string) => void) {}
-
-  push(chunk: Buffer): void {
-    const text = this.partial + this.decoder.decode(chunk, { stream: true });
-    const parts = text.split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) {
-      if (this.skipping) this.skipping = false;
-      else this.line(line);
-    }
-    if (this.partial.length > ADD_MASK_LINE_LIMIT) {
-      // A line this long is output, not a command: drop it up to its end.
-      this.partial = '';
-      this.skipping = true;
-    }
-  }
-
-  end(): void {
-    const rest = this.partial + this.decoder.decode();
-    this.partial = '';
-    if (!this.skipping) this.line(rest);
-  }
-
-  private line(raw: string): void {
-    if (!raw.startsWith(ADD_MASK)) return;
-    const value = raw.slice(ADD_MASK.length).replace(/\r$/, '').trim();
-    if (value !== '') this.onMask(value);
-  }
-}
-
-/** Keeps the last `limit` bytes of a stream; memory stays within about `limit` plus one chunk. */
-class TailBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  truncated = false;
-
-  constructor(private readonly limit: number) {}
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    let first = this.chunks[0];
-    while (first !== undefined && this.chunks.length > 1 && this.size - first.length >= this.limit) {
-      this.chunks.shift();
-      this.size -= first.length;
-      this.truncated = true;
-      first = this.chunks[0];
-    }
-  }
-
-  /** The kept bytes as UTF-8, starting at a character boundary when the front was cut. */
-  text(): string {
-    let bytes = Buffer.concat(this.chunks);
-    if (bytes.length > this.limit) {
-      bytes = bytes.subarray(bytes.length - this.limit);
-      this.truncated = true;
-    }
-    if (this.truncated) {
-      let start = 0;
-      // Skip UTF-8 continuation bytes (10xxxxxx) left over from a character cut in two.
-      while (start < bytes.length && start < 4 && ((bytes[start] ?? 0) & 0xc0) === 0x80) start += 1;
-      bytes = bytes.subarray(start);
-    }
-    return bytes.toString('utf8');
-  }
 }

@@ -1,3 +1,4 @@
+import { retryDelayMs } from '../backoff.js';
 import type { Logger } from '../log.js';
 import type { ApprovalStore, ThreadRow } from '../store/approvals.js';
 import { TERMINAL_RUN, type RunStore } from '../store/runs.js';
@@ -17,8 +18,7 @@ export const SLACK_LEASE_MS = 60_000;
 
 /** Bounded exponential backoff for Slack deliveries: 1 s, 2 s, 4 s, ... capped at 60 s, with jitter. */
 export function slackBackoffMs(attempts: number, random: () => number = Math.random): number {
-  const raw = Math.min(60_000, 1000 * 2 ** Math.min(attempts, 16));
-  return Math.round(raw / 2 + random() * (raw / 2));
+  return retryDelayMs({ kind: 'exponential', firstMs: 1000, capMs: 60_000 }, attempts + 1, random);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { retryDelayMs, type Backoff } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { storageProblemOf } from './health.js';
 
@@ -14,8 +15,8 @@ export function isTransientStorageError(err: unknown): boolean {
   return typeof code === 'string' && (CONTENTION.test(code) || storageProblemOf(err) !== undefined);
 }
 
-const FIRST_DELAY_MS = 50;
-const MAX_DELAY_MS = 2000;
+/** 50 ms, doubled per failure up to 2 s, with jitter. */
+const BACKOFF: Backoff = { kind: 'exponential', firstMs: 50, capMs: 2000 };
 
 /**
  * One episode of transient storage errors and its backoff (exponential with jitter, to 2 s). Contention is logged by
@@ -46,8 +47,7 @@ export class TransientEpisode {
     }
     this.lastCode = code;
     this.failures++;
-    const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(this.failures - 1, 10));
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    return retryDelayMs(BACKOFF, this.failures);
   }
 
   /** Records a success: ends the episode (logged if there was one). */

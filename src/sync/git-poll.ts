@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
 import type { Station } from '../context.js';
-import { isSpawnFailure } from './git.js';
+import { GitRunner, gitErrorText, isSpawnFailure } from './git-runner.js';
 
 export interface GitStatus {
   branch: string | null;
@@ -41,9 +40,6 @@ export interface RefreshResult {
   reason?: string;
 }
 
-/** A fetch or merge that takes longer than this is abandoned (a hung remote must not stall the poller forever). */
-const GIT_TIMEOUT_MS = 60_000;
-
 /**
  * Keeps the checkout up to date with its remote (DESIGN §4): `git fetch` + `git merge --ff-only` every
  * `git.pollSeconds`, or at once on `refresh()` (the push webhook). A dirty checkout is reported in `status()` and the
@@ -51,6 +47,7 @@ const GIT_TIMEOUT_MS = 60_000;
  */
 export class GitPoller {
   private readonly station: Station;
+  private readonly git: GitRunner;
   private readonly onUpdated: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
@@ -62,6 +59,7 @@ export class GitPoller {
 
   constructor(opts: { station: Station; onUpdated?: () => void }) {
     this.station = opts.station;
+    this.git = new GitRunner(opts.station.config.repo);
     this.onUpdated = opts.onUpdated;
     this.state = {
       branch: null,
@@ -127,15 +125,15 @@ export class GitPoller {
     if (this.station.git.isRepo) {
       try {
         const [branch, head, changes] = await Promise.all([
-          this.git('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => ''),
+          this.git.line('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => ''),
           this.station.git.head(),
-          this.git('status', '--porcelain', '--untracked-files=no'),
+          this.git.line('status', '--porcelain', '--untracked-files=no'),
         ]);
         this.state.branch = branch || null;
         this.state.head = head;
         this.state.dirty = changes !== '';
       } catch (err) {
-        this.station.logger.warn({ error: gitMessage(err) }, 'could not read the git checkout for the sync status');
+        this.station.logger.warn({ error: gitErrorText(err) }, 'could not read the git checkout for the sync status');
       }
     }
     return this.status();
@@ -180,7 +178,7 @@ export class GitPoller {
         if (this.state.gitMissing) throw Object.assign(new Error('spawn git ENOENT'), { code: 'ENOENT' });
         return this.done(false, null, `the checkout has no remote "${remote}"`);
       }
-      const branch = (await this.git('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => '')) || null;
+      const branch = (await this.git.line('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => '')) || null;
       this.state.branch = branch;
       const wanted = this.station.config.git.branch ?? branch;
       if (!branch || !wanted) return this.done(false, await this.station.git.head(), 'HEAD is detached: not following a branch');
@@ -190,20 +188,20 @@ export class GitPoller {
       const upstream = `${remote}/${wanted}`;
       const tracking = `refs/remotes/${upstream}`;
       this.state.upstream = upstream;
-      const before = await this.git('rev-parse', '--verify', '--quiet', tracking).catch(() => '');
-      await this.git('fetch', '--quiet', '--no-tags', remote, `+refs/heads/${wanted}:${tracking}`);
+      const before = await this.git.line('rev-parse', '--verify', '--quiet', tracking).catch(() => '');
+      await this.git.line('fetch', '--quiet', '--no-tags', remote, `+refs/heads/${wanted}:${tracking}`);
       this.state.lastFetchAt = new Date().toISOString();
-      const upstreamHead = await this.git('rev-parse', '--verify', '--quiet', tracking);
+      const upstreamHead = await this.git.line('rev-parse', '--verify', '--quiet', tracking);
       this.state.upstreamHead = upstreamHead;
       if (before !== '' && before !== upstreamHead) this.state.remoteRewritten = !(await this.isAncestor(before, upstreamHead));
-      const [ahead, behind] = (await this.git('rev-list', '--left-right', '--count', `HEAD...${tracking}`))
+      const [ahead, behind] = (await this.git.line('rev-list', '--left-right', '--count', `HEAD...${tracking}`))
         .split(/\s+/)
         .map(Number) as [number, number];
       this.state.ahead = ahead;
       this.state.behind = behind;
       this.state.diverged = ahead > 0;
       if (ahead === 0) this.state.remoteRewritten = false;
-      this.state.dirty = (await this.git('status', '--porcelain', '--untracked-files=no')) !== '';
+      this.state.dirty = (await this.git.line('status', '--porcelain', '--untracked-files=no')) !== '';
       const head = await this.station.git.head();
       if (ahead > 0) return this.diverged(upstream, upstreamHead, head, ahead, behind);
       this.lastDiverged = undefined;
@@ -212,7 +210,7 @@ export class GitPoller {
         log.warn({ upstream, behind, head }, 'git checkout has local changes to tracked files: not fast-forwarding (never reset)');
         return this.done(false, head, `local changes to tracked files: not fast-forwarding ${behind} commit(s) from ${upstream}`);
       }
-      await this.git('merge', '--ff-only', '--quiet', tracking);
+      await this.git.line('merge', '--ff-only', '--quiet', tracking);
       const moved = await this.station.git.head();
       this.state.behind = 0;
       this.state.lastUpdateAt = new Date().toISOString();
@@ -221,7 +219,7 @@ export class GitPoller {
       this.onUpdated?.();
       return { updated: true, head: moved };
     } catch (err) {
-      const message = isSpawnFailure(err) ? 'git is not on PATH' : gitMessage(err);
+      const message = isSpawnFailure(err) ? 'git is not on PATH' : gitErrorText(err);
       if (isSpawnFailure(err)) this.state.gitMissing = true;
       this.state.lastError = message;
       log.error({ remote, error: message, error_type: isSpawnFailure(err) ? 'STN_E_GIT_MISSING' : 'STN_E_GIT' }, 'git refresh failed');
@@ -241,7 +239,7 @@ export class GitPoller {
     const what = rewritten ? 'the remote history was rewritten (force push)' : 'the checkout has commits the remote does not';
     const reset = this.station.config.git.onDiverged === 'reset';
     if (reset && !this.state.dirty) {
-      await this.git('reset', '--hard', '--quiet', upstreamHead);
+      await this.git.line('reset', '--hard', '--quiet', upstreamHead);
       const moved = await this.station.git.head();
       const at = new Date().toISOString();
       this.state.lastReset = { at, from: head, to: upstreamHead };
@@ -273,7 +271,7 @@ export class GitPoller {
 
   private async isAncestor(ancestor: string, of: string): Promise<boolean> {
     try {
-      await this.git('merge-base', '--is-ancestor', ancestor, of);
+      await this.git.line('merge-base', '--is-ancestor', ancestor, of);
       return true;
     } catch {
       return false;
@@ -290,7 +288,7 @@ export class GitPoller {
   private async hasRemote(): Promise<boolean> {
     if (!this.station.git.isRepo) return false;
     try {
-      await this.git('remote', 'get-url', this.station.config.git.remote);
+      await this.git.line('remote', 'get-url', this.station.config.git.remote);
       this.state.gitMissing = false;
       return true;
     } catch (err) {
@@ -298,34 +296,4 @@ export class GitPoller {
       return false;
     }
   }
-
-  private git(...args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        'git',
-        args,
-        {
-          cwd: this.station.config.repo,
-          timeout: GIT_TIMEOUT_MS,
-          maxBuffer: 16 * 1024 * 1024,
-          // Never wait for a password prompt in a daemon.
-          env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'echo', LC_ALL: 'C' },
-        },
-        (err, stdout, stderr) => {
-          if (err) reject(Object.assign(err, { stderr: String(stderr) }));
-          else resolve(String(stdout).trim());
-        },
-      );
-    });
-  }
-}
-
-/** git's own explanation (its stderr), without the command line. */
-function gitMessage(err: unknown): string {
-  const e = err as { stderr?: string; message?: string; killed?: boolean };
-  if (e.killed) return `git timed out after ${GIT_TIMEOUT_MS / 1000} s`;
-  const stderr = e.stderr?.trim();
-  if (stderr === undefined || stderr === '') return e.message ?? String(err);
-  const text = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ');
-  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }

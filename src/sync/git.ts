@@ -1,19 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { StationError } from '../errors.js';
+import { GitRunner, gitErrorText, isSpawnFailure } from './git-runner.js';
 
-/** Git facts about the checkout, read through simple-git. A folder that is not a Git checkout gives nulls. */
+/** Git facts about the checkout, read through the git runner. A folder that is not a Git checkout gives nulls. */
 export class GitInfo {
-  private readonly git: SimpleGit;
+  private readonly git: GitRunner;
   readonly isRepo: boolean;
   private readonly gitDir: string | undefined;
 
   constructor(readonly repo: string) {
     this.gitDir = findGitDir(repo);
     this.isRepo = this.gitDir !== undefined;
-    this.git = simpleGit({ baseDir: repo, maxConcurrentProcesses: 2 });
+    this.git = new GitRunner(repo);
   }
 
   /** The commit HEAD points at, or null before the first commit / outside Git. */
@@ -22,7 +22,7 @@ export class GitInfo {
     const fast = readHead(this.gitDir);
     if (fast !== undefined) return fast;
     try {
-      return (await this.git.revparse(['--verify', '-q', 'HEAD'])).trim() || null;
+      return (await this.git.line('rev-parse', '--verify', '-q', 'HEAD')) || null;
     } catch {
       return null;
     }
@@ -34,7 +34,7 @@ export class GitInfo {
   /** Whether the git program can be run (`git --version`); false when it is not on PATH. */
   async available(): Promise<boolean> {
     try {
-      await this.git.raw(['--version']);
+      await this.git.run(['--version']);
       this.missing = false;
       return true;
     } catch (err) {
@@ -52,11 +52,11 @@ export class GitInfo {
   async comparedWithRemote(remote: string, branch?: string): Promise<{ upstream: string; ahead: number; behind: number } | null> {
     if (!this.isRepo) return null;
     try {
-      const b = branch ?? (await this.git.raw(['symbolic-ref', '--quiet', '--short', 'HEAD'])).trim();
+      const b = branch ?? await this.git.line('symbolic-ref', '--quiet', '--short', 'HEAD');
       if (!b) return null;
       const ref = `refs/remotes/${remote}/${b}`;
-      if (!(await this.git.raw(['rev-parse', '--verify', '--quiet', ref])).trim()) return null;
-      const [ahead, behind] = (await this.git.raw(['rev-list', '--left-right', '--count', `HEAD...${ref}`])).trim().split(/\s+/).map(Number);
+      if (!(await this.git.line('rev-parse', '--verify', '--quiet', ref))) return null;
+      const [ahead, behind] = (await this.git.line('rev-list', '--left-right', '--count', `HEAD...${ref}`)).split(/\s+/).map(Number);
       return { upstream: `${remote}/${b}`, ahead: ahead ?? 0, behind: behind ?? 0 };
     } catch (err) {
       if (isSpawnFailure(err)) this.missing = true;
@@ -73,7 +73,7 @@ export class GitInfo {
     if (!this.isRepo) return out;
     let raw: string;
     try {
-      raw = await this.git.raw(['ls-tree', '-r', '-z', commit, '--', ...folders]);
+      raw = await this.git.run(['ls-tree', '-r', '-z', commit, '--', ...folders]);
     } catch (err) {
       // Without git the versions are still recorded, with their commit (read from .git) but no dirty/untracked flag.
       if (isSpawnFailure(err)) {
@@ -92,20 +92,6 @@ export class GitInfo {
     }
     return out;
   }
-}
-
-/** The git program could not be started (ENOENT: not on PATH; EACCES: not executable). */
-export function isSpawnFailure(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  if (e?.code === 'ENOENT' || e?.code === 'EACCES') return true;
-  return typeof e?.message === 'string' && /spawn git (ENOENT|EACCES)/.test(e.message);
-}
-
-/** git's own words for a failure, on one line, without a stack. */
-export function gitErrorText(err: unknown): string {
-  const e = err as { stderr?: string; message?: string };
-  const text = (e.stderr?.trim() || e.message || String(err)).split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ');
-  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
 
 /** Git's object id of file content: compared with the commit's blob, it tells whether a file has local changes. */

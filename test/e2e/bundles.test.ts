@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gzip, rawTar, sha256, snapshotTree } from '../helpers/bundle-fixtures.js';
-import { ensureBuilt, PROJECT_ROOT, STN, stn, type StnResult } from '../helpers/cli.js';
+import { ensureBuilt, PROJECT_ROOT, stn, type StnResult } from '../helpers/cli.js';
+import { stnSpawn } from '../helpers/procs.js';
 import { createGitRepo, createTempDir, GIT_ENV, type GitRepo } from '../helpers/git-repo.js';
 import { workflowYaml } from '../helpers/workflow.js';
 
@@ -58,21 +58,7 @@ const run = (...args: string[]): StnResult => stn(['--repo', repo.dir, '--db', d
 
 /** Like `run`, without blocking this process, so an HTTP server of the test can answer the CLI. */
 function runAsync(...args: string[]): Promise<StnResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('STN_')) env[k] = v;
-    const child = spawn(process.execPath, [STN, '--repo', repo.dir, '--db', db, ...args], { cwd: repo.dir, env: { ...env, ...GIT_ENV } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return stnSpawn(['--repo', repo.dir, '--db', db, ...args], { cwd: repo.dir, env: GIT_ENV, timeoutMs: 30_000 }).done;
 }
 
 interface RunJson {

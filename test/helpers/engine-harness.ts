@@ -8,6 +8,7 @@ import { Scopes } from '../../src/engine/scopes.js';
 import type { JsonValue } from '../../src/definitions/types.js';
 import { TERMINAL_RUN, type EventRow, type RunRow, type StepRow } from '../../src/store/runs.js';
 import type { SyncReport } from '../../src/sync/sync.js';
+import { pollUntil } from './procs.js';
 
 /**
  * Engine tests on real things: a temp repository folder with workflow files written by the test, a real SQLite file,
@@ -363,11 +364,7 @@ export function processAlive(pid: number): boolean {
 
 /** Polls a condition about the outside world (a process, a file) until it holds or the time runs out. */
 export async function eventually(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await pollUntil(what, () => (check() ? true : undefined), timeoutMs, 25);
 }
 
 /** Reads a pid written by a workflow's shell step, waiting until the file has it. */

@@ -7,6 +7,7 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { TERMINAL_RUN, type RunRow } from '../../src/store/runs.js';
 import { dedent } from './engine-harness.js';
 import { FakeSlack, interactionBody, slackSignature } from './fake-slack.js';
+import { pollUntil } from './procs.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 export const BOT_TOKEN = 'xoxb-test-bot-token';
@@ -86,11 +87,7 @@ export class SlackDaemon {
 
   /** Polls the database until `check` holds (the engine and the notifier work in the background). */
   async until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await pollUntil(what, () => (check() ? true : undefined), timeoutMs, 25);
   }
 
   async ended(id: string, timeoutMs = 15_000): Promise<RunRow> {

@@ -193,6 +193,16 @@ export function slackSignature(secret: string, body: string, timestampSeconds: n
   return { 'x-slack-request-timestamp': String(timestampSeconds), 'x-slack-signature': sig };
 }
 
+/** The fields every interaction payload of the test workspace carries about who acted, and for which app. */
+function fromUser(user: { id: string; name: string }) {
+  return {
+    team: { id: 'T1', domain: 'example' },
+    user: { id: user.id, username: user.name, name: user.name, team_id: 'T1' },
+    api_app_id: 'A1',
+    token: 'legacy-verification-token',
+  };
+}
+
 /** A block_actions payload as Slack sends it when someone clicks a button of an approval message. */
 export function buttonClick(opts: {
   actionId: string;
@@ -206,10 +216,7 @@ export function buttonClick(opts: {
   const thread = opts.threadTs !== undefined ? { thread_ts: opts.threadTs } : {};
   return {
     type: 'block_actions',
-    team: { id: 'T1', domain: 'example' },
-    user: { id: opts.user.id, username: opts.user.name, name: opts.user.name, team_id: 'T1' },
-    api_app_id: 'A1',
-    token: 'legacy-verification-token',
+    ...fromUser(opts.user),
     trigger_id: `trigger-${Math.random().toString(36).slice(2)}`,
     channel: { id: opts.channel, name: 'ops' },
     container: { type: 'message', message_ts: opts.messageTs ?? '1700000000.000001', channel_id: opts.channel, is_ephemeral: false, ...thread },
@@ -223,10 +230,7 @@ export function buttonClick(opts: {
 export function rejectSubmission(opts: { approvalId: string; channel: string; user: { id: string; name: string }; reason?: string }) {
   return {
     type: 'view_submission',
-    team: { id: 'T1', domain: 'example' },
-    user: { id: opts.user.id, username: opts.user.name, name: opts.user.name, team_id: 'T1' },
-    api_app_id: 'A1',
-    token: 'legacy-verification-token',
+    ...fromUser(opts.user),
     trigger_id: 'trigger-submit',
     view: {
       id: 'V1',

@@ -70,11 +70,15 @@ function toEvent(r: EventRow): EventRecord {
 
 /** The run's events in sequence order (every run's when runId is omitted, grouped by run). */
 export function eventsOf(dbFile: string, runId?: string): EventRecord[] {
+  return rowsOfRun<EventRow>(dbFile, 'workflow_run_events', runId).map(toEvent);
+}
+
+/** The rows of a per-run table in `seq` order: one run's, or every run's grouped by run. */
+function rowsOfRun<R>(dbFile: string, table: 'workflow_run_events' | 'workflow_run_steps', runId: string | undefined): R[] {
   return look(dbFile, (db) =>
-    (runId === undefined
-      ? db.prepare<[], EventRow>('SELECT * FROM workflow_run_events ORDER BY run_id, seq').all()
-      : db.prepare<[string], EventRow>('SELECT * FROM workflow_run_events WHERE run_id = ? ORDER BY seq').all(runId)
-    ).map(toEvent),
+    runId === undefined
+      ? db.prepare<[], R>(`SELECT * FROM ${table} ORDER BY run_id, seq`).all()
+      : db.prepare<[string], R>(`SELECT * FROM ${table} WHERE run_id = ? ORDER BY seq`).all(runId),
   );
 }
 
@@ -114,12 +118,7 @@ function toStep(r: StepRow): StepRecord {
 
 /** Steps of one run (or of every run) in creation order. */
 export function stepsOf(dbFile: string, runId?: string): StepRecord[] {
-  return look(dbFile, (db) =>
-    (runId === undefined
-      ? db.prepare<[], StepRow>('SELECT * FROM workflow_run_steps ORDER BY run_id, seq').all()
-      : db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY seq').all(runId)
-    ).map(toStep),
-  );
+  return rowsOfRun<StepRow>(dbFile, 'workflow_run_steps', runId).map(toStep);
 }
 
 interface RunRow {

@@ -1,26 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { STN } from './cli.js';
+import { cleanEnv, pollUntil, STN, stnSpawn, stnSync, type ProcResult } from './procs.js';
 
 /**
  * Real `stn` processes for the run CLI and crash tests: one-shot commands (with the moment they exited, for latency
  * checks) and long-running `stn worker` processes that the tests stop with SIGTERM or kill with SIGKILL.
  */
 
-export interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  /** Date.now() right after the process exited. */
-  exitedAt: number;
-}
-
-/** The test process's environment without Station's own STN_* settings, so they cannot leak into the CLI under test. */
-function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('STN_')) env[k] = v;
-  return { ...env, ...extra };
-}
+export type CliResult = ProcResult;
 
 /** `stn --repo <repo> --db <db> …`, run from inside the repository. */
 export class StnCli {
@@ -30,21 +17,19 @@ export class StnCli {
     private readonly env: NodeJS.ProcessEnv = {},
   ) {}
 
+  /** The arguments of `stn` for a command on this repository and database. */
+  args(args: string[]): string[] {
+    return ['--repo', this.repo, '--db', this.db, ...args];
+  }
+
+  /** The whole command line, node's argument first. */
   argv(args: string[]): string[] {
-    return [STN, '--repo', this.repo, '--db', this.db, ...args];
+    return [STN, ...this.args(args)];
   }
 
   /** Runs a command to its end (blocking: the worker under test is another process, so it keeps running). */
   run(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): CliResult {
-    const r = spawnSync(process.execPath, this.argv(args), {
-      cwd: opts.cwd ?? this.repo,
-      env: cleanEnv(this.env),
-      encoding: 'utf8',
-      timeout: opts.timeoutMs ?? 60_000,
-    });
-    const exitedAt = Date.now();
-    if (r.error) throw r.error;
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr, exitedAt };
+    return stnSync(this.args(args), { cwd: opts.cwd ?? this.repo, env: this.env, timeoutMs: opts.timeoutMs ?? 60_000 });
   }
 
   /** The same with `--json`, stdout parsed. */
@@ -61,33 +46,12 @@ export class StnCli {
 
   /** Runs a command without blocking the test (several at once, or while the test watches something else). */
   runAsync(args: string[]): Promise<CliResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, this.argv(args), { cwd: this.repo, env: cleanEnv(this.env), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      let exitedAt = 0;
-      child.on('exit', () => (exitedAt = Date.now()));
-      child.on('close', (status) => resolve({ status, stdout, stderr, exitedAt: exitedAt || Date.now() }));
-    });
+    return this.spawn(args).done;
   }
 
   /** A long-running command whose output the test reads as it comes (`stn runs events --follow`). */
   spawn(args: string[]): { child: ChildProcess; output: () => string; done: Promise<CliResult> } {
-    const child = spawn(process.execPath, this.argv(args), { cwd: this.repo, env: cleanEnv(this.env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    let exitedAt = 0;
-    child.on('exit', () => (exitedAt = Date.now()));
-    const done = new Promise<CliResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr, exitedAt: exitedAt || Date.now() }));
-    });
-    return { child, output: () => stdout, done };
+    return stnSpawn(this.args(args), { cwd: this.repo, env: this.env });
   }
 
   /** Starts `stn worker` (its JSON log lines go to `logFile`) and resolves once it logged "worker started". */
@@ -200,12 +164,14 @@ export class WorkerProcess {
 }
 
 /** Polls `probe` until it returns something other than undefined/false, or fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000, intervalMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+export function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000, intervalMs = 20): Promise<T> {
+  return pollUntil(
+    what,
+    () => {
+      const value = probe();
+      return value === false ? undefined : value;
+    },
+    timeoutMs,
+    intervalMs,
+  );
 }

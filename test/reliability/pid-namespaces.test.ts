@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LedgerRepo } from '../helpers/reliability.js';
 import { look } from '../helpers/runs-cli-db.js';
 import { waitFor } from '../helpers/runs-cli-procs.js';
+import { cleanEnv } from '../helpers/procs.js';
 
 /**
  * Two engines with the same hostname in different PID namespaces (two containers of one pod, `--network host`): a PID
@@ -52,7 +53,7 @@ async function startIsolatedWorker(repo: LedgerRepo, pid: number, logFile: strin
     isolated = spawn(
       'unshare',
       ['--pid', '--fork', '--mount-proc', 'sh', '-c', 'echo "$1" > /proc/sys/kernel/ns_last_pid; shift; "$@"; code=$?; exit $code', 'sh', String(pid - 1), ...argv],
-      { cwd: repo.repo.dir, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STN_'))), stdio: ['ignore', fd, fd], detached: true },
+      { cwd: repo.repo.dir, env: cleanEnv(), stdio: ['ignore', fd, fd], detached: true },
     );
   } finally {
     fs.closeSync(fd);

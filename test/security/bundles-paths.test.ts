@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBundle } from '../../src/bundles/create.js';
 import { sha256, snapshotTree, writeBundleFolder } from '../helpers/bundle-fixtures.js';
-import { ensureBuilt, STN, type StnResult } from '../helpers/cli.js';
+import { ensureBuilt, type StnResult } from '../helpers/cli.js';
+import { stnSpawn } from '../helpers/procs.js';
 import { createGitRepo, GIT_ENV, type GitRepo } from '../helpers/git-repo.js';
 import { expectHealthy } from '../helpers/security.js';
 import { startServe, type ServeProc } from '../helpers/serve-proc.js';
@@ -46,17 +46,7 @@ afterAll(async () => {
 });
 
 function stnAsync(...args: string[]): Promise<StnResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('STN_')) env[k] = v;
-    const child = spawn(process.execPath, [STN, '--repo', repo.dir, ...args], { cwd: repo.dir, env: { ...env, ...GIT_ENV } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return stnSpawn(['--repo', repo.dir, ...args], { cwd: repo.dir, env: GIT_ENV }).done;
 }
 
 /** Installs, expecting the refusal `code`, with nothing written in the checkout or outside it. */
