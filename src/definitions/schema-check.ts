@@ -12,13 +12,24 @@ export interface SchemaIssue {
   at: 'key' | 'value';
 }
 
+/**
+ * Prefix of the `$defs` that scripts/gen-schemas.ts generates from the executor catalog (`input.shell.exec`, ...):
+ * they give editors the input schema of each action. Sync leaves those errors to the action input check, which
+ * knows which values are templates and words the errors for the action.
+ */
+export const ACTION_INPUT_DEF_PREFIX = 'input.';
+
+const fromInputRules = (e: ErrorObject) => e.schemaPath.startsWith(`#/$defs/${ACTION_INPUT_DEF_PREFIX}`);
 
 /** Validates a normalized definition against schemas/workflow.schema.json and words each error for its author. */
 export function checkSchema(doc: unknown): SchemaIssue[] {
   // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
   const validateWorkflow = compileSchema(workflowSchema);
   if (validateWorkflow(doc)) return [];
-  return schemaIssues(doc, validateWorkflow.errors ?? []);
+  const errors = (validateWorkflow.errors ?? []).filter((e) => !fromInputRules(e));
+  // What remains of an error only in an action input are the `if` wrappers of the dispatch around it.
+  if (errors.every((e) => e.keyword === 'if')) return [];
+  return schemaIssues(doc, errors);
 }
 
 /** Turns ajv errors into one readable issue per problem (the if/then dispatch errors are noise and dropped). */
