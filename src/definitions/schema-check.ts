@@ -12,11 +12,45 @@ export interface SchemaIssue {
   at: 'key' | 'value';
 }
 
+/**
+ * Prefix of the `$defs` that scripts/gen-schemas.ts generates from the executor catalog (`input.shell.exec`, ...),
+ * with the `if action == X then input: <schema>` rules that point at them: they are for editors.
+ */
+export const ACTION_INPUT_DEF_PREFIX = 'input.';
+
+type Schema = { [keyword: string]: unknown };
+
+const isInputRule = (rule: unknown): boolean => {
+  const ref = (rule as { then?: { properties?: { input?: { $ref?: unknown } } } }).then?.properties?.input?.$ref;
+  return typeof ref === 'string' && ref.startsWith(`#/$defs/${ACTION_INPUT_DEF_PREFIX}`);
+};
+
+/**
+ * The workflow schema as sync checks it: without the editors' input rules. Sync checks inputs against the catalog
+ * itself (semantic.ts), knowing which values are templates and wording the errors for the action, and the rules
+ * would triple the cost of this check. Without `$id`, so it never stands in for the editors' schema in ajv.
+ */
+function syncSchema(): Schema {
+  const { $id: _id, ...schema } = structuredClone(workflowSchema) as Schema;
+  const defs = schema.$defs as Record<string, Schema>;
+  for (const [name, def] of Object.entries(defs)) {
+    if (name.startsWith(ACTION_INPUT_DEF_PREFIX)) delete defs[name];
+    else if (Array.isArray(def.allOf)) {
+      const kept = def.allOf.filter((rule) => !isInputRule(rule));
+      if (kept.length > 0) def.allOf = kept;
+      else delete def.allOf;
+    }
+  }
+  return schema;
+}
+
+let checked: Schema | undefined;
 
 /** Validates a normalized definition against schemas/workflow.schema.json and words each error for its author. */
 export function checkSchema(doc: unknown): SchemaIssue[] {
-  // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
-  const validateWorkflow = compileSchema(workflowSchema);
+  // Built and compiled on first use (then cached): commands that never validate don't pay for it.
+  checked ??= syncSchema();
+  const validateWorkflow = compileSchema(checked);
   if (validateWorkflow(doc)) return [];
   return schemaIssues(doc, validateWorkflow.errors ?? []);
 }

@@ -2,6 +2,7 @@ import { diagnosticJson } from '../cli/output.js';
 import type { Diagnostic } from '../definitions/types.js';
 import type { DefinitionResult } from '../definitions/validate.js';
 import type { DefinitionRow, VersionRow } from '../store/definitions.js';
+import type { DefinitionDetail, DefinitionSummary, ValidateResult, VersionDetail, VersionSummary } from '../views/shapes.js';
 
 /** API shapes of definitions; they match `stn workflows list|show|versions --json`, so scripts can use either. */
 
@@ -15,7 +16,7 @@ export function firstError(d: Pick<DefinitionRow, 'error' | 'path'>): string | n
   return e ? `${d.path}:${e.line}:${e.col}: ${e.code}: ${e.message}` : null;
 }
 
-export function definitionSummary(r: DefinitionRow & { label: string | null; git_commit: string | null; name: string | null }) {
+export function definitionSummary(r: DefinitionRow & { label: string | null; git_commit: string | null; name: string | null }): DefinitionSummary {
   return {
     environment: r.environment,
     id: r.workflow_id,
@@ -32,7 +33,7 @@ export function definitionSummary(r: DefinitionRow & { label: string | null; git
 
 const flag = (v: number | null) => (v === null ? null : v === 1);
 
-export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null) {
+export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null): VersionSummary {
   return {
     version: v.version,
     label: v.label,
@@ -46,7 +47,7 @@ export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersio
   };
 }
 
-export function versionDetail(v: VersionRow) {
+export function versionDetail(v: VersionRow): VersionDetail {
   return {
     version: v.version,
     label: v.label,
@@ -62,7 +63,7 @@ export function versionDetail(v: VersionRow) {
   };
 }
 
-export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined) {
+export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined): DefinitionDetail {
   return {
     environment: d.environment,
     id: d.workflow_id,
@@ -76,7 +77,7 @@ export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined) {
   };
 }
 
-export function validateResult(r: DefinitionResult) {
+export function validateResult(r: DefinitionResult): ValidateResult {
   return {
     path: r.path,
     id: r.id ?? null,

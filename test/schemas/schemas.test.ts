@@ -387,7 +387,7 @@ describe('workflow schema', () => {
     });
   });
 
-  it('does not look inside input, data, output, inputSchema or trigger input', () => {
+  it('does not look inside data, output, inputSchema or trigger input (noop takes any input object)', () => {
     const doc = minimal(
       [
         op({ name: 'a', input: { anything: { goes: [1, 'x'] } }, end: undefined, next: 'b' }),
@@ -599,6 +599,11 @@ describe('action input schemas', () => {
     });
     it('rejects bad inputs', () => {
       for (const input of cases[name].bad) expect(validate(input), JSON.stringify(input)).toBe(false);
+    });
+    it('agrees with the input rule of the workflow schema (what editors check)', () => {
+      const doc = (input: unknown) => minimal([op({ action: name, input })]);
+      for (const input of cases[name].good) expect(errorsOf(validateWorkflow, doc(input)), JSON.stringify(input)).toEqual([]);
+      for (const input of cases[name].bad) expect(validateWorkflow(doc(input)), JSON.stringify(input)).toBe(false);
     });
   });
 });
