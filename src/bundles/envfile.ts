@@ -151,9 +151,11 @@ export function removeBundleEntry(f: EnvFile, name: string): boolean {
 /** Why a text is not a valid environment.yaml (as sync reads it), or undefined. */
 function invalidity(text: string): string | undefined {
   const read = parseEnvironmentFile(text);
+  // A bundle listed twice is a sync error but editable: remove drops every entry of the name.
+  if (read.value !== undefined) return undefined;
   if (read.schemaSummary !== undefined) return ` is invalid: ${read.schemaSummary}`;
   const first = read.errors[0];
-  return first ? `: ${first.line}:${first.col}: ${first.message}` : undefined;
+  return `: ${first?.line ?? 1}:${first?.col ?? 1}: ${first?.message ?? 'invalid'}`;
 }
 
 /** The file's new text; checked as sync will read it, so a bug here can never write a broken file. */

@@ -115,6 +115,7 @@ export interface EnvironmentFileValue {
  * alias bombs, nesting), the environment schema, and no bundle listed twice; every problem with its line and column.
  */
 export function parseEnvironmentFile(text: string): {
+  /** Set when the file parsed and matches the schema (a bundle listed twice is still an error). */
   value: EnvironmentFileValue | undefined;
   errors: Diagnostic[];
   /** Schema problems in one line (`/bundles: must be array`), for messages that are not per line. */
