@@ -208,6 +208,26 @@ export const syncReportSchema = {
             anyOf: [{ type: 'object', properties: { ids: { type: 'array', items: str }, until: str } }, { type: 'null' }],
           },
           superseded: { type: 'array', items: str, description: 'Files that changed again during the sync: left for the next one.' },
+          variables: {
+            description: 'The variables runs start with: their environment revision, and what this sync changed (null: not synced).',
+            anyOf: [
+              {
+                type: 'object',
+                properties: {
+                  revision: nullable('integer'),
+                  changed: bool,
+                  changes: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: { scope: nullable('string'), name: str, change: { type: 'string', enum: ['added', 'changed', 'removed'] }, from: {}, to: {} },
+                    },
+                  },
+                },
+              },
+              { type: 'null' },
+            ],
+          },
           error: { anyOf: [{ type: 'object', properties: { code: str, message: str } }, { type: 'null' }] },
         },
       },

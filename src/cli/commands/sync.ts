@@ -124,7 +124,7 @@ function printEnvironment(e: EnvironmentReport): void {
   for (const w of e.warnings) for (const d of w.warnings) print(`  ${'warning'.padEnd(11)} ${diagnosticLine(w.path, d)}`);
   if (e.held) print(`  ${'held'.padEnd(11)} ${e.held.ids.join(', ')} (files vanished; judged with the whole environment at ${e.held.until})`);
   for (const p of e.superseded ?? []) print(`  ${'changed'.padEnd(11)} ${p} (changed again during this sync: left for the next one)`);
-  for (const line of variableLines(e.variables)) print(`  ${'variables'.padEnd(11)} ${line}`);
+  variableLines(e.variables).forEach((line, i) => print(`  ${(i === 0 ? 'variables' : '').padEnd(11)} ${line}`));
   const nothing = e.added.length + e.updated.length + e.reenabled.length + e.disabled.length + e.unchanged.length + e.invalid.length;
   if (nothing === 0) print('  (no definitions)');
 }
