@@ -8,14 +8,11 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError } from '../errors.js';
-import { findEnvironmentFile, isValidEnvironmentName, listEnvironmentNames, parseEnvironmentFile } from '../sync/discover.js';
+import { findEnvironmentFile, isValidEnvironmentName, listEnvironmentNames, parseEnvironmentFile, type BundleEntry } from '../sync/discover.js';
 import { refuseLinkedPaths, writeFileAtomic } from './folder.js';
 
-export interface BundleEntryValue {
-  name: string;
-  version?: string;
-  vars?: JsonObject;
-}
+/** A bundle entry of environment.yaml, as the one reader (parseEnvironmentFile) reads it. */
+export type BundleEntryValue = BundleEntry;
 
 /** One environment.yaml, parsed and editable; `original` is the text as read (null when the file does not exist). */
 export interface EnvFile {
