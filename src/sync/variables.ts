@@ -97,9 +97,14 @@ function contentHash(scopes: Record<string, RunVariables>): string {
   return sha256(canonicalJson(Object.fromEntries(Object.entries(scopes).map(([k, s]) => [k, s.vars]))));
 }
 
-/** The differences between two sets of scopes, by scope then name. */
+/**
+ * The differences between two sets of scopes, by scope then name. An environment var's change shows once, in the
+ * environment's own scope: a bundle scope lists only the changes that differ from it (its defaults, its entry vars).
+ */
 export function variableChanges(before: Record<string, VariableScope>, after: Record<string, VariableScope>): VariableChange[] {
   const changes: VariableChange[] = [];
+  const own = new Set<string>();
+  const key = (c: VariableChange) => canonicalJson([c.name, c.change, c.from ?? null, c.to ?? null]);
   for (const scope of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
     const a = (before[scope]?.vars ?? {}) as JsonObject;
     const b = (after[scope]?.vars ?? {}) as JsonObject;
@@ -107,9 +112,14 @@ export function variableChanges(before: Record<string, VariableScope>, after: Re
       const from = Object.hasOwn(a, name) ? a[name] : undefined;
       const to = Object.hasOwn(b, name) ? b[name] : undefined;
       const base = { scope: scope === OWN_SCOPE ? null : scope, name };
-      if (from === undefined && to !== undefined) changes.push({ ...base, change: 'added', to });
-      else if (to === undefined && from !== undefined) changes.push({ ...base, change: 'removed', from });
-      else if (canonicalJson(from) !== canonicalJson(to)) changes.push({ ...base, change: 'changed', from, to } as VariableChange);
+      let c: VariableChange | undefined;
+      if (from === undefined && to !== undefined) c = { ...base, change: 'added', to };
+      else if (to === undefined && from !== undefined) c = { ...base, change: 'removed', from };
+      else if (canonicalJson(from) !== canonicalJson(to)) c = { ...base, change: 'changed', from, to } as VariableChange;
+      if (!c) continue;
+      if (scope === OWN_SCOPE) own.add(key(c));
+      else if (own.has(key(c))) continue;
+      changes.push(c);
     }
   }
   return changes;

@@ -103,8 +103,8 @@ describe('run variables pinned at sync', () => {
     expect(a.variables?.revision).toBe(2);
     expect(a.variables?.changes).toEqual([
       { scope: null, name: 'team', change: 'changed', from: 'sre', to: 'ops' },
+      // team's change reached kit's workflows too, but is listed once: bundle scopes list what differs.
       { scope: 'kit', name: 'channel', change: 'changed', from: '#default', to: '#ops' },
-      { scope: 'kit', name: 'team', change: 'changed', from: 'sre', to: 'ops' },
     ]);
     expect(startVars('own')).toMatchObject({ vars: { team: 'ops' }, revision: 2 });
     expect(startVars('kit-check')).toMatchObject({ vars: { team: 'ops', channel: '#ops' }, revision: 2 });
