@@ -5,8 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { looksLikeCredential } from '../config/credentials.js';
+import { MASK } from '../engine/masking.js';
 import { MANIFEST_FILE, parseManifest, SECRET_NAME, type Manifest } from '../bundles/manifest.js';
-import { runVariables, variableProblems, type RunVariables } from '../bundles/variables.js';
+import { runVariables, setOwn, variableProblems, type RunVariables } from '../bundles/variables.js';
 import { canonicalJson, sha256 } from '../definitions/hash.js';
 import type { Diagnostic, JsonObject, JsonValue } from '../definitions/types.js';
 import { EnvironmentRevisionStore, type EnvironmentRevision, type VariableScope } from '../store/environment-revisions.js';
@@ -98,6 +100,21 @@ function contentHash(scopes: Record<string, RunVariables>): string {
 }
 
 /**
+ * A value as reports show it: a string whose variable's name looks like a credential (`*TOKEN*`, `*PASSWORD*`, ...;
+ * the masking rule of the daemon's environment, docs/security.md) is shown as *** (and so is a change of it).
+ */
+function shown(name: string, value: JsonValue | undefined): JsonValue | undefined {
+  return typeof value === 'string' && looksLikeCredential(name, value) ? MASK : value;
+}
+
+/** An object of variables as reports show it (see shown). */
+function shownAll(vars: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(vars)) setOwn(out, k, shown(k, v));
+  return out;
+}
+
+/**
  * The differences between two sets of scopes, by scope then name. An environment var's change shows once, in the
  * environment's own scope: a bundle scope lists only the changes that differ from it (its defaults, its entry vars).
  */
@@ -113,9 +130,9 @@ export function variableChanges(before: Record<string, VariableScope>, after: Re
       const to = Object.hasOwn(b, name) ? b[name] : undefined;
       const base = { scope: scope === OWN_SCOPE ? null : scope, name };
       let c: VariableChange | undefined;
-      if (from === undefined && to !== undefined) c = { ...base, change: 'added', to };
-      else if (to === undefined && from !== undefined) c = { ...base, change: 'removed', from };
-      else if (canonicalJson(from) !== canonicalJson(to)) c = { ...base, change: 'changed', from, to } as VariableChange;
+      if (from === undefined && to !== undefined) c = { ...base, change: 'added', to: shown(name, to) };
+      else if (to === undefined && from !== undefined) c = { ...base, change: 'removed', from: shown(name, from) };
+      else if (canonicalJson(from) !== canonicalJson(to)) c = { ...base, change: 'changed', from: shown(name, from), to: shown(name, to) } as VariableChange;
       if (!c) continue;
       if (scope === OWN_SCOPE) own.add(key(c));
       else if (own.has(key(c))) continue;
@@ -177,10 +194,13 @@ export interface PinnedVariables {
   sources: Record<string, string>;
 }
 
-/** What a run of a workflow of `bundle` (null: the environment's own) would start with now; undefined before any sync. */
+/**
+ * What a run of a workflow of `bundle` (null: the environment's own) would start with now, as shown (see shown);
+ * undefined before any sync.
+ */
 export function pinnedVariables(db: Db, environment: string, bundle: string | null): PinnedVariables | undefined {
   const r = new EnvironmentRevisionStore(db).latest(environment);
   if (!r) return undefined;
   const scope = (bundle !== null && Object.hasOwn(r.scopes, bundle) ? r.scopes[bundle] : r.scopes[OWN_SCOPE]) ?? { vars: {}, sources: {} };
-  return { revision: r.revision, gitCommit: r.gitCommit, gitDirty: r.gitDirty, createdAt: r.createdAt, vars: scope.vars as JsonObject, sources: scope.sources };
+  return { revision: r.revision, gitCommit: r.gitCommit, gitDirty: r.gitDirty, createdAt: r.createdAt, vars: shownAll(scope.vars as JsonObject), sources: scope.sources };
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStation, type Station } from '../../src/context.js';
 import type { EnvironmentReport, SyncOptions } from '../../src/sync/sync.js';
+import { pinnedVariables } from '../../src/sync/variables.js';
 import { createGitRepo, type GitRepo } from '../helpers/git-repo.js';
 import { workflowPath, workflowYaml } from '../helpers/workflow.js';
 
@@ -133,6 +134,21 @@ describe('run variables pinned at sync', () => {
     station = open(repo.dir);
     const onDisk = fs.readFileSync(DB(repo.dir)).toString('latin1') + (fs.existsSync(`${DB(repo.dir)}-wal`) ? fs.readFileSync(`${DB(repo.dir)}-wal`).toString('latin1') : '');
     expect(onDisk).not.toContain(pasted);
+  });
+
+  it('shows a variable whose name looks like a credential as *** in reports (runs still get the value)', async () => {
+    seedFiles('vars: {team: sre, apiToken: "tok-1234567890", authEnabled: "yes"}\n');
+    repo.commit('credential-looking');
+    const a = await syncA();
+    expect(a.variables?.changes).toContainEqual({ scope: null, name: 'apiToken', change: 'added', to: '***' });
+    expect(a.variables?.changes).toContainEqual({ scope: null, name: 'authEnabled', change: 'added', to: 'yes' });
+    expect(JSON.stringify(a)).not.toContain('tok-1234567890');
+    expect(pinnedVariables(station.db, 'a', null)?.vars).toMatchObject({ apiToken: '***', team: 'sre' });
+    expect(startVars('own').vars).toMatchObject({ apiToken: 'tok-1234567890' });
+
+    repo.write('environments/a/environment.yaml', 'vars: {team: sre, apiToken: "tok-0987654321", authEnabled: "yes"}\n');
+    const changed = await syncA();
+    expect(changed.variables?.changes).toEqual([{ scope: null, name: 'apiToken', change: 'changed', from: '***', to: '***' }]);
   });
 
   it('leaves the variables of an environment that is not synced (invalid environment.yaml) as they were', async () => {
