@@ -54,6 +54,7 @@ export function resolveEnvironmentVariables(repo: string, env: DiscoveredEnviron
   const out: ResolvedEnvironmentVariables = { scopes: { [OWN_SCOPE]: runVariables(env.vars) }, warnings: [], files: [] };
   const envFile = env.file === undefined ? `environments/${env.name}/environment.yaml` : rel(repo, env.file.abs);
   if (env.file) out.files.push({ path: envFile, bytes: env.file.bytes });
+  const withheld: Array<[string, JsonValue]> = [];
   const warn = (file: string, message: string) =>
     out.warnings.push({ path: file, id: null, warnings: [{ severity: 'warning', code: 'STN_W_VARIABLE', message, line: 1, col: 1 }] });
   for (const entry of env.bundles) {
@@ -71,28 +72,33 @@ export function resolveEnvironmentVariables(repo: string, env: DiscoveredEnviron
     const resolved = runVariables(env.vars, { manifest, entryVars });
     if (manifest) {
       for (const p of variableProblems(manifest, entryVars, env.vars, env.name)) warn(envFile, `bundle ${entry.name}: ${p}`);
-      withholdPastedSecrets(manifest, resolved, out.scopes[OWN_SCOPE] as RunVariables);
+      withheld.push(...pastedSecrets(manifest, resolved));
     }
     out.scopes[entry.name] = resolved;
+  }
+  // From every scope: the environment var that a bundle's secret variable took its value from is the same secret.
+  for (const [name, value] of withheld) {
+    for (const scope of Object.values(out.scopes)) {
+      if (Object.hasOwn(scope.vars, name) && canonicalJson(scope.vars[name]) === canonicalJson(value)) {
+        delete scope.vars[name];
+        delete scope.sources[name];
+      }
+    }
   }
   return out;
 }
 
 /**
- * A secret variable holds a secret's NAME: a value that is not a name may be the secret itself, pasted. It is never
- * stored (the run sees no such variable) and never shown; the warning from variableProblems says why.
+ * A secret variable holds a secret's NAME: a value that is not a name may be the secret itself, pasted. Such values
+ * are never stored (the run sees no such variable) nor shown; the warning from variableProblems says why.
  */
-function withholdPastedSecrets(manifest: Manifest, scope: RunVariables, own: RunVariables): void {
+function pastedSecrets(manifest: Manifest, scope: RunVariables): Array<[string, JsonValue]> {
+  const out: Array<[string, JsonValue]> = [];
   for (const [name, spec] of Object.entries(manifest.variables ?? {})) {
     const value = Object.hasOwn(scope.vars, name) ? scope.vars[name] : undefined;
-    if (!spec.secret || value === undefined || (typeof value === 'string' && SECRET_NAME.test(value))) continue;
-    for (const s of [scope, own]) {
-      if (Object.hasOwn(s.vars, name) && canonicalJson(s.vars[name]) === canonicalJson(value)) {
-        delete s.vars[name];
-        delete s.sources[name];
-      }
-    }
+    if (spec.secret && value !== undefined && !(typeof value === 'string' && SECRET_NAME.test(value))) out.push([name, value]);
   }
+  return out;
 }
 
 function contentHash(scopes: Record<string, RunVariables>): string {

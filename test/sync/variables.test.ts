@@ -136,6 +136,17 @@ describe('run variables pinned at sync', () => {
     expect(onDisk).not.toContain(pasted);
   });
 
+  it('withholds a pasted secret that came from the environment vars from every scope', async () => {
+    const pasted = 'xoxb-5678-PASTED-IN-ENV';
+    seedFiles(`vars: {team: sre, pagerToken: "${pasted}"}\nbundles:\n  - name: kit\n    vars: {region: r1}\n`);
+    repo.commit('pasted in env vars');
+    const a = await syncA();
+    expect(JSON.stringify(a)).not.toContain(pasted);
+    expect(startVars('own').vars).toEqual({ team: 'sre' });
+    expect(startVars('kit-check').vars).not.toHaveProperty('pagerToken');
+    expect(JSON.stringify(station.db.prepare('SELECT scopes FROM environment_revisions').all())).not.toContain(pasted);
+  });
+
   it('shows a variable whose name looks like a credential as *** in reports (runs still get the value)', async () => {
     seedFiles('vars: {team: sre, apiToken: "tok-1234567890", authEnabled: "yes"}\n');
     repo.commit('credential-looking');
