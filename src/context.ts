@@ -106,7 +106,6 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     definitions,
     specs,
     events,
-    repo: config.repo,
     now: () => (clock ?? Date).now(),
     poke: () => engine?.poke(),
   });

@@ -125,6 +125,8 @@ export const DIAGNOSTIC_CODES = {
   STN_E_BUNDLE_MISSING: 'environment.yaml lists a bundle that is not under bundles/.',
   STN_E_ENVIRONMENT_FILE: 'environment.yaml is invalid.',
   STN_E_PATH_RESERVED: 'A context path (resultPath, dataPath, itemsPath) or itemName uses __proto__, constructor or prototype.',
+  STN_W_VARIABLE:
+    "A bundle variable an environment gives is unset though required, of the wrong type, or a secret variable's value is not a secret name (that value is not stored).",
   STN_W_UNREACHABLE_STATE: 'A state can never be reached from the start state.',
   STN_W_CEL_COST: 'A CEL expression goes over the cost budget when its lists are long (the warning says how long).',
   STN_N_NORMALIZED: 'A Station spelling was rewritten into the canonical format.',

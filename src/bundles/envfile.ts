@@ -1,22 +1,18 @@
 /**
- * environments/<env>/environment.yaml as bundle commands edit it: through the `yaml` Document API, so comments,
- * key order and quoting of everything else survive, and written atomically.
+ * environments/<env>/environment.yaml as bundle commands edit it: checked by the one reader sync uses
+ * (parseEnvironmentFile), edited through the `yaml` Document API, so comments, key order and quoting of everything
+ * else survive, and written atomically.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
-import environmentSchema from '../../schemas/environment.schema.json' with { type: 'json' };
-import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError } from '../errors.js';
-import { findEnvironmentFile, isValidEnvironmentName, listEnvironmentNames } from '../sync/discover.js';
+import { findEnvironmentFile, isValidEnvironmentName, listEnvironmentNames, parseEnvironmentFile, type BundleEntry } from '../sync/discover.js';
 import { refuseLinkedPaths, writeFileAtomic } from './folder.js';
 
-export interface BundleEntryValue {
-  name: string;
-  version?: string;
-  vars?: JsonObject;
-}
+/** A bundle entry of environment.yaml, as the one reader (parseEnvironmentFile) reads it. */
+export type BundleEntryValue = BundleEntry;
 
 /** One environment.yaml, parsed and editable; `original` is the text as read (null when the file does not exist). */
 export interface EnvFile {
@@ -50,25 +46,13 @@ export function loadEnvFile(repo: string, env: string): EnvFile {
     });
   }
   const original = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  const problem = original === null ? undefined : invalidity(original);
+  if (problem !== undefined) throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display}${problem}; fix it first`, { file: display });
   const doc = parseDocument(original ?? NEW_FILE_HEADER, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display}: ${doc.errors[0]?.message ?? 'invalid YAML'}`, { file: display });
   }
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
-  let value: unknown;
-  try {
-    value = doc.toJS();
-  } catch (err) {
-    // yaml refuses alias bombs (and other documents it cannot turn into values) by throwing.
-    throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display}: ${(err as Error).message}`, { file: display });
-  }
-  // Compiled on first use (and cached by compileSchema): importing this module, as every CLI start does, costs nothing.
-  const validateEnvironment = compileSchema(environmentSchema);
-  if (!validateEnvironment(value)) {
-    throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display} is invalid: ${formatAjvErrors(validateEnvironment.errors)}; fix it first`, {
-      file: display,
-    });
-  }
   return { env, file, original, doc };
 }
 
@@ -161,14 +145,21 @@ export function removeBundleEntry(f: EnvFile, name: string): boolean {
   return removed;
 }
 
-/** The file's new text; checked against the environment schema so a bug here can never write a broken file. */
+/** Why a text is not a valid environment.yaml (as sync reads it), or undefined. */
+function invalidity(text: string): string | undefined {
+  const read = parseEnvironmentFile(text);
+  // A bundle listed twice is a sync error but editable: remove drops every entry of the name.
+  if (read.value !== undefined) return undefined;
+  if (read.schemaSummary !== undefined) return ` is invalid: ${read.schemaSummary}`;
+  const first = read.errors[0];
+  return `: ${first?.line ?? 1}:${first?.col ?? 1}: ${first?.message ?? 'invalid'}`;
+}
+
+/** The file's new text; checked as sync will read it, so a bug here can never write a broken file. */
 export function envFileText(f: EnvFile): string {
   const text = keepFileStyle(f.doc.toString(), f.original);
-  const value = parseDocument(text).toJS() as unknown;
-  const validateEnvironment = compileSchema(environmentSchema);
-  if (!validateEnvironment(value)) {
-    throw new StationError('STN_E_INTERNAL', `edited ${f.file} would be invalid: ${formatAjvErrors(validateEnvironment.errors)}`);
-  }
+  const problem = invalidity(text);
+  if (problem !== undefined) throw new StationError('STN_E_INTERNAL', `edited ${f.file} would be invalid${problem}`);
   return text;
 }
 

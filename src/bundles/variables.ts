@@ -28,7 +28,7 @@ export function parseVarArgs(args: readonly string[], manifest: Manifest): JsonO
     }
     const parsed = parseTyped(text, spec.type);
     if (parsed === undefined) problems.push(`--var ${name}: "${text}" is not ${article(spec.type)}`);
-    else Object.defineProperty(out, name, { value: parsed, enumerable: true, writable: true, configurable: true });
+    else setOwn(out, name, parsed);
   }
   if (problems.length > 0) throw new StationError('STN_E_BUNDLE_VARIABLES', problems.join('\n'), { problems });
   return out;
@@ -85,7 +85,7 @@ function article(type: VariableType): string {
   return type === 'integer' || type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`;
 }
 
-/** Where a variable's value comes from, for messages and `stn bundle install` output. */
+/** Where a variable's value comes from, for messages, `stn bundle install` and `stn sync` output. */
 export type VariableSource = 'bundle entry' | 'environment vars' | 'default';
 
 export interface ResolvedVariable {
@@ -95,15 +95,52 @@ export interface ResolvedVariable {
   source: VariableSource | undefined;
 }
 
+const own = (o: JsonObject, k: string): JsonValue | undefined => (Object.hasOwn(o, k) ? o[k] : undefined);
+
+/** Sets an own property, even for a name like __proto__ (a plain assignment would set the prototype instead). */
+export function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * THE precedence rule (docs/bundles.md "Variables"): the bundle entry's `vars` over the environment's `vars` over the
+ * bundle's declared `default`. Every caller (install checks, sync) asks here.
+ */
+function pick(name: string, entryVars: JsonObject, envVars: JsonObject, spec: VariableSpec | undefined): { value: JsonValue | undefined; source: VariableSource | undefined } {
+  if (own(entryVars, name) !== undefined) return { value: own(entryVars, name), source: 'bundle entry' };
+  if (own(envVars, name) !== undefined) return { value: own(envVars, name), source: 'environment vars' };
+  if (spec?.default !== undefined) return { value: spec.default, source: 'default' };
+  return { value: undefined, source: undefined };
+}
+
 /** Resolves every declared variable for one environment, in the order a run sees them. */
 export function resolveVariables(manifest: Manifest, entryVars: JsonObject, envVars: JsonObject): ResolvedVariable[] {
-  const own = (o: JsonObject, k: string): JsonValue | undefined => (Object.hasOwn(o, k) ? o[k] : undefined);
-  return Object.entries(manifest.variables ?? {}).map(([name, spec]) => {
-    if (own(entryVars, name) !== undefined) return { name, spec, value: own(entryVars, name), source: 'bundle entry' };
-    if (own(envVars, name) !== undefined) return { name, spec, value: own(envVars, name), source: 'environment vars' };
-    if (spec.default !== undefined) return { name, spec, value: spec.default, source: 'default' };
-    return { name, spec, value: undefined, source: undefined };
-  });
+  return Object.entries(manifest.variables ?? {}).map(([name, spec]) => ({ name, spec, ...pick(name, entryVars, envVars, spec) }));
+}
+
+/** A run's `vars`: every name with a value, and where each value came from. */
+export interface RunVariables {
+  vars: JsonObject;
+  sources: Record<string, VariableSource>;
+}
+
+/**
+ * The `vars` a run sees: for an environment's own workflows its `vars`; for a bundle's workflows every declared
+ * variable, environment var and entry var, each by the precedence rule. Undeclared names are kept (a workflow may
+ * read an environment var the bundle does not declare).
+ */
+export function runVariables(envVars: JsonObject, bundle?: { manifest: Manifest | undefined; entryVars: JsonObject }): RunVariables {
+  const declared = bundle?.manifest?.variables ?? {};
+  const entryVars = bundle?.entryVars ?? {};
+  const out: RunVariables = { vars: {}, sources: {} };
+  for (const name of new Set([...Object.keys(declared), ...Object.keys(envVars), ...Object.keys(entryVars)])) {
+    const spec = Object.hasOwn(declared, name) ? declared[name] : undefined;
+    const { value, source } = pick(name, entryVars, envVars, spec);
+    if (value === undefined || source === undefined) continue;
+    setOwn(out.vars, name, value);
+    setOwn(out.sources, name, source);
+  }
+  return out;
 }
 
 /**

@@ -10,6 +10,11 @@ const CREDENTIAL_NAME = /TOKEN|SECRET|PASSW(OR)?D|API_?KEY|ACCESS_?KEY|PRIVATE_?
 /** Variables found by name only are masked when their value has at least this many characters. */
 const GUESSED_MIN_LENGTH = 8;
 
+/** A guess by name: only values long enough to be a credential (AUTH_ENABLED=true must not mask every "true"). */
+export function looksLikeCredential(name: string, value: string): boolean {
+  return CREDENTIAL_NAME.test(name) && value.length >= GUESSED_MIN_LENGTH;
+}
+
 /**
  * The environment variables of this process that hold credentials, by name: API token variables (server.tokens[].env),
  * the Slack bot/app tokens and signing secret, the Git push webhook secret, every STN_SECRET_*, and every variable
@@ -26,8 +31,7 @@ export function credentialEnvNames(config: ResolvedConfig, env: NodeJS.ProcessEn
   if (config.git.webhookSecretEnv !== undefined) names.add(config.git.webhookSecretEnv);
   for (const [name, value] of Object.entries(env)) {
     if (name.startsWith('STN_SECRET_')) names.add(name);
-    // A guess by name: only values long enough to be a credential (AUTH_ENABLED=true must not mask every "true").
-    else if (CREDENTIAL_NAME.test(name) && value !== undefined && value.length >= GUESSED_MIN_LENGTH) names.add(name);
+    else if (value !== undefined && looksLikeCredential(name, value)) names.add(name);
   }
   return [...names];
 }

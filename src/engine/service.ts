@@ -1,13 +1,11 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ajv } from '../definitions/json-schema.js';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError, UsageError } from '../errors.js';
 import type { WaitSpec } from '../executors/types.js';
 import type { DefinitionStore } from '../store/definitions.js';
+import { EnvironmentRevisionStore, type VariableScope } from '../store/environment-revisions.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
-import { discoverEnvironment } from '../sync/discover.js';
 import { runEvent, type RunEvent, type RunEventMap, type RunEventType, type RunEvents } from './events.js';
 import { newRunId } from './ids.js';
 import { statusOfActiveSteps } from './interpreter.js';
@@ -47,12 +45,15 @@ export class RunService {
       definitions: DefinitionStore;
       specs: Specs;
       events: RunEvents;
-      repo: string;
       now?: () => number;
       /** Called after anything that gives the local engine work. */
       poke?: () => void;
     },
-  ) {}
+  ) {
+    this.revisions = new EnvironmentRevisionStore(o.definitions.db);
+  }
+
+  private readonly revisions: EnvironmentRevisionStore;
 
   private now(): number {
     return (this.o.now ?? Date.now)();
@@ -99,6 +100,7 @@ export class RunService {
     const nowIso = new Date(nowMs).toISOString();
     const id = newRunId(nowMs);
     const trigger = req.trigger ?? { type: req.parent ? 'workflow' : 'manual' };
+    const vars = this.varsFor(environment, req.workflowId, def.bundle);
     this.o.store.insertRun({
       id,
       workflow_id: req.workflowId,
@@ -107,7 +109,7 @@ export class RunService {
       status: 'PENDING',
       input: JSON.stringify(input),
       trigger: JSON.stringify(trigger),
-      vars: JSON.stringify(this.varsFor(environment, def.bundle)),
+      vars: JSON.stringify(vars.vars),
       idempotency_key: req.idempotencyKey ?? null,
       parent_run_id: req.parent?.runId ?? null,
       parent_step_id: req.parent?.stepId ?? null,
@@ -116,6 +118,7 @@ export class RunService {
       deadline_at: spec.timeoutSeconds ? nowMs + spec.timeoutSeconds * 1000 : null,
       created_at: nowIso,
     });
+    this.revisions.pinRun(id, vars.revision);
     this.o.store.insertFrame({ run_id: id, id: 0, parent_id: null, owner_step_id: null, key: '', path: '', def_path: '', vars: null, status: 'RUNNING' });
     this.o.store.insertPatch(id, 1, 0, '', 'set', JSON.stringify(input !== null && typeof input === 'object' && !Array.isArray(input) ? input : { input }));
     const created: RunEventMap['run:created'] = { workflowId: req.workflowId, environment, version, trigger };
@@ -182,27 +185,30 @@ export class RunService {
     throw new StationError('STN_E_INPUT_INVALID', `input does not match the inputSchema of "${id}": ${lines.join('; ')}`, { errors });
   }
 
-  /** The environment's `vars`, with the installing bundle's `vars` over them for bundle workflows (DESIGN §3.3). */
-  private varsFor(environment: string, bundle: string | null): JsonObject {
-    const envDir = path.join(this.o.repo, 'environments', environment);
-    const files = [path.join(envDir, 'environment.yaml'), path.join(envDir, 'environment.yml')];
-    if (bundle) files.push(path.join(this.o.repo, 'bundles', bundle, 'template.json'));
-    // Run starts are hot (webhooks, cron): the files are parsed again only when one of them changed.
-    const key = `${environment}\0${bundle ?? ''}`;
-    const stamp = files.map(fileStamp).join('|');
-    const cached = this.varsCache.get(key);
-    if (cached?.stamp === stamp) return cached.vars;
-    let vars: JsonObject = {};
-    if (fs.existsSync(envDir)) {
-      const env = discoverEnvironment(this.o.repo, environment);
-      const entry = bundle ? env.bundles.find((b) => b.name === bundle) : undefined;
-      vars = { ...defaultsOf(this.o.repo, bundle), ...env.vars, ...(entry?.vars ?? {}) };
+  /**
+   * The variables a new run starts with: those sync pinned in the environment's current revision (its own workflows'
+   * scope, or the bundle's), never the working tree's files. The revision is recorded on the run; its vars are copied
+   * into the run, so they never change while it runs. Before the environment's first sync with this Station (a
+   * database from an earlier release), the newest run of the same workflow lends its stored vars; with none, `{}`.
+   */
+  private varsFor(environment: string, workflowId: string, bundle: string | null): { vars: JsonObject; revision: number | null } {
+    const revision = this.revisions.latestNumber(environment);
+    if (revision === null) return { vars: (this.revisions.lastRunVars(environment, workflowId) ?? {}) as JsonObject, revision: null };
+    const key = `${environment}\0${revision}`;
+    let scopes = this.scopeCache.get(key);
+    if (!scopes) {
+      scopes = this.revisions.get(environment, revision)?.scopes ?? {};
+      // One entry per environment: a new revision replaces the old one.
+      for (const k of this.scopeCache.keys()) if (k.startsWith(`${environment}\0`)) this.scopeCache.delete(k);
+      this.scopeCache.set(key, scopes);
     }
-    this.varsCache.set(key, { stamp, vars });
-    return vars;
+    // A bundle no longer listed has no scope of its own: its workflows see the environment's vars.
+    const scope = (bundle !== null && Object.hasOwn(scopes, bundle) ? scopes[bundle] : scopes['']) ?? { vars: {} };
+    return { vars: scope.vars as JsonObject, revision };
   }
 
-  private readonly varsCache = new Map<string, { stamp: string; vars: JsonObject }>();
+  /** Parsed revisions by environment (run starts are hot: cron, webhooks). */
+  private readonly scopeCache = new Map<string, Record<string, VariableScope>>();
 
   // ---------------------------------------------------------------- acting on runs
 
@@ -289,29 +295,5 @@ export class RunService {
 
   get(runId: string): RunRow {
     return this.mustGet(runId);
-  }
-}
-
-/** Identifies a file's content cheaply (absent files included). */
-function fileStamp(file: string): string {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st ? `${st.mtimeMs}:${st.size}:${st.ino}` : '-';
-}
-
-/** Default values of a bundle's variables, from its template.json. */
-function defaultsOf(repo: string, bundle: string | null): JsonObject {
-  if (!bundle) return {};
-  try {
-    const manifest = JSON.parse(fs.readFileSync(path.join(repo, 'bundles', bundle, 'template.json'), 'utf8')) as {
-      variables?: Record<string, { default?: JsonValue }>;
-    };
-    const out: JsonObject = {};
-    for (const [k, v] of Object.entries(manifest.variables ?? {})) {
-      // An own property even for a name like __proto__ (a plain assignment would set the prototype instead).
-      if (v.default !== undefined) Object.defineProperty(out, k, { value: v.default, enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  } catch {
-    return {};
   }
 }

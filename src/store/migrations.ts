@@ -368,4 +368,29 @@ CREATE INDEX sync_runs_running ON sync_runs(status) WHERE status = 'running';
 ALTER TABLE engine_workers ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]';
 `,
   },
+  {
+    version: 9,
+    name: 'environment revisions: run variables pinned at sync',
+    sql: `
+-- The variables each environment's workflows run with, as sync resolved them (environment.yaml vars, bundle entry
+-- vars, bundle defaults), with the commit they came from. A new revision only when a value changed. scopes: JSON
+-- {"<scope>": {"vars": {...}, "sources": {...}}}; scope "" is the environment's own workflows, a bundle name its
+-- workflows. Secret values are never here: a secret variable holds a secret's name.
+CREATE TABLE environment_revisions (
+  environment   TEXT NOT NULL,
+  revision      INTEGER NOT NULL,
+  scopes        TEXT NOT NULL,
+  content_hash  TEXT NOT NULL,
+  git_commit    TEXT,
+  git_dirty     INTEGER,
+  sync_run_id   INTEGER,
+  created_at    TEXT NOT NULL,
+  PRIMARY KEY (environment, revision)
+);
+
+-- The revision whose variables a run started with (its vars column holds them): NULL for runs started before this
+-- migration, or before the environment's first sync since.
+ALTER TABLE workflow_runs ADD COLUMN env_revision INTEGER;
+`,
+  },
 ];

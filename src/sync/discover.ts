@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import environmentSchema from '../../schemas/environment.schema.json' with { type: 'json' };
-import { compileSchema } from '../definitions/json-schema.js';
+import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
 import { schemaIssues } from '../definitions/schema-check.js';
 import { parseSource } from '../definitions/source.js';
 import type { Diagnostic, JsonObject } from '../definitions/types.js';
@@ -23,6 +23,8 @@ export interface BundleEntry {
 
 export interface DiscoveredEnvironment {
   name: string;
+  /** environment.yaml (or .yml) as read, when the environment has one. */
+  file?: { abs: string; bytes: Buffer };
   vars: JsonObject;
   bundles: BundleEntry[];
   files: DiscoveredFile[];
@@ -73,7 +75,16 @@ export function discoverEnvironment(repo: string, name: string): DiscoveredEnvir
     return env;
   }
   const envFile = findEnvironmentFile(envDir);
-  if (envFile) readEnvironmentFile(envFile, rel(envFile), env, envErr);
+  if (envFile) {
+    const bytes = fs.readFileSync(envFile);
+    env.file = { abs: envFile, bytes };
+    const read = parseEnvironmentFile(bytes.toString('utf8'));
+    for (const d of read.errors) envErr(rel(envFile), d.code, d.message, d.line, d.col);
+    if (read.value) {
+      env.vars = read.value.vars ?? {};
+      env.bundles = read.value.bundles ?? [];
+    }
+  }
 
   env.files.push(...listDefinitionFiles(path.join(envDir, 'workflows')).map((abs) => ({ path: rel(abs), abs, bundle: undefined })));
   for (const b of env.bundles) {
@@ -92,38 +103,45 @@ export function discoverEnvironment(repo: string, name: string): DiscoveredEnvir
   return env;
 }
 
-function readEnvironmentFile(
-  file: string,
-  display: string,
-  env: DiscoveredEnvironment,
-  envErr: (file: string, code: string, message: string, line?: number, col?: number) => void,
-): void {
-  const parsed = parseSource(fs.readFileSync(file, 'utf8'));
-  if (!parsed.ok) {
-    for (const d of parsed.errors) envErr(display, d.code, d.message, d.line, d.col);
-    return;
-  }
+/** environment.yaml's content, once it passed parseEnvironmentFile. */
+export interface EnvironmentFileValue {
+  description?: string;
+  vars?: JsonObject;
+  bundles?: BundleEntry[];
+}
+
+/**
+ * THE reader of environment.yaml (sync, bundle commands): YAML with the definition files' limits (duplicate keys,
+ * alias bombs, nesting), the environment schema, and no bundle listed twice; every problem with its line and column.
+ */
+export function parseEnvironmentFile(text: string): {
+  /** Set when the file parsed and matches the schema (a bundle listed twice is still an error). */
+  value: EnvironmentFileValue | undefined;
+  errors: Diagnostic[];
+  /** Schema problems in one line (`/bundles: must be array`), for messages that are not per line. */
+  schemaSummary?: string;
+} {
+  const errors: Diagnostic[] = [];
+  const err = (code: string, message: string, pos: { line: number; col: number }) =>
+    errors.push({ severity: 'error', code, message, line: pos.line, col: pos.col });
+  const parsed = parseSource(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  if (!parsed.ok) return { value: undefined, errors: parsed.errors };
   const value = parsed.doc.value ?? {};
   // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
   const validateEnvironmentFile = compileSchema(environmentSchema);
   if (!validateEnvironmentFile(value)) {
     for (const issue of schemaIssues(value, validateEnvironmentFile.errors ?? [], 'environment.yaml')) {
-      const pos = parsed.doc.locate(issue.pointer, issue.at);
-      envErr(display, 'STN_E_ENVIRONMENT_FILE', issue.message, pos.line, pos.col);
+      err('STN_E_ENVIRONMENT_FILE', issue.message, parsed.doc.locate(issue.pointer, issue.at));
     }
-    return;
+    return { value: undefined, errors, schemaSummary: formatAjvErrors(validateEnvironmentFile.errors) };
   }
-  const data = value as { vars?: JsonObject; bundles?: BundleEntry[] };
-  env.vars = data.vars ?? {};
-  env.bundles = data.bundles ?? [];
+  const data = value as EnvironmentFileValue;
   const seen = new Set<string>();
-  env.bundles.forEach((b, i) => {
-    if (seen.has(b.name)) {
-      const pos = parsed.doc.locate(`/bundles/${i}/name`, 'value');
-      envErr(display, 'STN_E_ENVIRONMENT_FILE', `bundle "${b.name}" is listed twice`, pos.line, pos.col);
-    }
+  (data.bundles ?? []).forEach((b, i) => {
+    if (seen.has(b.name)) err('STN_E_ENVIRONMENT_FILE', `bundle "${b.name}" is listed twice`, parsed.doc.locate(`/bundles/${i}/name`, 'value'));
     seen.add(b.name);
   });
+  return { value: data, errors };
 }
 
 /** Every *.workflow.(yaml|yml|json) below a folder, recursively; links are not followed. */

@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../definitions/types.js';
+import type { VariablesReport } from './variables.js';
 
 export type SyncSource = 'cli' | 'start' | 'watch' | 'poll' | 'webhook' | 'api';
 
@@ -43,6 +44,8 @@ export interface EnvironmentReport {
   held?: { ids: string[]; until: string };
   /** Files that changed again while this sync read them: left for the next sync (never an older version). */
   superseded?: string[];
+  /** The variables runs start with (README "Run variables"): their revision, and what this sync changed. */
+  variables?: VariablesReport;
   /** Set when the environment was not synced at all (invalid environment.yaml, refused empty sync). */
   error?: { code: string; message: string; details?: unknown };
 }

@@ -11,6 +11,7 @@ import { resolveDuplicates } from './duplicates.js';
 import { SYNC_OWNER } from './interrupted.js';
 import { fileRow, readFiles, stillOnDisk, validateFiles, versionSource, type FileState, type PendingStates } from './files.js';
 import { gitBlobSha, type GitInfo } from './git.js';
+import { resolveEnvironmentVariables, VariablePinning } from './variables.js';
 import {
   emptyReport,
   sortReport,
@@ -62,8 +63,12 @@ export class Syncer {
   /** Set by the daemon (holdDeletions): deletions of automatic syncs wait for a quiet window. */
   private hold: DeletionHold | undefined;
 
+  /** Records each environment's variables as a revision (what runs start with). */
+  private readonly variables: VariablePinning;
+
   constructor(private readonly deps: SyncDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.variables = new VariablePinning(deps.store.db);
   }
 
   /**
@@ -214,12 +219,16 @@ export class Syncer {
     const { store } = this.deps;
     const name = loaded.env.name;
     const states = await loaded.pending.states();
-    if (options.dryRun) return this.plan(loaded, states, commit, syncRunId, options, new Map()).report;
+    const vars = resolveEnvironmentVariables(this.deps.repo, loaded.env);
+    if (options.dryRun) {
+      const { report } = this.plan(loaded, states, commit, syncRunId, options, new Map());
+      return report.error ? report : { ...report, variables: this.variables.plan(name, vars).report, warnings: [...report.warnings, ...vars.warnings] };
+    }
 
     // Git blob ids are looked up before the write transaction (it must not await); the plan itself is made inside
     // it, against the store as it is then, so a sync running in another process at the same time cannot make this one
     // write a stale version number.
-    const likely = this.plan(loaded, states, commit, syncRunId, options, new Map()).versioned;
+    const likely = [...this.plan(loaded, states, commit, syncRunId, options, new Map()).versioned, ...this.variables.plan(name, vars).files];
     const blobs = likely.length > 0 ? await blobsOfHead(likely) : new Map<string, string>();
     if (blobs === null) this.gitMissing();
     const nowIso = this.now().toISOString();
@@ -237,6 +246,8 @@ export class Syncer {
       for (const st of states) if (st.fresh && !superseded.has(st.file.path)) store.upsertFile(fileRow(name, st, nowIso));
       const present = new Set(states.map((s) => s.file.path));
       for (const p of loaded.previous.keys()) if (!present.has(p)) store.deleteFile(name, p);
+      report.variables = this.variables.record(name, vars, { commit, blobs, gitKnown: this.deps.git.isRepo, syncRunId, nowIso });
+      report.warnings.push(...vars.warnings);
       store.recordAttempt(name, commit, nowIso, report.invalid.length > 0 ? 'invalid' : 'ok', null);
       store.recordSynced(name, commit, nowIso);
       return report;

@@ -185,6 +185,22 @@ const EnvironmentSync = Type.Object({
     description: 'Definitions whose files vanished, held until files stop vanishing (then judged with the whole environment).',
   }),
   superseded: list(str, { description: 'Files that changed again during the sync: left for the next one.' }),
+  variables: orNull(
+    Type.Object({
+      revision: nullable('integer'),
+      changed: bool,
+      changes: list(
+        Type.Object({
+          scope: nullable('string'),
+          name: str,
+          change: oneOf(['added', 'changed', 'removed']),
+          from: Type.Optional(any),
+          to: Type.Optional(any),
+        }),
+      ),
+    }),
+    { description: 'The variables runs start with: their environment revision, and what this sync changed (null: not synced).' },
+  ),
   error: orNull(Type.Object({ code: str, message: str })),
 });
 

@@ -280,6 +280,15 @@ describe('errors, health and documents', () => {
     expect(json(ready)).toMatchObject({ status: 'ready', checks: { database: 'ok', initialSync: 'done', lastSync: { source: 'start', status: 'invalid' } } });
   });
 
+  it('reports the variables a sync pinned (the response schema keeps them)', async () => {
+    t.repo.write('environments/default/environment.yaml', 'vars: {team: api-sre}\n');
+    const r = await t.request('POST', '/api/v1/sync', { body: { environment: 'default' } });
+    expect(r.statusCode, r.body).toBe(200);
+    const report = json<{ environments: Array<{ variables: { revision: number; changed: boolean; changes: unknown[] } | null }> }>(r);
+    expect(report.environments[0]?.variables).toMatchObject({ changed: true });
+    expect(report.environments[0]?.variables?.changes).toContainEqual({ scope: null, name: 'team', change: 'added', to: 'api-sre' });
+  });
+
   it('syncs on request and reports sync status per environment', async () => {
     t.repo.write(workflowPath('default', 'late'), workflowYaml('late'));
     const r = await t.request('POST', '/api/v1/sync', { body: { environment: 'default' } });

@@ -2,6 +2,7 @@ import type { Station } from '../../context.js';
 import { markInterruptedSyncs } from '../../sync/interrupted.js';
 import { syncExitCode, type EnvironmentReport, type SyncReport } from '../../sync/sync.js';
 import { diagnosticJson, diagnosticLine, print, printJson, shortSha } from '../output.js';
+import { variableLines } from '../variables-view.js';
 
 export interface SyncCommandOptions {
   env?: string | undefined;
@@ -88,6 +89,7 @@ export function syncJson(report: SyncReport) {
       versions: e.versions,
       held: e.held ?? null,
       superseded: e.superseded ?? [],
+      variables: e.variables ?? null,
       error: e.error ? { code: e.error.code, message: e.error.message } : null,
     })),
   };
@@ -122,6 +124,7 @@ function printEnvironment(e: EnvironmentReport): void {
   for (const w of e.warnings) for (const d of w.warnings) print(`  ${'warning'.padEnd(11)} ${diagnosticLine(w.path, d)}`);
   if (e.held) print(`  ${'held'.padEnd(11)} ${e.held.ids.join(', ')} (files vanished; judged with the whole environment at ${e.held.until})`);
   for (const p of e.superseded ?? []) print(`  ${'changed'.padEnd(11)} ${p} (changed again during this sync: left for the next one)`);
+  variableLines(e.variables).forEach((line, i) => print(`  ${(i === 0 ? 'variables' : '').padEnd(11)} ${line}`));
   const nothing = e.added.length + e.updated.length + e.reenabled.length + e.disabled.length + e.unchanged.length + e.invalid.length;
   if (nothing === 0) print('  (no definitions)');
 }

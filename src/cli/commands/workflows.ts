@@ -5,7 +5,9 @@ import { NotFoundError, UsageError } from '../../errors.js';
 import type { DefinitionRow } from '../../store/definitions.js';
 import { definitionSummary, firstError } from '../../server/views.js';
 import { unifiedDiff } from '../diff.js';
+import { pinnedVariables } from '../../sync/variables.js';
 import { print, printJson, shortSha, table } from '../output.js';
+import { pinnedVariableLines, pinnedVariablesJson } from '../variables-view.js';
 
 export function listCommand(station: Station, opts: { env?: string; status?: string; json: boolean }): number {
   if (opts.status !== undefined && !['active', 'disabled', 'invalid'].includes(opts.status)) {
@@ -72,6 +74,7 @@ export function showCommand(station: Station, id: string, opts: { env?: string; 
   const v = n === null ? undefined : station.definitions.version(d.environment, id, n);
   if (n !== null && !v) throw new NotFoundError(`workflow "${id}" in "${d.environment}" has no version ${n}`);
   const errors = d.error ? (JSON.parse(d.error) as Diagnostic[]) : [];
+  const pinned = pinnedVariables(station.definitions.db, d.environment, d.bundle);
   if (opts.json) {
     printJson({
       environment: d.environment,
@@ -96,6 +99,7 @@ export function showCommand(station: Station, id: string, opts: { env?: string; 
             spec: JSON.parse(v.spec) as unknown,
           }
         : null,
+      variables: pinnedVariablesJson(pinned),
     });
     return 0;
   }
@@ -105,7 +109,9 @@ export function showCommand(station: Station, id: string, opts: { env?: string; 
   if (v) {
     const git = v.git_untracked ? ' (untracked)' : v.git_dirty ? ' (uncommitted changes)' : '';
     print(`version ${v.version}: label "${v.label}", commit ${shortSha(v.git_commit)}${git}, synced ${v.created_at}`);
-    print(`name: ${v.name}\n`);
+    print(`name: ${v.name}`);
+    for (const line of pinnedVariableLines(pinned)) print(line);
+    print('');
     print(v.raw.trimEnd());
   }
   return 0;
