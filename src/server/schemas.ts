@@ -59,6 +59,7 @@ export const stepSchema = {
     input: any,
     output: any,
     error: any,
+    wait: any,
     startedAt: nullable('string'),
     finishedAt: nullable('string'),
     durationMs: nullable('integer'),
@@ -79,7 +80,10 @@ export const runDetailSchema = {
     trigger: any,
     initiator: nullable('string'),
     parentRunId: nullable('string'),
+    paused: bool,
+    cancelRequested: bool,
     compensated: nullable('boolean'),
+    compensationErrors: nullable('string'),
     createdAt: str,
     startedAt: nullable('string'),
     finishedAt: nullable('string'),
@@ -211,6 +215,13 @@ export const syncReportSchema = {
           error: { anyOf: [{ type: 'object', properties: { code: str, message: str } }, { type: 'null' }] },
         },
       },
+    },
+    git: {
+      description: 'The checkout against its remote-tracking branch as last fetched (null outside a Git checkout).',
+      anyOf: [
+        { type: 'object', properties: { gitMissing: bool, upstream: nullable('string'), ahead: int, behind: int, diverged: bool } },
+        { type: 'null' },
+      ],
     },
   },
 } as const;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { validateDefinitionText } from '../../definitions/validate.js';
 import { NotFoundError, UsageError } from '../../errors.js';
 import type { DefinitionRow } from '../../store/definitions.js';
+import { definitionDetail, definitionSummary, validateResult, versionDetail, versionSummary } from '../../views/definitions.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isStringPair, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
 import {
@@ -12,7 +13,6 @@ import {
   versionDetailSchema,
   versionSummarySchema,
 } from '../schemas.js';
-import { definitionDetail, definitionSummary, validateResult, versionDetail, versionSummary } from '../views.js';
 import { API, responses } from './common.js';
 
 const tags = ['workflows'];

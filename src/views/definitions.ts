@@ -1,9 +1,21 @@
-import { diagnosticJson } from '../cli/output.js';
 import type { Diagnostic } from '../definitions/types.js';
 import type { DefinitionResult } from '../definitions/validate.js';
 import type { DefinitionRow, VersionRow } from '../store/definitions.js';
+import type {
+  DefinitionDetailView,
+  DefinitionSummaryView,
+  DiagnosticView,
+  ValidateResultView,
+  VersionDetailView,
+  VersionSummaryView,
+} from './types.js';
 
-/** API shapes of definitions; they match `stn workflows list|show|versions --json`, so scripts can use either. */
+/** API shapes of definitions; `stn workflows list|show|versions --json` print the same. */
+
+/** Diagnostics as the JSON reports show them. */
+export function diagnosticJson(d: Diagnostic): DiagnosticView {
+  return { line: d.line, col: d.col, code: d.code, message: d.message };
+}
 
 function diagnostics(d: { error: string | null }): Diagnostic[] {
   return d.error ? (JSON.parse(d.error) as Diagnostic[]) : [];
@@ -15,7 +27,7 @@ export function firstError(d: Pick<DefinitionRow, 'error' | 'path'>): string | n
   return e ? `${d.path}:${e.line}:${e.col}: ${e.code}: ${e.message}` : null;
 }
 
-export function definitionSummary(r: DefinitionRow & { label: string | null; git_commit: string | null; name: string | null }) {
+export function definitionSummary(r: DefinitionRow & { label: string | null; git_commit: string | null; name: string | null }): DefinitionSummaryView {
   return {
     environment: r.environment,
     id: r.workflow_id,
@@ -32,7 +44,7 @@ export function definitionSummary(r: DefinitionRow & { label: string | null; git
 
 const flag = (v: number | null) => (v === null ? null : v === 1);
 
-export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null) {
+export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null): VersionSummaryView {
   return {
     version: v.version,
     label: v.label,
@@ -46,7 +58,7 @@ export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersio
   };
 }
 
-export function versionDetail(v: VersionRow) {
+export function versionDetail(v: VersionRow): VersionDetailView {
   return {
     version: v.version,
     label: v.label,
@@ -62,7 +74,7 @@ export function versionDetail(v: VersionRow) {
   };
 }
 
-export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined) {
+export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined): DefinitionDetailView {
   return {
     environment: d.environment,
     id: d.workflow_id,
@@ -76,7 +88,7 @@ export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined) {
   };
 }
 
-export function validateResult(r: DefinitionResult) {
+export function validateResult(r: DefinitionResult): ValidateResultView {
   return {
     path: r.path,
     id: r.id ?? null,
