@@ -38,9 +38,6 @@ const MARKERS: Record<string, string> = {
   'step:waiting': 'wait',
 };
 
-/** The event types `stn run` prints a progress line for. */
-export const PROGRESS_EVENTS: ReadonlySet<string> = new Set(Object.keys(MARKERS));
-
 function waitText(wait: unknown): string {
   const w = (wait ?? {}) as { type?: string; until?: number; name?: string; runId?: string };
   switch (w.type) {

@@ -97,6 +97,8 @@ export async function executeTree(station: Station, runId: string, o: WatchOptio
   const tree = new TreeFollower(station, runId, o.onProgress);
   const engine = station.engine({ onlyRunTree: runId });
   engine.start();
+  // Neither the tails' timer nor an idle engine holds the process open while the run waits (a timer, a signal).
+  const keepAlive = setInterval(() => undefined, 60_000);
   let onAbort = () => undefined as void;
   const outcome = await Promise.race([
     tree.ended.then(() => 'ended' as const),
@@ -107,6 +109,7 @@ export async function executeTree(station: Station, runId: string, o: WatchOptio
     }),
   ]);
   o.signal.removeEventListener('abort', onAbort);
+  clearInterval(keepAlive);
   tree.close();
   if (outcome === 'interrupted') {
     o.onStopping?.(INTERRUPT_GRACE_MS);

@@ -120,10 +120,16 @@ export class LocalClient implements StationClient {
       }
       return;
     }
-    await new Promise<void>((resolve) => {
-      // Another process (`stn worker`, the daemon) may execute the run: the tail reads what it commits.
-      new RunTail(this.station, id, { afterSeq: 0, onEvents: (rows) => rows.forEach((r) => onEvent(eventJson(r))), onEnd: () => resolve() });
-    });
+    // The tail's timer does not hold the process open (a daemon's streams must not): this wait does.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      await new Promise<void>((resolve) => {
+        // Another process (`stn worker`, the daemon) may execute the run: the tail reads what it commits.
+        new RunTail(this.station, id, { afterSeq: 0, onEvents: (rows) => rows.forEach((r) => onEvent(eventJson(r))), onEnd: () => resolve() });
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   cancel(id: string, compensate: boolean) {
