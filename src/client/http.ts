@@ -78,8 +78,21 @@ export class HttpClient implements StationClient {
     return { run: body, created: status === 201 };
   }
 
-  /** Follows the run's event stream; the steps come from the run itself (read again when a step is new or changed). */
   async watchRun(runId: string, o: WatchOptions): Promise<'ended' | 'interrupted'> {
+    try {
+      await this.follow(runId, '', o);
+    } catch (err) {
+      if (!o.signal.aborted) throw err;
+    }
+    return o.signal.aborted ? 'interrupted' : 'ended';
+  }
+
+  /**
+   * Hands the step events of a run to `o.onProgress` until it ends, with their steps (read again when a step is new or
+   * changed). A child run the run waits for is followed in its place, so its steps come between the parent's.
+   */
+  private async follow(runId: string, prefix: string, o: WatchOptions): Promise<void> {
+    const path = `/api/v1/workflow-runs/${enc(runId)}`;
     let steps = new Map<string, StepView>();
     const stepOf = async (e: EventView): Promise<StepView | undefined> => {
       if (e.stepId === null) return undefined;
@@ -97,18 +110,21 @@ export class HttpClient implements StationClient {
       const report = o.onProgress;
       if (!report || !e.type.startsWith('step:')) return;
       // In order, one step read at a time, however fast the events come.
-      queue = queue.then(async () => report({ event: e, step: await stepOf(e), prefix: '' }));
+      queue = queue.then(async () => {
+        report({ event: e, step: await stepOf(e), prefix });
+        const child = childRunOf(e);
+        if (child !== undefined) await this.follow(child, `${(await this.showRun(child)).workflowId}: `, o);
+      });
+      queue.catch(() => undefined); // awaited below; this only keeps a failure from being reported as unhandled first
     };
-    try {
-      // A stream that ends before the run (a daemon restarting) is resumed after the last event received.
-      do {
-        await this.api.stream(`/api/v1/workflow-runs/${enc(runId)}/stream`, { 'last-event-id': String(last) }, onData, o.signal);
-      } while ((await this.showRun(runId)).finishedAt === null);
-      await queue;
-    } catch (err) {
-      if (!o.signal.aborted) throw err;
+    for (;;) {
+      // A stream that ends before the run (a daemon restarting) is resumed after the last event received; one that
+      // has nothing to send (204: the run had ended) leaves the rest to read from the log.
+      const streamed = await this.api.stream(`${path}/stream`, { 'last-event-id': String(last) }, onData, o.signal);
+      if (!streamed) for (const e of await this.all<EventView>(`${path}/events`, {}, last > 0 ? encodeCursor(last) : undefined)) onData(e);
+      if (!streamed || (await this.showRun(runId)).finishedAt !== null) break;
     }
-    return o.signal.aborted ? 'interrupted' : 'ended';
+    await queue;
   }
 
   async listRuns(q: RunListQuery) {
@@ -169,4 +185,11 @@ export class HttpClient implements StationClient {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** The child run a `step:waiting` event waits for, if it does. */
+function childRunOf(e: EventView): string | undefined {
+  if (e.type !== 'step:waiting') return undefined;
+  const wait = (e.data as { wait?: { type?: unknown; runId?: unknown } } | null)?.wait;
+  return wait?.type === 'child' && typeof wait.runId === 'string' ? wait.runId : undefined;
 }
