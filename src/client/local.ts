@@ -1,7 +1,7 @@
 import { approvalJson } from '../approvals/types.js';
 import type { Station } from '../context.js';
 import type { JsonValue } from '../definitions/types.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { ApprovalFilter, ApprovalStatus } from '../store/approvals.js';
 import type { DefinitionRow } from '../store/definitions.js';
 import type { RunRow } from '../store/runs.js';
@@ -12,6 +12,7 @@ import { checkoutState, syncJson } from '../views/sync.js';
 import type { DecisionView, EventView } from '../views/types.js';
 import { executeTree } from './local-watch.js';
 import { localActor, localUser } from './local-user.js';
+import { findDefinition, mustGetRun } from './lookup.js';
 import { RunTail } from './run-tail.js';
 import type { RunListQuery, StartRunOptions, StationClient, WatchOptions } from './types.js';
 
@@ -28,22 +29,11 @@ export class LocalClient implements StationClient {
   constructor(readonly station: Station) {}
 
   private findDefinition(id: string, env: string | undefined): DefinitionRow {
-    const defs = this.station.definitions;
-    if (env !== undefined) {
-      const d = defs.definition(env, id);
-      if (!d) throw new NotFoundError(`no workflow "${id}" in environment "${env}"`);
-      return d;
-    }
-    const all = defs.definitionsById(id);
-    if (all.length === 0) throw new NotFoundError(`no workflow "${id}" in any environment`);
-    if (all.length > 1) throw new UsageError(`workflow "${id}" exists in ${all.map((d) => d.environment).join(', ')}: pass --env`);
-    return all[0] as DefinitionRow;
+    return findDefinition(this.station.definitions, id, env, '--env');
   }
 
   private mustGetRun(id: string): RunRow {
-    const run = this.station.runStore.run(id);
-    if (!run) throw new NotFoundError(`no run "${id}"`);
-    return run;
+    return mustGetRun(this.station.runStore, id);
   }
 
   private detail(id: string) {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { mustGetRun } from '../../client/lookup.js';
 import { waitForRunEnd } from '../../client/run-tail.js';
 import type { JsonValue } from '../../definitions/types.js';
-import { NotFoundError } from '../../errors.js';
-import { RUN_STATUSES, type RunRow } from '../../store/runs.js';
+import { RUN_STATUSES } from '../../store/runs.js';
 import { eventJson, runDetailJson, runSummaryJson } from '../../views/runs.js';
 import { actorOf, allows } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
@@ -27,12 +27,7 @@ interface StartBody {
 /** Runs: start (optionally waiting for the end), list, show, events, SSE stream, pause/resume/cancel, signals. */
 export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;
-  const mustGetRun = (id: string): RunRow => {
-    const run = station.runStore.run(id);
-    if (!run) throw new NotFoundError(`no run "${id}"`);
-    return run;
-  };
-  const detail = (id: string) => runDetailJson(mustGetRun(id), station.runStore.steps(id));
+  const detail = (id: string) => runDetailJson(mustGetRun(station.runStore, id), station.runStore.steps(id));
 
   app.post<{ Body: StartBody; Querystring: { wait?: number } }>(
     `${API}/workflow-runs`,
@@ -157,7 +152,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
       },
     },
     (req) => {
-      mustGetRun(req.params.id);
+      mustGetRun(station.runStore, req.params.id);
       const after = decodeCursor(req.query.cursor, isNonNegativeInt) ?? 0;
       const rows = station.runStore.events(req.params.id, after, req.query.limit + 1);
       return toPage(rows, req.query.limit, (e) => e.seq, eventJson);

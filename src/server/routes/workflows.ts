@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { validateDefinitionText } from '../../definitions/validate.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { findDefinition } from '../../client/lookup.js';
+import { NotFoundError } from '../../errors.js';
 import type { DefinitionRow } from '../../store/definitions.js';
 import { definitionDetail, definitionSummary, validateResult, versionDetail, versionSummary } from '../../views/definitions.js';
 import type { ServerDeps } from '../deps.js';
@@ -23,17 +24,7 @@ const idParams = { type: 'object', properties: { id: { type: 'string', minLength
 export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;
 
-  const find = (id: string, env: string | undefined): DefinitionRow => {
-    if (env !== undefined) {
-      const d = station.definitions.definition(env, id);
-      if (!d) throw new NotFoundError(`no workflow "${id}" in environment "${env}"`);
-      return d;
-    }
-    const all = station.definitions.definitionsById(id);
-    if (all.length === 0) throw new NotFoundError(`no workflow "${id}" in any environment`);
-    if (all.length > 1) throw new UsageError(`workflow "${id}" exists in ${all.map((d) => d.environment).join(', ')}: pass ?env=`);
-    return all[0] as DefinitionRow;
-  };
+  const find = (id: string, env: string | undefined): DefinitionRow => findDefinition(station.definitions, id, env, '?env=');
 
   app.get<{ Querystring: PageQuery & { env?: string; status?: string } }>(
     `${API}/workflows`,
