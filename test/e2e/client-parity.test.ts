@@ -53,6 +53,14 @@ states:
   - {name: after, type: operation, action: noop, end: true}
 `;
 
+const ORPHANED = `id: orphaned
+version: "1"
+name: Orphaned
+states:
+  - {name: a, type: operation, action: noop, end: true}
+  - {name: never, type: operation, action: noop, end: true}
+`;
+
 const TOKEN = 'parity-operator-token';
 
 let repo: GitRepo;
@@ -142,11 +150,16 @@ describe('local and --server output are the same', () => {
   }, SLOW);
 
   it('sync: the report, its warnings and invalid files, and its exit code', () => {
+    // A new file with a warning: a dry run reports it both ways (and writes nothing), then one real sync takes it.
+    repo.write(workflowPath('default', 'orphaned'), ORPHANED);
+    repo.commit('a workflow with an unreachable state');
+    expect(same(['sync', '--dry-run']).stdout).toMatch(/warning +environments\/default\/.*STN_W_UNREACHABLE_STATE/);
+    same(['--json', 'sync', '--dry-run']);
+    expect(local(['sync']).stdout).toMatch(/added +orphaned/);
     const text = same(['sync']);
     expect(text.status).toBe(1);
     expect(text.stdout).toMatch(/invalid +environments\/default\/.*broken/);
     same(['--json', 'sync']);
-    same(['sync', '--dry-run']);
   }, SLOW);
 
   it('runs list and show: paused, waiting, compensated and trigger lines included', () => {
