@@ -1,3 +1,4 @@
+import type { ApprovalShape } from '../views/shapes.js';
 import type { JsonValue } from '../definitions/types.js';
 import type { ApprovalRow, ApprovalStatus, VoteRow } from '../store/approvals.js';
 
@@ -55,7 +56,7 @@ export function approversOf(a: ApprovalRow): string[] {
 }
 
 /** One approval as the API, the CLI (`--json`) and tests show it. */
-export function approvalJson(a: ApprovalRow, votes: VoteRow[]) {
+export function approvalJson(a: ApprovalRow, votes: VoteRow[]): ApprovalShape {
   return {
     id: a.id,
     runId: a.run_id,
@@ -81,4 +82,4 @@ export function approvalJson(a: ApprovalRow, votes: VoteRow[]) {
   };
 }
 
-export type ApprovalJson = ReturnType<typeof approvalJson>;
+export type ApprovalJson = ApprovalShape;

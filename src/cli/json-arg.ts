@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { JsonValue } from '../definitions/types.js';
+import { MAX_LIST_LIMIT } from '../client/types.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -32,5 +33,15 @@ export function parsePositiveInt(flag: string, value: string | undefined, allowV
   if (value === undefined) return undefined;
   const n = Number(allowV ? value.replace(/^v/, '') : value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/**
+ * `--limit`: 1 to 500 (default 50), in process and with --server alike (500 is the API's largest page); the next page
+ * of runs comes with `--before <last id>`.
+ */
+export function parseLimit(value: string | undefined): number {
+  const n = parsePositiveInt('--limit', value) ?? 50;
+  if (n > MAX_LIST_LIMIT) throw new UsageError(`--limit must be at most ${MAX_LIST_LIMIT}, got ${n} (page with --before)`);
   return n;
 }

@@ -2,6 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { HttpClient } from '../client/http.js';
+import { LocalClient } from '../client/local.js';
+import { remoteTarget } from '../client/transport.js';
+import type { StationClient } from '../client/types.js';
 import { resolveConfig } from '../config/config.js';
 import { openStation, type OpenOptions } from '../context.js';
 import { NotFoundError, toStationError } from '../errors.js';
@@ -23,8 +27,6 @@ import { validateCommand } from './commands/validate.js';
 import { workerCommand } from './commands/worker.js';
 import { diffCommand, listCommand, showCommand, versionsCommand } from './commands/workflows.js';
 import { exitQuietlyOnClosedStdout, printJson } from './output.js';
-import { RemoteClient, remoteTarget } from './remote.js';
-import * as remoteCmd from './remote-commands.js';
 
 interface GlobalOptions {
   repo?: string;
@@ -50,16 +52,12 @@ const program = new Command('stn')
   .option('--config <file>', 'station.yaml to use (default: <repo>/station.yaml, or STN_CONFIG)')
   .option('--json', 'machine-readable output')
   .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .option('--server <url>', 'talk to a running daemon instead of the database (or STN_SERVER; token from STN_TOKEN): run, runs, workflows list|show, sync, approvals list, approve, reject')
+  .option('--server <url>', 'talk to a running daemon instead of the database (or STN_SERVER; token from STN_TOKEN): every command but validate, bundle, serve and worker')
   .showHelpAfterError()
   .exitOverride();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-/** The daemon to send the command to (--server / STN_SERVER), or undefined to work on the database directly. */
-const remote = (): RemoteClient | undefined => {
-  const target = remoteTarget(globals().server);
-  return target ? new RemoteClient(target) : undefined;
-};
+const json = () => globals().json ?? false;
 const openOpts = (extra: Partial<OpenOptions> = {}): OpenOptions => {
   const g = globals();
   // CLI commands keep stderr quiet unless asked: their stdout report is the interface.
@@ -75,6 +73,21 @@ async function withStation<T extends number>(extra: Partial<OpenOptions>, body: 
     exitCode = await body(station);
   } finally {
     await station.close();
+  }
+}
+
+/**
+ * Runs a command body with its client, always closed: the daemon of --server / STN_SERVER, else this process on the
+ * database (opened with `extra`). The body is the same either way, so is the output.
+ */
+async function withClient(extra: Partial<OpenOptions>, body: (client: StationClient) => Promise<number>, local?: () => void) {
+  const target = remoteTarget(globals().server);
+  if (!target) local?.();
+  const client: StationClient = target ? new HttpClient(target) : new LocalClient(openStation(openOpts(extra)));
+  try {
+    exitCode = await body(client);
+  } finally {
+    await client.close();
   }
 }
 
@@ -100,16 +113,13 @@ program
   .option('--dry-run', 'plan only: show what would change, write nothing')
   .option('--allow-empty', 'allow disabling every definition of an environment')
   .action(async (opts: { env?: string; dryRun?: boolean; allowEmpty?: boolean }) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteSync(r, { ...opts, json: globals().json ?? false }));
-    // Without a database, an unknown --env must not leave a fresh database behind.
-    const config = resolveConfig(openOpts());
-    if (opts.env !== undefined && !fs.existsSync(config.database) && !fs.existsSync(path.join(config.repo, 'environments', opts.env))) {
-      throw new NotFoundError(`environment "${opts.env}" is not in environments/ (and there is no database yet)`);
-    }
-    await withStation({ ephemeralIfMissing: opts.dryRun ?? false }, (s) =>
-      syncCommand(s, { ...opts, json: globals().json ?? false }),
-    );
+    await withClient({ ephemeralIfMissing: opts.dryRun ?? false }, (c) => syncCommand(c, { ...opts, json: json() }), () => {
+      // Without a database, an unknown --env must not leave a fresh database behind.
+      const config = resolveConfig(openOpts());
+      if (opts.env !== undefined && !fs.existsSync(config.database) && !fs.existsSync(path.join(config.repo, 'environments', opts.env))) {
+        throw new NotFoundError(`environment "${opts.env}" is not in environments/ (and there is no database yet)`);
+      }
+    });
   });
 
 const workflows = program.command('workflows').description('inspect synced workflow definitions');
@@ -119,9 +129,7 @@ workflows
   .option('--env <name>', 'only this environment')
   .option('--status <status>', 'active, disabled or invalid')
   .action(async (opts: { env?: string; status?: string }) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteListWorkflows(r, { ...opts, json: globals().json ?? false }));
-    await withStation({ mustExist: true }, (s) => listCommand(s, { ...opts, json: globals().json ?? false }));
+    await withClient({ mustExist: true }, (c) => listCommand(c, { ...opts, json: json() }));
   });
 workflows
   .command('show')
@@ -130,9 +138,7 @@ workflows
   .option('--env <name>', 'environment (needed when the id exists in several)')
   .option('--version <n>', 'a specific version')
   .action(async (id: string, opts: { env?: string; version?: string }) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteShowWorkflow(r, id, { ...opts, json: globals().json ?? false }));
-    await withStation({ mustExist: true }, (s) => showCommand(s, id, { ...opts, json: globals().json ?? false }));
+    await withClient({ mustExist: true }, (c) => showCommand(c, id, { ...opts, json: json() }));
   });
 workflows
   .command('versions')
@@ -140,7 +146,7 @@ workflows
   .argument('<id>')
   .option('--env <name>', 'environment')
   .action(async (id: string, opts: { env?: string }) => {
-    await withStation({ mustExist: true }, (s) => versionsCommand(s, id, { ...opts, json: globals().json ?? false }));
+    await withClient({ mustExist: true }, (c) => versionsCommand(c, id, { ...opts, json: json() }));
   });
 workflows
   .command('diff')
@@ -150,10 +156,8 @@ workflows
   .argument('<b>', 'version, e.g. 2')
   .option('--env <name>', 'environment')
   .action(async (id: string, a: string, b: string, opts: { env?: string }) => {
-    await withStation({ mustExist: true }, (s) => diffCommand(s, id, a, b, { ...opts, json: globals().json ?? false }));
+    await withClient({ mustExist: true }, (c) => diffCommand(c, id, a, b, { ...opts, json: json() }));
   });
-
-const json = () => globals().json ?? false;
 
 program
   .command('run')
@@ -167,9 +171,7 @@ program
   .action(async (workflow: string, opts: { env?: string; input?: string; idempotencyKey?: string; detach?: boolean; version?: string }) => {
     // The progress lines already report each step: the engine's warn lines (step:failed, run:failed) would repeat them.
     const logLevel = globals().logLevel ?? commandLogLevel('error');
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteRun(r, workflow, { ...opts, json: json() }));
-    await withStation({ mustExist: true, logLevel }, (s) => runCommand(s, workflow, { ...opts, json: json() }));
+    await withClient({ mustExist: true, logLevel }, (c) => runCommand(c, workflow, { ...opts, json: json() }));
   });
 
 program
@@ -205,18 +207,14 @@ runs
   .option('--limit <n>', 'at most this many (default 50)')
   .option('--before <runId>', 'runs created before this one (the next page)')
   .action(async (opts: { workflow?: string; status?: string; env?: string; limit?: string; before?: string }) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteListRuns(r, { ...opts, json: json() }));
-    await withStation({ mustExist: true }, (s) => listRunsCommand(s, { ...opts, json: json() }));
+    await withClient({ mustExist: true }, (c) => listRunsCommand(c, { ...opts, json: json() }));
   });
 runs
   .command('show')
   .description("a run's timeline: header, then every step with its input, output or error")
   .argument('<id>')
   .action(async (id: string) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteShowRun(r, id, { json: json() }));
-    await withStation({ mustExist: true }, (s) => showRunCommand(s, id, { json: json() }));
+    await withClient({ mustExist: true }, (c) => showRunCommand(c, id, { json: json() }));
   });
 runs
   .command('events')
@@ -224,9 +222,7 @@ runs
   .argument('<id>')
   .option('--follow', 'keep printing new events until the run ends')
   .action(async (id: string, opts: { follow?: boolean }) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteEvents(r, id, { ...opts, json: json() }));
-    await withStation({ mustExist: true }, (s) => eventsCommand(s, id, { ...opts, json: json() }));
+    await withClient({ mustExist: true }, (c) => eventsCommand(c, id, { ...opts, json: json() }));
   });
 runs
   .command('cancel')
@@ -234,27 +230,21 @@ runs
   .argument('<id>')
   .option('--compensate', 'run the compensations of the succeeded steps first')
   .action(async (id: string, opts: { compensate?: boolean }) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteControl(r, 'cancel', id, { ...opts, json: json() }));
-    await withStation({ mustExist: true }, (s) => cancelCommand(s, id, { ...opts, json: json() }));
+    await withClient({ mustExist: true }, (c) => cancelCommand(c, id, { ...opts, json: json() }));
   });
 runs
   .command('pause')
   .description('pause a run: no new steps start; a running step finishes')
   .argument('<id>')
   .action(async (id: string) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteControl(r, 'pause', id, { json: json() }));
-    await withStation({ mustExist: true }, (s) => pauseCommand(s, id, { json: json() }));
+    await withClient({ mustExist: true }, (c) => pauseCommand(c, id, { json: json() }));
   });
 runs
   .command('resume')
   .description('resume a paused run')
   .argument('<id>')
   .action(async (id: string) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteControl(r, 'resume', id, { json: json() }));
-    await withStation({ mustExist: true }, (s) => resumeCommand(s, id, { json: json() }));
+    await withClient({ mustExist: true }, (c) => resumeCommand(c, id, { json: json() }));
   });
 runs
   .command('signal')
@@ -263,9 +253,7 @@ runs
   .argument('<name>', 'signal name')
   .option('--payload <json>', 'payload: JSON text, or @file.json')
   .action(async (id: string, name: string, opts: { payload?: string }) => {
-    const r = remote();
-    if (r) return void (exitCode = await remoteCmd.remoteSignal(r, id, name, { ...opts, json: json() }));
-    await withStation({ mustExist: true }, (s) => signalCommand(s, id, name, { ...opts, json: json() }));
+    await withClient({ mustExist: true }, (c) => signalCommand(c, id, name, { ...opts, json: json() }));
   });
 
 registerBundleCommands(program, {
@@ -277,11 +265,7 @@ registerBundleCommands(program, {
 });
 
 registerApprovalCommands(program, {
-  withStation: (body) => withStation({ mustExist: true }, body),
-  remote,
-  setExitCode: (code) => {
-    exitCode = code;
-  },
+  withClient: (body) => withClient({ mustExist: true }, body),
   json,
 });
 

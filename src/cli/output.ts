@@ -1,4 +1,4 @@
-import type { Diagnostic } from '../definitions/types.js';
+import type { DiagnosticView } from '../views/types.js';
 
 /**
  * A reader that closes early (`stn runs events --follow | head`) is not an error: stop quietly instead of dying on
@@ -32,13 +32,8 @@ export function table(headers: string[], rows: string[][]): string {
 }
 
 /** `file:line:col: severity CODE message`, the format editors and CI annotators understand. */
-export function diagnosticLine(file: string, d: Diagnostic): string {
-  return `${file}:${d.line}:${d.col}: ${d.severity} ${d.code}: ${d.message}`;
-}
-
-/** Diagnostics as the JSON reports show them. */
-export function diagnosticJson(d: Diagnostic): { line: number; col: number; code: string; message: string } {
-  return { line: d.line, col: d.col, code: d.code, message: d.message };
+export function diagnosticLine(file: string, d: DiagnosticView, severity: string): string {
+  return `${file}:${d.line}:${d.col}: ${severity} ${d.code}: ${d.message}`;
 }
 
 export function shortSha(sha: string | null | undefined): string {

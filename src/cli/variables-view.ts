@@ -1,18 +1,17 @@
 /** How run variables read in `stn sync` and `stn workflows show`. */
-import type { JsonValue } from '../definitions/types.js';
-import type { PinnedVariables, VariablesReport } from '../sync/variables.js';
+import type { DefinitionDetailView, SyncEnvironmentView } from '../views/types.js';
 import { shortSha } from './output.js';
 
 const MAX_VALUE = 80;
 
 /** A value as one short line of JSON. */
-export function variableValue(v: JsonValue | undefined): string {
+export function variableValue(v: unknown): string {
   const text = JSON.stringify(v) ?? 'undefined';
   return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 3)}...` : text;
 }
 
 /** The lines of a sync's variables report: the new revision, then one line per changed variable. */
-export function variableLines(v: VariablesReport | undefined): string[] {
+export function variableLines(v: SyncEnvironmentView['variables']): string[] {
   if (!v?.changed || v.changes.length === 0) return [];
   const lines = [`revision ${v.revision ?? '-'}: ${v.changes.length} change(s)`];
   for (const c of v.changes) {
@@ -25,17 +24,11 @@ export function variableLines(v: VariablesReport | undefined): string[] {
 }
 
 /** `stn workflows show`: the variables the active version's runs start with now. */
-export function pinnedVariableLines(p: PinnedVariables | undefined): string[] {
+export function pinnedVariableLines(p: DefinitionDetailView['variables']): string[] {
   if (!p) return ['variables: none pinned yet (run "stn sync"); new runs reuse the vars of this workflow\'s newest run'];
-  const dirty = p.gitDirty ? ' (uncommitted changes)' : '';
+  const dirty = p.dirty ? ' (uncommitted changes)' : '';
   const names = Object.keys(p.vars).sort();
-  const lines = [`variables: environment revision ${p.revision}, commit ${shortSha(p.gitCommit)}${dirty}, synced ${p.createdAt}${names.length === 0 ? ': none' : ''}`];
+  const lines = [`variables: environment revision ${p.revision}, commit ${shortSha(p.commit)}${dirty}, synced ${p.syncedAt}${names.length === 0 ? ': none' : ''}`];
   for (const n of names) lines.push(`  ${n} = ${variableValue(p.vars[n])}  (${p.sources[n] ?? '?'})`);
   return lines;
-}
-
-/** The same for `--json`. */
-export function pinnedVariablesJson(p: PinnedVariables | undefined) {
-  if (!p) return null;
-  return { revision: p.revision, commit: p.gitCommit, dirty: p.gitDirty, syncedAt: p.createdAt, vars: p.vars, sources: p.sources };
 }

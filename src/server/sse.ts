@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RunTail } from '../client/run-tail.js';
 import type { Station } from '../context.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { NotFoundError, StationError, UsageError } from '../errors.js';
-import { eventJson } from '../cli/run-view.js';
 import { TERMINAL_RUN } from '../store/runs.js';
+import { eventJson } from '../views/runs.js';
 import { clientKey } from './rate-limit.js';
-import { RunTail } from './run-tail.js';
 
 /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;

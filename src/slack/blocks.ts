@@ -1,6 +1,7 @@
 import { approversOf, decisionOf } from '../approvals/types.js';
 import type { ApprovalRow, VoteRow } from '../store/approvals.js';
 import type { RunRow } from '../store/runs.js';
+import { runSummaryJson, triggerText } from '../views/runs.js';
 
 /** Block Kit JSON (kept as plain objects: what goes to Slack is exactly what these functions return). */
 export type Block = Record<string, unknown>;
@@ -63,19 +64,6 @@ const STATUS_TEXT: Record<string, string> = {
   TIMED_OUT: ':alarm_clock: timed out',
 };
 
-function triggerText(run: RunRow): string {
-  let t: Record<string, unknown> = {};
-  try {
-    t = JSON.parse(run.trigger) as Record<string, unknown>;
-  } catch {
-    // shown as unknown
-  }
-  const type = typeof t.type === 'string' ? t.type : 'unknown';
-  const detail = typeof t.name === 'string' ? ` ${t.name}` : typeof t.via === 'string' ? ` via ${t.via}` : '';
-  const by = run.initiator ? ` by ${run.initiator}` : '';
-  return `${type}${detail}${by}`;
-}
-
 /** The root message of a run's thread: workflow, trigger, status, link; updated when the status changes. */
 export function rootMessage(run: RunRow, publicUrl: string | undefined): SlackMessage {
   const status = STATUS_TEXT[run.status] ?? run.status;
@@ -83,7 +71,7 @@ export function rootMessage(run: RunRow, publicUrl: string | undefined): SlackMe
   const title = `*${escapeText(run.workflow_id)}* v${run.version} in \`${escapeText(run.environment)}\``;
   const blocks: Block[] = [
     section(`${title}\n${status}`),
-    context(`Run \`${run.id}\``, `Trigger: ${escapeText(triggerText(run))}`, ...(link ? [`<${link}|Open the run>`] : [])),
+    context(`Run \`${run.id}\``, `Trigger: ${escapeText(triggerText(runSummaryJson(run)))}`, ...(link ? [`<${link}|Open the run>`] : [])),
   ];
   return { text: fallback(`${run.workflow_id} (${run.environment}): ${run.status.toLowerCase().replace(/_/g, ' ')}`), blocks };
 }

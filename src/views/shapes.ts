@@ -71,6 +71,7 @@ export const Step = Type.Object({
   input: any,
   output: any,
   error: any,
+  wait: Type.Unknown({ description: 'What a waiting step waits for (null when it does not wait).' }),
   startedAt: nullable('string'),
   finishedAt: nullable('string'),
   durationMs: nullable('integer'),
@@ -90,7 +91,10 @@ export const RunDetail = Type.Object({
   trigger: any,
   initiator: nullable('string'),
   parentRunId: nullable('string'),
+  paused: bool,
+  cancelRequested: bool,
   compensated: nullable('boolean'),
+  compensationErrors: nullable('string', { description: 'What went wrong in the compensations, as stored (null when they all succeeded or none ran).' }),
   createdAt: str,
   startedAt: nullable('string'),
   finishedAt: nullable('string'),
@@ -103,7 +107,7 @@ export type RunDetail = Static<typeof RunDetail>;
 export const RunEventShape = Type.Object({ runId: str, seq: int, type: str, stepId: nullable('string'), data: any, at: str });
 export type RunEventShape = Static<typeof RunEventShape>;
 
-const DiagnosticShape = Type.Object({ line: int, col: int, code: str, message: str });
+export const DiagnosticShape = Type.Object({ line: int, col: int, code: str, message: str });
 export type DiagnosticShape = Static<typeof DiagnosticShape>;
 
 export const DefinitionSummary = Type.Object({
@@ -158,6 +162,17 @@ export const DefinitionDetail = Type.Object({
   bundle: nullable('string'),
   errors: list(DiagnosticShape),
   version: orNull(VersionDetail),
+  variables: orNull(
+    Type.Object({
+      revision: int,
+      commit: nullable('string'),
+      dirty: nullable('boolean'),
+      syncedAt: str,
+      vars: Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true }),
+      sources: Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' } }),
+    }),
+    { description: 'The variables a run of this workflow starts with now: the environment revision sync pinned (null before the first sync).' },
+  ),
 });
 export type DefinitionDetail = Static<typeof DefinitionDetail>;
 
@@ -171,7 +186,7 @@ export const ValidateResult = Type.Object({
 });
 export type ValidateResult = Static<typeof ValidateResult>;
 
-const EnvironmentSync = Type.Object({
+export const EnvironmentSync = Type.Object({
   name: str,
   added: list(str),
   updated: list(str),
@@ -203,9 +218,26 @@ const EnvironmentSync = Type.Object({
   ),
   error: orNull(Type.Object({ code: str, message: str })),
 });
+export type EnvironmentSync = Static<typeof EnvironmentSync>;
+
+/** How the checkout compares with its remote-tracking branch as last fetched, and whether git could be run. */
+export const CheckoutState = Type.Object({
+  gitMissing: bool,
+  upstream: nullable('string'),
+  ahead: int,
+  behind: int,
+  diverged: Type.Boolean({ description: 'HEAD has commits the remote lacks: a rewritten remote history (force push) or local commits.' }),
+});
+export type CheckoutState = Static<typeof CheckoutState>;
 
 export const SyncReportShape = Type.Object(
-  { commit: nullable('string'), dryRun: bool, syncRunId: nullable('integer'), environments: list(EnvironmentSync) },
+  {
+    commit: nullable('string'),
+    dryRun: bool,
+    syncRunId: nullable('integer'),
+    environments: list(EnvironmentSync),
+    git: orNull(CheckoutState, { description: 'The checkout against its remote-tracking branch as last fetched (null outside a Git checkout).' }),
+  },
   { description: 'The shape of `stn sync --json`.' },
 );
 export type SyncReportShape = Static<typeof SyncReportShape>;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForRunEnd } from '../../src/server/run-tail.js';
+import { waitForRunEnd } from '../../src/client/run-tail.js';
 import { GATED_WORKFLOW, startTestDaemon, THREE_STEPS, TYPED_WORKFLOW, type TestDaemon } from '../helpers/server-harness.js';
 import { workflowPath, workflowYaml } from '../helpers/workflow.js';
 

@@ -1,7 +1,7 @@
-import type { Station } from '../../context.js';
-import { markInterruptedSyncs } from '../../sync/interrupted.js';
-import { syncExitCode, type EnvironmentReport, type SyncReport } from '../../sync/sync.js';
-import { diagnosticJson, diagnosticLine, print, printJson, shortSha } from '../output.js';
+import type { StationClient } from '../../client/types.js';
+import { syncViewExitCode } from '../../views/sync.js';
+import type { CheckoutStateView, SyncEnvironmentView, SyncReportView } from '../../views/types.js';
+import { diagnosticLine, print, printJson, shortSha } from '../output.js';
 import { variableLines } from '../variables-view.js';
 
 export interface SyncCommandOptions {
@@ -12,47 +12,17 @@ export interface SyncCommandOptions {
 }
 
 /** `stn sync`: one-shot sync with a readable report; exit 0 all valid, 1 some invalid, 2 refused or fatal. */
-export async function syncCommand(station: Station, options: SyncCommandOptions): Promise<number> {
-  if (!options.dryRun) markInterruptedSyncs(station.definitions, station.logger);
-  const report = await station.syncer.sync({
-    environment: options.env,
-    dryRun: options.dryRun,
-    allowEmpty: options.allowEmpty,
-    source: 'cli',
-  });
-  const git = await checkoutState(station);
-  if (options.json) printJson({ ...syncJson(report), git });
+export async function syncCommand(client: StationClient, options: SyncCommandOptions): Promise<number> {
+  const report = await client.sync({ env: options.env, dryRun: options.dryRun, allowEmpty: options.allowEmpty });
+  if (options.json) printJson(report);
   else {
     printSyncReport(report);
-    printGit(git);
+    printGit(report.git);
   }
-  return syncExitCode(report);
+  return syncViewExitCode(report);
 }
 
-/** How the checkout compares with its remote-tracking branch as last fetched, and whether git could be run. */
-export interface CheckoutState {
-  gitMissing: boolean;
-  upstream: string | null;
-  ahead: number;
-  behind: number;
-  /** HEAD has commits the remote lacks: a rewritten remote history (force push) or local commits. */
-  diverged: boolean;
-}
-
-async function checkoutState(station: Station): Promise<CheckoutState | null> {
-  if (!station.git.isRepo) return null;
-  const { remote, branch } = station.config.git;
-  const vs = await station.git.comparedWithRemote(remote, branch);
-  return {
-    gitMissing: station.git.missing,
-    upstream: vs?.upstream ?? null,
-    ahead: vs?.ahead ?? 0,
-    behind: vs?.behind ?? 0,
-    diverged: (vs?.ahead ?? 0) > 0,
-  };
-}
-
-function printGit(git: CheckoutState | null): void {
+function printGit(git: CheckoutStateView | null): void {
   if (!git) return;
   if (git.gitMissing) {
     print('\ngit: not on PATH (STN_E_GIT_MISSING): versions were recorded without dirty/untracked flags; install git or fix PATH');
@@ -66,42 +36,13 @@ function printGit(git: CheckoutState | null): void {
   }
 }
 
-/** The stable machine-readable shape of a sync (README, "stn sync --json"). */
-export function syncJson(report: SyncReport) {
-  return {
-    commit: report.commit,
-    dryRun: report.dryRun,
-    syncRunId: report.syncRunId,
-    environments: report.environments.map((e) => ({
-      name: e.name,
-      added: e.added,
-      updated: e.updated,
-      disabled: e.disabled,
-      reenabled: e.reenabled,
-      unchanged: e.unchanged,
-      invalid: e.invalid.map((i) => ({
-        path: i.path,
-        id: i.id,
-        activeVersion: i.activeVersion,
-        errors: i.errors.map(diagnosticJson),
-      })),
-      warnings: e.warnings.map((w) => ({ path: w.path, id: w.id, warnings: w.warnings.map(diagnosticJson) })),
-      versions: e.versions,
-      held: e.held ?? null,
-      superseded: e.superseded ?? [],
-      variables: e.variables ?? null,
-      error: e.error ? { code: e.error.code, message: e.error.message } : null,
-    })),
-  };
-}
-
-function printSyncReport(report: SyncReport): void {
+function printSyncReport(report: SyncReportView): void {
   const head = report.dryRun ? 'Dry run (nothing written) at commit' : 'Synced commit';
   print(`${head} ${shortSha(report.commit)}: ${report.environments.length} environment(s)`);
   for (const e of report.environments) printEnvironment(e);
 }
 
-function printEnvironment(e: EnvironmentReport): void {
+function printEnvironment(e: SyncEnvironmentView): void {
   print(`\nenvironment ${e.name}`);
   if (e.error) {
     print(`  NOT SYNCED  ${e.error.code}: ${e.error.message.split('\n').join('\n              ')}`);
@@ -119,11 +60,11 @@ function printEnvironment(e: EnvironmentReport): void {
   for (const i of e.invalid) {
     const kept = i.activeVersion ? ` (v${i.activeVersion} stays active)` : '';
     print(`  ${'invalid'.padEnd(11)} ${i.path}${i.id ? ` [${i.id}]` : ''}${kept}`);
-    for (const d of i.errors) print(`      ${diagnosticLine(i.path, d)}`);
+    for (const d of i.errors) print(`      ${diagnosticLine(i.path, d, 'error')}`);
   }
-  for (const w of e.warnings) for (const d of w.warnings) print(`  ${'warning'.padEnd(11)} ${diagnosticLine(w.path, d)}`);
+  for (const w of e.warnings) for (const d of w.warnings) print(`  ${'warning'.padEnd(11)} ${diagnosticLine(w.path, d, 'warning')}`);
   if (e.held) print(`  ${'held'.padEnd(11)} ${e.held.ids.join(', ')} (files vanished; judged with the whole environment at ${e.held.until})`);
-  for (const p of e.superseded ?? []) print(`  ${'changed'.padEnd(11)} ${p} (changed again during this sync: left for the next one)`);
+  for (const p of e.superseded) print(`  ${'changed'.padEnd(11)} ${p} (changed again during this sync: left for the next one)`);
   variableLines(e.variables).forEach((line, i) => print(`  ${(i === 0 ? 'variables' : '').padEnd(11)} ${line}`));
   const nothing = e.added.length + e.updated.length + e.reenabled.length + e.disabled.length + e.unchanged.length + e.invalid.length;
   if (nothing === 0) print('  (no definitions)');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { validateDefinitionFile, type DefinitionResult } from '../../definitions/validate.js';
 import { UsageError } from '../../errors.js';
 import { listDefinitionFiles } from '../../sync/discover.js';
-import { validateResult } from '../../server/views.js';
+import { validateResult } from '../../views/definitions.js';
 import { diagnosticLine, print, printJson } from '../output.js';
 
 export interface ValidateOptions {
@@ -38,7 +38,7 @@ export function validateCommand(paths: string[], options: ValidateOptions): numb
   } else {
     for (const r of results) {
       print(`${r.valid ? 'ok     ' : 'INVALID'} ${r.path}${r.id ? `  (${r.id})` : ''}`);
-      for (const d of [...r.errors, ...r.warnings, ...r.notes]) print(`  ${diagnosticLine(r.path, d)}`);
+      for (const d of [...r.errors, ...r.warnings, ...r.notes]) print(`  ${diagnosticLine(r.path, d, d.severity)}`);
     }
     if (files.length === 0) print('no workflow files found (*.workflow.yaml, *.workflow.yml, *.workflow.json)');
     else print(`\n${files.length} file${files.length === 1 ? '' : 's'}: ${files.length - invalid} valid, ${invalid} invalid`);

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { eventJson, mustGetRun, runDetailJson, runSummaryJson } from '../../cli/run-view.js';
+import { mustGetRun } from '../../client/lookup.js';
+import { waitForRunEnd } from '../../client/run-tail.js';
 import type { JsonValue } from '../../definitions/types.js';
 import { RUN_STATUSES } from '../../store/runs.js';
+import { eventJson, runDetailJson, runSummaryJson } from '../../views/runs.js';
 import { actorOf, allows } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
-import { waitForRunEnd } from '../run-tail.js';
 import { eventSchema, pageOf, runDetailSchema, runSummarySchema } from '../schemas.js';
 import { resumeSeq, streamRun } from '../sse.js';
 import { API, idParam, responses } from './common.js';
@@ -26,7 +27,7 @@ interface StartBody {
 /** Runs: start (optionally waiting for the end), list, show, events, SSE stream, pause/resume/cancel, signals. */
 export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;
-  const detail = (id: string) => runDetailJson(mustGetRun(station, id), station.runStore.steps(id));
+  const detail = (id: string) => runDetailJson(mustGetRun(station.runStore, id), station.runStore.steps(id));
 
   app.post<{ Body: StartBody; Querystring: { wait?: number } }>(
     `${API}/workflow-runs`,
@@ -151,7 +152,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
       },
     },
     (req) => {
-      mustGetRun(station, req.params.id);
+      mustGetRun(station.runStore, req.params.id);
       const after = decodeCursor(req.query.cursor, isNonNegativeInt) ?? 0;
       const rows = station.runStore.events(req.params.id, after, req.query.limit + 1);
       return toPage(rows, req.query.limit, (e) => e.seq, eventJson);

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { syncJson } from '../../cli/commands/sync.js';
 import { NotFoundError } from '../../errors.js';
+import { checkoutState, syncJson } from '../../views/sync.js';
 import { Auth } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { syncReportSchema } from '../schemas.js';
@@ -40,7 +40,8 @@ export function syncRoutes(app: FastifyInstance, deps: ServerDeps): void {
         throw new NotFoundError(`environment "${b.environment}" is not in environments/`);
       }
       const report = await deps.sync({ environment: b.environment, dryRun: b.dryRun, allowEmpty: b.allowEmpty, source: 'api' });
-      return syncJson(report);
+      const { remote, branch } = station.config.git;
+      return syncJson(report, await checkoutState(station.git, remote, branch));
     },
   );
 

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { validateDefinitionText } from '../../definitions/validate.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { definitionDetailOf, findDefinition } from '../../client/lookup.js';
+import { NotFoundError } from '../../errors.js';
 import type { DefinitionRow } from '../../store/definitions.js';
+import { definitionDetail, definitionSummary, validateResult, versionDetail, versionSummary } from '../../views/definitions.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isStringPair, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
 import {
@@ -12,7 +14,6 @@ import {
   versionDetailSchema,
   versionSummarySchema,
 } from '../schemas.js';
-import { definitionDetail, definitionSummary, validateResult, versionDetail, versionSummary } from '../views.js';
 import { API, responses } from './common.js';
 
 const tags = ['workflows'];
@@ -23,17 +24,7 @@ const idParams = { type: 'object', properties: { id: { type: 'string', minLength
 export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;
 
-  const find = (id: string, env: string | undefined): DefinitionRow => {
-    if (env !== undefined) {
-      const d = station.definitions.definition(env, id);
-      if (!d) throw new NotFoundError(`no workflow "${id}" in environment "${env}"`);
-      return d;
-    }
-    const all = station.definitions.definitionsById(id);
-    if (all.length === 0) throw new NotFoundError(`no workflow "${id}" in any environment`);
-    if (all.length > 1) throw new UsageError(`workflow "${id}" exists in ${all.map((d) => d.environment).join(', ')}: pass ?env=`);
-    return all[0] as DefinitionRow;
-  };
+  const find = (id: string, env: string | undefined): DefinitionRow => findDefinition(station.definitions, id, env, '?env=');
 
   app.get<{ Querystring: PageQuery & { env?: string; status?: string } }>(
     `${API}/workflows`,
@@ -71,13 +62,7 @@ export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
         response: responses({ 200: definitionDetailSchema }),
       },
     },
-    (req) => {
-      const d = find(req.params.id, req.query.env);
-      const n = req.query.version ?? d.active_version;
-      const v = n === null ? undefined : station.definitions.version(d.environment, d.workflow_id, n);
-      if (n !== null && !v) throw new NotFoundError(`workflow "${d.workflow_id}" in "${d.environment}" has no version ${n}`);
-      return definitionDetail(d, v);
-    },
+    (req) => definitionDetailOf(station.definitions, find(req.params.id, req.query.env), req.query.version),
   );
 
   app.get<{ Params: { id: string }; Querystring: PageQuery & { env?: string } }>(

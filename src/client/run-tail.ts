@@ -1,7 +1,7 @@
-import { TERMINAL_EVENTS } from '../cli/run-view.js';
 import type { Station } from '../context.js';
 import { ChangeStore } from '../store/changes.js';
 import type { EventRow } from '../store/runs.js';
+import { TERMINAL_EVENTS } from '../views/runs.js';
 
 /** How often the shared poller asks SQLite whether another process committed (runs executed by `stn worker`). */
 export const TAIL_POLL_MS = 150;
@@ -20,7 +20,8 @@ export interface RunTailOptions {
 }
 
 /**
- * Follows a run's event log. The database is the source of truth (so order and completeness never depend on
+ * Follows a run's event log: the one follower behind the API's event stream (SSE), `stn runs events --follow` and the
+ * progress lines of `stn run`. The database is the source of truth (so order and completeness never depend on
  * timing); in-process events (this daemon's engine) only say "read now", which delivers them without delay. Runs
  * executed by another process on the same database (`stn worker`) emit nothing here: for them one poller shared by
  * every tail of the Station (RunFeed) asks SQLite every TAIL_POLL_MS whether another connection committed, and only
@@ -40,13 +41,19 @@ export class RunTail {
     this.last = o.afterSeq;
     this.feed = RunFeed.of(station);
     // Whatever is already committed goes out first.
-    for (;;) {
-      const rows = this.feed.read(runId, this.last);
-      if (!rows) break;
-      this.deliver(rows);
-      if (this.ended || rows.length < PAGE) break;
-    }
+    this.catchUp();
     if (!this.ended) this.feed.add(this);
+  }
+
+  /** Delivers, now, every event committed so far (a reader that must not wait for the next wake-up). */
+  catchUp(): void {
+    for (;;) {
+      if (this.ended) return;
+      const rows = this.feed.read(this.runId, this.last);
+      if (!rows) return;
+      this.deliver(rows);
+      if (rows.length < PAGE) return;
+    }
   }
 
   /** Hands over the rows after the last one delivered; ends the tail at the terminal event. */

@@ -1,10 +1,22 @@
-import { diagnosticJson } from '../cli/output.js';
 import type { Diagnostic } from '../definitions/types.js';
 import type { DefinitionResult } from '../definitions/validate.js';
 import type { DefinitionRow, VersionRow } from '../store/definitions.js';
-import type { DefinitionDetail, DefinitionSummary, ValidateResult, VersionDetail, VersionSummary } from '../views/shapes.js';
+import type { PinnedVariables } from '../sync/variables.js';
+import type {
+  DefinitionDetailView,
+  DefinitionSummaryView,
+  DiagnosticView,
+  ValidateResultView,
+  VersionDetailView,
+  VersionSummaryView,
+} from './types.js';
 
-/** API shapes of definitions; they match `stn workflows list|show|versions --json`, so scripts can use either. */
+/** API shapes of definitions; `stn workflows list|show|versions --json` print the same. */
+
+/** Diagnostics as the JSON reports show them. */
+export function diagnosticJson(d: Diagnostic): DiagnosticView {
+  return { line: d.line, col: d.col, code: d.code, message: d.message };
+}
 
 function diagnostics(d: { error: string | null }): Diagnostic[] {
   return d.error ? (JSON.parse(d.error) as Diagnostic[]) : [];
@@ -16,7 +28,7 @@ export function firstError(d: Pick<DefinitionRow, 'error' | 'path'>): string | n
   return e ? `${d.path}:${e.line}:${e.col}: ${e.code}: ${e.message}` : null;
 }
 
-export function definitionSummary(r: DefinitionRow & { label: string | null; git_commit: string | null; name: string | null }): DefinitionSummary {
+export function definitionSummary(r: DefinitionRow & { label: string | null; git_commit: string | null; name: string | null }): DefinitionSummaryView {
   return {
     environment: r.environment,
     id: r.workflow_id,
@@ -33,7 +45,7 @@ export function definitionSummary(r: DefinitionRow & { label: string | null; git
 
 const flag = (v: number | null) => (v === null ? null : v === 1);
 
-export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null): VersionSummary {
+export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null): VersionSummaryView {
   return {
     version: v.version,
     label: v.label,
@@ -47,7 +59,7 @@ export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersio
   };
 }
 
-export function versionDetail(v: VersionRow): VersionDetail {
+export function versionDetail(v: VersionRow): VersionDetailView {
   return {
     version: v.version,
     label: v.label,
@@ -63,7 +75,8 @@ export function versionDetail(v: VersionRow): VersionDetail {
   };
 }
 
-export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined): DefinitionDetail {
+/** `variables`: what a run of this definition starts with now (undefined before the environment's first sync). */
+export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined, variables: PinnedVariables | undefined): DefinitionDetailView {
   return {
     environment: d.environment,
     id: d.workflow_id,
@@ -74,10 +87,13 @@ export function definitionDetail(d: DefinitionRow, v: VersionRow | undefined): D
     bundle: d.bundle,
     errors: diagnostics(d).map(diagnosticJson),
     version: v ? versionDetail(v) : null,
+    variables: variables
+      ? { revision: variables.revision, commit: variables.gitCommit, dirty: variables.gitDirty, syncedAt: variables.createdAt, vars: variables.vars, sources: variables.sources }
+      : null,
   };
 }
 
-export function validateResult(r: DefinitionResult): ValidateResult {
+export function validateResult(r: DefinitionResult): ValidateResultView {
   return {
     path: r.path,
     id: r.id ?? null,

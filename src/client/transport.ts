@@ -25,6 +25,17 @@ export function remoteTarget(server: string | undefined, env: NodeJS.ProcessEnv 
   return { url: base, token: env.STN_TOKEN || undefined };
 }
 
+/** A page of an API list: `nextCursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** The API's cursor for "after this item" (base64url of its JSON key), for lists a client starts mid-way. */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
 /** How long a request may take before the CLI gives up (a `?wait=` adds its own time). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
