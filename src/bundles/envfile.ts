@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import environmentSchema from '../../schemas/environment.schema.json' with { type: 'json' };
-import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
+import { compileSchema, formatSchemaErrors } from '../json-schema.js';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError } from '../errors.js';
 import { findEnvironmentFile, isValidEnvironmentName, listEnvironmentNames } from '../sync/discover.js';
@@ -65,7 +65,7 @@ export function loadEnvFile(repo: string, env: string): EnvFile {
   // Compiled on first use (and cached by compileSchema): importing this module, as every CLI start does, costs nothing.
   const validateEnvironment = compileSchema(environmentSchema);
   if (!validateEnvironment(value)) {
-    throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display} is invalid: ${formatAjvErrors(validateEnvironment.errors)}; fix it first`, {
+    throw new StationError('STN_E_ENVIRONMENT_INVALID', `${display} is invalid: ${formatSchemaErrors(validateEnvironment.errors)}; fix it first`, {
       file: display,
     });
   }
@@ -167,7 +167,7 @@ export function envFileText(f: EnvFile): string {
   const value = parseDocument(text).toJS() as unknown;
   const validateEnvironment = compileSchema(environmentSchema);
   if (!validateEnvironment(value)) {
-    throw new StationError('STN_E_INTERNAL', `edited ${f.file} would be invalid: ${formatAjvErrors(validateEnvironment.errors)}`);
+    throw new StationError('STN_E_INTERNAL', `edited ${f.file} would be invalid: ${formatSchemaErrors(validateEnvironment.errors)}`);
   }
   return text;
 }

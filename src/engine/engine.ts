@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { compileSchema } from '../definitions/json-schema.js';
+import { compileSchema } from '../json-schema.js';
 import { schemaIssues } from '../definitions/schema-check.js';
 import type { JsonValue } from '../definitions/types.js';
 import { ExpressionError } from '../expressions/index.js';

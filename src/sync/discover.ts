@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import environmentSchema from '../../schemas/environment.schema.json' with { type: 'json' };
-import { compileSchema } from '../definitions/json-schema.js';
+import { compileSchema } from '../json-schema.js';
 import { schemaIssues } from '../definitions/schema-check.js';
 import { parseSource } from '../definitions/source.js';
 import type { Diagnostic, JsonObject } from '../definitions/types.js';
