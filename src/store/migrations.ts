@@ -368,4 +368,21 @@ CREATE INDEX sync_runs_running ON sync_runs(status) WHERE status = 'running';
 ALTER TABLE engine_workers ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]';
 `,
   },
+  {
+    version: 10,
+    name: 'approval outbox',
+    sql: `
+-- New approvals to announce outside Station (Slack today), written in the transaction that creates the approval. A
+-- notifier takes each row, routes the approval (its channel, the run's thread) and deletes the row in one transaction,
+-- so an approval created by a process without a notifier, or just before a crash, is announced once the daemon runs.
+-- channel: the channel the step asked for (NULL: the notifier's own choice). Approvals created before this migration
+-- were routed when they were created.
+CREATE TABLE approval_outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  approval_id  TEXT NOT NULL,
+  channel      TEXT,
+  created_at   TEXT NOT NULL
+);
+`,
+  },
 ];
