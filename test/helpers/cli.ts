@@ -21,7 +21,7 @@ export interface StnResult {
 }
 
 /** The test process's environment without Station's own STN_* settings, so they cannot leak into the CLI under test. */
-function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('STN_')) env[k] = v;
   return { ...env, ...extra };
