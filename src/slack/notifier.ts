@@ -9,7 +9,7 @@ import { SLACK_LEASE_MS, slackBackoffMs, SlackThreadFailedError, type SlackThrea
 
 export interface SlackNotifierOptions {
   /** Which channel an approval goes to (`channelFor`). */
-  config: ResolvedSlackConfig | undefined;
+  config: ResolvedSlackConfig;
   store: ApprovalStore;
   threads: SlackThreads;
   client: WebClient;
