@@ -113,7 +113,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     store: new ApprovalStore(db),
     runs: runStore,
     events,
-    slack: config.slack,
+    notify: config.slack !== undefined,
     now: () => (clock ?? Date).now(),
     poke: () => engine?.poke(),
   });

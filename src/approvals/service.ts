@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { channelFor, type ResolvedSlackConfig } from '../config/slack.js';
 import type { JsonValue } from '../definitions/types.js';
 import { runEvent, type RunEvent, type RunEventMap, type RunEventType, type RunEvents } from '../engine/events.js';
 import { NotFoundError, StationError } from '../errors.js';
@@ -12,8 +11,11 @@ export interface ApprovalServiceOptions {
   store: ApprovalStore;
   runs: RunStore;
   events: RunEvents;
-  /** Slack settings (channel resolution); undefined: approvals get no Slack message. */
-  slack: ResolvedSlackConfig | undefined;
+  /**
+   * Whether a notifier announces new approvals (Slack is configured): each new approval is then queued in the outbox
+   * (src/approvals/notifier.ts). false: nothing is queued, nobody would take it.
+   */
+  notify: boolean;
   now?: () => number;
   /** Wakes this process's engine (a decision enqueued a task). */
   poke?: () => void;
@@ -86,12 +88,11 @@ export class ApprovalService {
 
   // ---------------------------------------------------------------- engine side (inside the engine's transaction)
 
-  /** Records a new PENDING approval for a step attempt, and opens the run's Slack thread when a channel applies. */
+  /** Records a new PENDING approval for a step attempt and, in the same transaction, queues it for the notifier. */
   createInTx(run: RunRow, step: StepRow, req: ApprovalRequest, summary: JsonValue | undefined, nowMs: number): ApprovalRow {
     const existing = this.o.store.byStep(step.id, step.attempt);
     if (existing) return existing;
     const at = new Date(nowMs).toISOString();
-    const channel = channelFor(this.o.slack, run.environment, run.workflow_id, req.channel) ?? null;
     const id = newApprovalId(nowMs);
     this.o.store.insert({
       id,
@@ -109,10 +110,9 @@ export class ApprovalService {
       initiator: run.initiator,
       on_timeout: req.onTimeout,
       timeout_at: req.timeoutAt ?? null,
-      channel,
       created_at: at,
     });
-    if (channel !== null) this.o.store.openThread(run.id, channel, 0, at);
+    if (this.o.notify) this.o.store.enqueueNotice(id, req.channel ?? null, at);
     return this.o.store.get(id) as ApprovalRow;
   }
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import semver from 'semver';
 import pkg from '../../package.json' with { type: 'json' };
 import templateSchema from '../../schemas/template.schema.json' with { type: 'json' };
-import { compileSchema } from '../definitions/json-schema.js';
+import { compileSchema } from '../json-schema.js';
 import { schemaIssues } from '../definitions/schema-check.js';
 import type { JsonValue } from '../definitions/types.js';
 import { StationError } from '../errors.js';

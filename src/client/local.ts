@@ -6,7 +6,7 @@ import type { ApprovalFilter, ApprovalStatus } from '../store/approvals.js';
 import type { DefinitionRow } from '../store/definitions.js';
 import type { RunRow } from '../store/runs.js';
 import { markInterruptedSyncs } from '../sync/interrupted.js';
-import { definitionDetail, definitionSummary, versionDetail, versionSummary } from '../views/definitions.js';
+import { definitionSummary, versionDetail, versionSummary } from '../views/definitions.js';
 import { eventJson, runDetailJson, runSummaryJson } from '../views/runs.js';
 import { checkoutState, syncJson } from '../views/sync.js';
 import type { DecisionView, EventView } from '../views/types.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
+import { compileSchema, formatSchemaErrors } from '../json-schema.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 import { resolveSlackConfig, type ResolvedSlackConfig, type SlackFile } from './slack.js';
 import stationSchema from '../../schemas/station.schema.json' with { type: 'json' };
@@ -185,7 +185,7 @@ function readStationFile(file: string): StationFile {
   // Compiled on first use (and cached by compileSchema): commands that never validate don't pay for it.
   const validateStationFile = compileSchema(stationSchema);
   if (!validateStationFile(value)) {
-    throw new ConfigError(`${file}: ${formatAjvErrors(validateStationFile.errors)}`);
+    throw new ConfigError(`${file}: ${formatSchemaErrors(validateStationFile.errors)}`);
   }
   return value as StationFile;
 }

@@ -2,7 +2,7 @@ import type { ErrorObject } from 'ajv/dist/2020.js';
 import workflowSchema from '../../schemas/workflow.schema.json' with { type: 'json' };
 import { ACTION_NAMES } from '../executors/catalog.js';
 import type { DiagnosticCode } from '../errors.js';
-import { compileSchema } from './json-schema.js';
+import { compileSchema } from '../json-schema.js';
 import { describePointer, didYouMean } from './where.js';
 
 export interface SchemaIssue {

@@ -3,7 +3,7 @@ import { checkExpressionCost, checkExpressionSyntax, collectTemplateExpressions 
 import { ACTION_CATALOG, type ActionName } from '../executors/catalog.js';
 import type { DiagnosticCode } from '../errors.js';
 import { reservedContextPaths } from './context-paths.js';
-import { ajv, compileSchema } from './json-schema.js';
+import { ajv, compileSchema, formatSchemaErrors } from '../json-schema.js';
 import { schemaIssues } from './schema-check.js';
 import type { JsonValue, State, WorkflowSpec } from './types.js';
 import { didYouMean } from './where.js';
@@ -33,7 +33,7 @@ export function checkSemantics(spec: WorkflowSpec): SemanticIssue[] {
     );
   }
   if (spec.inputSchema !== undefined && !ajv.validateSchema(spec.inputSchema)) {
-    err('STN_E_INPUT_SCHEMA', `inputSchema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`, '/inputSchema');
+    err('STN_E_INPUT_SCHEMA', `inputSchema is not a valid JSON Schema: ${formatSchemaErrors(ajv.errors)}`, '/inputSchema');
   }
   return out;
 }

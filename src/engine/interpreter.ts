@@ -928,7 +928,8 @@ export class RunTx {
       approvers: wait.approvers,
       requiredApprovals: wait.requiredApprovals,
       timeoutAt: wait.timeoutAt !== undefined ? new Date(wait.timeoutAt).toISOString() : null,
-      channel: approval.channel,
+      // The channel the step asked for; which channel Slack uses is the notifier's choice, made after this commit.
+      channel: request.channel ?? null,
     });
     if (wait.timeoutAt !== undefined) {
       this.schedule('wake', step.id, { reason: 'approval-timeout', approvalId: approval.id }, wait.timeoutAt);

@@ -1,5 +1,5 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { ajv } from '../definitions/json-schema.js';
+import { ajv, formatSchemaErrors, schemaViolations } from '../json-schema.js';
 import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError, UsageError } from '../errors.js';
 import type { WaitSpec } from '../executors/types.js';
@@ -175,14 +175,8 @@ export class RunService {
       this.validators.set(key, validate);
     }
     if (validate(input)) return;
-    const errors = (validate.errors ?? []).map((e) => ({
-      path: e.instancePath || '/',
-      message: e.message ?? 'invalid',
-      ...(e.keyword === 'required' ? { missing: (e.params as { missingProperty: string }).missingProperty } : {}),
-      ...(e.keyword === 'additionalProperties' ? { field: (e.params as { additionalProperty: string }).additionalProperty } : {}),
-    }));
-    const lines = errors.map((e) => `${e.path}: ${e.message}${'missing' in e ? ` (${String(e.missing)})` : ''}${'field' in e ? ` (${String(e.field)})` : ''}`);
-    throw new StationError('STN_E_INPUT_INVALID', `input does not match the inputSchema of "${id}": ${lines.join('; ')}`, { errors });
+    const errors = schemaViolations(validate.errors);
+    throw new StationError('STN_E_INPUT_INVALID', `input does not match the inputSchema of "${id}": ${formatSchemaErrors(validate.errors)}`, { errors });
   }
 
   /**

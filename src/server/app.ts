@@ -1,8 +1,8 @@
 import swagger from '@fastify/swagger';
-import { Ajv, type Options as AjvOptions } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pkg from '../../package.json' with { type: 'json' };
+import { requestValidator } from '../json-schema.js';
 import type { ServerDeps } from './deps.js';
 import { installErrorHandlers } from './errors.js';
 import { RequestGuards } from './guards.js';
@@ -19,22 +19,14 @@ import { slackRoutes } from './routes/slack.js';
 import { syncRoutes } from './routes/sync.js';
 import { workflowRoutes } from './routes/workflows.js';
 
-// ajv-formats is CommonJS: under NodeNext its default import is the module object.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-
 /**
  * Request validation: query strings and path parameters arrive as text, so they are coerced to the schema's types
  * (`?limit=5`); JSON bodies are not, so `{"workflowId": 5}` or `{"dryRun": "true"}` is refused naming the field
  * instead of being silently turned into another value.
  */
-function validatorCompiler(): (route: { schema: object; httpPart?: string }) => ReturnType<Ajv['compile']> {
-  const make = (coerceTypes: AjvOptions['coerceTypes']) => {
-    const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: true, addUsedSchema: false });
-    addFormats(ajv);
-    return ajv;
-  };
-  const body = make(false);
-  const text = make('array');
+function validatorCompiler(): (route: { schema: object; httpPart?: string }) => ValidateFunction {
+  const body = requestValidator('body');
+  const text = requestValidator('text');
   return ({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema);
 }
 

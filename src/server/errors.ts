@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StationError, type ErrorCode } from '../errors.js';
+import { schemaViolations } from '../json-schema.js';
 import { storageProblemOf } from '../store/health.js';
 
 /** The one error shape of the API (DESIGN §8): `{error: {code, message, details}}`, never a stack trace. */
@@ -24,12 +25,7 @@ function fromFastify(err: FastifyError): { status: number; body: ErrorBody } | u
       status: 400,
       body: errorBody('STN_E_USAGE', err.message || `${where} is invalid`, {
         in: where,
-        errors: err.validation.map((v) => ({
-          path: v.instancePath || '/',
-          message: v.message ?? 'invalid',
-          ...(v.keyword === 'additionalProperties' ? { field: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
-          ...(v.keyword === 'required' ? { missing: (v.params as { missingProperty?: string }).missingProperty } : {}),
-        })),
+        errors: schemaViolations(err.validation),
       }),
     };
   }

@@ -1,4 +1,5 @@
 import type { Notifier } from '../approvals/notifier.js';
+import { channelFor, type ResolvedSlackConfig } from '../config/slack.js';
 import type { RunEvents } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import type { ApprovalRow, ApprovalStore } from '../store/approvals.js';
@@ -7,6 +8,8 @@ import { isPermanentSlackError, slackErrorText, slackRetryAfterMs, type WebClien
 import { SLACK_LEASE_MS, slackBackoffMs, SlackThreadFailedError, type SlackThreads } from './threads.js';
 
 export interface SlackNotifierOptions {
+  /** Which channel an approval goes to (`channelFor`). */
+  config: ResolvedSlackConfig;
   store: ApprovalStore;
   threads: SlackThreads;
   client: WebClient;
@@ -22,7 +25,8 @@ export interface SlackNotifierOptions {
 const INTERESTING = /^(approval:|run:)/;
 
 /**
- * Delivers approval messages and run threads to Slack from the state in SQLite (src/store/approvals.ts): posts the
+ * Delivers approval messages and run threads to Slack from the state in SQLite (src/store/approvals.ts): routes each
+ * new approval of the outbox to its channel and its run's thread (src/approvals/notifier.ts), posts the
  * request when an approval appears, replaces it (chat.update) when a vote, a decision or a timeout changes it, and keeps
  * each run's root message in line with the run's status. Every delivery is claimed in the database first (one process
  * delivers it) and retried with bounded backoff while Slack is unavailable, so nothing is lost and nothing waits on Slack.
@@ -66,6 +70,7 @@ export class SlackNotifier implements Notifier {
 
   /** One pass over everything due now (exposed for tests that drive the notifier by hand). */
   async deliverDue(): Promise<void> {
+    this.routeNotices();
     await this.deliverThreads();
     await this.deliverApprovals();
   }
@@ -102,6 +107,19 @@ export class SlackNotifier implements Notifier {
         resolve();
       };
     });
+  }
+
+  /**
+   * New approvals: the channel the step named, else the configured one for its workflow or environment; the run's
+   * thread is opened there. An approval no channel applies to gets no Slack message.
+   */
+  private routeNotices(): void {
+    const at = new Date(this.now()).toISOString();
+    for (const n of this.o.store.notices(50)) {
+      const a = this.o.store.get(n.approval_id);
+      const channel = a && channelFor(this.o.config, a.environment, a.workflow_id, n.channel ?? undefined);
+      this.o.store.takeNotice(n.id, a && channel ? { approvalId: a.id, runId: a.run_id, channel } : undefined, at);
+    }
   }
 
   private async deliverThreads(): Promise<void> {

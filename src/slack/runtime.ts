@@ -91,6 +91,7 @@ export class SlackRuntime {
     const publicUrl = station.config.server.publicUrl;
     const threads = new SlackThreads({ store, runs: station.runStore, client: this.client, logger, publicUrl, ...(o.now ? { now: o.now } : {}) });
     this.notifier = new SlackNotifier({
+      config,
       store,
       threads,
       client: this.client,

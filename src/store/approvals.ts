@@ -39,7 +39,16 @@ export interface ApprovalRow {
 
 export type NewApproval = Pick<ApprovalRow, 'id' | 'run_id' | 'step_id' | 'attempt' | 'environment' | 'workflow_id' |
   'state_name' | 'message' | 'summary' | 'approvers' | 'required_approvals' | 'allow_self_approval' | 'initiator' |
-  'on_timeout' | 'timeout_at' | 'channel' | 'created_at'>;
+  'on_timeout' | 'timeout_at' | 'created_at'>;
+
+/** A new approval waiting in the outbox for a notifier to announce it (src/approvals/notifier.ts). */
+export interface NoticeRow {
+  id: number;
+  approval_id: string;
+  /** The channel the step asked for; null: the notifier chooses. */
+  channel: string | null;
+  created_at: string;
+}
 
 export interface VoteRow {
   approval_id: string;
@@ -80,7 +89,7 @@ export interface ApprovalFilter {
 }
 
 /**
- * The only SQL for approvals, their votes and the Slack threads of runs. Methods are synchronous and join the caller's
+ * The only SQL for approvals, their votes, their outbox and the Slack threads of runs. Methods are synchronous and join the caller's
  * transaction (`RunStore.transaction`), so an approval is created in the same commit as the step that waits for it.
  */
 export class ApprovalStore {
@@ -90,12 +99,16 @@ export class ApprovalStore {
     this.s = {
       insert: db.prepare(
         `INSERT INTO workflow_approvals (id, run_id, step_id, attempt, environment, workflow_id, state_name, status, message,
-           summary, approvers, required_approvals, allow_self_approval, initiator, on_timeout, timeout_at, channel,
+           summary, approvers, required_approvals, allow_self_approval, initiator, on_timeout, timeout_at,
            created_at, updated_at)
          VALUES (@id, @run_id, @step_id, @attempt, @environment, @workflow_id, @state_name, 'PENDING', @message,
-           @summary, @approvers, @required_approvals, @allow_self_approval, @initiator, @on_timeout, @timeout_at, @channel,
+           @summary, @approvers, @required_approvals, @allow_self_approval, @initiator, @on_timeout, @timeout_at,
            @created_at, @created_at)`,
       ),
+      noticeInsert: db.prepare('INSERT INTO approval_outbox (approval_id, channel, created_at) VALUES (?, ?, ?)'),
+      notices: db.prepare<[number], NoticeRow>('SELECT * FROM approval_outbox ORDER BY id LIMIT ?'),
+      noticeDelete: db.prepare('DELETE FROM approval_outbox WHERE id = ?'),
+      route: db.prepare('UPDATE workflow_approvals SET channel = ? WHERE id = ? AND channel IS NULL'),
       get: db.prepare<[string], ApprovalRow>('SELECT * FROM workflow_approvals WHERE id = ?'),
       byStep: db.prepare<[string, number], ApprovalRow>('SELECT * FROM workflow_approvals WHERE step_id = ? AND attempt = ?'),
       ofRun: db.prepare<[string], ApprovalRow>('SELECT * FROM workflow_approvals WHERE run_id = ? ORDER BY created_at, id'),
@@ -151,6 +164,8 @@ export class ApprovalStore {
         `SELECT MIN(at) AS at FROM (
            SELECT MIN(slack_next_at) AS at FROM workflow_approvals
              WHERE channel IS NOT NULL AND slack_synced < slack_version AND slack_error IS NULL
+           UNION ALL
+           SELECT MIN(0) FROM approval_outbox
            UNION ALL
            SELECT MIN(t.next_at) FROM slack_threads t JOIN workflow_runs r ON r.id = t.run_id
              WHERE t.done = 0 AND t.error IS NULL AND (t.ts IS NULL OR t.posted_status IS NOT r.status))`,
@@ -239,6 +254,28 @@ export class ApprovalStore {
   }
   bySlackMessage(channel: string, ts: string): ApprovalRow | undefined {
     return this.s.bySlackMessage.get(channel, ts);
+  }
+
+  // --- the outbox of new approvals (one row per approval to announce)
+  enqueueNotice(approvalId: string, channel: string | null, at: string): void {
+    this.s.noticeInsert.run(approvalId, channel, at);
+  }
+  /** The oldest notices first. */
+  notices(limit: number): NoticeRow[] {
+    return this.s.notices.all(limit);
+  }
+  /**
+   * Takes a notice out of the outbox; with `to`, in the same transaction the approval gets its channel (unless it has
+   * one) and the run a thread there (unless it has one), which makes its Slack message due.
+   */
+  takeNotice(noticeId: number, to: { approvalId: string; runId: string; channel: string } | undefined, at: string): void {
+    this.db.transaction(() => {
+      if (to) {
+        this.s.route.run(to.channel, to.approvalId);
+        this.s.threadInsert.run(to.runId, to.channel, 0, at);
+      }
+      this.s.noticeDelete.run(noticeId);
+    })();
   }
 
   // --- threads (one per run)

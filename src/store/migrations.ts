@@ -393,4 +393,21 @@ CREATE TABLE environment_revisions (
 ALTER TABLE workflow_runs ADD COLUMN env_revision INTEGER;
 `,
   },
+  {
+    version: 10,
+    name: 'approval outbox',
+    sql: `
+-- New approvals to announce outside Station (Slack today), written in the transaction that creates the approval. A
+-- notifier takes each row, routes the approval (its channel, the run's thread) and deletes the row in one transaction,
+-- so an approval created by a process without a notifier, or just before a crash, is announced once the daemon runs.
+-- channel: the channel the step asked for (NULL: the notifier's own choice). Approvals created before this migration
+-- were routed when they were created.
+CREATE TABLE approval_outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  approval_id  TEXT NOT NULL,
+  channel      TEXT,
+  created_at   TEXT NOT NULL
+);
+`,
+  },
 ];

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import environmentSchema from '../../schemas/environment.schema.json' with { type: 'json' };
-import { compileSchema, formatAjvErrors } from '../definitions/json-schema.js';
+import { compileSchema, formatSchemaErrors } from '../json-schema.js';
 import { schemaIssues } from '../definitions/schema-check.js';
 import { parseSource } from '../definitions/source.js';
 import type { Diagnostic, JsonObject } from '../definitions/types.js';
@@ -133,7 +133,7 @@ export function parseEnvironmentFile(text: string): {
     for (const issue of schemaIssues(value, validateEnvironmentFile.errors ?? [], 'environment.yaml')) {
       err('STN_E_ENVIRONMENT_FILE', issue.message, parsed.doc.locate(issue.pointer, issue.at));
     }
-    return { value: undefined, errors, schemaSummary: formatAjvErrors(validateEnvironmentFile.errors) };
+    return { value: undefined, errors, schemaSummary: formatSchemaErrors(validateEnvironmentFile.errors) };
   }
   const data = value as EnvironmentFileValue;
   const seen = new Set<string>();

@@ -1,6 +1,6 @@
 import { stnSync } from './procs.js';
 
-export { ensureBuilt, PROJECT_ROOT, STN } from './procs.js';
+export { cleanEnv, ensureBuilt, PROJECT_ROOT, STN } from './procs.js';
 
 export interface StnResult {
   status: number | null;

@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import environmentSchema from '../../schemas/environment.schema.json' with { type: 'json' };
 import templateSchema from '../../schemas/template.schema.json' with { type: 'json' };
 import workflowSchema from '../../schemas/workflow.schema.json' with { type: 'json' };
-import { compileSchema } from '../../src/definitions/json-schema.js';
+import { compileSchema } from '../../src/json-schema.js';
 import type {
   Branch,
   Compensation,

@@ -1,4 +1,4 @@
-import { compileSchema } from '../../definitions/json-schema.js';
+import { compileSchema } from '../../json-schema.js';
 import { schemaIssues } from '../../definitions/schema-check.js';
 import type { JsonValue } from '../../definitions/types.js';
 import { ExpressionError } from '../../expressions/index.js';

@@ -3,7 +3,7 @@ import { validateDefinitionText } from '../../definitions/validate.js';
 import { definitionDetailOf, findDefinition } from '../../client/lookup.js';
 import { NotFoundError } from '../../errors.js';
 import type { DefinitionRow } from '../../store/definitions.js';
-import { definitionDetail, definitionSummary, validateResult, versionDetail, versionSummary } from '../../views/definitions.js';
+import { definitionSummary, validateResult, versionDetail, versionSummary } from '../../views/definitions.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isStringPair, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
 import {
