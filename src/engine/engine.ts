@@ -15,7 +15,8 @@ import { idempotencyKey } from './ids.js';
 import { Checkpointer } from '../store/checkpointer.js';
 import { isTransientStorageError, TransientEpisode } from '../store/transient.js';
 import { hostIdentity, hostLeaseClock, samePidSpace, StallWatch, type LeaseClock } from './lease.js';
-import { RunTx, WAKE_REASONS, type InterpreterDeps, type WakeReason } from './interpreter.js';
+import { RunTx, type InterpreterDeps } from './interpreter.js';
+import { readTaskPayload, wakeReasonOf } from '../store/payloads.js';
 import { JsonCache } from './json-cache.js';
 import { Scopes } from './scopes.js';
 import { secretsNeeded } from './secret-refs.js';
@@ -471,8 +472,9 @@ export class Engine {
   }
 
   private async control(task: TaskRow): Promise<TaskRow | undefined> {
-    const payload = task.payload ? (JSON.parse(task.payload) as Record<string, unknown>) : {};
     const outcome = await this.tx(task, (rt, run) => {
+      // Inside the transaction: a payload this release cannot read fails the run (STN_E_STORED_PAYLOAD), loudly.
+      const payload = readTaskPayload(task);
       const step = task.step_id ? rt.stepRow(task.step_id) : undefined;
       switch (task.kind) {
         case 'start':
@@ -483,7 +485,7 @@ export class Engine {
           else if (step) {
             rt.wake(
               step,
-              wakeReason(payload.reason),
+              wakeReasonOf(payload.reason),
               typeof payload.attempt === 'number' ? payload.attempt : undefined,
               typeof payload.approvalId === 'string' ? payload.approvalId : undefined,
             );
@@ -543,7 +545,7 @@ export class Engine {
   private cancelFirst(rt: RunTx, run: RunRow): void {
     const task = this.o.store.pendingCancel(run.id);
     if (!task) return;
-    const payload = task.payload ? (JSON.parse(task.payload) as Record<string, unknown>) : {};
+    const payload = readTaskPayload(task);
     rt.cancel(payload.compensate === true, typeof payload.by === 'string' ? payload.by : null);
   }
 
@@ -908,6 +910,3 @@ function stepTimedOut(step: StepRow, seconds: number): ExecResult {
   return { kind: 'error', error: { code: 'STN_E_STEP_TIMEOUT', message: `state "${step.state_name}" timed out after ${seconds} s` } };
 }
 
-function wakeReason(reason: unknown): WakeReason {
-  return (WAKE_REASONS as readonly unknown[]).includes(reason) ? (reason as WakeReason) : 'timer';
-}

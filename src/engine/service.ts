@@ -9,6 +9,7 @@ import type { DefinitionStore } from '../store/definitions.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
 import { discoverEnvironment } from '../sync/discover.js';
 import type { RunEvent, RunEventMap, RunEventType, RunEvents } from './events.js';
+import { appendRunEvent } from './append-event.js';
 import { newRunId } from './ids.js';
 import { statusOfActiveSteps } from './interpreter.js';
 import type { Specs } from './specs.js';
@@ -214,10 +215,7 @@ export class RunService {
 
   /** Appends an event inside the caller's transaction; the caller emits it once that transaction committed. */
   private appendEvent<T extends RunEventType>(run: RunRow, type: T, data: RunEventMap[T]): RunEvent {
-    const seq = ++run.event_seq;
-    const at = new Date(this.now()).toISOString();
-    this.o.store.insertEvent(run.id, seq, type, null, JSON.stringify(data), at);
-    return { runId: run.id, seq, type, stepId: null, data, at };
+    return appendRunEvent((id, row) => this.o.store.insertEventRow(id, row), run, type, null, data, new Date(this.now()).toISOString());
   }
 
   /** Delivers a signal; a run not waiting for it yet keeps it for its next `signal.wait` of that name. */

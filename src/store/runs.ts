@@ -1,24 +1,12 @@
 import type { Db } from './db.js';
 import { storageHealth, type StorageHealth } from './health.js';
+import { RunBatchWriter, type EventInsert, type RunWriteBatch } from './run-batch.js';
 
-/** Every run status (DESIGN §5.1), in lifecycle order. */
-export const RUN_STATUSES = [
-  'PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT',
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+import type { RunPhase, RunStatus, StepStatus } from '../model/run.js';
 
-export type StepStatus =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'WAITING_APPROVAL'
-  | 'WAITING_SIGNAL'
-  | 'SUCCEEDED'
-  | 'FAILED'
-  | 'CANCELLED'
-  | 'TIMED_OUT';
-
-export const TERMINAL_RUN: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
-export const TERMINAL_STEP: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+// The statuses and terminal sets belong to the run model; re-exported for the store's consumers.
+export { RUN_STATUSES, TERMINAL_RUN, TERMINAL_STEP } from '../model/run.js';
+export type { RunStatus, StepStatus } from '../model/run.js';
 
 export interface RunRow {
   id: string;
@@ -40,7 +28,7 @@ export interface RunRow {
   deadline_at: number | null;
   paused: number;
   cancel_requested: number;
-  phase: 'forward' | 'compensating';
+  phase: RunPhase;
   final_status: string | null;
   compensated: number | null;
   compensation_errors: string | null;
@@ -191,8 +179,12 @@ export class RunStore {
   /** Failed and committed writes are reported here (a full disk or read-only file makes /readyz not ready). */
   private readonly health: StorageHealth;
 
+  /** Writes the batches of the engine's transactions (see RunWriteBatch). */
+  readonly batch: RunBatchWriter;
+
   constructor(readonly db: Db) {
     this.health = storageHealth(db);
+    this.batch = new RunBatchWriter(db);
     this.s = {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
@@ -374,6 +366,12 @@ export class RunStore {
     }
   }
 
+  /** Commits an engine transaction's batch of writes on one run (inside the caller's transaction). */
+  commitBatch(b: RunWriteBatch): void {
+    this.batch.flush(b);
+    this.batch.finish(b);
+  }
+
   // --- runs
   insertRun(row: Pick<RunRow, 'id' | 'workflow_id' | 'environment' | 'version' | 'status' | 'input' | 'trigger' | 'vars' |
     'idempotency_key' | 'parent_run_id' | 'parent_step_id' | 'root_run_id' | 'initiator' | 'deadline_at' | 'created_at'>): void {
@@ -480,6 +478,10 @@ export class RunStore {
   }
 
   // --- events
+  /** Inserts one event row (see appendRunEvent). */
+  insertEventRow(runId: string, row: EventInsert): void {
+    this.s.eventInsert.run(runId, row.seq, row.type, row.step_id, row.data, row.created_at);
+  }
   insertEvent(runId: string, seq: number, type: string, stepId: string | null, data: string | null, at: string): void {
     this.s.eventInsert.run(runId, seq, type, stepId, data, at);
   }

@@ -24,7 +24,7 @@ export function startCompensation(tx: RunTx, reason: string, finalStatus: Rolled
 
 /** The succeeded operation steps with a compensation not yet started, latest completion first. */
 export function compensationCandidates(tx: RunTx): StepRow[] {
-  return tx.d.store.compensable(tx.run.id).filter((s) => {
+  return tx.store.compensable(tx.run.id).filter((s) => {
     const state = tx.stateOf(s);
     return state.type === 'operation' && state.compensation !== undefined;
   });
@@ -32,7 +32,7 @@ export function compensationCandidates(tx: RunTx): StepRow[] {
 
 /** The state names of the compensations that did not succeed. */
 export function failedCompensations(tx: RunTx): string[] {
-  return tx.d.store.compensations(tx.run.id).filter((s) => s.status !== 'SUCCEEDED').map((s) => s.state_name);
+  return tx.store.compensations(tx.run.id).filter((s) => s.status !== 'SUCCEEDED').map((s) => s.state_name);
 }
 
 function compensateNext(tx: RunTx): void {
@@ -48,7 +48,8 @@ function compensateNext(tx: RunTx): void {
   const frame = tx.unit.frame(next.frame_id);
   const state = tx.stateOf(next) as OperationState;
   const id = makeStepId(tx.run.id, frame.path, `compensate:${next.id}`, 1);
-  tx.d.store.insertStep({
+  // One object literal of a fixed shape, like newStep's: the compensation step's live row.
+  tx.unit.addStep({
     id,
     run_id: tx.run.id,
     seq: tx.run.event_seq + 1,
@@ -60,12 +61,21 @@ function compensateNext(tx: RunTx): void {
     action: state.compensation?.action ?? null,
     status: 'PENDING',
     attempt: 1,
+    deliveries: 0,
     input: null,
+    output: null,
+    error: null,
+    wait: null,
     items: null,
     pending: null,
     next_index: null,
     compensation_of: next.id,
+    completed_seq: null,
     created_at: tx.nowIso,
+    started_at: null,
+    attempt_started_ms: null,
+    finished_at: null,
+    duration_ms: null,
   });
   tx.unit.event('state:entered', id, { state: state.name, path: `${next.path}/compensate`, type: 'compensation' });
   tx.unit.schedule('exec', id, undefined);

@@ -85,7 +85,7 @@ export function finishRun(tx: RunTx, status: FinalStatus, opts: { error?: StepEr
 
 /** Who cancelled a run whose cancel compensated first: recorded in compensation:started. */
 function cancelledBy(tx: RunTx): string | null {
-  const started = tx.d.store.events(tx.run.id).find((e) => e.type === 'compensation:started');
+  const started = tx.store.events(tx.run.id).find((e) => e.type === 'compensation:started');
   const data = started?.data ? (JSON.parse(started.data) as { by?: string | null }) : {};
   return data.by ?? null;
 }
@@ -96,7 +96,7 @@ export function cancelRun(tx: RunTx, compensate: boolean, by: string | null): vo
   if (TERMINAL_RUN.has(run.status)) return;
   const rollBack = compensate && run.phase !== 'compensating';
   for (const s of tx.unit.activeSteps()) cancelStep(tx, s, rollBack);
-  for (const child of tx.d.store.childRuns(run.id)) requestCancel(tx, child.id, rollBack);
+  for (const child of tx.store.childRuns(run.id)) requestCancel(tx, child.id, rollBack);
   tx.unit.dropRunTasks();
   run.paused = 0;
   if (run.phase === 'compensating') {
@@ -119,7 +119,7 @@ export function timeoutRun(tx: RunTx): void {
   // cut its saga short; each compensation step has its own timeout and retries, and a cancel still stops it.
   if (TERMINAL_RUN.has(tx.run.status) || tx.run.phase === 'compensating') return;
   for (const s of tx.unit.activeSteps()) cancelStep(tx, s, false);
-  for (const child of tx.d.store.childRuns(tx.run.id)) requestCancel(tx, child.id, false);
+  for (const child of tx.store.childRuns(tx.run.id)) requestCancel(tx, child.id, false);
   finishRun(tx, 'TIMED_OUT', {
     error: { code: 'STN_E_RUN_TIMEOUT', message: `the run exceeded its timeout of ${tx.spec.timeoutSeconds ?? '?'} s` },
   });

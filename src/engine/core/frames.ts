@@ -12,7 +12,7 @@ import { storedWait } from './types.js';
 export function childFrame(tx: RunTx, parent: FrameRow, owner: StepRow, key: string, defChild: string, pathPart: string, vars: Obj | null): FrameRow {
   const frame: FrameRow = {
     run_id: tx.run.id,
-    id: tx.d.store.maxFrameId(tx.run.id) + 1,
+    id: tx.unit.nextFrameId(),
     parent_id: parent.id,
     owner_step_id: owner.id,
     key,
@@ -21,7 +21,7 @@ export function childFrame(tx: RunTx, parent: FrameRow, owner: StepRow, key: str
     vars: vars ? JSON.stringify(vars) : null,
     status: 'RUNNING',
   };
-  tx.d.store.insertFrame(frame);
+  tx.unit.addFrame(frame);
   return frame;
 }
 
@@ -38,7 +38,7 @@ export function frameDone(tx: RunTx, frame: FrameRow): void {
     tx.finishRun('COMPLETED');
     return;
   }
-  tx.d.store.setFrameStatus(tx.run.id, frame.id, 'SUCCEEDED');
+  tx.unit.setFrameStatus(frame.id, 'SUCCEEDED');
   const owner = tx.unit.step(frame.owner_step_id as string) as StepRow;
   if (owner.status !== 'RUNNING') return; // the owner already failed or was cancelled
   const parent = tx.unit.frame(frame.parent_id);
@@ -59,10 +59,10 @@ export function frameFailed(tx: RunTx, frame: FrameRow, error: StepError): void 
     tx.runFailed(error);
     return;
   }
-  tx.d.store.setFrameStatus(tx.run.id, frame.id, 'FAILED');
+  tx.unit.setFrameStatus(frame.id, 'FAILED');
   const owner = tx.unit.step(frame.owner_step_id as string) as StepRow;
   if (TERMINAL_STEP.has(owner.status)) return;
-  for (const f of tx.d.store.framesOfStep(tx.run.id, owner.id)) {
+  for (const f of tx.store.framesOfStep(tx.run.id, owner.id)) {
     if (f.id !== frame.id && f.status === 'RUNNING') cancelFrame(tx, f);
   }
   tx.settle(owner, 'FAILED', { error });
@@ -72,7 +72,7 @@ export function frameFailed(tx: RunTx, frame: FrameRow, error: StepError): void 
 
 /** Cancels every active step of a scope and of the scopes inside it (their child runs are rolled back). */
 function cancelFrame(tx: RunTx, frame: FrameRow): void {
-  const all = tx.d.store.framesOfRun(tx.run.id);
+  const all = tx.store.framesOfRun(tx.run.id);
   const inside = new Set([frame.id]);
   for (let grew = true; grew; ) {
     grew = false;
@@ -83,7 +83,7 @@ function cancelFrame(tx: RunTx, frame: FrameRow): void {
       }
     }
   }
-  for (const id of inside) tx.d.store.setFrameStatus(tx.run.id, id, 'CANCELLED');
+  for (const id of inside) tx.unit.setFrameStatus(id, 'CANCELLED');
   for (const s of tx.unit.activeSteps()) if (inside.has(s.frame_id)) cancelStep(tx, s, true);
 }
 
@@ -103,16 +103,16 @@ export function cancelStep(tx: RunTx, step: StepRow, rollBack: boolean): void {
 /** A step stopped waiting before its wait ended: the child run it waited for is cancelled, its approval closed. */
 export function releaseWait(tx: RunTx, wait: StoredWait | undefined, rollBack: boolean): void {
   if (wait?.type === 'child' && wait.runId) requestCancel(tx, wait.runId, rollBack);
-  if (wait?.type === 'approval' && wait.approvalId) tx.d.approvals?.close(wait.approvalId, tx.nowMs);
+  if (wait?.type === 'approval' && wait.approvalId) tx.approvals?.close(wait.approvalId, tx.nowMs);
 }
 
 /** Asks a child run to cancel (its own transaction does it), rolling it back when this run is rolled back. */
 export function requestCancel(tx: RunTx, runId: string, compensate: boolean): void {
-  const child = tx.d.store.run(runId);
+  const child = tx.store.run(runId);
   if (!child || TERMINAL_RUN.has(child.status)) return;
   if (!child.cancel_requested) {
     child.cancel_requested = compensate ? 2 : 1;
-    tx.d.store.updateRun(child);
+    tx.store.updateRun(child);
   }
   tx.unit.scheduleFor(runId, 'cancel', null, { compensate, by: `parent ${tx.run.id}` });
 }

@@ -1,6 +1,6 @@
 import type { JsonValue, State, WorkflowSpec } from '../../definitions/types.js';
 import type { ExecError, ExecResult, WaitSpec } from '../../executors/types.js';
-import type { FrameRow, RunRow, StepRow, StepStatus, TaskRow } from '../../store/runs.js';
+import type { FrameRow, RunRow, RunStore, StepRow, StepStatus, TaskRow } from '../../store/runs.js';
 import type { RunEvent, RunEventMap, RunEventType } from '../events.js';
 import type { ScopeDef } from '../spec-index.js';
 import { Cascade } from './cascade.js';
@@ -9,7 +9,7 @@ import { beginDelivery, complete, failAttempt, operationOf, renderInput, type Op
 import { cancelRun, finishRun, runFailed, startRun, timeoutRun, type FinalStatus } from './finish.js';
 import { after, childFrame, frameDone, frameFailed, releaseWait } from './frames.js';
 import { newStep, settle, startCompound, succeed } from './steps.js';
-import type { InterpreterDeps, Obj, StepError, StoredWait, WakeReason } from './types.js';
+import type { ApprovalHooks, InterpreterDeps, Obj, StepError, StoredWait, WakeReason } from './types.js';
 import { UnitOfWork } from './unit.js';
 import { Variables } from './variables.js';
 import { childFinished } from './waits/child.js';
@@ -70,8 +70,9 @@ export class RunTx {
     this.unit.keepTask();
   }
 
+  /** Ends the transaction's work and hands its batch of writes to the store (inside the store's transaction). */
   finish(): void {
-    this.unit.commit();
+    this.d.store.commitBatch(this.unit.commit());
   }
 
   stepRow(id: string): StepRow | undefined {
@@ -130,6 +131,24 @@ export class RunTx {
   }
 
   // ---------------------------------------------------------------- what the handlers reach each other through
+
+  /** The store, for what the unit of work does not keep: its pending writes go first, so reads see them. */
+  get store(): RunStore {
+    this.unit.flush();
+    return this.d.store;
+  }
+
+  /** The approval service (it reads and writes the run's rows too: pending writes go first). */
+  get approvals(): ApprovalHooks | undefined {
+    this.unit.flush();
+    return this.d.approvals;
+  }
+
+  /** Creates a child run (workflow.run) in this transaction. */
+  createChildRun(step: StepRow, wait: Extract<WaitSpec, { type: 'child' }>): string {
+    this.unit.flush();
+    return this.d.createChildRun(this.run, step, wait);
+  }
 
   scopeOf(frame: FrameRow): ScopeDef {
     const s = this.scopeDefs.get(frame.def_path);

@@ -1,6 +1,7 @@
 import type { JsonValue } from '../../definitions/types.js';
 import type { ApprovalRequest } from '../../approvals/types.js';
 import type { WaitSpec } from '../../executors/types.js';
+import { readPayload } from '../../store/payloads.js';
 import type { RunRow, RunStore, StepRow } from '../../store/runs.js';
 import type { Scopes } from '../scopes.js';
 import type { JsonCache } from '../json-cache.js';
@@ -51,9 +52,7 @@ export interface StepError {
   details?: unknown;
 }
 
-/** Why a `wake` task wakes a waiting step. */
-export const WAKE_REASONS = ['timer', 'signal-timeout', 'step-timeout', 'approval', 'approval-timeout', 'enter'] as const;
-export type WakeReason = (typeof WAKE_REASONS)[number];
+export { WAKE_REASONS, type WakeReason } from '../../model/run.js';
 
 /**
  * A step's wait as stored: the executor's wait spec, except that a child wait holds the child's run id and an
@@ -64,8 +63,9 @@ export type StoredWait =
   | { type: 'child'; runId?: string }
   | { type: 'approval'; approvalId?: string };
 
+/** A step's wait, read with its version (see readPayload); undefined when the step does not wait. */
 export function storedWait(step: StepRow): StoredWait | undefined {
-  return step.wait ? (JSON.parse(step.wait) as StoredWait) : undefined;
+  return step.wait ? (readPayload('step wait', step.wait) as StoredWait) : undefined;
 }
 
 export type Obj = Record<string, unknown>;

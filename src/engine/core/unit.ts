@@ -1,15 +1,19 @@
 import type { FrameRow, RunRow, StepRow, TaskKind, TaskRow } from '../../store/runs.js';
 import { TERMINAL_RUN } from '../../store/runs.js';
+import type { EventInsert, RunWriteBatch } from '../../store/run-batch.js';
 import type { RunEvent, RunEventMap, RunEventType } from '../events.js';
+import { appendRunEvent } from '../append-event.js';
 import { stepId as makeStepId } from '../ids.js';
 import { statusOfActiveSteps } from './status.js';
 import type { InterpreterDeps } from './types.js';
 
 /**
  * The unit of work of one transaction on one run: the rows it read (one live object per frame and step, so a change
- * made through one reference is seen by all and no stale copy is written back), the events it appends, the task it
- * handles (reused for the next task instead of a delete and an insert) and the task it chains. `commit()` writes
- * what is still pending (counters, the handled task, the run row). Events are handed out after the commit.
+ * made through one reference is seen by all and no stale copy is written back), the task it handles (reused for the
+ * next task instead of a delete and an insert) and the task it chains. Frames, steps and events created or changed
+ * are kept in memory and handed to the store as one batch (`commit()`); a read of the store that may depend on them
+ * flushes them first (`flush()`), so reads always see this transaction's own writes. Events are handed out after the
+ * commit.
  */
 export class UnitOfWork {
   readonly events: RunEvent[] = [];
@@ -27,6 +31,12 @@ export class UnitOfWork {
    * long foreach quadratic.
    */
   private readonly countersChanged = new Set<StepRow>();
+  /** Writes decided but not yet handed to the store. */
+  private pendingFrames: FrameRow[] = [];
+  private pendingFrameStatuses: Array<{ id: number; status: string }> = [];
+  private readonly newSteps = new Set<StepRow>();
+  private readonly changedSteps = new Set<StepRow>();
+  private pendingEvents: EventInsert[] = [];
   /** The parsed items of foreach steps: parsing the stored list at every iteration made a long foreach quadratic. */
   readonly itemsOf = new Map<string, unknown[]>();
 
@@ -41,9 +51,7 @@ export class UnitOfWork {
   }
 
   event<T extends RunEventType>(type: T, stepId: string | null, data: RunEventMap[T]): void {
-    const seq = ++this.run.event_seq;
-    this.d.store.insertEvent(this.run.id, seq, type, stepId, JSON.stringify(data), this.nowIso);
-    this.events.push({ runId: this.run.id, seq, type, stepId, data, at: this.nowIso });
+    this.events.push(appendRunEvent((_, row) => this.pendingEvents.push(row), this.run, type, stepId, data, this.nowIso));
   }
 
   /** Schedules a task; an exec task due now is leased to this process once per transaction (the chain). */
@@ -120,7 +128,29 @@ export class UnitOfWork {
 
   /** Whether a scope still runs, read from the store (a scope may have failed or been cancelled since it was cached). */
   frameRunning(id: number): boolean {
+    this.flush();
     return this.d.store.frame(this.run.id, id)?.status === 'RUNNING';
+  }
+
+  /** The highest frame id of the run, read once; frames are created only through this unit in its transaction. */
+  private maxFrameId: number | undefined;
+
+  nextFrameId(): number {
+    this.maxFrameId = (this.maxFrameId ?? this.d.store.maxFrameId(this.run.id)) + 1;
+    return this.maxFrameId;
+  }
+
+  /** A scope created in this transaction (its live row is kept). */
+  addFrame(frame: FrameRow): void {
+    this.pendingFrames.push(frame);
+    this.frames.set(frame.id, frame);
+    this.maxFrameId = Math.max(this.maxFrameId ?? -1, frame.id);
+  }
+
+  setFrameStatus(id: number, status: string): void {
+    const created = this.pendingFrames.find((f) => f.id === id);
+    if (created) created.status = status;
+    else this.pendingFrameStatuses.push({ id, status });
   }
 
   /** A step row: the live object if this transaction has one, else read from the store (and kept). */
@@ -170,12 +200,13 @@ export class UnitOfWork {
 
   /** A step created in this transaction: inserted, and its live object kept. */
   addStep(step: StepRow): void {
-    this.d.store.insertStep(step);
+    this.newSteps.add(step);
     this.steps.set(step.id, step);
   }
 
+  /** A step's row changed: written once, at the next flush (a step created since is inserted as it is then). */
   updateStep(step: StepRow): void {
-    this.d.store.updateStep(step);
+    if (!this.newSteps.has(step)) this.changedSteps.add(step);
   }
 
   /** A parallel or foreach step's counters changed: written at commit. */
@@ -185,28 +216,63 @@ export class UnitOfWork {
 
   /** The run's active steps, as the live objects. */
   activeSteps(): StepRow[] {
-    return this.d.store.activeSteps(this.run.id).map((s) => {
-      const live = this.steps.get(s.id);
-      if (live) return live;
-      this.steps.set(s.id, s);
-      return s;
-    });
+    this.flush();
+    return this.d.store.activeSteps(this.run.id).map((s) => this.live(s));
   }
 
-  /** Ends the transaction's bookkeeping: the handled task goes unless reused, the run's status is brought up to date. */
-  commit(): void {
-    for (const step of this.countersChanged) this.d.store.updateStepCounters(step);
-    if (this.reusable) this.d.store.deleteTask(this.reusable.id);
+  /** The live object of a step row read from the store (kept if this transaction had none). */
+  live(row: StepRow): StepRow {
+    const live = this.steps.get(row.id);
+    if (live) return live;
+    this.steps.set(row.id, row);
+    return row;
+  }
+
+  /** Hands the pending frames, steps and events to the store (before a read that may depend on them). */
+  flush(): void {
+    if (this.pendingFrames.length + this.pendingFrameStatuses.length + this.newSteps.size + this.changedSteps.size + this.pendingEvents.length === 0) return;
+    this.d.store.batch.flush(this.take());
+  }
+
+  private take(): Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events'> {
+    const out = {
+      runId: this.run.id,
+      frames: this.pendingFrames,
+      frameStatuses: this.pendingFrameStatuses,
+      newSteps: [...this.newSteps],
+      changedSteps: [...this.changedSteps],
+      events: this.pendingEvents,
+    };
+    this.pendingFrames = [];
+    this.pendingFrameStatuses = [];
+    this.newSteps.clear();
+    this.changedSteps.clear();
+    this.pendingEvents = [];
+    return out;
+  }
+
+  /**
+   * Ends the transaction's work: the handled task goes unless reused, the run's status is brought up to date, and
+   * what is still pending comes back as one batch for the store to commit.
+   */
+  commit(): RunWriteBatch {
+    // The status of a run with no step due is read from its steps' statuses, which must be written first.
+    const live = TERMINAL_RUN.has(this.run.status) ? undefined : this.liveStatus();
+    // A step whose whole row is written anyway needs no separate counters update.
+    const counters = [...this.countersChanged].filter((s) => !this.newSteps.has(s) && !this.changedSteps.has(s));
+    const rest = this.take();
+    const deleteTask = this.reusable ? this.reusable.id : null;
     this.reusable = undefined;
-    if (!TERMINAL_RUN.has(this.run.status)) this.run.status = this.liveStatus();
+    if (live) this.run.status = live;
     this.run.updated_at = this.nowIso;
-    this.d.store.updateRun(this.run);
+    return { ...rest, counters, deleteTask, run: this.run };
   }
 
   private liveStatus(): RunRow['status'] {
     if (this.run.paused) return 'PAUSED';
     if (this.run.status === 'PENDING' && !this.run.started_at) return 'PENDING';
     if (this.runnableScheduled) return 'RUNNING';
+    this.flush();
     return statusOfActiveSteps(this.d.store.activeStatuses(this.run.id));
   }
 }

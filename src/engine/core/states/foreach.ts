@@ -55,7 +55,7 @@ function startIteration(tx: RunTx, frame: FrameRow, state: ForeachState, step: S
 }
 
 function join(tx: RunTx, parent: FrameRow, state: ForeachState, owner: StepRow): void {
-  const frames = tx.d.store.frameKeysOfStep(tx.run.id, owner.id).sort((a, b) => Number(a.key) - Number(b.key));
+  const frames = tx.store.frameKeysOfStep(tx.run.id, owner.id).sort((a, b) => Number(a.key) - Number(b.key));
   const result = frames.map((f) => tx.d.scopes.scope(tx.run, f.id));
   tx.vars.write(parent.id, state.resultPath, result, `steps.${state.name}`);
   tx.succeed(owner, result as JsonValue);

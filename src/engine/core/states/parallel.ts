@@ -22,7 +22,7 @@ export function enterParallel(tx: RunTx, frame: FrameRow, state: ParallelState, 
 export function branchDone(tx: RunTx, parent: FrameRow, state: ParallelState, owner: StepRow): void {
   if (owner.pending !== 0) return;
   const result: Obj = {};
-  for (const f of tx.d.store.framesOfStep(tx.run.id, owner.id)) result[f.key] = tx.d.scopes.scope(tx.run, f.id);
+  for (const f of tx.store.framesOfStep(tx.run.id, owner.id)) result[f.key] = tx.d.scopes.scope(tx.run, f.id);
   tx.vars.write(parent.id, state.resultPath, result, `steps.${state.name}`);
   tx.succeed(owner, result as JsonValue);
   tx.after(parent, state);

@@ -12,7 +12,7 @@ import type { Wake } from './index.js';
  * WAITING_APPROVAL, and the deadline is a durable wake task, so a restarted daemon still times it out.
  */
 export function approvalWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { type: 'approval' }>): void {
-  const hooks = tx.d.approvals;
+  const hooks = tx.approvals;
   if (!hooks) {
     tx.failAttempt(step, { code: 'STN_E_EXECUTOR_MISSING', message: 'approvals are not available in this process', retryable: false });
     return;
@@ -56,7 +56,7 @@ function current(wait: StoredWait, wake: Wake): string | undefined {
 /** A decision reached the step (its task was enqueued by the approval service). */
 export function approvalDecided(tx: RunTx, step: StepRow, wait: StoredWait, wake: Wake): void {
   const approvalId = current(wait, wake);
-  const hooks = tx.d.approvals;
+  const hooks = tx.approvals;
   if (approvalId === undefined || !hooks) return;
   const outcome = hooks.outcome(approvalId);
   if (!outcome?.decision || (outcome.status !== 'APPROVED' && outcome.status !== 'REJECTED')) return;
@@ -77,7 +77,7 @@ export function approvalDecided(tx: RunTx, step: StepRow, wait: StoredWait, wake
 /** The approval's deadline reached the step: what onTimeout says happens, unless a decision came first. */
 export function approvalTimedOut(tx: RunTx, step: StepRow, wait: StoredWait, wake: Wake): void {
   const approvalId = current(wait, wake);
-  const hooks = tx.d.approvals;
+  const hooks = tx.approvals;
   if (approvalId === undefined || !hooks) return;
   const t = hooks.timeout(approvalId, tx.nowMs);
   if (!t) return; // decided first: the decision's own task completes the step

@@ -10,7 +10,7 @@ export function childWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { ty
   let childId: string;
   try {
     // The child's input is stored: secret values handed to it arrive as `***`.
-    childId = tx.d.createChildRun(tx.run, step, { ...wait, input: tx.d.secrets.scrub(wait.input) });
+    childId = tx.createChildRun(step, { ...wait, input: tx.d.secrets.scrub(wait.input) });
   } catch (err) {
     const e = err as { code?: string; message?: string };
     tx.failAttempt(step, { code: e.code ?? 'STN_E_CHILD_RUN', message: e.message ?? String(err), retryable: false });

@@ -6,9 +6,9 @@ import type { StoredWait } from '../types.js';
 
 /** signal.wait: takes a buffered signal at once, else waits in WAITING_SIGNAL (until its timeout, if any). */
 export function signalWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { type: 'signal' }>): void {
-  const buffered = tx.d.store.unconsumedSignal(tx.run.id, wait.name);
+  const buffered = tx.store.unconsumedSignal(tx.run.id, wait.name);
   if (buffered) {
-    tx.d.store.consumeSignal(buffered.id, step.id);
+    tx.store.consumeSignal(buffered.id, step.id);
     tx.unit.event('signal:received', step.id, { name: wait.name, signalId: buffered.id, stepId: step.id });
     tx.complete(step, { kind: 'ok', output: buffered.payload ? (JSON.parse(buffered.payload) as JsonValue) : null });
     return;
@@ -28,12 +28,13 @@ export function signalTimedOut(tx: RunTx, step: StepRow, wait: StoredWait): void
 
 /** A signal sent to the run: the first step waiting for its name takes it, else it stays buffered. */
 export function deliverSignal(tx: RunTx, signalId: number): void {
-  const signal = tx.d.store.signal(signalId);
+  const signal = tx.store.signal(signalId);
   if (!signal || signal.consumed_by !== null) return;
-  const step = tx.d.store.stepWaitingForSignal(tx.run.id, signal.name);
+  const waiting = tx.store.stepWaitingForSignal(tx.run.id, signal.name);
+  const step = waiting && tx.unit.live(waiting);
   tx.unit.event('signal:received', step?.id ?? null, { name: signal.name, signalId, stepId: step?.id ?? null });
   if (!step) return; // buffered: a later signal.wait step takes it
-  tx.d.store.consumeSignal(signal.id, step.id);
+  tx.store.consumeSignal(signal.id, step.id);
   tx.unit.dropStepTasks(step.id);
   tx.complete(step, { kind: 'ok', output: signal.payload ? (JSON.parse(signal.payload) as JsonValue) : null });
 }
