@@ -533,7 +533,7 @@ export class Engine {
       current = await this.tx(work.task, (rt, run) => {
         // A cancel requested while the step ran is applied before its result: a run whose cancel was accepted
         // ends CANCELLED, never COMPLETED by a step that finished just before the cancel's own task was handled.
-        if (run.cancel_requested && !TERMINAL_RUN.has(run.status)) this.cancelFirst(rt, run);
+        if (run.cancel && !TERMINAL_RUN.has(run.status)) this.cancelFirst(rt, run);
         const step = rt.stepRow(work.step.id);
         if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
         return this.continueChain(rt, run);

@@ -239,7 +239,7 @@ export class RunService {
       const run = this.mustGet(runId);
       if (TERMINAL_RUN.has(run.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${run.status}`);
       if (run.paused) return run;
-      run.paused = 1;
+      run.paused = true;
       run.status = 'PAUSED';
       event = this.appendEvent(run, 'run:paused', { by });
       run.updated_at = new Date(this.now()).toISOString();
@@ -256,7 +256,7 @@ export class RunService {
       const r = this.mustGet(runId);
       if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
       if (!r.paused) return r;
-      r.paused = 0;
+      r.paused = false;
       r.status = r.started_at ? statusOfActiveSteps(this.o.store.activeStatuses(r.id)) : 'PENDING';
       event = this.appendEvent(r, 'run:resumed', { by });
       r.updated_at = new Date(this.now()).toISOString();
@@ -273,8 +273,8 @@ export class RunService {
     const run = this.o.store.transaction(() => {
       const r = this.mustGet(runId);
       if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
-      if (!r.cancel_requested) {
-        r.cancel_requested = compensate ? 2 : 1;
+      if (!r.cancel) {
+        r.cancel = { compensate };
         r.updated_at = new Date(this.now()).toISOString();
         this.o.store.updateRun(r);
         this.o.store.insertTask(runId, 'cancel', null, JSON.stringify({ compensate, by }), 0);

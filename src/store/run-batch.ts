@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { storedRunFlags } from './run-rows.js';
 import type { FrameRow, RunRow, StepRow } from './runs.js';
 
 /** One event row as the engine appends it (data already serialized). */
@@ -86,7 +87,7 @@ export class RunBatchWriter {
   finish(b: Pick<RunWriteBatch, 'counters' | 'deleteTask' | 'run'>): void {
     for (const step of b.counters) this.s.stepCounters.run({ id: step.id, pending: step.pending, next_index: step.next_index });
     if (b.deleteTask !== null) this.s.taskDelete.run(b.deleteTask);
-    this.s.runUpdate.run(b.run);
+    this.s.runUpdate.run({ ...b.run, ...storedRunFlags(b.run) });
   }
 
   private insertEvents(runId: string, events: EventInsert[]): void {

@@ -2,7 +2,8 @@ import type { Db } from './db.js';
 import { storageHealth, type StorageHealth } from './health.js';
 import { RunBatchWriter, type EventInsert, type RunWriteBatch } from './run-batch.js';
 
-import type { RunPhase, RunStatus, StepStatus } from '../model/run.js';
+import type { CancelRequest, RunPhase, RunStatus, StepStatus } from '../model/run.js';
+import { fromStoredRun, storedRunFlags, type StoredRunRow } from './run-rows.js';
 
 // The statuses and terminal sets belong to the run model; re-exported for the store's consumers.
 export { RUN_STATUSES, TERMINAL_RUN, TERMINAL_STEP } from '../model/run.js';
@@ -26,11 +27,14 @@ export interface RunRow {
   root_run_id: string;
   initiator: string | null;
   deadline_at: number | null;
-  paused: number;
-  cancel_requested: number;
+  /** Paused: no new step starts (a running one finishes). */
+  paused: boolean;
+  /** A cancel asked of the run and not yet applied (the engine applies it before any step result). */
+  cancel: CancelRequest | null;
   phase: RunPhase;
   final_status: string | null;
-  compensated: number | null;
+  /** Whether every compensation succeeded; null: the run did not compensate. */
+  compensated: boolean | null;
   compensation_errors: string | null;
   event_seq: number;
   completion_seq: number;
@@ -195,8 +199,8 @@ export class RunStore {
          VALUES (@id, @workflow_id, @environment, @version, @status, @input, @trigger, @vars, @idempotency_key,
            @parent_run_id, @parent_step_id, @root_run_id, @initiator, @deadline_at, @created_at, @created_at)`,
       ),
-      runGet: db.prepare<[string], RunRow>('SELECT * FROM workflow_runs WHERE id = ?'),
-      runByKey: db.prepare<[string, string, string], RunRow>(
+      runGet: db.prepare<[string], StoredRunRow>('SELECT * FROM workflow_runs WHERE id = ?'),
+      runByKey: db.prepare<[string, string, string], StoredRunRow>(
         'SELECT * FROM workflow_runs WHERE environment = ? AND workflow_id = ? AND idempotency_key = ?',
       ),
       runUpdate: db.prepare(
@@ -207,7 +211,7 @@ export class RunStore {
            finished_at = @finished_at, updated_at = @updated_at
          WHERE id = @id`,
       ),
-      runChildren: db.prepare<[string], RunRow>('SELECT * FROM workflow_runs WHERE parent_run_id = ?'),
+      runChildren: db.prepare<[string], StoredRunRow>('SELECT * FROM workflow_runs WHERE parent_run_id = ?'),
       frameInsert: db.prepare(
         `INSERT INTO workflow_run_frames (run_id, id, parent_id, owner_step_id, key, path, def_path, vars, status)
          VALUES (@run_id, @id, @parent_id, @owner_step_id, @key, @path, @def_path, @vars, @status)`,
@@ -378,16 +382,16 @@ export class RunStore {
     this.s.runInsert.run(row);
   }
   run(id: string): RunRow | undefined {
-    return this.s.runGet.get(id);
+    return fromStoredRun(this.s.runGet.get(id));
   }
   runByIdempotencyKey(env: string, workflowId: string, key: string): RunRow | undefined {
-    return this.s.runByKey.get(env, workflowId, key);
+    return fromStoredRun(this.s.runByKey.get(env, workflowId, key));
   }
   updateRun(row: RunRow): void {
-    this.s.runUpdate.run(row);
+    this.s.runUpdate.run({ ...row, ...storedRunFlags(row) });
   }
   childRuns(parentId: string): RunRow[] {
-    return this.s.runChildren.all(parentId);
+    return this.s.runChildren.all(parentId).map((r) => fromStoredRun(r));
   }
   listRuns(filter: RunFilter): RunRow[] {
     const where: string[] = [];
@@ -403,10 +407,11 @@ export class RunStore {
     add('id < ?', filter.before);
     params.push(filter.limit ?? 50);
     return this.db
-      .prepare<Array<string | number>, RunRow>(
+      .prepare<Array<string | number>, StoredRunRow>(
         `SELECT * FROM workflow_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
       )
-      .all(...params);
+      .all(...params)
+      .map((r) => fromStoredRun(r));
   }
 
   // --- frames and context

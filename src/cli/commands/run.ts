@@ -237,7 +237,7 @@ function finish(station: Station, runId: string, json: boolean): number {
   } else {
     const error = parseColumn(run.error) as { state?: string; path?: string } | null;
     if (error) print(`error: ${errorText(error)}${error.path ? ` (at ${error.path})` : ''}`);
-    if (run.compensated !== null) print(`compensated: ${run.compensated === 1 ? 'yes' : `no (${run.compensation_errors ?? ''})`}`);
+    if (run.compensated !== null) print(`compensated: ${run.compensated ? 'yes' : `no (${run.compensation_errors ?? ''})`}`);
   }
   return runExitCode(run.status);
 }

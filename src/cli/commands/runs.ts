@@ -70,7 +70,7 @@ export function showRunCommand(station: Station, id: string, opts: { json: boole
   const summary = runSummaryJson(run);
   print(`run ${run.id}`);
   print(`  workflow  ${run.environment}/${run.workflow_id} v${run.version}`);
-  print(`  status    ${run.status}${run.paused && run.status !== 'PAUSED' ? ' (paused)' : ''}${run.cancel_requested && !run.finished_at ? ' (cancel requested)' : ''}`);
+  print(`  status    ${run.status}${run.paused && run.status !== 'PAUSED' ? ' (paused)' : ''}${run.cancel && !run.finished_at ? ' (cancel requested)' : ''}`);
   print(`  trigger   ${triggerText(run)}`);
   print(`  created   ${run.created_at}`);
   print(`  started   ${run.started_at ?? '-'}`);
@@ -78,7 +78,7 @@ export function showRunCommand(station: Station, id: string, opts: { json: boole
   print(`  input     ${oneLine(parseColumn(run.input), VALUE_LIMIT)}`);
   if (run.error) print(`  error     ${oneLine(errorText(parseColumn(run.error)), 500)}`);
   if (run.output) print(`  output    ${oneLine(parseColumn(run.output), 500)}`);
-  if (run.compensated !== null) print(`  compensated  ${run.compensated === 1 ? 'yes' : `no ${run.compensation_errors ?? ''}`}`);
+  if (run.compensated !== null) print(`  compensated  ${run.compensated ? 'yes' : `no ${run.compensation_errors ?? ''}`}`);
   print('');
   if (steps.length === 0) {
     print('no steps yet');

@@ -39,7 +39,7 @@ function compensateNext(tx: RunTx): void {
   const next = compensationCandidates(tx)[0];
   if (!next) {
     const failures = failedCompensations(tx);
-    tx.run.compensated = failures.length === 0 ? 1 : 0;
+    tx.run.compensated = failures.length === 0;
     tx.run.compensation_errors = failures.length > 0 ? JSON.stringify(failures) : null;
     tx.unit.event('compensation:finished', null, { compensated: failures.length === 0, failures });
     tx.finishRun((tx.run.final_status as RolledBackStatus | null) ?? 'FAILED');

@@ -66,11 +66,11 @@ export function finishRun(tx: RunTx, status: FinalStatus, opts: { error?: StepEr
     case 'FAILED':
       tx.unit.event('run:failed', null, {
         error: run.error ? (JSON.parse(run.error) as unknown) : null,
-        ...(run.compensated !== null ? { compensated: run.compensated === 1 } : {}),
+        ...(run.compensated !== null ? { compensated: run.compensated } : {}),
       });
       break;
     case 'CANCELLED':
-      tx.unit.event('run:cancelled', null, { compensate: run.cancel_requested === 2, by: opts.by !== undefined ? opts.by : cancelledBy(tx) });
+      tx.unit.event('run:cancelled', null, { compensate: run.cancel?.compensate === true, by: opts.by !== undefined ? opts.by : cancelledBy(tx) });
       break;
     case 'TIMED_OUT':
       tx.unit.event('run:timed_out', null, { timeoutSeconds: tx.spec.timeoutSeconds ?? null });
@@ -98,12 +98,12 @@ export function cancelRun(tx: RunTx, compensate: boolean, by: string | null): vo
   for (const s of tx.unit.activeSteps()) cancelStep(tx, s, rollBack);
   for (const child of tx.store.childRuns(run.id)) requestCancel(tx, child.id, rollBack);
   tx.unit.dropRunTasks();
-  run.paused = 0;
+  run.paused = false;
   if (run.phase === 'compensating') {
     // Cancelling during compensation stops it: the run ends with what was compensated so far, and records what was
     // not (the compensations that failed or were cut off, then those never started), closing the saga's timeline.
     const failures = [...failedCompensations(tx), ...compensationCandidates(tx).map((s) => s.state_name)];
-    run.compensated = 0;
+    run.compensated = false;
     run.compensation_errors = JSON.stringify(failures);
     tx.unit.event('compensation:finished', null, { compensated: false, failures });
     finishRun(tx, 'CANCELLED');

@@ -110,8 +110,8 @@ export function releaseWait(tx: RunTx, wait: StoredWait | undefined, rollBack: b
 export function requestCancel(tx: RunTx, runId: string, compensate: boolean): void {
   const child = tx.store.run(runId);
   if (!child || TERMINAL_RUN.has(child.status)) return;
-  if (!child.cancel_requested) {
-    child.cancel_requested = compensate ? 2 : 1;
+  if (!child.cancel) {
+    child.cancel = { compensate };
     tx.store.updateRun(child);
   }
   tx.unit.scheduleFor(runId, 'cancel', null, { compensate, by: `parent ${tx.run.id}` });
