@@ -39,6 +39,21 @@ const STEP_COLUMNS = [
   'started_at', 'attempt_started_ms', 'finished_at', 'duration_ms',
 ] as const;
 
+/** The statements the store shares with the batch (one text each). */
+export const FRAME_INSERT_SQL = `INSERT INTO workflow_run_frames (run_id, id, parent_id, owner_step_id, key, path, def_path, vars, status)
+  VALUES (@run_id, @id, @parent_id, @owner_step_id, @key, @path, @def_path, @vars, @status)`;
+export const STEP_UPDATE_SQL = `UPDATE workflow_run_steps SET status = @status, attempt = @attempt, deliveries = @deliveries, input = @input,
+    output = @output, error = @error, wait = @wait, items = @items, pending = @pending, next_index = @next_index,
+    completed_seq = @completed_seq, started_at = @started_at, attempt_started_ms = @attempt_started_ms,
+    finished_at = @finished_at, duration_ms = @duration_ms
+  WHERE id = @id`;
+export const RUN_UPDATE_SQL = `UPDATE workflow_runs SET status = @status, output = @output, error = @error, paused = @paused,
+    cancel_requested = @cancel_requested, phase = @phase, final_status = @final_status,
+    compensated = @compensated, compensation_errors = @compensation_errors, event_seq = @event_seq,
+    completion_seq = @completion_seq, patch_seq = @patch_seq, started_at = @started_at,
+    finished_at = @finished_at, updated_at = @updated_at
+  WHERE id = @id`;
+
 /** Applies RunWriteBatch values (inside the caller's transaction). SQL for the batch only. */
 export class RunBatchWriter {
   private readonly s;
@@ -46,31 +61,15 @@ export class RunBatchWriter {
 
   constructor(private readonly db: Db) {
     this.s = {
-      frameInsert: db.prepare(
-        `INSERT INTO workflow_run_frames (run_id, id, parent_id, owner_step_id, key, path, def_path, vars, status)
-         VALUES (@run_id, @id, @parent_id, @owner_step_id, @key, @path, @def_path, @vars, @status)`,
-      ),
+      frameInsert: db.prepare(FRAME_INSERT_SQL),
       frameStatus: db.prepare('UPDATE workflow_run_frames SET status = ? WHERE run_id = ? AND id = ?'),
       stepInsert: db.prepare(
         `INSERT INTO workflow_run_steps (${STEP_COLUMNS.join(', ')}) VALUES (${STEP_COLUMNS.map((c) => `@${c}`).join(', ')})`,
       ),
-      stepUpdate: db.prepare(
-        `UPDATE workflow_run_steps SET status = @status, attempt = @attempt, deliveries = @deliveries, input = @input,
-           output = @output, error = @error, wait = @wait, items = @items, pending = @pending, next_index = @next_index,
-           completed_seq = @completed_seq, started_at = @started_at, attempt_started_ms = @attempt_started_ms,
-           finished_at = @finished_at, duration_ms = @duration_ms
-         WHERE id = @id`,
-      ),
+      stepUpdate: db.prepare(STEP_UPDATE_SQL),
       stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
       taskDelete: db.prepare('DELETE FROM workflow_tasks WHERE id = ?'),
-      runUpdate: db.prepare(
-        `UPDATE workflow_runs SET status = @status, output = @output, error = @error, paused = @paused,
-           cancel_requested = @cancel_requested, phase = @phase, final_status = @final_status,
-           compensated = @compensated, compensation_errors = @compensation_errors, event_seq = @event_seq,
-           completion_seq = @completion_seq, patch_seq = @patch_seq, started_at = @started_at,
-           finished_at = @finished_at, updated_at = @updated_at
-         WHERE id = @id`,
-      ),
+      runUpdate: db.prepare(RUN_UPDATE_SQL),
     };
   }
 

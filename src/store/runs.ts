@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import { storageHealth, type StorageHealth } from './health.js';
-import { RunBatchWriter, type EventInsert, type RunWriteBatch } from './run-batch.js';
+import { FRAME_INSERT_SQL, RUN_UPDATE_SQL, RunBatchWriter, STEP_UPDATE_SQL, type EventInsert, type RunWriteBatch } from './run-batch.js';
 
 import type { CancelRequest, RunPhase, RunStatus, StepStatus } from '../model/run.js';
 import { fromStoredRun, storedRunFlags, type StoredRunRow } from './run-rows.js';
@@ -203,19 +203,9 @@ export class RunStore {
       runByKey: db.prepare<[string, string, string], StoredRunRow>(
         'SELECT * FROM workflow_runs WHERE environment = ? AND workflow_id = ? AND idempotency_key = ?',
       ),
-      runUpdate: db.prepare(
-        `UPDATE workflow_runs SET status = @status, output = @output, error = @error, paused = @paused,
-           cancel_requested = @cancel_requested, phase = @phase, final_status = @final_status,
-           compensated = @compensated, compensation_errors = @compensation_errors, event_seq = @event_seq,
-           completion_seq = @completion_seq, patch_seq = @patch_seq, started_at = @started_at,
-           finished_at = @finished_at, updated_at = @updated_at
-         WHERE id = @id`,
-      ),
+      runUpdate: db.prepare(RUN_UPDATE_SQL),
       runChildren: db.prepare<[string], StoredRunRow>('SELECT * FROM workflow_runs WHERE parent_run_id = ?'),
-      frameInsert: db.prepare(
-        `INSERT INTO workflow_run_frames (run_id, id, parent_id, owner_step_id, key, path, def_path, vars, status)
-         VALUES (@run_id, @id, @parent_id, @owner_step_id, @key, @path, @def_path, @vars, @status)`,
-      ),
+      frameInsert: db.prepare(FRAME_INSERT_SQL),
       frameGet: db.prepare<[string, number], FrameRow>('SELECT * FROM workflow_run_frames WHERE run_id = ? AND id = ?'),
       frameMax: db.prepare<[string], { max: number | null }>('SELECT MAX(id) AS max FROM workflow_run_frames WHERE run_id = ?'),
       frameStatus: db.prepare('UPDATE workflow_run_frames SET status = ? WHERE run_id = ? AND id = ?'),
@@ -240,13 +230,7 @@ export class RunStore {
            @input, @items, @pending, @next_index, @compensation_of, @created_at)`,
       ),
       stepGet: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE id = ?'),
-      stepUpdate: db.prepare(
-        `UPDATE workflow_run_steps SET status = @status, attempt = @attempt, deliveries = @deliveries, input = @input,
-           output = @output, error = @error, wait = @wait, items = @items, pending = @pending, next_index = @next_index,
-           completed_seq = @completed_seq, started_at = @started_at, attempt_started_ms = @attempt_started_ms,
-           finished_at = @finished_at, duration_ms = @duration_ms
-         WHERE id = @id`,
-      ),
+      stepUpdate: db.prepare(STEP_UPDATE_SQL),
       stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
       stepExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM workflow_run_steps WHERE id = ?'),
       stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY seq'),

@@ -2,6 +2,7 @@ import type { OperationState } from '../../definitions/types.js';
 import type { StepRow } from '../../store/runs.js';
 import { stepId as makeStepId } from '../ids.js';
 import type { RunTx } from './run-tx.js';
+import { blankStep } from './steps.js';
 
 /** How a run that is rolled back ends once its compensations ran. */
 export type RolledBackStatus = 'FAILED' | 'CANCELLED';
@@ -48,35 +49,16 @@ function compensateNext(tx: RunTx): void {
   const frame = tx.unit.frame(next.frame_id);
   const state = tx.stateOf(next) as OperationState;
   const id = makeStepId(tx.run.id, frame.path, `compensate:${next.id}`, 1);
-  // One object literal of a fixed shape, like newStep's: the compensation step's live row.
-  tx.unit.addStep({
+  tx.unit.addStep(blankStep(tx, {
     id,
-    run_id: tx.run.id,
-    seq: tx.run.event_seq + 1,
     frame_id: frame.id,
     state_name: state.name,
     path: `${next.path}/compensate`,
     visit: 1,
     type: 'compensation',
     action: state.compensation?.action ?? null,
-    status: 'PENDING',
-    attempt: 1,
-    deliveries: 0,
-    input: null,
-    output: null,
-    error: null,
-    wait: null,
-    items: null,
-    pending: null,
-    next_index: null,
     compensation_of: next.id,
-    completed_seq: null,
-    created_at: tx.nowIso,
-    started_at: null,
-    attempt_started_ms: null,
-    finished_at: null,
-    duration_ms: null,
-  });
+  }));
   tx.unit.event('state:entered', id, { state: state.name, path: `${next.path}/compensate`, type: 'compensation' });
   tx.unit.schedule('exec', id, undefined);
 }

@@ -8,17 +8,39 @@ import type { RunTx } from './run-tx.js';
 export function newStep(tx: RunTx, frame: FrameRow, state: State): StepRow {
   const visit = tx.unit.nextVisit(frame, state.name);
   const id = makeStepId(tx.run.id, frame.path, state.name, visit);
-  // One object literal of a fixed shape (no spreads): it is the step's live row for the rest of the transaction.
-  const step: StepRow = {
+  const step = blankStep(tx, {
     id,
-    run_id: tx.run.id,
-    seq: tx.run.event_seq + 1,
     frame_id: frame.id,
     state_name: state.name,
     path: `${frame.path}${state.name}${visit > 1 ? `#${visit}` : ''}`,
     visit,
     type: state.type,
     action: state.type === 'operation' ? state.action : null,
+    compensation_of: null,
+  });
+  tx.unit.addStep(step);
+  tx.unit.event('state:entered', id, { state: state.name, path: step.path, type: state.type });
+  return step;
+}
+
+/** What tells a new step apart; the rest of its row starts blank. */
+export type StepIdentity = Pick<StepRow, 'id' | 'frame_id' | 'state_name' | 'path' | 'visit' | 'type' | 'action' | 'compensation_of'>;
+
+/**
+ * A new step's row, PENDING at attempt 1. One object literal of a fixed shape (no spreads): it is the step's live row
+ * for the rest of the transaction.
+ */
+export function blankStep(tx: RunTx, s: StepIdentity): StepRow {
+  return {
+    id: s.id,
+    run_id: tx.run.id,
+    seq: tx.run.event_seq + 1,
+    frame_id: s.frame_id,
+    state_name: s.state_name,
+    path: s.path,
+    visit: s.visit,
+    type: s.type,
+    action: s.action,
     status: 'PENDING',
     attempt: 1,
     deliveries: 0,
@@ -29,7 +51,7 @@ export function newStep(tx: RunTx, frame: FrameRow, state: State): StepRow {
     items: null,
     pending: null,
     next_index: null,
-    compensation_of: null,
+    compensation_of: s.compensation_of,
     completed_seq: null,
     created_at: tx.nowIso,
     started_at: null,
@@ -37,9 +59,6 @@ export function newStep(tx: RunTx, frame: FrameRow, state: State): StepRow {
     finished_at: null,
     duration_ms: null,
   };
-  tx.unit.addStep(step);
-  tx.unit.event('state:entered', id, { state: state.name, path: step.path, type: state.type });
-  return step;
 }
 
 /** Sets a step's status (and output or error); a terminal status stamps its end, a success its completion order. */
