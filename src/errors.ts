@@ -88,6 +88,11 @@ export const ERROR_CODES = {
     summary: 'The checkout has commits its remote does not (the remote history was rewritten, e.g. force-pushed): not merged.',
   },
   STN_E_SYNC_INTERRUPTED: { exit: 2, http: 500, summary: 'The process running a sync ended during it (killed); marked at the next start.' },
+  STN_E_STORED_PAYLOAD: {
+    exit: 2,
+    http: 500,
+    summary: 'A stored run payload (a task, a step wait) has a version or a wake reason this Station does not know (written by a newer release, or damaged): refused, never guessed.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonValue } from '../definitions/types.js';
-import { runEvent, type RunEvent, type RunEventMap, type RunEventType, type RunEvents } from '../engine/events.js';
+import { appendRunEvent } from '../engine/append-event.js';
+import type { RunEvent, RunEventMap, RunEventType, RunEvents } from '../engine/events.js';
 import { NotFoundError, StationError } from '../errors.js';
 import type { ApprovalFilter, ApprovalRow, ApprovalStore, VoteRow } from '../store/approvals.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
@@ -268,11 +269,10 @@ export class ApprovalService {
 
   /** Appends a run event outside the engine (the run row is re-read inside this transaction, so its seq is current). */
   private appendEvent<T extends RunEventType>(run: RunRow, stepId: string, type: T, data: RunEventMap[T], at: string): RunEvent {
-    const seq = ++run.event_seq;
-    this.o.runs.insertEvent(run.id, seq, type, stepId, JSON.stringify(data), at);
+    const event = appendRunEvent((id, row) => this.o.runs.insertEventRow(id, row), run, type, stepId, data, at);
     run.updated_at = at;
     this.o.runs.updateRun(run);
-    return runEvent({ runId: run.id, seq, type, stepId, data, at });
+    return event;
   }
 
   // ---------------------------------------------------------------- reading

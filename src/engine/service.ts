@@ -6,7 +6,8 @@ import type { WaitSpec } from '../executors/types.js';
 import type { DefinitionStore } from '../store/definitions.js';
 import { EnvironmentRevisionStore, type VariableScope } from '../store/environment-revisions.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
-import { runEvent, type RunEvent, type RunEventMap, type RunEventType, type RunEvents } from './events.js';
+import type { RunEvent, RunEventMap, RunEventType, RunEvents } from './events.js';
+import { appendRunEvent } from './append-event.js';
 import { newRunId } from './ids.js';
 import { statusOfActiveSteps } from './interpreter.js';
 import type { Specs } from './specs.js';
@@ -214,10 +215,7 @@ export class RunService {
 
   /** Appends an event inside the caller's transaction; the caller emits it once that transaction committed. */
   private appendEvent<T extends RunEventType>(run: RunRow, type: T, data: RunEventMap[T]): RunEvent {
-    const seq = ++run.event_seq;
-    const at = new Date(this.now()).toISOString();
-    this.o.store.insertEvent(run.id, seq, type, null, JSON.stringify(data), at);
-    return runEvent({ runId: run.id, seq, type, stepId: null, data, at });
+    return appendRunEvent((id, row) => this.o.store.insertEventRow(id, row), run, type, null, data, new Date(this.now()).toISOString());
   }
 
   /** Delivers a signal; a run not waiting for it yet keeps it for its next `signal.wait` of that name. */
@@ -241,7 +239,7 @@ export class RunService {
       const run = this.mustGet(runId);
       if (TERMINAL_RUN.has(run.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${run.status}`);
       if (run.paused) return run;
-      run.paused = 1;
+      run.paused = true;
       run.status = 'PAUSED';
       event = this.appendEvent(run, 'run:paused', { by });
       run.updated_at = new Date(this.now()).toISOString();
@@ -258,7 +256,7 @@ export class RunService {
       const r = this.mustGet(runId);
       if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
       if (!r.paused) return r;
-      r.paused = 0;
+      r.paused = false;
       r.status = r.started_at ? statusOfActiveSteps(this.o.store.activeStatuses(r.id)) : 'PENDING';
       event = this.appendEvent(r, 'run:resumed', { by });
       r.updated_at = new Date(this.now()).toISOString();
@@ -275,8 +273,8 @@ export class RunService {
     const run = this.o.store.transaction(() => {
       const r = this.mustGet(runId);
       if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
-      if (!r.cancel_requested) {
-        r.cancel_requested = compensate ? 2 : 1;
+      if (!r.cancel) {
+        r.cancel = { compensate };
         r.updated_at = new Date(this.now()).toISOString();
         this.o.store.updateRun(r);
         this.o.store.insertTask(runId, 'cancel', null, JSON.stringify({ compensate, by }), 0);

@@ -1,24 +1,13 @@
 import type { Db } from './db.js';
 import { storageHealth, type StorageHealth } from './health.js';
+import { FRAME_INSERT_SQL, RUN_UPDATE_SQL, RunBatchWriter, STEP_UPDATE_SQL, type EventInsert, type RunWriteBatch } from './run-batch.js';
 
-/** Every run status (DESIGN §5.1), in lifecycle order. */
-export const RUN_STATUSES = [
-  'PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT',
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+import type { CancelRequest, RunPhase, RunStatus, StepStatus } from '../model/run.js';
+import { fromStoredRun, storedRunFlags, type StoredRunRow } from './run-rows.js';
 
-export type StepStatus =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'WAITING_APPROVAL'
-  | 'WAITING_SIGNAL'
-  | 'SUCCEEDED'
-  | 'FAILED'
-  | 'CANCELLED'
-  | 'TIMED_OUT';
-
-export const TERMINAL_RUN: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
-export const TERMINAL_STEP: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+// The statuses and terminal sets belong to the run model; re-exported for the store's consumers.
+export { RUN_STATUSES, TERMINAL_RUN, TERMINAL_STEP } from '../model/run.js';
+export type { RunStatus, StepStatus } from '../model/run.js';
 
 export interface RunRow {
   id: string;
@@ -38,11 +27,14 @@ export interface RunRow {
   root_run_id: string;
   initiator: string | null;
   deadline_at: number | null;
-  paused: number;
-  cancel_requested: number;
-  phase: 'forward' | 'compensating';
+  /** Paused: no new step starts (a running one finishes). */
+  paused: boolean;
+  /** A cancel asked of the run and not yet applied (the engine applies it before any step result). */
+  cancel: CancelRequest | null;
+  phase: RunPhase;
   final_status: string | null;
-  compensated: number | null;
+  /** Whether every compensation succeeded; null: the run did not compensate. */
+  compensated: boolean | null;
   compensation_errors: string | null;
   event_seq: number;
   completion_seq: number;
@@ -191,8 +183,12 @@ export class RunStore {
   /** Failed and committed writes are reported here (a full disk or read-only file makes /readyz not ready). */
   private readonly health: StorageHealth;
 
+  /** Writes the batches of the engine's transactions (see RunWriteBatch). */
+  readonly batch: RunBatchWriter;
+
   constructor(readonly db: Db) {
     this.health = storageHealth(db);
+    this.batch = new RunBatchWriter(db);
     this.s = {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
@@ -203,23 +199,13 @@ export class RunStore {
          VALUES (@id, @workflow_id, @environment, @version, @status, @input, @trigger, @vars, @idempotency_key,
            @parent_run_id, @parent_step_id, @root_run_id, @initiator, @deadline_at, @created_at, @created_at)`,
       ),
-      runGet: db.prepare<[string], RunRow>('SELECT * FROM workflow_runs WHERE id = ?'),
-      runByKey: db.prepare<[string, string, string], RunRow>(
+      runGet: db.prepare<[string], StoredRunRow>('SELECT * FROM workflow_runs WHERE id = ?'),
+      runByKey: db.prepare<[string, string, string], StoredRunRow>(
         'SELECT * FROM workflow_runs WHERE environment = ? AND workflow_id = ? AND idempotency_key = ?',
       ),
-      runUpdate: db.prepare(
-        `UPDATE workflow_runs SET status = @status, output = @output, error = @error, paused = @paused,
-           cancel_requested = @cancel_requested, phase = @phase, final_status = @final_status,
-           compensated = @compensated, compensation_errors = @compensation_errors, event_seq = @event_seq,
-           completion_seq = @completion_seq, patch_seq = @patch_seq, started_at = @started_at,
-           finished_at = @finished_at, updated_at = @updated_at
-         WHERE id = @id`,
-      ),
-      runChildren: db.prepare<[string], RunRow>('SELECT * FROM workflow_runs WHERE parent_run_id = ?'),
-      frameInsert: db.prepare(
-        `INSERT INTO workflow_run_frames (run_id, id, parent_id, owner_step_id, key, path, def_path, vars, status)
-         VALUES (@run_id, @id, @parent_id, @owner_step_id, @key, @path, @def_path, @vars, @status)`,
-      ),
+      runUpdate: db.prepare(RUN_UPDATE_SQL),
+      runChildren: db.prepare<[string], StoredRunRow>('SELECT * FROM workflow_runs WHERE parent_run_id = ?'),
+      frameInsert: db.prepare(FRAME_INSERT_SQL),
       frameGet: db.prepare<[string, number], FrameRow>('SELECT * FROM workflow_run_frames WHERE run_id = ? AND id = ?'),
       frameMax: db.prepare<[string], { max: number | null }>('SELECT MAX(id) AS max FROM workflow_run_frames WHERE run_id = ?'),
       frameStatus: db.prepare('UPDATE workflow_run_frames SET status = ? WHERE run_id = ? AND id = ?'),
@@ -244,13 +230,7 @@ export class RunStore {
            @input, @items, @pending, @next_index, @compensation_of, @created_at)`,
       ),
       stepGet: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE id = ?'),
-      stepUpdate: db.prepare(
-        `UPDATE workflow_run_steps SET status = @status, attempt = @attempt, deliveries = @deliveries, input = @input,
-           output = @output, error = @error, wait = @wait, items = @items, pending = @pending, next_index = @next_index,
-           completed_seq = @completed_seq, started_at = @started_at, attempt_started_ms = @attempt_started_ms,
-           finished_at = @finished_at, duration_ms = @duration_ms
-         WHERE id = @id`,
-      ),
+      stepUpdate: db.prepare(STEP_UPDATE_SQL),
       stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
       stepExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM workflow_run_steps WHERE id = ?'),
       stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY seq'),
@@ -374,22 +354,28 @@ export class RunStore {
     }
   }
 
+  /** Commits an engine transaction's batch of writes on one run (inside the caller's transaction). */
+  commitBatch(b: RunWriteBatch): void {
+    this.batch.flush(b);
+    this.batch.finish(b);
+  }
+
   // --- runs
   insertRun(row: Pick<RunRow, 'id' | 'workflow_id' | 'environment' | 'version' | 'status' | 'input' | 'trigger' | 'vars' |
     'idempotency_key' | 'parent_run_id' | 'parent_step_id' | 'root_run_id' | 'initiator' | 'deadline_at' | 'created_at'>): void {
     this.s.runInsert.run(row);
   }
   run(id: string): RunRow | undefined {
-    return this.s.runGet.get(id);
+    return fromStoredRun(this.s.runGet.get(id));
   }
   runByIdempotencyKey(env: string, workflowId: string, key: string): RunRow | undefined {
-    return this.s.runByKey.get(env, workflowId, key);
+    return fromStoredRun(this.s.runByKey.get(env, workflowId, key));
   }
   updateRun(row: RunRow): void {
-    this.s.runUpdate.run(row);
+    this.s.runUpdate.run({ ...row, ...storedRunFlags(row) });
   }
   childRuns(parentId: string): RunRow[] {
-    return this.s.runChildren.all(parentId);
+    return this.s.runChildren.all(parentId).map((r) => fromStoredRun(r));
   }
   listRuns(filter: RunFilter): RunRow[] {
     const where: string[] = [];
@@ -405,10 +391,11 @@ export class RunStore {
     add('id < ?', filter.before);
     params.push(filter.limit ?? 50);
     return this.db
-      .prepare<Array<string | number>, RunRow>(
+      .prepare<Array<string | number>, StoredRunRow>(
         `SELECT * FROM workflow_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
       )
-      .all(...params);
+      .all(...params)
+      .map((r) => fromStoredRun(r));
   }
 
   // --- frames and context
@@ -480,6 +467,10 @@ export class RunStore {
   }
 
   // --- events
+  /** Inserts one event row (see appendRunEvent). */
+  insertEventRow(runId: string, row: EventInsert): void {
+    this.s.eventInsert.run(runId, row.seq, row.type, row.step_id, row.data, row.created_at);
+  }
   insertEvent(runId: string, seq: number, type: string, stepId: string | null, data: string | null, at: string): void {
     this.s.eventInsert.run(runId, seq, type, stepId, data, at);
   }

@@ -90,7 +90,7 @@ describe('approvals API', () => {
     expect(reject.statusCode).toBe(200);
     expect(reject.json()).toMatchObject({ outcome: 'decided', approval: { status: 'REJECTED', decision: { approved: false, by: { source: 'api', id: 'release-manager' }, comment: 'changed my mind' } } });
     await until(() => t.station.runStore.run(runId)?.status === 'FAILED', 'run failed');
-    expect(t.station.runStore.run(runId)?.compensated).toBe(1);
+    expect(t.station.runStore.run(runId)?.compensated).toBe(true);
 
     // The response schemas keep every field of the approval (votes, decision, slack), as the CLI's --json shows it.
     const one = await t.request('GET', `/api/v1/workflow-approvals/${approvalId}`, { token: ENV.VIEWER_TOKEN });

@@ -95,7 +95,7 @@ describe('human.approval in the engine', () => {
     h.station.approvals.decide({ approvalId, vote: 'reject', actor: carol, comment: 'not during the freeze' });
     const r = await h.waitForEnd(runId);
     expect(r.status).toBe('FAILED');
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     const gate = r.step('gate');
     expect(gate.status).toBe('FAILED');
     expect(gate.error).toMatchObject({ code: 'STN_E_APPROVAL_REJECTED', message: 'rejected by carol (cli): not during the freeze' });
@@ -209,7 +209,7 @@ describe('approval timeouts', () => {
     const { r, approvalId } = await timedOut('reject');
     expect(r.status).toBe('FAILED');
     expect(r.step('gate').error).toMatchObject({ code: 'STN_E_APPROVAL_REJECTED' });
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     expect(h.station.approvals.get(approvalId).status).toBe('TIMED_OUT');
     expect(r.events.find((e) => e.type === 'approval:timed_out')?.data).toMatchObject({ approvalId, onTimeout: 'reject' });
   });

@@ -105,7 +105,7 @@ describe('nested parallel inside foreach inside parallel', () => {
     expect(compensated.map((s) => s.path)).toContain('outer/work/gate');
     expect(compensated.at(-1)?.path).toBe('outer/work/gate');
     expect(comps.every((c) => c.status === 'SUCCEEDED')).toBe(true);
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     // Event order: the failure, then the saga, then run:failed.
     const types = r.events.map((e) => e.type);
     expect(types.indexOf('compensation:started')).toBeGreaterThan(types.lastIndexOf('step:failed'));
@@ -181,7 +181,7 @@ describe('control during waits', () => {
     expect(r.step('flaky').status).toBe('CANCELLED');
     expect(r.step('flaky').attempt).toBe(2);
     expect(r.steps.filter((s) => s.compensation_of !== null).map((s) => [s.state_name, s.status])).toEqual([['made', 'SUCCEEDED']]);
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     expect(r.events.at(-1)).toMatchObject({ type: 'run:cancelled', data: { compensate: true, by: 'bob' } });
     h.advance(clock, 3_600_000);
     await h.barrier();
@@ -357,7 +357,7 @@ describe('switch dataPath and CEL values', () => {
     `);
     const c = await h.run('miss2', {});
     expect(c.status).toBe('FAILED');
-    expect(c.run.compensated).toBe(0);
+    expect(c.run.compensated).toBe(false);
     const comp = c.steps.find((s) => s.compensation_of !== null);
     expect(comp?.status).toBe('FAILED');
     expect(comp?.error?.message).toMatch(/made/);
@@ -495,7 +495,7 @@ describe('regressions found by the audit', () => {
     const r = await h.waitForEnd(id);
     expect(r.status).toBe('FAILED');
     expect(r.error).toMatchObject({ code: 'STN_E_FAIL', message: 'broke' }); // the cause, not the timeout
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     expect(r.steps.filter((s) => s.compensation_of !== null).map((s) => [s.state_name, s.status])).toEqual([
       ['b', 'SUCCEEDED'],
       ['a', 'SUCCEEDED'],
@@ -529,9 +529,9 @@ describe('regressions found by the audit', () => {
     const r = await h.waitForEnd(id);
     const c = await h.waitForEnd(childId);
     expect(r.status).toBe('CANCELLED');
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     expect(c.status).toBe('CANCELLED');
-    expect(c.run.compensated).toBe(1);
+    expect(c.run.compensated).toBe(true);
     expect(c.steps.filter((s) => s.compensation_of !== null).map((s) => [s.state_name, s.status])).toEqual([['made', 'SUCCEEDED']]);
     expect(c.events.at(-1)).toMatchObject({ type: 'run:cancelled', data: { compensate: true, by: `parent ${id}` } });
   });
@@ -572,7 +572,7 @@ describe('regressions found by the audit', () => {
     const c = await h.waitForEnd(childId);
     expect(r.status).toBe('FAILED');
     expect(c.status).toBe('CANCELLED');
-    expect(c.run.compensated).toBe(1);
+    expect(c.run.compensated).toBe(true);
 
     const id2 = h.start('dad');
     const waiting2 = await h.waitFor(id2, (e) => e.type === 'step:waiting' && e.data.state === 'call');
@@ -644,7 +644,7 @@ describe('cancel during compensation', () => {
     h.station.runs.resume(id, 'ops');
     const done = await h.waitForEnd(id);
     expect(done.status).toBe('FAILED');
-    expect(done.run.compensated).toBe(1);
+    expect(done.run.compensated).toBe(true);
 
     // Cancel while b's compensation sleeps: it is cut off, a's never runs; both are recorded.
     const id2 = h.start('pc');
@@ -652,7 +652,7 @@ describe('cancel during compensation', () => {
     h.station.runs.cancel(id2, false, 'ops');
     const r = await h.waitForEnd(id2);
     expect(r.status).toBe('CANCELLED');
-    expect(r.run.compensated).toBe(0);
+    expect(r.run.compensated).toBe(false);
     expect(JSON.parse(r.run.compensation_errors ?? 'null')).toEqual(['b', 'a']);
     expect(r.steps.filter((s) => s.compensation_of !== null).map((s) => [s.state_name, s.status])).toEqual([['b', 'CANCELLED']]);
     expect(r.events.map((e) => e.type).slice(-3)).toEqual(['step:cancelled', 'compensation:finished', 'run:cancelled']);
@@ -894,6 +894,6 @@ describe('long inline cascades', () => {
     expect(r.status).toBe('FAILED');
     expect(r.error?.code).toBe('STN_E_INLINE_LIMIT');
     expect(r.error?.message).toMatch(/state "(count|again)" was entered more than 1000 times/);
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
   }, 90_000);
 });

@@ -83,7 +83,7 @@ describe('compensation', () => {
 
     expect(r.status).toBe('FAILED');
     expect(r.error).toMatchObject({ code: 'E_DEPLOY', message: 'deploy failed' });
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     expect(r.run.compensation_errors).toBeNull();
 
     const originals = byId(r.steps);
@@ -126,7 +126,7 @@ describe('compensation', () => {
 
     expect(r.status).toBe('FAILED');
     expect(r.error?.code).toBe('E_DEPLOY'); // the run's own error stays the cause
-    expect(r.run.compensated).toBe(0);
+    expect(r.run.compensated).toBe(false);
     expect(JSON.parse(r.run.compensation_errors ?? 'null')).toEqual(['B']);
 
     const originals = byId(r.steps);

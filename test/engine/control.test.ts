@@ -137,7 +137,7 @@ describe('cancel', () => {
     const r = await h.waitForEnd(id);
 
     expect(r.status).toBe('CANCELLED');
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     const comps = r.steps.filter((s) => s.compensation_of !== null);
     // Only `prepare` had succeeded; the cancelled `hang` is not compensated.
     expect(comps).toHaveLength(1);
@@ -183,7 +183,7 @@ describe('cancel', () => {
     h.station.runs.cancel(id, true, 'dave');
     const r = await h.waitForEnd(id);
     expect(r.status).toBe('CANCELLED');
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     expect(r.events.at(-1)).toMatchObject({ type: 'run:cancelled', data: { by: 'dave', compensate: true } });
   });
 

@@ -149,7 +149,7 @@ describe('workflow output', () => {
     const r = await h.run('bad-output');
     expect(r.status).toBe('FAILED');
     expect(r.error?.code).toBe('STN_E_EXPR_MISSING_KEY');
-    expect(r.run.compensated).toBe(1);
+    expect(r.run.compensated).toBe(true);
     expect(r.steps.filter((s) => s.compensation_of !== null).map((s) => s.output)).toEqual([{ undo: 'vm' }]);
   });
 

@@ -103,7 +103,7 @@ describe('a cancel accepted while a step runs', () => {
     const store = h.station.runStore;
     store.transaction(() => {
       const run = store.run(id)!;
-      run.cancel_requested = 1;
+      run.cancel = { compensate: false };
       store.updateRun(run);
       store.insertTask(id, 'cancel', null, JSON.stringify({ compensate: false, by: 'ops' }), Date.now() + 3_600_000);
     });

@@ -98,7 +98,7 @@ describe('Slack approvals (HTTP mode)', () => {
     expect(res.body).toBe('');
     const run = await d.ended(runId);
     expect(run.status).toBe('FAILED');
-    expect(run.compensated).toBe(1);
+    expect(run.compensated).toBe(true);
     const steps = d.station.runStore.steps(runId);
     expect(steps.some((s) => s.compensation_of !== null && s.status === 'SUCCEEDED')).toBe(true);
     expect(JSON.parse(steps.find((s) => s.state_name === 'gate')?.error ?? '{}')).toMatchObject({
@@ -208,7 +208,7 @@ describe('Slack approvals (HTTP mode)', () => {
     const { ts } = await d.approvalPosted(runId);
     const run = await d.ended(runId);
     expect(run.status).toBe('FAILED');
-    expect(run.compensated).toBe(1);
+    expect(run.compensated).toBe(true);
     const update = await d.fake.waitFor('chat.update', (c) => c.args.ts === ts);
     expect(blockText(update.args.blocks)).toContain('Timed out');
     expect(blockText(update.args.blocks)).toContain('onTimeout: reject');

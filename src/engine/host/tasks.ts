@@ -1,5 +1,6 @@
+import { readTaskPayload, wakeReasonOf } from '../../store/payloads.js';
 import { TERMINAL_RUN, type RunRow, type TaskRow } from '../../store/runs.js';
-import { WAKE_REASONS, type RunTx, type WakeReason } from '../interpreter.js';
+import type { RunTx } from '../interpreter.js';
 import type { Deliveries } from './delivery.js';
 import type { Executions } from './executions.js';
 import type { HostContext } from './options.js';
@@ -73,7 +74,7 @@ export class Tasks {
       current = await this.txs.tx(work.task, (rt, run) => {
         // A cancel requested while the step ran is applied before its result: a run whose cancel was accepted
         // ends CANCELLED, never COMPLETED by a step that finished just before the cancel's own task was handled.
-        if (run.cancel_requested && !TERMINAL_RUN.has(run.status)) this.cancelFirst(rt, run);
+        if (run.cancel && !TERMINAL_RUN.has(run.status)) this.cancelFirst(rt, run);
         const step = rt.stepRow(work.step.id);
         if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
         return deliveries.continueChain(rt, run);
@@ -85,12 +86,13 @@ export class Tasks {
   private cancelFirst(rt: RunTx, run: RunRow): void {
     const task = this.host.o.store.pendingCancel(run.id);
     if (!task) return;
-    cancel(rt, payloadOf(task));
+    cancel(rt, readTaskPayload(task));
   }
 
   private async control(task: TaskRow): Promise<TaskRow | undefined> {
-    const payload = payloadOf(task);
     const outcome = await this.txs.tx(task, (rt, run) => {
+      // Inside the transaction: a payload this release cannot read fails the run (STN_E_STORED_PAYLOAD), loudly.
+      const payload = readTaskPayload(task);
       const step = task.step_id ? rt.stepRow(task.step_id) : undefined;
       switch (task.kind) {
         case 'start':
@@ -101,7 +103,7 @@ export class Tasks {
           else if (step) {
             rt.wake(
               step,
-              wakeReason(payload.reason),
+              wakeReasonOf(payload.reason),
               typeof payload.attempt === 'number' ? payload.attempt : undefined,
               typeof payload.approvalId === 'string' ? payload.approvalId : undefined,
             );
@@ -133,10 +135,6 @@ export class Tasks {
   }
 }
 
-function payloadOf(task: TaskRow): Record<string, unknown> {
-  return task.payload ? (JSON.parse(task.payload) as Record<string, unknown>) : {};
-}
-
 /** A cancel task's payload says who cancelled and whether completed steps are compensated. */
 function cancel(rt: RunTx, payload: Record<string, unknown>): void {
   rt.cancel(payload.compensate === true, typeof payload.by === 'string' ? payload.by : null);
@@ -148,8 +146,4 @@ function visitCounts(value: unknown): Record<string, number> {
   if (value === null || typeof value !== 'object') return counts;
   for (const [state, n] of Object.entries(value)) if (typeof n === 'number') counts[state] = n;
   return counts;
-}
-
-function wakeReason(reason: unknown): WakeReason {
-  return (WAKE_REASONS as readonly unknown[]).includes(reason) ? (reason as WakeReason) : 'timer';
 }

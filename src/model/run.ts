@@ -1,0 +1,53 @@
+/**
+ * The run model: the statuses of runs and steps, which of them are final, and the shapes of the JSON payloads the
+ * engine stores (task payloads, step waits). Below the store and the engine; holds no SQL and parses nothing (the
+ * store maps rows to these shapes, see src/store/payloads.ts).
+ */
+
+/** Every run status (DESIGN §5.1), in lifecycle order. */
+export const RUN_STATUSES = [
+  'PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** The statuses a run ends with. */
+export const TERMINAL_RUN_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const satisfies readonly RunStatus[];
+export type TerminalRunStatus = (typeof TERMINAL_RUN_STATUSES)[number];
+
+/** Every step status, in lifecycle order. */
+export const STEP_STATUSES = [
+  'PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT',
+] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+/** The statuses a step ends with. */
+export const TERMINAL_STEP_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const satisfies readonly StepStatus[];
+export type TerminalStepStatus = (typeof TERMINAL_STEP_STATUSES)[number];
+
+/** Membership tests take any string (a filter from the command line, a status read back from a view). */
+export const TERMINAL_RUN: ReadonlySet<string> = new Set<string>(TERMINAL_RUN_STATUSES);
+export const TERMINAL_STEP: ReadonlySet<string> = new Set<string>(TERMINAL_STEP_STATUSES);
+
+export function isTerminalRun(status: RunStatus): status is TerminalRunStatus {
+  return TERMINAL_RUN.has(status);
+}
+
+export function isTerminalStep(status: StepStatus): status is TerminalStepStatus {
+  return TERMINAL_STEP.has(status);
+}
+
+/** Whether a run is going forward or running the compensations of its succeeded steps (DESIGN §5.4). */
+export type RunPhase = 'forward' | 'compensating';
+
+/** A cancel asked of a run and not yet applied: with or without compensating first. */
+export interface CancelRequest {
+  compensate: boolean;
+}
+
+/** Why a `wake` task wakes a waiting step (or, `enter`, continues a deferred inline cascade). */
+export const WAKE_REASONS = ['timer', 'signal-timeout', 'step-timeout', 'approval', 'approval-timeout', 'enter'] as const;
+export type WakeReason = (typeof WAKE_REASONS)[number];
+
+/** The versions of the stored JSON payloads this release reads; a payload without a `v` field is version 1. */
+export const PAYLOAD_VERSIONS = [1] as const;
+export type PayloadVersion = (typeof PAYLOAD_VERSIONS)[number];

@@ -1,0 +1,110 @@
+import type { Db } from './db.js';
+import { storedRunFlags } from './run-rows.js';
+import type { FrameRow, RunRow, StepRow } from './runs.js';
+
+/** One event row as the engine appends it (data already serialized). */
+export interface EventInsert {
+  seq: number;
+  type: string;
+  step_id: string | null;
+  data: string;
+  created_at: string;
+}
+
+/**
+ * The writes of one engine transaction on one run, decided in memory and handed to the store at once: a store whose
+ * round trips cost a millisecond pays for one batch, not for one call per change. Steps created in the transaction
+ * are inserted with their final row; a step changed several times is written once.
+ */
+export interface RunWriteBatch {
+  runId: string;
+  frames: FrameRow[];
+  frameStatuses: Array<{ id: number; status: string }>;
+  newSteps: StepRow[];
+  changedSteps: StepRow[];
+  /** Steps whose counters only (pending, next_index) changed: their item list is not written again. */
+  counters: StepRow[];
+  events: EventInsert[];
+  /** The handled task, when it was not reused for what comes next. */
+  deleteTask: number | null;
+  run: RunRow;
+}
+
+/** How many event rows one INSERT statement carries. */
+const EVENT_CHUNK = 16;
+
+const STEP_COLUMNS = [
+  'id', 'run_id', 'seq', 'frame_id', 'state_name', 'path', 'visit', 'type', 'action', 'status', 'attempt', 'deliveries',
+  'input', 'output', 'error', 'wait', 'items', 'pending', 'next_index', 'compensation_of', 'completed_seq', 'created_at',
+  'started_at', 'attempt_started_ms', 'finished_at', 'duration_ms',
+] as const;
+
+/** The statements the store shares with the batch (one text each). */
+export const FRAME_INSERT_SQL = `INSERT INTO workflow_run_frames (run_id, id, parent_id, owner_step_id, key, path, def_path, vars, status)
+  VALUES (@run_id, @id, @parent_id, @owner_step_id, @key, @path, @def_path, @vars, @status)`;
+export const STEP_UPDATE_SQL = `UPDATE workflow_run_steps SET status = @status, attempt = @attempt, deliveries = @deliveries, input = @input,
+    output = @output, error = @error, wait = @wait, items = @items, pending = @pending, next_index = @next_index,
+    completed_seq = @completed_seq, started_at = @started_at, attempt_started_ms = @attempt_started_ms,
+    finished_at = @finished_at, duration_ms = @duration_ms
+  WHERE id = @id`;
+export const RUN_UPDATE_SQL = `UPDATE workflow_runs SET status = @status, output = @output, error = @error, paused = @paused,
+    cancel_requested = @cancel_requested, phase = @phase, final_status = @final_status,
+    compensated = @compensated, compensation_errors = @compensation_errors, event_seq = @event_seq,
+    completion_seq = @completion_seq, patch_seq = @patch_seq, started_at = @started_at,
+    finished_at = @finished_at, updated_at = @updated_at
+  WHERE id = @id`;
+
+/** Applies RunWriteBatch values (inside the caller's transaction). SQL for the batch only. */
+export class RunBatchWriter {
+  private readonly s;
+  private readonly eventInserts = new Map<number, ReturnType<Db['prepare']>>();
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      frameInsert: db.prepare(FRAME_INSERT_SQL),
+      frameStatus: db.prepare('UPDATE workflow_run_frames SET status = ? WHERE run_id = ? AND id = ?'),
+      stepInsert: db.prepare(
+        `INSERT INTO workflow_run_steps (${STEP_COLUMNS.join(', ')}) VALUES (${STEP_COLUMNS.map((c) => `@${c}`).join(', ')})`,
+      ),
+      stepUpdate: db.prepare(STEP_UPDATE_SQL),
+      stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
+      taskDelete: db.prepare('DELETE FROM workflow_tasks WHERE id = ?'),
+      runUpdate: db.prepare(RUN_UPDATE_SQL),
+    };
+  }
+
+  /** Writes a batch's frames, steps and events (what reads later in the same transaction must see). */
+  flush(b: Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events'>): void {
+    for (const f of b.frames) this.s.frameInsert.run(f);
+    for (const f of b.frameStatuses) this.s.frameStatus.run(f.status, b.runId, f.id);
+    for (const step of b.newSteps) this.s.stepInsert.run(step);
+    for (const step of b.changedSteps) this.s.stepUpdate.run(step);
+    this.insertEvents(b.runId, b.events);
+  }
+
+  /** Writes the rest of a batch: counters, the handled task's deletion and the run row. */
+  finish(b: Pick<RunWriteBatch, 'counters' | 'deleteTask' | 'run'>): void {
+    for (const step of b.counters) this.s.stepCounters.run({ id: step.id, pending: step.pending, next_index: step.next_index });
+    if (b.deleteTask !== null) this.s.taskDelete.run(b.deleteTask);
+    this.s.runUpdate.run({ ...b.run, ...storedRunFlags(b.run) });
+  }
+
+  private insertEvents(runId: string, events: EventInsert[]): void {
+    for (let i = 0; i < events.length; i += EVENT_CHUNK) {
+      const chunk = events.slice(i, i + EVENT_CHUNK);
+      const params: Array<string | number | null> = [];
+      for (const e of chunk) params.push(runId, e.seq, e.type, e.step_id, e.data, e.created_at);
+      this.eventInsert(chunk.length).run(params);
+    }
+  }
+
+  private eventInsert(rows: number): ReturnType<Db['prepare']> {
+    let stmt = this.eventInserts.get(rows);
+    if (!stmt) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
+      stmt = this.db.prepare(`INSERT INTO workflow_run_events (run_id, seq, type, step_id, data, created_at) VALUES ${values}`);
+      this.eventInserts.set(rows, stmt);
+    }
+    return stmt;
+  }
+}
