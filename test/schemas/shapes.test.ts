@@ -4,7 +4,8 @@ import { approvalJson } from '../../src/approvals/types.js';
 import { syncJson } from '../../src/views/sync.js';
 import { eventJson, runDetailJson, runSummaryJson } from '../../src/views/runs.js';
 import { validateDefinitionText } from '../../src/definitions/validate.js';
-import { definitionDetail, definitionSummary, validateResult, versionDetail, versionSummary } from '../../src/views/definitions.js';
+import { definitionDetailOf } from '../../src/client/lookup.js';
+import { definitionSummary, validateResult, versionDetail, versionSummary } from '../../src/views/definitions.js';
 import {
   ApprovalShape,
   DecideResult,
@@ -125,10 +126,10 @@ describe('every field a view returns is in its response schema', () => {
     for (const item of items) expect(undeclared(item, DefinitionSummary as Node)).toEqual([]);
     const summary = definitionSummary({ ...d, label: v.label, git_commit: v.git_commit, name: v.name });
     expectAllServed({ ...list, body: JSON.stringify(items.find((i) => i.id === 'three')) }, summary, DefinitionSummary);
-    expectAllServed(await t.request('GET', '/api/v1/workflows/three?env=default'), definitionDetail(d, v, undefined), DefinitionDetail);
+    expectAllServed(await t.request('GET', '/api/v1/workflows/three?env=default'), definitionDetailOf(station.definitions, d, undefined), DefinitionDetail);
     const broken = station.definitions.definition('default', 'broken');
     if (!broken) throw new Error('no broken definition');
-    expectAllServed(await t.request('GET', '/api/v1/workflows/broken?env=default'), definitionDetail(broken, undefined, undefined), DefinitionDetail);
+    expectAllServed(await t.request('GET', '/api/v1/workflows/broken?env=default'), definitionDetailOf(station.definitions, broken, undefined), DefinitionDetail);
     const versions = await t.request('GET', '/api/v1/workflows/three/versions?env=default');
     const firstVersion = (versions.json() as { items: unknown[] }).items[0];
     expectAllServed({ ...versions, body: JSON.stringify(firstVersion) }, versionSummary(v, d.active_version), VersionSummary);
