@@ -111,6 +111,7 @@ export class RunService {
       input: JSON.stringify(input),
       trigger: JSON.stringify(trigger),
       vars: JSON.stringify(vars.vars),
+      env_revision: vars.revision,
       idempotency_key: req.idempotencyKey ?? null,
       parent_run_id: req.parent?.runId ?? null,
       parent_step_id: req.parent?.stepId ?? null,
@@ -119,7 +120,6 @@ export class RunService {
       deadline_at: spec.timeoutSeconds ? nowMs + spec.timeoutSeconds * 1000 : null,
       created_at: nowIso,
     });
-    this.revisions.pinRun(id, vars.revision);
     this.o.store.insertFrame({ run_id: id, id: 0, parent_id: null, owner_step_id: null, key: '', path: '', def_path: '', vars: null, status: 'RUNNING' });
     this.o.store.insertPatch(id, 1, 0, '', 'set', JSON.stringify(input !== null && typeof input === 'object' && !Array.isArray(input) ? input : { input }));
     const created: RunEventMap['run:created'] = { workflowId: req.workflowId, environment, version, trigger };
@@ -188,7 +188,17 @@ export class RunService {
    */
   private varsFor(environment: string, workflowId: string, bundle: string | null): { vars: JsonObject; revision: number | null } {
     const revision = this.revisions.latestNumber(environment);
-    if (revision === null) return { vars: (this.revisions.lastRunVars(environment, workflowId) ?? {}) as JsonObject, revision: null };
+    if (revision === null) {
+      // Every run started before the first revision copies these same vars, so the answer stays true: read it once
+      // (the newest run of a workflow is a sort over all its runs).
+      const key = `${environment}\0${workflowId}`;
+      let vars = this.unpinnedCache.get(key);
+      if (!vars) {
+        vars = (this.revisions.lastRunVars(environment, workflowId) ?? {}) as JsonObject;
+        this.unpinnedCache.set(key, vars);
+      }
+      return { vars, revision: null };
+    }
     const key = `${environment}\0${revision}`;
     let scopes = this.scopeCache.get(key);
     if (!scopes) {
@@ -204,6 +214,8 @@ export class RunService {
 
   /** Parsed revisions by environment (run starts are hot: cron, webhooks). */
   private readonly scopeCache = new Map<string, Record<string, VariableScope>>();
+  /** Before an environment's first revision: the vars lent by a workflow's newest run, by environment and workflow. */
+  private readonly unpinnedCache = new Map<string, JsonObject>();
 
   // ---------------------------------------------------------------- acting on runs
 

@@ -51,7 +51,6 @@ export class EnvironmentRevisionStore {
         `INSERT INTO environment_revisions (environment, revision, scopes, content_hash, git_commit, git_dirty, sync_run_id, created_at)
          VALUES (@environment, @revision, @scopes, @content_hash, @git_commit, @git_dirty, @sync_run_id, @created_at)`,
       ),
-      pinRun: db.prepare('UPDATE workflow_runs SET env_revision = ? WHERE id = ?'),
       runRevision: db.prepare<[string], { env_revision: number | null }>('SELECT env_revision FROM workflow_runs WHERE id = ?'),
       lastRunVars: db.prepare<[string, string], { vars: string | null }>(
         `SELECT vars FROM workflow_runs WHERE environment = ? AND workflow_id = ? AND vars IS NOT NULL
@@ -88,10 +87,6 @@ export class EnvironmentRevisionStore {
   }
 
   /** Records on a run the revision its vars came from (in the transaction that creates the run). */
-  pinRun(runId: string, revision: number | null): void {
-    this.s.pinRun.run(revision, runId);
-  }
-
   runRevision(runId: string): number | null {
     return this.s.runRevision.get(runId)?.env_revision ?? null;
   }

@@ -194,10 +194,10 @@ export class RunStore {
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
       runInsert: db.prepare(
-        `INSERT INTO workflow_runs (id, workflow_id, environment, version, status, input, trigger, vars, idempotency_key,
-           parent_run_id, parent_step_id, root_run_id, initiator, deadline_at, created_at, updated_at)
-         VALUES (@id, @workflow_id, @environment, @version, @status, @input, @trigger, @vars, @idempotency_key,
-           @parent_run_id, @parent_step_id, @root_run_id, @initiator, @deadline_at, @created_at, @created_at)`,
+        `INSERT INTO workflow_runs (id, workflow_id, environment, version, status, input, trigger, vars, env_revision,
+           idempotency_key, parent_run_id, parent_step_id, root_run_id, initiator, deadline_at, created_at, updated_at)
+         VALUES (@id, @workflow_id, @environment, @version, @status, @input, @trigger, @vars, @env_revision,
+           @idempotency_key, @parent_run_id, @parent_step_id, @root_run_id, @initiator, @deadline_at, @created_at, @created_at)`,
       ),
       runGet: db.prepare<[string], StoredRunRow>('SELECT * FROM workflow_runs WHERE id = ?'),
       runByKey: db.prepare<[string, string, string], StoredRunRow>(
@@ -361,8 +361,11 @@ export class RunStore {
   }
 
   // --- runs
-  insertRun(row: Pick<RunRow, 'id' | 'workflow_id' | 'environment' | 'version' | 'status' | 'input' | 'trigger' | 'vars' |
-    'idempotency_key' | 'parent_run_id' | 'parent_step_id' | 'root_run_id' | 'initiator' | 'deadline_at' | 'created_at'>): void {
+  /** `env_revision`: the environment revision whose variables `vars` holds (null: none recorded yet). */
+  insertRun(
+    row: Pick<RunRow, 'id' | 'workflow_id' | 'environment' | 'version' | 'status' | 'input' | 'trigger' | 'vars' |
+      'idempotency_key' | 'parent_run_id' | 'parent_step_id' | 'root_run_id' | 'initiator' | 'deadline_at' | 'created_at'> & { env_revision: number | null },
+  ): void {
     this.s.runInsert.run(row);
   }
   run(id: string): RunRow | undefined {
