@@ -246,37 +246,31 @@ export class RunService {
 
   /** Pause: no new steps start; a running step finishes. */
   pause(runId: string, by: string | null = null): RunRow {
-    let event: RunEvent | undefined;
-    const paused = this.o.store.transaction(() => {
-      const run = this.mustGet(runId);
-      if (TERMINAL_RUN.has(run.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${run.status}`);
-      if (run.paused) return run;
-      run.paused = true;
-      run.status = 'PAUSED';
-      event = this.appendEvent(run, 'run:paused', { by });
-      run.updated_at = new Date(this.now()).toISOString();
-      this.o.store.updateRun(run);
-      return run;
-    });
-    if (event) this.o.events.emit(event);
-    return paused;
+    return this.setPaused(runId, true, by);
   }
 
+  /** Resume: the run goes on from where it paused. */
   resume(runId: string, by: string | null = null): RunRow {
+    const run = this.setPaused(runId, false, by);
+    this.o.poke?.();
+    return run;
+  }
+
+  private setPaused(runId: string, paused: boolean, by: string | null): RunRow {
     let event: RunEvent | undefined;
     const run = this.o.store.transaction(() => {
       const r = this.mustGet(runId);
       if (TERMINAL_RUN.has(r.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${r.status}`);
-      if (!r.paused) return r;
-      r.paused = false;
-      r.status = r.started_at ? statusOfActiveSteps(this.o.store.activeStatuses(r.id)) : 'PENDING';
-      event = this.appendEvent(r, 'run:resumed', { by });
+      if (r.paused === paused) return r;
+      r.paused = paused;
+      if (paused) r.status = 'PAUSED';
+      else r.status = r.started_at ? statusOfActiveSteps(this.o.store.activeStatuses(r.id)) : 'PENDING';
+      event = this.appendEvent(r, paused ? 'run:paused' : 'run:resumed', { by });
       r.updated_at = new Date(this.now()).toISOString();
       this.o.store.updateRun(r);
       return r;
     });
     if (event) this.o.events.emit(event);
-    this.o.poke?.();
     return run;
   }
 

@@ -57,10 +57,15 @@ export interface SyncReport {
   environments: EnvironmentReport[];
 }
 
-/** 0: all valid; 1: some files invalid (the valid ones synced); 2: an environment was refused. */
-export function syncExitCode(report: SyncReport): 0 | 1 | 2 {
+/**
+ * Exit code of `stn sync` (of a report, or of its JSON view: the same rule whichever client printed it): 0 all valid;
+ * 1 some files invalid (the valid ones synced) or an environment not synced; 2 an empty sync was refused.
+ */
+export function syncExitCode(report: {
+  environments: ReadonlyArray<{ error?: { code: string } | null | undefined; invalid: readonly unknown[] }>;
+}): 0 | 1 | 2 {
   if (report.environments.some((e) => e.error?.code === 'STN_E_SYNC_EMPTY')) return 2;
-  if (report.environments.some((e) => e.error !== undefined || e.invalid.length > 0)) return 1;
+  if (report.environments.some((e) => (e.error !== undefined && e.error !== null) || e.invalid.length > 0)) return 1;
   return 0;
 }
 

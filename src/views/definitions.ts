@@ -45,11 +45,9 @@ export function definitionSummary(r: DefinitionRow & { label: string | null; git
 
 const flag = (v: number | null) => (v === null ? null : v === 1);
 
-export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null): VersionSummaryView {
+/** Where a version came from, as both version views show it. */
+function versionOrigin(v: Omit<VersionRow, 'spec' | 'raw'>) {
   return {
-    version: v.version,
-    label: v.label,
-    active: v.version === activeVersion,
     commit: v.git_commit,
     dirty: flag(v.git_dirty),
     untracked: flag(v.git_untracked),
@@ -59,17 +57,16 @@ export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersio
   };
 }
 
+export function versionSummary(v: Omit<VersionRow, 'spec' | 'raw'>, activeVersion: number | null): VersionSummaryView {
+  return { version: v.version, label: v.label, active: v.version === activeVersion, ...versionOrigin(v) };
+}
+
 export function versionDetail(v: VersionRow): VersionDetailView {
   return {
     version: v.version,
     label: v.label,
     name: v.name,
-    commit: v.git_commit,
-    dirty: flag(v.git_dirty),
-    untracked: flag(v.git_untracked),
-    contentHash: v.content_hash,
-    path: v.path,
-    createdAt: v.created_at,
+    ...versionOrigin(v),
     spec: JSON.parse(v.spec) as unknown,
     raw: v.raw,
   };

@@ -124,29 +124,24 @@ export const DefinitionSummary = Type.Object({
 });
 export type DefinitionSummary = Static<typeof DefinitionSummary>;
 
-export const VersionSummary = Type.Object({
-  version: int,
-  label: str,
-  active: bool,
+/** Where a version came from: the fields both version shapes share. */
+const versionOrigin = {
   commit: nullable('string'),
   dirty: nullable('boolean'),
   untracked: nullable('boolean'),
   contentHash: str,
   path: str,
   createdAt: str,
-});
+};
+
+export const VersionSummary = Type.Object({ version: int, label: str, active: bool, ...versionOrigin });
 export type VersionSummary = Static<typeof VersionSummary>;
 
 export const VersionDetail = Type.Object({
   version: int,
   label: str,
   name: str,
-  commit: nullable('string'),
-  dirty: nullable('boolean'),
-  untracked: nullable('boolean'),
-  contentHash: str,
-  path: str,
-  createdAt: str,
+  ...versionOrigin,
   spec: Type.Unsafe<unknown>({ type: 'object', additionalProperties: true, description: 'The normalized definition.' }),
   raw: Type.String({ description: 'The file as written.' }),
 });

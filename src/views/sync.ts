@@ -33,13 +33,6 @@ export function syncJson(report: SyncReport, git: CheckoutStateView | null): Syn
   };
 }
 
-/** Exit code of `stn sync`: 0 all valid, 1 some invalid or not synced, 2 an empty sync was refused. */
-export function syncViewExitCode(report: Pick<SyncReportView, 'environments'>): 0 | 1 | 2 {
-  if (report.environments.some((e) => e.error?.code === 'STN_E_SYNC_EMPTY')) return 2;
-  if (report.environments.some((e) => e.error !== null || e.invalid.length > 0)) return 1;
-  return 0;
-}
-
 /** How the checkout compares with its remote-tracking branch as last fetched; null outside a Git checkout. */
 export async function checkoutState(git: GitInfo, remote: string, branch: string | undefined): Promise<CheckoutStateView | null> {
   if (!git.isRepo) return null;

@@ -1,5 +1,5 @@
 import type { StationClient } from '../../client/types.js';
-import { syncViewExitCode } from '../../views/sync.js';
+import { syncExitCode } from '../../sync/report.js';
 import type { CheckoutStateView, SyncEnvironmentView, SyncReportView } from '../../views/types.js';
 import { diagnosticLine, print, printJson, shortSha } from '../output.js';
 import { variableLines } from '../variables-view.js';
@@ -19,7 +19,7 @@ export async function syncCommand(client: StationClient, options: SyncCommandOpt
     printSyncReport(report);
     printGit(report.git);
   }
-  return syncViewExitCode(report);
+  return syncExitCode(report);
 }
 
 function printGit(git: CheckoutStateView | null): void {
