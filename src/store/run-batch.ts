@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import { storedRunFlags } from './run-rows.js';
-import type { FrameRow, RunRow, StepRow } from './runs.js';
+import type { FrameRow, RunRow, StepRow, TaskKind } from './runs.js';
 
 /** One event row as the engine appends it (data already serialized). */
 export interface EventInsert {
@@ -9,6 +9,24 @@ export interface EventInsert {
   step_id: string | null;
   data: string;
   created_at: string;
+}
+
+/**
+ * The handled task turned into the next one, possibly several times in one transaction (a chain of inline steps
+ * reuses one row for each step): written once, its fencing token bumped once per reuse.
+ */
+export interface TaskReuse {
+  id: number;
+  kind: TaskKind;
+  step_id: string | null;
+  payload: string | null;
+  /** The latest due time asked; the row keeps its own if later. */
+  run_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  lease_boot: string | null;
+  /** How many times the row was reused (its fencing token moves by as much). */
+  bumps: number;
 }
 
 /**
@@ -25,6 +43,8 @@ export interface RunWriteBatch {
   /** Steps whose counters only (pending, next_index) changed: their item list is not written again. */
   counters: StepRow[];
   events: EventInsert[];
+  /** The pending rewrite of a reused task row. */
+  task: TaskReuse | undefined;
   /** The handled task, when it was not reused for what comes next. */
   deleteTask: number | null;
   run: RunRow;
@@ -47,6 +67,8 @@ export const STEP_UPDATE_SQL = `UPDATE workflow_run_steps SET status = @status, 
     completed_seq = @completed_seq, started_at = @started_at, attempt_started_ms = @attempt_started_ms,
     finished_at = @finished_at, duration_ms = @duration_ms
   WHERE id = @id`;
+export const TASK_REUSE_SQL = `UPDATE workflow_tasks SET kind = ?, step_id = ?, payload = ?, run_at = max(run_at, ?), lease_owner = ?,
+    lease_until = ?, lease_boot = ?, lease_token = lease_token + ? WHERE id = ?`;
 export const RUN_UPDATE_SQL = `UPDATE workflow_runs SET status = @status, output = @output, error = @error, paused = @paused,
     cancel_requested = @cancel_requested, phase = @phase, final_status = @final_status,
     compensated = @compensated, compensation_errors = @compensation_errors, event_seq = @event_seq,
@@ -68,18 +90,25 @@ export class RunBatchWriter {
       ),
       stepUpdate: db.prepare(STEP_UPDATE_SQL),
       stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
+      taskReuse: db.prepare(TASK_REUSE_SQL),
       taskDelete: db.prepare('DELETE FROM workflow_tasks WHERE id = ?'),
       runUpdate: db.prepare(RUN_UPDATE_SQL),
     };
   }
 
   /** Writes a batch's frames, steps and events (what reads later in the same transaction must see). */
-  flush(b: Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events'>): void {
+  flush(b: Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'task'>): void {
     for (const f of b.frames) this.s.frameInsert.run(f);
     for (const f of b.frameStatuses) this.s.frameStatus.run(f.status, b.runId, f.id);
     for (const step of b.newSteps) this.s.stepInsert.run(step);
     for (const step of b.changedSteps) this.s.stepUpdate.run(step);
     this.insertEvents(b.runId, b.events);
+    if (b.task) this.reuseTask(b.task);
+  }
+
+  /** Rewrites a reused task row (see TaskReuse). */
+  reuseTask(t: TaskReuse): void {
+    this.s.taskReuse.run(t.kind, t.step_id, t.payload, t.run_at, t.lease_owner, t.lease_until, t.lease_boot, t.bumps, t.id);
   }
 
   /** Writes the rest of a batch: counters, the handled task's deletion and the run row. */

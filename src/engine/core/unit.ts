@@ -1,6 +1,6 @@
 import type { FrameRow, RunRow, StepRow, TaskKind, TaskRow } from '../../store/runs.js';
 import { TERMINAL_RUN } from '../../store/runs.js';
-import type { EventInsert, RunWriteBatch } from '../../store/run-batch.js';
+import type { EventInsert, RunWriteBatch, TaskReuse } from '../../store/run-batch.js';
 import type { RunEvent, RunEventMap, RunEventType } from '../events.js';
 import { appendRunEvent } from '../append-event.js';
 import { stepId as makeStepId } from '../ids.js';
@@ -37,6 +37,11 @@ export class UnitOfWork {
   private readonly newSteps = new Set<StepRow>();
   private readonly changedSteps = new Set<StepRow>();
   private pendingEvents: EventInsert[] = [];
+  /**
+   * The handled task row turned into the next task (saves a delete and an insert): a chain reuses the same row for
+   * each of its steps, so it is written once, at the next flush, however many times it was reused.
+   */
+  private pendingTask: TaskReuse | undefined;
   /** The parsed items of foreach steps: parsing the stored list at every iteration made a long foreach quadratic. */
   readonly itemsOf = new Map<string, unknown[]>();
 
@@ -69,7 +74,7 @@ export class UnitOfWork {
       // The reused row gets a new fencing token, so the delivery that handled it before cannot touch it any more.
       id = this.reusable.id;
       token = this.reusable.lease_token + 1;
-      this.d.store.reuseTask(id, kind, stepId, body, runAt, owner, until, boot);
+      this.reuse(id, kind, stepId, body, runAt, owner, until, boot);
       this.reusable = undefined;
     } else {
       id = this.d.store.insertTask(this.run.id, kind, stepId, body, runAt, owner, until, boot);
@@ -80,6 +85,15 @@ export class UnitOfWork {
         lease_owner: owner, lease_until: until, lease_token: token, lease_boot: boot,
       };
     }
+  }
+
+  private reuse(id: number, kind: TaskKind, stepId: string | null, body: string | null, runAt: number,
+    owner: string | null, until: number | null, boot: string | null): void {
+    const prev = this.pendingTask;
+    if (prev && prev.id !== id) this.flush();
+    const bumps = prev?.id === id ? prev.bumps + 1 : 1;
+    const due = prev?.id === id ? Math.max(prev.run_at, runAt) : runAt;
+    this.pendingTask = { id, kind, step_id: stepId, payload: body, run_at: due, lease_owner: owner, lease_until: until, lease_boot: boot, bumps };
   }
 
   /** A task of another run (a child's cancel, a parent's wake when this child ends), due now. */
@@ -107,11 +121,13 @@ export class UnitOfWork {
 
   /** Deletes the other tasks of a step (never the handled one, which may be reused). */
   dropStepTasks(stepId: string): void {
+    this.flush(); // a reused row's pending rewrite may change which step it belongs to
     this.d.store.deleteTasksOfStep(stepId, this.reusable?.id ?? -1);
   }
 
   /** Deletes the other tasks of the run (never the handled one, which may be reused). */
   dropRunTasks(): void {
+    this.flush();
     this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
   }
 
@@ -230,11 +246,12 @@ export class UnitOfWork {
 
   /** Hands the pending frames, steps and events to the store (before a read that may depend on them). */
   flush(): void {
-    if (this.pendingFrames.length + this.pendingFrameStatuses.length + this.newSteps.size + this.changedSteps.size + this.pendingEvents.length === 0) return;
+    const pending = this.pendingFrames.length + this.pendingFrameStatuses.length + this.newSteps.size + this.changedSteps.size + this.pendingEvents.length;
+    if (pending === 0 && !this.pendingTask) return;
     this.d.store.batch.flush(this.take());
   }
 
-  private take(): Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events'> {
+  private take(): Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'task'> {
     const out = {
       runId: this.run.id,
       frames: this.pendingFrames,
@@ -242,7 +259,9 @@ export class UnitOfWork {
       newSteps: [...this.newSteps],
       changedSteps: [...this.changedSteps],
       events: this.pendingEvents,
+      task: this.pendingTask,
     };
+    this.pendingTask = undefined;
     this.pendingFrames = [];
     this.pendingFrameStatuses = [];
     this.newSteps.clear();
