@@ -50,8 +50,10 @@ export interface RunWriteBatch {
   run: RunRow;
 }
 
-/** How many event rows one INSERT statement carries. */
-const EVENT_CHUNK = 16;
+/** How many rows one INSERT statement carries (one statement per row was most of a step's write cost). */
+const ROW_CHUNK = 16;
+
+const EVENT_COLUMNS = ['run_id', 'seq', 'type', 'step_id', 'data', 'created_at'] as const;
 
 const STEP_COLUMNS = [
   'id', 'run_id', 'seq', 'frame_id', 'state_name', 'path', 'visit', 'type', 'action', 'status', 'attempt', 'deliveries',
@@ -79,15 +81,13 @@ export const RUN_UPDATE_SQL = `UPDATE workflow_runs SET status = @status, output
 /** Applies RunWriteBatch values (inside the caller's transaction). SQL for the batch only. */
 export class RunBatchWriter {
   private readonly s;
-  private readonly eventInserts = new Map<number, ReturnType<Db['prepare']>>();
+  /** Multi-row INSERT statements, by table and row count. */
+  private readonly inserts = new Map<string, ReturnType<Db['prepare']>>();
 
   constructor(private readonly db: Db) {
     this.s = {
       frameInsert: db.prepare(FRAME_INSERT_SQL),
       frameStatus: db.prepare('UPDATE workflow_run_frames SET status = ? WHERE run_id = ? AND id = ?'),
-      stepInsert: db.prepare(
-        `INSERT INTO workflow_run_steps (${STEP_COLUMNS.join(', ')}) VALUES (${STEP_COLUMNS.map((c) => `@${c}`).join(', ')})`,
-      ),
       stepUpdate: db.prepare(STEP_UPDATE_SQL),
       stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
       taskReuse: db.prepare(TASK_REUSE_SQL),
@@ -100,9 +100,13 @@ export class RunBatchWriter {
   flush(b: Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'task'>): void {
     for (const f of b.frames) this.s.frameInsert.run(f);
     for (const f of b.frameStatuses) this.s.frameStatus.run(f.status, b.runId, f.id);
-    for (const step of b.newSteps) this.s.stepInsert.run(step);
+    this.insertRows('workflow_run_steps', STEP_COLUMNS, b.newSteps, (params, step) => {
+      for (const c of STEP_COLUMNS) params.push(step[c]);
+    });
     for (const step of b.changedSteps) this.s.stepUpdate.run(step);
-    this.insertEvents(b.runId, b.events);
+    this.insertRows('workflow_run_events', EVENT_COLUMNS, b.events, (params, e) => {
+      params.push(b.runId, e.seq, e.type, e.step_id, e.data, e.created_at);
+    });
     if (b.task) this.reuseTask(b.task);
   }
 
@@ -118,21 +122,23 @@ export class RunBatchWriter {
     this.s.runUpdate.run({ ...b.run, ...storedRunFlags(b.run) });
   }
 
-  private insertEvents(runId: string, events: EventInsert[]): void {
-    for (let i = 0; i < events.length; i += EVENT_CHUNK) {
-      const chunk = events.slice(i, i + EVENT_CHUNK);
-      const params: Array<string | number | null> = [];
-      for (const e of chunk) params.push(runId, e.seq, e.type, e.step_id, e.data, e.created_at);
-      this.eventInsert(chunk.length).run(params);
+  /** Inserts rows ROW_CHUNK at a time; `push` appends one row's values in the order of `columns`. */
+  private insertRows<T>(table: string, columns: readonly string[], rows: T[], push: (params: unknown[], row: T) => void): void {
+    for (let i = 0; i < rows.length; i += ROW_CHUNK) {
+      const n = Math.min(ROW_CHUNK, rows.length - i);
+      const params: unknown[] = [];
+      for (let k = i; k < i + n; k++) push(params, rows[k] as T);
+      this.insert(table, columns, n).run(params);
     }
   }
 
-  private eventInsert(rows: number): ReturnType<Db['prepare']> {
-    let stmt = this.eventInserts.get(rows);
+  private insert(table: string, columns: readonly string[], rows: number): ReturnType<Db['prepare']> {
+    const key = `${table}\0${rows}`;
+    let stmt = this.inserts.get(key);
     if (!stmt) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
-      stmt = this.db.prepare(`INSERT INTO workflow_run_events (run_id, seq, type, step_id, data, created_at) VALUES ${values}`);
-      this.eventInserts.set(rows, stmt);
+      const values = Array.from({ length: rows }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
+      stmt = this.db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`);
+      this.inserts.set(key, stmt);
     }
     return stmt;
   }

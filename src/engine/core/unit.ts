@@ -192,7 +192,7 @@ export class UnitOfWork {
     let visit = this.visits.get(key);
     if (visit !== undefined) visit++;
     else {
-      const taken = (n: number) => this.d.store.stepExists(makeStepId(this.run.id, frame.path, stateName, n));
+      const taken = (n: number) => this.d.store.stepExists(this.stepId(frame, stateName, n));
       let free = 1;
       if (taken(1)) {
         let lo = 1;
@@ -212,6 +212,18 @@ export class UnitOfWork {
     }
     this.visits.set(key, visit);
     return visit;
+  }
+
+  /** The last step id computed: nextVisit probes the id that the new step then takes (hashed once, not twice). */
+  private lastStepId = { frame: '', state: '', visit: 0, id: '' };
+
+  /** The deterministic id of a state's visit in a scope. */
+  stepId(frame: FrameRow, stateName: string, visit: number): string {
+    const last = this.lastStepId;
+    if (last.visit === visit && last.state === stateName && last.frame === frame.path) return last.id;
+    const id = makeStepId(this.run.id, frame.path, stateName, visit);
+    this.lastStepId = { frame: frame.path, state: stateName, visit, id };
+    return id;
   }
 
   /** A step created in this transaction: inserted, and its live object kept. */
