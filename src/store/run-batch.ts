@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import { storedRunFlags } from './run-rows.js';
-import type { FrameRow, RunRow, StepRow, TaskKind } from './runs.js';
+import type { FrameRow, PatchRow, RunRow, StepRow, TaskKind } from './runs.js';
 
 /** One event row as the engine appends it (data already serialized). */
 export interface EventInsert {
@@ -10,6 +10,9 @@ export interface EventInsert {
   data: string;
   created_at: string;
 }
+
+/** One context patch as the engine appends it (value and path already serialized). */
+export type PatchInsert = Omit<PatchRow, 'run_id'>;
 
 /**
  * The handled task turned into the next one, possibly several times in one transaction (a chain of inline steps
@@ -43,6 +46,8 @@ export interface RunWriteBatch {
   /** Steps whose counters only (pending, next_index) changed: their item list is not written again. */
   counters: StepRow[];
   events: EventInsert[];
+  /** Context patches, in sequence order. */
+  patches: PatchInsert[];
   /** The pending rewrite of a reused task row. */
   task: TaskReuse | undefined;
   /** The handled task, when it was not reused for what comes next. */
@@ -54,6 +59,7 @@ export interface RunWriteBatch {
 const ROW_CHUNK = 16;
 
 const EVENT_COLUMNS = ['run_id', 'seq', 'type', 'step_id', 'data', 'created_at'] as const;
+const PATCH_COLUMNS = ['run_id', 'seq', 'frame_id', 'path', 'op', 'value'] as const;
 
 const STEP_COLUMNS = [
   'id', 'run_id', 'seq', 'frame_id', 'state_name', 'path', 'visit', 'type', 'action', 'status', 'attempt', 'deliveries',
@@ -97,7 +103,7 @@ export class RunBatchWriter {
   }
 
   /** Writes a batch's frames, steps and events (what reads later in the same transaction must see). */
-  flush(b: Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'task'>): void {
+  flush(b: Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'patches' | 'task'>): void {
     for (const f of b.frames) this.s.frameInsert.run(f);
     for (const f of b.frameStatuses) this.s.frameStatus.run(f.status, b.runId, f.id);
     this.insertRows('workflow_run_steps', STEP_COLUMNS, b.newSteps, (params, step) => {
@@ -106,6 +112,9 @@ export class RunBatchWriter {
     for (const step of b.changedSteps) this.s.stepUpdate.run(step);
     this.insertRows('workflow_run_events', EVENT_COLUMNS, b.events, (params, e) => {
       params.push(b.runId, e.seq, e.type, e.step_id, e.data, e.created_at);
+    });
+    this.insertRows('workflow_run_context', PATCH_COLUMNS, b.patches, (params, p) => {
+      params.push(b.runId, p.seq, p.frame_id, p.path, p.op, p.value);
     });
     if (b.task) this.reuseTask(b.task);
   }

@@ -1,6 +1,6 @@
 import type { FrameRow, RunRow, StepRow, TaskKind, TaskRow } from '../../store/runs.js';
 import { TERMINAL_RUN } from '../../store/runs.js';
-import type { EventInsert, RunWriteBatch, TaskReuse } from '../../store/run-batch.js';
+import type { EventInsert, PatchInsert, RunWriteBatch, TaskReuse } from '../../store/run-batch.js';
 import type { RunEvent, RunEventMap, RunEventType } from '../events.js';
 import { appendRunEvent } from '../append-event.js';
 import { stepId as makeStepId } from '../ids.js';
@@ -10,10 +10,10 @@ import type { InterpreterDeps } from './types.js';
 /**
  * The unit of work of one transaction on one run: the rows it read (one live object per frame and step, so a change
  * made through one reference is seen by all and no stale copy is written back), the task it handles (reused for the
- * next task instead of a delete and an insert) and the task it chains. Frames, steps and events created or changed
- * are kept in memory and handed to the store as one batch (`commit()`); a read of the store that may depend on them
- * flushes them first (`flush()`), so reads always see this transaction's own writes. Events are handed out after the
- * commit.
+ * next task instead of a delete and an insert) and the task it chains. Frames, steps, events and context patches
+ * created or changed, and the rewrite of the reused task row, are kept in memory and handed to the store as one batch
+ * (`commit()`); a read of the store that may depend on them flushes them first (`flush()`), so reads always see this
+ * transaction's own writes. Events are handed out after the commit.
  */
 export class UnitOfWork {
   readonly events: RunEvent[] = [];
@@ -37,6 +37,7 @@ export class UnitOfWork {
   private readonly newSteps = new Set<StepRow>();
   private readonly changedSteps = new Set<StepRow>();
   private pendingEvents: EventInsert[] = [];
+  private pendingPatches: PatchInsert[] = [];
   /**
    * The handled task row turned into the next task (saves a delete and an insert): a chain reuses the same row for
    * each of its steps, so it is written once, at the next flush, however many times it was reused.
@@ -58,6 +59,11 @@ export class UnitOfWork {
   event<T extends RunEventType>(type: T, stepId: string | null, data: RunEventMap[T]): void {
     this.events.push(appendRunEvent((_, row) => this.pendingEvents.push(row), this.run, type, stepId, data, this.nowIso));
   }
+
+  /** Appends a context patch (a bound function: the scopes hand their patch rows here). */
+  readonly patch = (p: PatchInsert): void => {
+    this.pendingPatches.push(p);
+  };
 
   /** Schedules a task; an exec task due now is leased to this process once per transaction (the chain). */
   schedule(kind: TaskKind, stepId: string | null, payload: unknown, runAt: number = this.nowMs): void {
@@ -258,12 +264,13 @@ export class UnitOfWork {
 
   /** Hands the pending frames, steps and events to the store (before a read that may depend on them). */
   flush(): void {
-    const pending = this.pendingFrames.length + this.pendingFrameStatuses.length + this.newSteps.size + this.changedSteps.size + this.pendingEvents.length;
+    const pending = this.pendingFrames.length + this.pendingFrameStatuses.length + this.newSteps.size + this.changedSteps.size + this.pendingEvents.length +
+      this.pendingPatches.length;
     if (pending === 0 && !this.pendingTask) return;
     this.d.store.batch.flush(this.take());
   }
 
-  private take(): Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'task'> {
+  private take(): Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'patches' | 'task'> {
     const out = {
       runId: this.run.id,
       frames: this.pendingFrames,
@@ -271,8 +278,10 @@ export class UnitOfWork {
       newSteps: [...this.newSteps],
       changedSteps: [...this.changedSteps],
       events: this.pendingEvents,
+      patches: this.pendingPatches,
       task: this.pendingTask,
     };
+    this.pendingPatches = [];
     this.pendingTask = undefined;
     this.pendingFrames = [];
     this.pendingFrameStatuses = [];
