@@ -55,8 +55,12 @@ export interface RunWriteBatch {
   run: RunRow;
 }
 
-/** How many rows one INSERT statement carries (one statement per row was most of a step's write cost). */
-const ROW_CHUNK = 16;
+/**
+ * How many rows one INSERT statement carries. Measured on the engine benchmark's run of 1,000 inline steps: 4 was
+ * clearly faster than 1, 8 or 16 (wider statements cost more to bind, and each row count is one more statement to
+ * prepare per connection).
+ */
+const ROW_CHUNK = 4;
 
 const EVENT_COLUMNS = ['run_id', 'seq', 'type', 'step_id', 'data', 'created_at'] as const;
 const PATCH_COLUMNS = ['run_id', 'seq', 'frame_id', 'path', 'op', 'value'] as const;
