@@ -1,3 +1,4 @@
+import type { PatchInsert } from '../store/run-batch.js';
 import type { RunRow, RunStore } from '../store/runs.js';
 import { mergePath, setPath } from './paths.js';
 
@@ -51,13 +52,16 @@ export class Scopes {
   }
 
   /**
-   * Records a write. `run.patch_seq` must already be advanced by the caller (it is saved with the run row in the
-   * same transaction).
+   * Records a write: its patch row goes to `append` (the engine's unit of work, which writes it with the rest of its
+   * batch). `run.patch_seq` must already be advanced by the caller (it is saved with the run row in the same
+   * transaction). The cached copy is then at the run's patch_seq, so no later read in the same transaction goes to
+   * the store, where the patch may not be yet: the copy is only dropped after a rollback (forget) or when another
+   * run's is loaded, and a transaction loads only its own run's scopes.
    */
-  write(run: RunRow, frameId: number, segments: string[], op: 'set' | 'merge', value: unknown): void {
+  write(run: RunRow, frameId: number, segments: string[], op: 'set' | 'merge', value: unknown, append: (patch: PatchInsert) => void): void {
     const c = this.load(run, run.patch_seq - 1);
     const json = JSON.stringify(value ?? null);
-    this.store.insertPatch(run.id, run.patch_seq, frameId, segments.length === 0 ? '' : JSON.stringify(segments), op, json);
+    append({ seq: run.patch_seq, frame_id: frameId, path: segments.length === 0 ? '' : JSON.stringify(segments), op, value: json });
     // The cache keeps its own copy, made from the stored text (exactly what a reload from the patches would give).
     this.apply(c, frameId, segments, op, JSON.parse(json) as unknown);
     c.seq = run.patch_seq;

@@ -79,8 +79,11 @@ export function normalizePath(path: string): string {
 export function splitPath(path: string): string[] {
   const p = normalizePath(path);
   if (p === '') return [];
+  const pieces = p.split('.');
+  // The common case, plain keys: no pattern to match per piece.
+  if (!p.includes('[') && !p.includes(']') && !pieces.includes('')) return pieces;
   const keys: string[] = [];
-  for (const piece of p.split('.')) {
+  for (const piece of pieces) {
     const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(piece);
     const name = m?.[1] ?? '';
     const indexes = m?.[2] ?? '';

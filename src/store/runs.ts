@@ -265,10 +265,6 @@ export class RunStore {
         `INSERT INTO workflow_tasks (run_id, kind, step_id, payload, run_at, lease_owner, lease_until, lease_boot)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      taskReuse: db.prepare(
-        `UPDATE workflow_tasks SET kind = ?, step_id = ?, payload = ?, run_at = max(run_at, ?), lease_owner = ?,
-           lease_until = ?, lease_boot = ?, lease_token = lease_token + 1 WHERE id = ?`,
-      ),
       // A lease held by this same engine is never taken over by it, even expired: its delivery may still be running
       // (the engine stalled), and the engine revalidates or gives up its own leases itself (see Engine).
       taskClaim: db.prepare<{ owner: string; now: number; leaseNow: number; until: number; boot: string; root: string | null; exec: number; skip: string; inline: string }, TaskRow>(
@@ -486,14 +482,6 @@ export class RunStore {
   insertTask(runId: string, kind: TaskKind, stepId: string | null, payload: string | null, runAt: number,
     leaseOwner: string | null = null, leaseUntil: number | null = null, leaseBoot: string | null = null): number {
     return Number(this.s.taskInsert.run(runId, kind, stepId, payload, runAt, leaseOwner, leaseUntil, leaseBoot).lastInsertRowid);
-  }
-  /**
-   * Turns a finished task row into the next one (saves a delete and an insert on the hot path). Bumps its fencing
-   * token: a stale delivery of the task it was can no longer touch it.
-   */
-  reuseTask(id: number, kind: TaskKind, stepId: string | null, payload: string | null, runAt: number,
-    leaseOwner: string | null, leaseUntil: number | null, leaseBoot: string | null): void {
-    this.s.taskReuse.run(kind, stepId, payload, runAt, leaseOwner, leaseUntil, leaseBoot, id);
   }
   /**
    * Leases the next due task (a new fencing token); never one this owner holds already. `kind`: `control` (start,

@@ -57,7 +57,12 @@ export function renderInput(tx: RunTx, step: StepRow): { real: JsonValue; stored
     extra.result = original?.output ? (JSON.parse(original.output) as unknown) : null;
   }
   const where = { state: step.state_name, field: step.compensation_of !== null ? 'compensation.input' : 'input' };
-  const input = op.input ?? {};
+  // No input: a fresh {} (not one shared object an executor could change), with nothing to look up or render.
+  if (op.input === undefined) {
+    const none = {};
+    return { real: none, stored: none };
+  }
+  const input = op.input;
   if (!hasTemplates(input)) return { real: input, stored: input };
   const real = renderTemplate(input, tx.vars.of(frame, extra), where) as JsonValue;
   const stored = renderTemplate(input, tx.vars.of(frame, extra, true), where) as JsonValue;

@@ -1,13 +1,12 @@
 import type { State } from '../../definitions/types.js';
 import type { FrameRow, StepRow, StepStatus } from '../../store/runs.js';
 import { TERMINAL_STEP } from '../../store/runs.js';
-import { stepId as makeStepId } from '../ids.js';
 import type { RunTx } from './run-tx.js';
 
 /** Creates the step of a state's next visit in a scope, with its `state:entered` event. */
 export function newStep(tx: RunTx, frame: FrameRow, state: State): StepRow {
   const visit = tx.unit.nextVisit(frame, state.name);
-  const id = makeStepId(tx.run.id, frame.path, state.name, visit);
+  const id = tx.unit.stepId(frame, state.name, visit);
   const step = blankStep(tx, {
     id,
     frame_id: frame.id,

@@ -1,6 +1,6 @@
 import type { FrameRow, RunRow, StepRow, TaskKind, TaskRow } from '../../store/runs.js';
 import { TERMINAL_RUN } from '../../store/runs.js';
-import type { EventInsert, RunWriteBatch } from '../../store/run-batch.js';
+import type { EventInsert, PatchInsert, RunWriteBatch, TaskReuse } from '../../store/run-batch.js';
 import type { RunEvent, RunEventMap, RunEventType } from '../events.js';
 import { appendRunEvent } from '../append-event.js';
 import { stepId as makeStepId } from '../ids.js';
@@ -10,10 +10,10 @@ import type { InterpreterDeps } from './types.js';
 /**
  * The unit of work of one transaction on one run: the rows it read (one live object per frame and step, so a change
  * made through one reference is seen by all and no stale copy is written back), the task it handles (reused for the
- * next task instead of a delete and an insert) and the task it chains. Frames, steps and events created or changed
- * are kept in memory and handed to the store as one batch (`commit()`); a read of the store that may depend on them
- * flushes them first (`flush()`), so reads always see this transaction's own writes. Events are handed out after the
- * commit.
+ * next task instead of a delete and an insert) and the task it chains. Frames, steps, events and context patches
+ * created or changed, and the rewrite of the reused task row, are kept in memory and handed to the store as one batch
+ * (`commit()`); a read of the store that may depend on them flushes them first (`flush()`), so reads always see this
+ * transaction's own writes. Events are handed out after the commit.
  */
 export class UnitOfWork {
   readonly events: RunEvent[] = [];
@@ -37,6 +37,12 @@ export class UnitOfWork {
   private readonly newSteps = new Set<StepRow>();
   private readonly changedSteps = new Set<StepRow>();
   private pendingEvents: EventInsert[] = [];
+  private pendingPatches: PatchInsert[] = [];
+  /**
+   * The handled task row turned into the next task (saves a delete and an insert): a chain reuses the same row for
+   * each of its steps, so it is written once, at the next flush, however many times it was reused.
+   */
+  private pendingTask: TaskReuse | undefined;
   /** The parsed items of foreach steps: parsing the stored list at every iteration made a long foreach quadratic. */
   readonly itemsOf = new Map<string, unknown[]>();
 
@@ -54,6 +60,11 @@ export class UnitOfWork {
     this.events.push(appendRunEvent((_, row) => this.pendingEvents.push(row), this.run, type, stepId, data, this.nowIso));
   }
 
+  /** Appends a context patch (a bound function: the scopes hand their patch rows here). */
+  readonly patch = (p: PatchInsert): void => {
+    this.pendingPatches.push(p);
+  };
+
   /** Schedules a task; an exec task due now is leased to this process once per transaction (the chain). */
   schedule(kind: TaskKind, stepId: string | null, payload: unknown, runAt: number = this.nowMs): void {
     // A paused run starts nothing new: its task waits, unleased, for resume.
@@ -69,7 +80,7 @@ export class UnitOfWork {
       // The reused row gets a new fencing token, so the delivery that handled it before cannot touch it any more.
       id = this.reusable.id;
       token = this.reusable.lease_token + 1;
-      this.d.store.reuseTask(id, kind, stepId, body, runAt, owner, until, boot);
+      this.reuse(id, kind, stepId, body, runAt, owner, until, boot);
       this.reusable = undefined;
     } else {
       id = this.d.store.insertTask(this.run.id, kind, stepId, body, runAt, owner, until, boot);
@@ -80,6 +91,15 @@ export class UnitOfWork {
         lease_owner: owner, lease_until: until, lease_token: token, lease_boot: boot,
       };
     }
+  }
+
+  private reuse(id: number, kind: TaskKind, stepId: string | null, body: string | null, runAt: number,
+    owner: string | null, until: number | null, boot: string | null): void {
+    const prev = this.pendingTask;
+    if (prev && prev.id !== id) this.flush();
+    const bumps = prev?.id === id ? prev.bumps + 1 : 1;
+    const due = prev?.id === id ? Math.max(prev.run_at, runAt) : runAt;
+    this.pendingTask = { id, kind, step_id: stepId, payload: body, run_at: due, lease_owner: owner, lease_until: until, lease_boot: boot, bumps };
   }
 
   /** A task of another run (a child's cancel, a parent's wake when this child ends), due now. */
@@ -107,11 +127,13 @@ export class UnitOfWork {
 
   /** Deletes the other tasks of a step (never the handled one, which may be reused). */
   dropStepTasks(stepId: string): void {
+    this.flush(); // a reused row's pending rewrite may change which step it belongs to
     this.d.store.deleteTasksOfStep(stepId, this.reusable?.id ?? -1);
   }
 
   /** Deletes the other tasks of the run (never the handled one, which may be reused). */
   dropRunTasks(): void {
+    this.flush();
     this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
   }
 
@@ -176,7 +198,7 @@ export class UnitOfWork {
     let visit = this.visits.get(key);
     if (visit !== undefined) visit++;
     else {
-      const taken = (n: number) => this.d.store.stepExists(makeStepId(this.run.id, frame.path, stateName, n));
+      const taken = (n: number) => this.d.store.stepExists(this.stepId(frame, stateName, n));
       let free = 1;
       if (taken(1)) {
         let lo = 1;
@@ -196,6 +218,18 @@ export class UnitOfWork {
     }
     this.visits.set(key, visit);
     return visit;
+  }
+
+  /** The last step id computed: nextVisit probes the id that the new step then takes (hashed once, not twice). */
+  private lastStepId = { frame: '', state: '', visit: 0, id: '' };
+
+  /** The deterministic id of a state's visit in a scope. */
+  stepId(frame: FrameRow, stateName: string, visit: number): string {
+    const last = this.lastStepId;
+    if (last.visit === visit && last.state === stateName && last.frame === frame.path) return last.id;
+    const id = makeStepId(this.run.id, frame.path, stateName, visit);
+    this.lastStepId = { frame: frame.path, state: stateName, visit, id };
+    return id;
   }
 
   /** A step created in this transaction: inserted, and its live object kept. */
@@ -230,11 +264,13 @@ export class UnitOfWork {
 
   /** Hands the pending frames, steps and events to the store (before a read that may depend on them). */
   flush(): void {
-    if (this.pendingFrames.length + this.pendingFrameStatuses.length + this.newSteps.size + this.changedSteps.size + this.pendingEvents.length === 0) return;
+    const pending = this.pendingFrames.length + this.pendingFrameStatuses.length + this.newSteps.size + this.changedSteps.size + this.pendingEvents.length +
+      this.pendingPatches.length;
+    if (pending === 0 && !this.pendingTask) return;
     this.d.store.batch.flush(this.take());
   }
 
-  private take(): Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events'> {
+  private take(): Pick<RunWriteBatch, 'runId' | 'frames' | 'frameStatuses' | 'newSteps' | 'changedSteps' | 'events' | 'patches' | 'task'> {
     const out = {
       runId: this.run.id,
       frames: this.pendingFrames,
@@ -242,7 +278,11 @@ export class UnitOfWork {
       newSteps: [...this.newSteps],
       changedSteps: [...this.changedSteps],
       events: this.pendingEvents,
+      patches: this.pendingPatches,
+      task: this.pendingTask,
     };
+    this.pendingPatches = [];
+    this.pendingTask = undefined;
     this.pendingFrames = [];
     this.pendingFrameStatuses = [];
     this.newSteps.clear();

@@ -61,12 +61,12 @@ export class Variables {
   write(frameId: number, path: string | undefined, value: unknown, fallback: string): void {
     const segments = pathSegments(path ?? fallback);
     this.run.patch_seq++;
-    this.d.scopes.write(this.run, frameId, segments, 'set', value);
+    this.d.scopes.write(this.run, frameId, segments, 'set', value, this.unit.patch);
   }
 
   /** Merges an object into a scope's root (inject without resultPath). */
   merge(frameId: number, value: unknown): void {
     this.run.patch_seq++;
-    this.d.scopes.write(this.run, frameId, [], 'merge', value);
+    this.d.scopes.write(this.run, frameId, [], 'merge', value, this.unit.patch);
   }
 }

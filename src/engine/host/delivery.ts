@@ -57,7 +57,7 @@ export class Deliveries {
     if (run.paused || (inlineOnly && !this.executors[op.action]?.inline)) {
       // Paused after this task was chained or claimed (it waits for resume), or real work without a slot.
       rt.keepTask();
-      o.store.releaseLease(task.id, id, task.lease_token);
+      rt.store.releaseLease(task.id, id, task.lease_token); // through the unit: the task row may have a pending rewrite
       return undefined;
     }
     const lacking = o.secrets.missing(secretsNeeded(op.input));

@@ -40,7 +40,7 @@ export class SecretDeferral {
       return undefined;
     }
     rt.keepTask();
-    o.store.releaseLease(task.id, id, task.lease_token);
+    rt.store.releaseLease(task.id, id, task.lease_token); // through the unit: the task row may have a pending rewrite
     const known = this.leftToOthers.has(step.id);
     this.leftToOthers.set(step.id, this.host.now() + SECRET_RECHECK_MS);
     if (!known) {

@@ -84,7 +84,7 @@ export class Tasks {
 
   /** Applies a run's pending cancel task inside the current transaction (its payload says who and how). */
   private cancelFirst(rt: RunTx, run: RunRow): void {
-    const task = this.host.o.store.pendingCancel(run.id);
+    const task = rt.store.pendingCancel(run.id); // through the unit: its pending writes go first
     if (!task) return;
     cancel(rt, readTaskPayload(task));
   }
