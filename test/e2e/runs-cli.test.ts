@@ -243,7 +243,7 @@ describe('stn run in the foreground', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^ {2}ok {4}first {2}noop {2}attempt 1 {2}(\d+ ms|\d+\.\d s) {2}SUCCEEDED$/m);
     expect(r.stdout).toMatch(/^ {2}retry bad {2}shell\.exec {2}attempt 1 {2}failed: STN_E_SHELL_EXIT: .*disk full; attempt 2 in \d+ ms$/m);
-    expect(r.stdout).toMatch(/^ {2}FAIL {2}bad {2}shell\.exec {2}attempt 2 {2}\d+ ms {2}FAILED: STN_E_SHELL_EXIT: command exited with code 3: disk full$/m);
+    expect(r.stdout).toMatch(/^ {2}FAIL {2}bad {2}shell\.exec {2}attempt 2 {2}(\d+ ms|\d+\.\d s) {2}FAILED: STN_E_SHELL_EXIT: command exited with code 3: disk full$/m);
     expect(r.stdout).toMatch(/^run r[0-9a-z]+ FAILED in (\d+ ms|\d+\.\d s)$/m);
     expect(r.stdout).toContain('error: STN_E_SHELL_EXIT: command exited with code 3: disk full (at bad)');
     // The progress lines are the report: no engine log lines repeat them on stderr.
@@ -370,7 +370,7 @@ describe('stn runs list, show, events', () => {
     const lines = text.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID\s+WORKFLOW\s+ENV\s+VERSION\s+STATUS\s+CREATED\s+DURATION$/);
     expect(lines.slice(1)).toHaveLength(failed.json.length);
-    for (const l of lines.slice(1)) expect(l).toMatch(/^r[0-9a-z]+\s+boom\s+default\s+v1\s+FAILED\s+\S+Z\s+\d+ ms$/);
+    for (const l of lines.slice(1)) expect(l).toMatch(/^r[0-9a-z]+\s+boom\s+default\s+v1\s+FAILED\s+\S+Z\s+(\d+ ms|\d+\.\d s)$/);
     // Newest first.
     expect(lines[1]?.split(/\s+/)[0]).toBe(failed.json[0]?.id);
 
@@ -386,7 +386,7 @@ describe('stn runs list, show, events', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`run ${run.json.id}\n  workflow  default/flaky v1\n  status    COMPLETED\n`);
     expect(r.stdout).toMatch(/^ {2}trigger {3}manual via cli/m);
-    expect(r.stdout).toMatch(/^ {2}finished {2}\S+Z {2}\(\d+ ms\)$/m);
+    expect(r.stdout).toMatch(/^ {2}finished {2}\S+Z {2}\((\d+ ms|\d+\.\d s)\)$/m);
     expect(r.stdout).toMatch(/^ {2}1\. try {2}operation shell\.exec {2}SUCCEEDED {2}attempt 2 \(1 delivery\) {2}\d+ ms$/m);
     expect(r.stdout).toContain(`       input:  {"command":["sh","-c",`);
     // 600 digits of output are cut at 200 characters, saying how much was left out.
