@@ -1,47 +1,15 @@
 /**
- * The response schemas of the API routes. Fastify serializes responses with them and @fastify/swagger turns them
- * into the OpenAPI document; they are the TypeBox shapes of src/views/shapes.ts, whose Static types the view
- * functions return, so a schema and its view cannot drift apart.
+ * The error answers every route documents. The answer schemas themselves are the TypeBox shapes of
+ * src/views/shapes.ts, which routes use directly: Fastify serializes with them, @fastify/swagger publishes them, and
+ * their Static types are what the view functions return, so a schema and its view cannot drift apart.
  */
-import {
-  ApprovalShape,
-  DecideResult,
-  DefinitionDetail,
-  DefinitionSummary,
-  ErrorShape,
-  Page,
-  RunDetail,
-  RunEventShape,
-  RunSummary,
-  Step,
-  SyncReportShape,
-  ValidateResult,
-  VersionDetail,
-  VersionSummary,
-} from '../views/shapes.js';
-
-export const errorSchema = ErrorShape;
-export const runSummarySchema = RunSummary;
-export const stepSchema = Step;
-export const runDetailSchema = RunDetail;
-export const eventSchema = RunEventShape;
-export const definitionSummarySchema = DefinitionSummary;
-export const versionSummarySchema = VersionSummary;
-export const versionDetailSchema = VersionDetail;
-export const definitionDetailSchema = DefinitionDetail;
-export const validateResultSchema = ValidateResult;
-export const syncReportSchema = SyncReportShape;
-export const approvalSchema = ApprovalShape;
-export const decideResultSchema = DecideResult;
-
-/** `{items, nextCursor}` around an item schema. */
-export const pageOf = Page;
+import { ErrorShape } from '../views/shapes.js';
 
 /** Error answers documented on every route (4xx/5xx share one shape). */
 export const errorResponses = {
-  400: errorSchema,
-  401: errorSchema,
-  403: errorSchema,
-  404: errorSchema,
-  500: errorSchema,
+  400: ErrorShape,
+  401: ErrorShape,
+  403: ErrorShape,
+  404: ErrorShape,
+  500: ErrorShape,
 } as const;

@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import { storedRunFlags } from './run-rows.js';
-import type { FrameRow, PatchRow, RunRow, StepRow, TaskKind } from './runs.js';
+import type { FrameRow, PatchRow, RunRow, StepRow, TaskRow } from './runs.js';
 
 /** One event row as the engine appends it (data already serialized). */
 export interface EventInsert {
@@ -18,19 +18,12 @@ export type PatchInsert = Omit<PatchRow, 'run_id'>;
  * The handled task turned into the next one, possibly several times in one transaction (a chain of inline steps
  * reuses one row for each step): written once, its fencing token bumped once per reuse.
  */
-export interface TaskReuse {
-  id: number;
-  kind: TaskKind;
-  step_id: string | null;
-  payload: string | null;
+export type TaskReuse = Pick<TaskRow, 'id' | 'kind' | 'step_id' | 'payload' | 'lease_owner' | 'lease_until' | 'lease_boot'> & {
   /** The latest due time asked; the row keeps its own if later. */
   run_at: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-  lease_boot: string | null;
   /** How many times the row was reused (its fencing token moves by as much). */
   bumps: number;
-}
+};
 
 /**
  * The writes of one engine transaction on one run, decided in memory and handed to the store at once: a store whose

@@ -5,7 +5,7 @@ import { approversOf, type Actor } from '../../approvals/types.js';
 import { APPROVAL_STATUSES, type ApprovalRow, type ApprovalStatus } from '../../store/approvals.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
-import { approvalSchema, decideResultSchema, pageOf } from '../schemas.js';
+import { ApprovalShape, DecideResult, Page } from '../../views/shapes.js';
 import { API, idParam, responses } from './common.js';
 
 const tags = ['approvals'];
@@ -46,7 +46,7 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
           additionalProperties: false,
           properties: { ...PAGE_QUERY, status: { type: 'string', enum: [...APPROVAL_STATUSES, ...APPROVAL_STATUSES.map((s) => s.toLowerCase())] } },
         },
-        response: responses({ 200: pageOf(approvalSchema) }),
+        response: responses({ 200: Page(ApprovalShape) }),
       },
     },
     async (req) => {
@@ -62,7 +62,7 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
     `${API}/workflow-approvals/:aid`,
     {
       config: { auth: 'viewer' },
-      schema: { tags, summary: 'One approval, with its votes and decision.', params: idParam('aid', 'Approval id'), response: responses({ 200: approvalSchema }) },
+      schema: { tags, summary: 'One approval, with its votes and decision.', params: idParam('aid', 'Approval id'), response: responses({ 200: ApprovalShape }) },
     },
     async (req) => view(station.approvals.get(req.params.aid)),
   );
@@ -75,7 +75,7 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
         tags,
         summary: "A run's approvals, oldest first.",
         params: idParam('id', 'Run id'),
-        response: responses({ 200: { type: 'object', properties: { items: { type: 'array', items: approvalSchema } }, required: ['items'] } }),
+        response: responses({ 200: { type: 'object', properties: { items: { type: 'array', items: ApprovalShape } }, required: ['items'] } }),
       },
     },
     async (req) => ({ items: station.approvals.ofRun(req.params.id).map(view) }),
@@ -126,7 +126,7 @@ export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
             required: ['id', 'aid'],
           },
           body: decisionBody,
-          response: responses({ 200: decideResultSchema }, [409]),
+          response: responses({ 200: DecideResult }, [409]),
         },
       },
       async (req) => {

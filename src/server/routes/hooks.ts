@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerDeps } from '../deps.js';
 import { errorBody } from '../errors.js';
 import { webhookOutcome } from '../metrics.js';
-import { errorSchema } from '../schemas.js';
+import { ErrorShape } from '../../views/shapes.js';
 import { API } from './common.js';
 
 /** The answers of a webhook trigger (DESIGN §6), so the OpenAPI document lists them. */
@@ -14,16 +14,16 @@ const hookResponses = {
     properties: { runId: { type: 'string' }, duplicate: { type: 'boolean' } },
     required: ['runId', 'duplicate'],
   },
-  400: { ...errorSchema, description: 'The body claims to be JSON but is not or nests deeper than 64 levels (STN_E_BODY_TOO_DEEP), the delivery id is too long, or it is missing and the trigger requires one.' },
-  401: { ...errorSchema, description: 'A correctly signed X-Station-Signature whose timestamp is more than 5 minutes off (STN_E_WEBHOOK_STALE).' },
+  400: { ...ErrorShape, description: 'The body claims to be JSON but is not or nests deeper than 64 levels (STN_E_BODY_TOO_DEEP), the delivery id is too long, or it is missing and the trigger requires one.' },
+  401: { ...ErrorShape, description: 'A correctly signed X-Station-Signature whose timestamp is more than 5 minutes off (STN_E_WEBHOOK_STALE).' },
   404: {
-    ...errorSchema,
+    ...ErrorShape,
     description: 'No such environment, workflow or enabled webhook trigger, or the signature is missing or wrong (one answer for all, so the existence of a trigger is not revealed).',
   },
-  409: { ...errorSchema, description: 'The workflow has no runnable version.' },
-  413: { ...errorSchema, description: 'The body is larger than server.maxBodyBytes.' },
-  422: { ...errorSchema, description: 'The input fails inputSchema (details.errors) or the mapping fails.' },
-  500: { ...errorSchema, description: 'Internal error while starting the run.' },
+  409: { ...ErrorShape, description: 'The workflow has no runnable version.' },
+  413: { ...ErrorShape, description: 'The body is larger than server.maxBodyBytes.' },
+  422: { ...ErrorShape, description: 'The input fails inputSchema (details.errors) or the mapping fails.' },
+  500: { ...ErrorShape, description: 'Internal error while starting the run.' },
 } as const;
 
 interface HookParams {

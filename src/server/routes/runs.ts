@@ -7,7 +7,7 @@ import { eventJson, runDetailJson, runSummaryJson } from '../../views/runs.js';
 import { actorOf, allows } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isString, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
-import { eventSchema, pageOf, runDetailSchema, runSummarySchema } from '../schemas.js';
+import { Page, RunDetail, RunEventShape, RunSummary } from '../../views/shapes.js';
 import { resumeSeq, streamRun } from '../sse.js';
 import { API, idParam, responses } from './common.js';
 
@@ -60,7 +60,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
             idempotencyKey: { type: 'string', minLength: 1, maxLength: 256, description: 'A repeated key returns the first run.' },
           },
         },
-        response: responses({ 200: runDetailSchema, 201: runDetailSchema }, [409, 422]),
+        response: responses({ 200: RunDetail, 201: RunDetail }, [409, 422]),
       },
     },
     async (req, reply) => {
@@ -119,7 +119,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
             ...PAGE_QUERY,
           },
         },
-        response: responses({ 200: pageOf(runSummarySchema) }),
+        response: responses({ 200: Page(RunSummary) }),
       },
     },
     (req) => {
@@ -134,7 +134,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
     `${API}/workflow-runs/:id`,
     {
       config: { auth: 'viewer' },
-      schema: { tags, summary: 'A run with its steps in order (input, output, error, attempts).', params: runParams, response: responses({ 200: runDetailSchema }) },
+      schema: { tags, summary: 'A run with its steps in order (input, output, error, attempts).', params: runParams, response: responses({ 200: RunDetail }) },
     },
     (req) => detail(req.params.id),
   );
@@ -148,7 +148,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: "A run's event log in sequence order.",
         params: runParams,
         querystring: { type: 'object', additionalProperties: false, properties: PAGE_QUERY },
-        response: responses({ 200: pageOf(eventSchema) }),
+        response: responses({ 200: Page(RunEventShape) }),
       },
     },
     (req) => {
@@ -183,7 +183,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const control = (verb: 'pause' | 'resume', summary: string) =>
     app.post<{ Params: { id: string } }>(
       `${API}/workflow-runs/:id/${verb}`,
-      { config: { auth: 'operator' }, schema: { tags, summary, params: runParams, response: responses({ 200: runSummarySchema }, [409]) } },
+      { config: { auth: 'operator' }, schema: { tags, summary, params: runParams, response: responses({ 200: RunSummary }, [409]) } },
       (req) => {
         const by = actorOf(req.principal);
         const run = verb === 'pause' ? station.runs.pause(req.params.id, by) : station.runs.resume(req.params.id, by);
@@ -207,7 +207,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
           additionalProperties: false,
           properties: { compensate: { type: 'boolean', description: 'Run the compensations of succeeded steps first.' } },
         },
-        response: responses({ 202: runSummarySchema }, [409]),
+        response: responses({ 202: RunSummary }, [409]),
       },
     },
     (req, reply) => {

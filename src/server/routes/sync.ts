@@ -5,7 +5,7 @@ import { NotFoundError } from '../../errors.js';
 import { checkoutState, syncJson } from '../../views/sync.js';
 import { Auth } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
-import { syncReportSchema } from '../schemas.js';
+import { SyncReportShape } from '../../views/shapes.js';
 import { API, responses } from './common.js';
 
 const tags = ['sync'];
@@ -30,7 +30,7 @@ export function syncRoutes(app: FastifyInstance, deps: ServerDeps): void {
             allowEmpty: { type: 'boolean', description: 'Allow disabling every definition of an environment (admin).' },
           },
         },
-        response: responses({ 200: syncReportSchema }),
+        response: responses({ 200: SyncReportShape }),
       },
     },
     async (req) => {

@@ -6,14 +6,7 @@ import type { DefinitionRow } from '../../store/definitions.js';
 import { definitionSummary, validateResult, versionDetail, versionSummary } from '../../views/definitions.js';
 import type { ServerDeps } from '../deps.js';
 import { decodeCursor, isNonNegativeInt, isStringPair, PAGE_QUERY, toPage, type PageQuery } from '../pagination.js';
-import {
-  definitionDetailSchema,
-  definitionSummarySchema,
-  pageOf,
-  validateResultSchema,
-  versionDetailSchema,
-  versionSummarySchema,
-} from '../schemas.js';
+import { DefinitionDetail, DefinitionSummary, Page, ValidateResult, VersionDetail, VersionSummary } from '../../views/shapes.js';
 import { API, responses } from './common.js';
 
 const tags = ['workflows'];
@@ -38,7 +31,7 @@ export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
           additionalProperties: false,
           properties: { ...envQuery, status: { type: 'string', enum: ['active', 'disabled', 'invalid'] }, ...PAGE_QUERY },
         },
-        response: responses({ 200: pageOf(definitionSummarySchema) }),
+        response: responses({ 200: Page(DefinitionSummary) }),
       },
     },
     (req) => {
@@ -59,7 +52,7 @@ export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'A definition with its active version (or ?version=N): normalized spec and the file as written.',
         params: idParams,
         querystring: { type: 'object', additionalProperties: false, properties: { ...envQuery, version: { type: 'integer', minimum: 1 } } },
-        response: responses({ 200: definitionDetailSchema }),
+        response: responses({ 200: DefinitionDetail }),
       },
     },
     (req) => definitionDetailOf(station.definitions, find(req.params.id, req.query.env), req.query.version),
@@ -74,7 +67,7 @@ export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'Every version of a definition, oldest first.',
         params: idParams,
         querystring: { type: 'object', additionalProperties: false, properties: { ...envQuery, ...PAGE_QUERY } },
-        response: responses({ 200: pageOf(versionSummarySchema) }),
+        response: responses({ 200: Page(VersionSummary) }),
       },
     },
     (req) => {
@@ -94,7 +87,7 @@ export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'One version of a definition.',
         params: { type: 'object', properties: { id: idParams.properties.id, n: { type: 'integer', minimum: 1 } }, required: ['id', 'n'] },
         querystring: { type: 'object', additionalProperties: false, properties: envQuery },
-        response: responses({ 200: versionDetailSchema }),
+        response: responses({ 200: VersionDetail }),
       },
     },
     (req) => {
@@ -121,7 +114,7 @@ export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
             path: { type: 'string', maxLength: 1024, description: 'File name shown in diagnostics (default request.workflow.yaml).' },
           },
         },
-        response: responses({ 200: validateResultSchema }),
+        response: responses({ 200: ValidateResult }),
       },
     },
     (req) => {
