@@ -4,7 +4,7 @@ import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { NotFoundError, StationError, UsageError } from '../errors.js';
 import type { WaitSpec } from '../executors/types.js';
 import type { DefinitionStore } from '../store/definitions.js';
-import { EnvironmentRevisionStore, type VariableScope } from '../store/environment-revisions.js';
+import { environmentRevisions, type EnvironmentRevisionStore, type VariableScope } from '../store/environment-revisions.js';
 import { TERMINAL_RUN, type RunRow, type RunStore, type StepRow } from '../store/runs.js';
 import type { RunEvent, RunEventMap, RunEventType, RunEvents } from './events.js';
 import { appendRunEvent } from './append-event.js';
@@ -51,7 +51,7 @@ export class RunService {
       poke?: () => void;
     },
   ) {
-    this.revisions = new EnvironmentRevisionStore(o.definitions.db);
+    this.revisions = environmentRevisions(o.definitions.db);
   }
 
   private readonly revisions: EnvironmentRevisionStore;

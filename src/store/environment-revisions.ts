@@ -111,3 +111,15 @@ function fromRow(row: EnvironmentRevisionRow | undefined): EnvironmentRevision |
     createdAt: row.created_at,
   };
 }
+
+const stores = new WeakMap<Db, EnvironmentRevisionStore>();
+
+/** The revision store of a database, its statements prepared once per connection (shown on every workflows show). */
+export function environmentRevisions(db: Db): EnvironmentRevisionStore {
+  let store = stores.get(db);
+  if (!store) {
+    store = new EnvironmentRevisionStore(db);
+    stores.set(db, store);
+  }
+  return store;
+}

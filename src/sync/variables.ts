@@ -11,7 +11,7 @@ import { MANIFEST_FILE, parseManifest, SECRET_NAME, type Manifest } from '../bun
 import { runVariables, setOwn, variableProblems, type RunVariables } from '../bundles/variables.js';
 import { canonicalJson, sha256 } from '../definitions/hash.js';
 import type { Diagnostic, JsonObject, JsonValue } from '../definitions/types.js';
-import { EnvironmentRevisionStore, type EnvironmentRevision, type VariableScope } from '../store/environment-revisions.js';
+import { environmentRevisions, type EnvironmentRevision, type EnvironmentRevisionStore, type VariableScope } from '../store/environment-revisions.js';
 import type { Db } from '../store/db.js';
 import type { DiscoveredEnvironment } from './discover.js';
 import { gitBlobSha } from './git.js';
@@ -153,7 +153,7 @@ export class VariablePinning {
   private readonly revisions: EnvironmentRevisionStore;
 
   constructor(db: Db) {
-    this.revisions = new EnvironmentRevisionStore(db);
+    this.revisions = environmentRevisions(db);
   }
 
   /** What recording would do; `files` are the paths whose git blobs the dirty flag needs (none when unchanged). */
@@ -205,7 +205,7 @@ export interface PinnedVariables {
  * undefined before any sync.
  */
 export function pinnedVariables(db: Db, environment: string, bundle: string | null): PinnedVariables | undefined {
-  const r = new EnvironmentRevisionStore(db).latest(environment);
+  const r = environmentRevisions(db).latest(environment);
   if (!r) return undefined;
   const scope = (bundle !== null && Object.hasOwn(r.scopes, bundle) ? r.scopes[bundle] : r.scopes[OWN_SCOPE]) ?? { vars: {}, sources: {} };
   return { revision: r.revision, gitCommit: r.gitCommit, gitDirty: r.gitDirty, createdAt: r.createdAt, vars: shownAll(scope.vars as JsonObject), sources: scope.sources };
