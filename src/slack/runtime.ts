@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Station } from '../context.js';
 import { ConfigError } from '../errors.js';
@@ -44,7 +45,8 @@ export class SlackRuntime {
   private started = false;
   private connecting: Promise<void> | undefined;
   /** Ends the wait between two Socket Mode connection attempts (stop() must not wait out a 60 s backoff). */
-  private endWait: (() => void) | undefined;
+  /** Aborted by stop(): ends a backoff wait at once, even one that starts after stop() was called. */
+  private stopping = new AbortController();
   private readonly logger: Station['logger'];
 
   private constructor(station: Station, o: SlackRuntimeOptions) {
@@ -124,6 +126,7 @@ export class SlackRuntime {
   start(): Promise<void> {
     if (this.started) return Promise.resolve();
     this.started = true;
+    this.stopping = new AbortController();
     this.notifier.start();
     if (this.mode === 'socket') this.connecting = this.connect();
     return Promise.resolve();
@@ -141,16 +144,10 @@ export class SlackRuntime {
         this.logger.info('connected to Slack (Socket Mode)');
         return;
       } catch (err) {
+        if (this.stopping.signal.aborted) return;
         const delay = slackBackoffMs(attempt);
         this.logger.warn({ error: slackErrorText(err), retry_in_ms: delay }, 'cannot connect to Slack (Socket Mode); will retry');
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.endWait = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.endWait = undefined;
+        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
   }
@@ -159,7 +156,7 @@ export class SlackRuntime {
     if (!this.started) return;
     this.started = false;
     if (this.mode === 'socket') {
-      this.endWait?.();
+      this.stopping.abort();
       await this.connecting;
       await this.app.stop().catch((err: unknown) => this.logger.debug({ error: slackErrorText(err) }, 'Socket Mode stop'));
     }

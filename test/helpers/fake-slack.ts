@@ -42,6 +42,8 @@ export class FakeSlack {
    * Slack answers a revoked or wrong token with `invalid_auth`. The calls are recorded.
    */
   platformErrors: Record<string, string> = {};
+  /** Milliseconds to hold each reply of a method after recording the call (a slow Slack; the call is in flight meanwhile). */
+  replyDelayMs: Record<string, number> = {};
   /** The WebSocket URL apps.connections.open hands out (Socket Mode). */
   socketUrl: string | undefined;
   private server: http.Server | undefined;
@@ -118,7 +120,12 @@ export class FakeSlack {
     this.calls.push({ method, args, token });
     const scripted = this.platformErrors[method];
     const reply = scripted !== undefined ? { ok: false, error: scripted } : this.reply(method, args);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    const send = (): void => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    };
+    const delay = this.replyDelayMs[method];
+    if (delay === undefined) send();
+    else setTimeout(send, delay);
     for (const w of this.waiters.splice(0)) w();
   }
 

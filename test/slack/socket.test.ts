@@ -62,6 +62,17 @@ describe('Slack approvals (Socket Mode)', () => {
     expect(Date.now() - stopping).toBeLessThan(1000);
   });
 
+  it('stops at once when the stop lands while a connection attempt is still in flight', async () => {
+    await socketDaemon();
+    d.fake.replyDelayMs['apps.connections.open'] = 300;
+    await d.until(() => d.fake.of('apps.connections.open').length >= 2, 'a second connection attempt in flight', 20_000);
+    // The attempt fails 300 ms after the stop began; the retry wait that would follow (1-2 s) must not be entered.
+    const stopping = Date.now();
+    await d.halt();
+    expect(Date.now() - stopping).toBeLessThan(1000);
+    expect(d.fake.of('apps.connections.open')).toHaveLength(2);
+  });
+
   it('the Reject dialog works over the socket; a refusal comes back as dialog errors', async () => {
     await socketDaemon();
     d.fake.socketUrl = socket.url;
