@@ -223,7 +223,7 @@ export class ApprovalService {
         this.appendEvent(run, a.step_id, 'approval:decided', { approvalId: a.id, decision: decision.decision, approved: decision.approved, by, comment }, at),
       );
       // The engine holding the run applies the decision to the step (within its poll interval in another process).
-      this.o.runs.insertTask(run.id, 'wake', a.step_id, JSON.stringify({ reason: 'approval', approvalId: a.id }), nowMs);
+      this.o.runs.insertTask(run.id, 'wake', a.step_id, { reason: 'approval', approvalId: a.id }, nowMs);
       return { approval: this.o.store.get(a.id) as ApprovalRow, outcome: 'decided', decision, remaining: 0 };
     });
     for (const e of published) this.o.events.emit(e);

@@ -1,6 +1,7 @@
 import type { ApprovalShape } from '../views/shapes.js';
 import type { JsonValue } from '../definitions/types.js';
 import type { ApprovalRow, ApprovalStatus, VoteRow } from '../store/approvals.js';
+import { jsonColumn } from '../store/run-rows.js';
 
 /** Where a decision came from (DESIGN §7); `timeout` is Station itself applying `onTimeout`. */
 export type DecisionSource = 'slack' | 'api' | 'cli' | 'timeout';
@@ -47,12 +48,12 @@ export interface ApprovalRequest {
 
 /** The decision of a decided approval (its step result), or undefined while there is none. */
 export function decisionOf(a: ApprovalRow): Decision | undefined {
-  return a.decision ? (JSON.parse(a.decision) as Decision) : undefined;
+  return jsonColumn<Decision>(a.decision) ?? undefined;
 }
 
 /** The declared approvers of an approval (Slack user ids, emails, `group:<name>`), as the step listed them. */
 export function approversOf(a: ApprovalRow): string[] {
-  return JSON.parse(a.approvers) as string[];
+  return jsonColumn<string[]>(a.approvers) ?? [];
 }
 
 /** One approval as the API, the CLI (`--json`) and tests show it. */
@@ -67,7 +68,7 @@ export function approvalJson(a: ApprovalRow, votes: VoteRow[]): ApprovalShape {
     state: a.state_name,
     status: a.status as ApprovalStatus,
     message: a.message,
-    summary: a.summary === null ? null : (JSON.parse(a.summary) as JsonValue),
+    summary: jsonColumn<JsonValue>(a.summary),
     approvers: approversOf(a),
     requiredApprovals: a.required_approvals,
     allowSelfApproval: a.allow_self_approval === 1,

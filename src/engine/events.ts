@@ -1,24 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { JournalEntry } from '../agents/types.js';
-import type { ErrorCode } from '../errors.js';
 
-/**
- * The code of a step's (or a scope's, or the run's) error: one of Station's codes (src/errors.ts), or the code a
- * workflow names itself: a `fail` step's `input.code`, which a child run's failure carries up to its parent. So it is
- * not a closed union; the known codes are listed for the reader and the editor.
- */
-export type StepErrorCode = ErrorCode | (string & {});
+import type { StepError } from '../model/run.js';
 
-/** An error that ends a step (or a scope, or the run), as stored, shown and carried by events. */
-export interface StepError {
-  code: StepErrorCode;
-  message: string;
-  state?: string;
-  path?: string;
-  action?: string | null;
-  attempt?: number;
-  details?: unknown;
-}
+export type { StepError, StepErrorCode } from '../model/run.js';
 
 /**
  * The run events (DESIGN §5.2): every transition appends one to `workflow_run_events` with a per-run sequence number,

@@ -33,8 +33,7 @@ export class Scopes {
     }
     if (c.seq < upTo) {
       for (const p of this.store.patches(run.id, c.seq)) {
-        const value = p.value === null ? null : (JSON.parse(p.value) as unknown);
-        this.apply(c, p.frame_id, p.path === '' ? [] : (JSON.parse(p.path) as string[]), p.op, value);
+        this.apply(c, p.frame_id, p.path, p.op, p.value);
         c.seq = p.seq;
       }
     }

@@ -237,7 +237,7 @@ export class RunService {
       if (TERMINAL_RUN.has(run.status)) throw new StationError('STN_E_RUN_FINISHED', `run ${runId} already ended ${run.status}`);
       const at = new Date(this.now()).toISOString();
       const signalId = this.o.store.insertSignal(runId, name, payload === undefined ? null : JSON.stringify(payload), at);
-      this.o.store.insertTask(runId, 'signal', null, JSON.stringify({ signalId }), this.now());
+      this.o.store.insertTask(runId, 'signal', null, { signalId }, this.now());
       return { signalId };
     });
     this.o.poke?.();
@@ -283,7 +283,7 @@ export class RunService {
         r.cancel = { compensate };
         r.updated_at = new Date(this.now()).toISOString();
         this.o.store.updateRun(r);
-        this.o.store.insertTask(runId, 'cancel', null, JSON.stringify({ compensate, by }), 0);
+        this.o.store.insertTask(runId, 'cancel', null, { compensate, by }, 0);
       }
       return r;
     });

@@ -3,6 +3,7 @@ import { StationError } from '../errors.js';
 import type { DefinitionStore } from '../store/definitions.js';
 import type { RunRow } from '../store/runs.js';
 import { indexSpec, type ScopeDef } from './spec-index.js';
+import { objectColumn } from '../store/run-rows.js';
 
 export interface LoadedSpec {
   spec: WorkflowSpec;
@@ -27,7 +28,7 @@ export class Specs {
       if (!row) {
         throw new StationError('STN_E_NOT_FOUND', `no version ${version} of workflow "${workflowId}" in "${environment}"`);
       }
-      const spec = JSON.parse(row.spec) as WorkflowSpec;
+      const spec = objectColumn<WorkflowSpec>(row.spec);
       loaded = { spec, scopes: indexSpec(spec) };
       if (this.cache.size > 500) this.cache.clear();
       this.cache.set(key, loaded);

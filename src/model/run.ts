@@ -3,6 +3,7 @@
  * engine stores (task payloads, step waits). Below the store and the engine; holds no SQL and parses nothing (the
  * store maps rows to these shapes, see src/store/payloads.ts).
  */
+import type { ErrorCode } from '../errors.js';
 
 /** Every run status (DESIGN §5.1), in lifecycle order. */
 export const RUN_STATUSES = [
@@ -51,3 +52,47 @@ export type WakeReason = (typeof WAKE_REASONS)[number];
 /** The versions of the stored JSON payloads this release reads; a payload without a `v` field is version 1. */
 export const PAYLOAD_VERSIONS = [1] as const;
 export type PayloadVersion = (typeof PAYLOAD_VERSIONS)[number];
+/** The version this release writes into every stored payload (`v`). */
+export const PAYLOAD_VERSION: PayloadVersion = 1;
+
+export const TASK_KINDS = ['start', 'exec', 'wake', 'signal', 'child', 'cancel', 'timeout'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+/** Why a wake task wakes its step, with what that reason needs. */
+export type WakePayload =
+  | { reason: 'enter'; visits: Record<string, number> }
+  | { reason: 'timer' | 'signal-timeout' }
+  | { reason: 'step-timeout'; attempt: number }
+  | { reason: 'approval' | 'approval-timeout'; approvalId: string };
+
+/** What a task of each kind carries (stored as a JSON object with its payload version `v`; none: no payload). */
+export interface TaskPayloads {
+  start: null;
+  exec: null;
+  timeout: null;
+  wake: WakePayload;
+  signal: { signalId: number };
+  child: { childRunId: string };
+  cancel: { compensate: boolean; by: string | null };
+}
+
+/** A task's kind with its payload, discriminated by `kind` (a switch on it narrows the payload). */
+export type TaskWork = { [K in TaskKind]: { kind: K; payload: TaskPayloads[K] } }[TaskKind];
+
+/**
+ * The code of a step's (or a scope's, or the run's) error: one of Station's codes (src/errors.ts), or the code a
+ * workflow names itself: a `fail` step's `input.code`, which a child run's failure carries up to its parent. So it is
+ * not a closed union; the known codes are listed for the reader and the editor.
+ */
+export type StepErrorCode = ErrorCode | (string & {});
+
+/** An error that ends a step (or a scope, or the run), as stored, shown and carried by events. */
+export interface StepError {
+  code: StepErrorCode;
+  message: string;
+  state?: string;
+  path?: string;
+  action?: string | null;
+  attempt?: number;
+  details?: unknown;
+}

@@ -2,7 +2,8 @@ import type { Db } from './db.js';
 import { storageHealth, type StorageHealth } from './health.js';
 import { FRAME_INSERT_SQL, RUN_UPDATE_SQL, RunBatchWriter, STEP_UPDATE_SQL, type EventInsert, type RunWriteBatch } from './run-batch.js';
 
-import type { CancelRequest, RunPhase, RunStatus, StepStatus } from '../model/run.js';
+import type { CancelRequest, RunPhase, RunStatus, StepStatus, TaskKind, TaskPayloads } from '../model/run.js';
+import { readPatch, writeTaskPayload } from './payloads.js';
 import { fromStoredRun, storedRunFlags, type StoredRunRow } from './run-rows.js';
 
 // The statuses and terminal sets belong to the run model; re-exported for the store's consumers.
@@ -98,7 +99,7 @@ export interface EventRow {
   created_at: string;
 }
 
-export type TaskKind = 'start' | 'exec' | 'wake' | 'signal' | 'child' | 'cancel' | 'timeout';
+export type { TaskKind } from '../model/run.js';
 
 export interface TaskRow {
   id: number;
@@ -141,6 +142,15 @@ export interface WorkerRow {
   heartbeat_at: number;
   boot_id: string | null;
   pid_ns: string | null;
+}
+
+/** A context write, decoded: at `path` (segments; none: the whole scope) of frame `frame_id`, `op` with `value`. */
+export interface ContextPatch {
+  seq: number;
+  frame_id: number;
+  path: string[];
+  op: 'set' | 'merge';
+  value: unknown;
 }
 
 export interface PatchRow {
@@ -423,8 +433,10 @@ export class RunStore {
   insertPatch(runId: string, seq: number, frameId: number, path: string, op: 'set' | 'merge', value: string): void {
     this.s.patchInsert.run(runId, seq, frameId, path, op, value);
   }
-  patches(runId: string, afterSeq = 0): PatchRow[] {
-    return afterSeq > 0 ? this.s.patchesAfter.all(runId, afterSeq) : this.s.patchesOfRun.all(runId);
+  /** The run's context patches after `afterSeq`, decoded (an unknown operation is refused, never guessed at). */
+  patches(runId: string, afterSeq = 0): ContextPatch[] {
+    const rows = afterSeq > 0 ? this.s.patchesAfter.all(runId, afterSeq) : this.s.patchesOfRun.all(runId);
+    return rows.map(readPatch);
   }
 
   // --- steps
@@ -478,10 +490,11 @@ export class RunStore {
   }
 
   // --- tasks
-  /** Inserts a task (lease_token 0), leased to `leaseOwner` if given. */
-  insertTask(runId: string, kind: TaskKind, stepId: string | null, payload: string | null, runAt: number,
+  /** Inserts a task (lease_token 0), leased to `leaseOwner` if given; its payload is stored with its version. */
+  insertTask<K extends TaskKind>(runId: string, kind: K, stepId: string | null, payload: TaskPayloads[K], runAt: number,
     leaseOwner: string | null = null, leaseUntil: number | null = null, leaseBoot: string | null = null): number {
-    return Number(this.s.taskInsert.run(runId, kind, stepId, payload, runAt, leaseOwner, leaseUntil, leaseBoot).lastInsertRowid);
+    const text = writeTaskPayload(kind, payload);
+    return Number(this.s.taskInsert.run(runId, kind, stepId, text, runAt, leaseOwner, leaseUntil, leaseBoot).lastInsertRowid);
   }
   /**
    * Leases the next due task (a new fencing token); never one this owner holds already. `kind`: `control` (start,

@@ -1,5 +1,6 @@
 import type { EventRow, RunRow, StepRow } from '../store/runs.js';
 import type { EventView, RunDetailView, RunSummaryView, StepView } from './types.js';
+import { columnValue } from '../store/run-rows.js';
 
 /** Run event types that end a run. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run:completed', 'run:failed', 'run:cancelled', 'run:timed_out']);
@@ -7,16 +8,6 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run:completed', 'r
 /** Exit code of a foreground run (README "Running workflows"): 0 only on COMPLETED. */
 export function runExitCode(status: string): number {
   return status === 'COMPLETED' ? 0 : 1;
-}
-
-/** A JSON column as its value (they are stored as JSON text; inputs are already redacted). */
-export function parseColumn(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
 }
 
 function durationOf(start: string | null, end: string | null): number | null {
@@ -32,7 +23,7 @@ export function runSummaryJson(run: RunRow): RunSummaryView {
     environment: run.environment,
     version: run.version,
     status: run.status,
-    trigger: parseColumn(run.trigger),
+    trigger: columnValue(run.trigger),
     initiator: run.initiator,
     idempotencyKey: run.idempotency_key,
     parentRunId: run.parent_run_id,
@@ -42,7 +33,7 @@ export function runSummaryJson(run: RunRow): RunSummaryView {
     startedAt: run.started_at,
     finishedAt: run.finished_at,
     durationMs: durationOf(run.started_at, run.finished_at),
-    error: parseColumn(run.error),
+    error: columnValue(run.error),
   };
 }
 
@@ -57,10 +48,10 @@ export function stepJson(step: StepRow): StepView {
     status: step.status,
     attempt: step.attempt,
     deliveries: step.deliveries,
-    input: parseColumn(step.input),
-    output: parseColumn(step.output),
-    error: parseColumn(step.error),
-    wait: parseColumn(step.wait),
+    input: columnValue(step.input),
+    output: columnValue(step.output),
+    error: columnValue(step.error),
+    wait: columnValue(step.wait),
     startedAt: step.started_at,
     finishedAt: step.finished_at,
     durationMs: step.duration_ms,
@@ -72,13 +63,13 @@ export function runDetailJson(run: RunRow, steps: StepRow[]): RunDetailView {
   return {
     id: run.id,
     status: run.status,
-    output: parseColumn(run.output),
-    error: parseColumn(run.error),
+    output: columnValue(run.output),
+    error: columnValue(run.error),
     workflowId: run.workflow_id,
     environment: run.environment,
     version: run.version,
-    input: parseColumn(run.input),
-    trigger: parseColumn(run.trigger),
+    input: columnValue(run.input),
+    trigger: columnValue(run.trigger),
     initiator: run.initiator,
     parentRunId: run.parent_run_id,
     paused: run.paused,
@@ -95,7 +86,7 @@ export function runDetailJson(run: RunRow, steps: StepRow[]): RunDetailView {
 
 /** An event row as JSON: the same shape as the in-process RunEvent. */
 export function eventJson(e: EventRow): EventView {
-  return { runId: e.run_id, seq: e.seq, type: e.type, stepId: e.step_id, data: parseColumn(e.data), at: e.created_at };
+  return { runId: e.run_id, seq: e.seq, type: e.type, stepId: e.step_id, data: columnValue(e.data), at: e.created_at };
 }
 
 /**

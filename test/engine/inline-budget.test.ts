@@ -105,7 +105,7 @@ describe('a cancel accepted while a step runs', () => {
       const run = store.run(id)!;
       run.cancel = { compensate: false };
       store.updateRun(run);
-      store.insertTask(id, 'cancel', null, JSON.stringify({ compensate: false, by: 'ops' }), Date.now() + 3_600_000);
+      store.insertTask(id, 'cancel', null, { compensate: false, by: 'ops' }, Date.now() + 3_600_000);
     });
     fs.writeFileSync(release, '');
     const r = await h.waitForEnd(id);

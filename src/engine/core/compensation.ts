@@ -2,8 +2,8 @@ import type { OperationState } from '../../definitions/types.js';
 import type { StepRow } from '../../store/runs.js';
 import { stepId as makeStepId } from '../ids.js';
 import type { RunTx } from './run-tx.js';
-import type { StepError } from './types.js';
 import { blankStep } from './steps.js';
+import { stepErrorOf } from '../../store/run-rows.js';
 
 /** How a run that is rolled back ends once its compensations ran. */
 export type RolledBackStatus = 'FAILED' | 'CANCELLED';
@@ -61,12 +61,12 @@ function compensateNext(tx: RunTx): void {
     compensation_of: next.id,
   }));
   tx.unit.event('state:entered', id, { state: state.name, path: `${next.path}/compensate`, type: 'compensation' });
-  tx.unit.schedule('exec', id, undefined);
+  tx.unit.schedule('exec', id, null);
 }
 
 /** A compensation step ended (succeeded or failed for good): the next one starts, or the run ends. */
 export function compensationDone(tx: RunTx, step: StepRow): void {
-  const error = step.error && step.status !== 'SUCCEEDED' ? (JSON.parse(step.error) as StepError) : undefined;
+  const error = step.status !== 'SUCCEEDED' ? stepErrorOf(step) : undefined;
   tx.unit.event('compensation:step', step.id, {
     state: step.state_name,
     of: step.compensation_of as string,

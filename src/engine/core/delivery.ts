@@ -6,6 +6,7 @@ import { ContextPathError } from '../paths.js';
 import { backoffMs } from './backoff.js';
 import type { RunTx } from './run-tx.js';
 import type { Obj, StepError } from './types.js';
+import { jsonColumn } from '../../store/run-rows.js';
 
 /** The operation (or compensation) definition behind a step. */
 export interface OperationOf {
@@ -54,7 +55,7 @@ export function renderInput(tx: RunTx, step: StepRow): { real: JsonValue; stored
   const extra: Obj = {};
   if (step.compensation_of !== null) {
     const original = tx.unit.step(step.compensation_of);
-    extra.result = original?.output ? (JSON.parse(original.output) as unknown) : null;
+    extra.result = jsonColumn(original?.output ?? null);
   }
   const where = { state: step.state_name, field: step.compensation_of !== null ? 'compensation.input' : 'input' };
   // No input: a fresh {} (not one shared object an executor could change), with nothing to look up or render.
@@ -113,7 +114,7 @@ export function failAttempt(tx: RunTx, step: StepRow, err: ExecError): void {
     step.wait = null;
     step.error = JSON.stringify(error);
     tx.unit.updateStep(step);
-    tx.unit.schedule('exec', step.id, undefined, tx.nowMs + delayMs);
+    tx.unit.schedule('exec', step.id, null, tx.nowMs + delayMs);
     return;
   }
   tx.settle(step, err.code === 'STN_E_STEP_TIMEOUT' ? 'TIMED_OUT' : 'FAILED', { error });

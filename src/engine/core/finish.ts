@@ -5,6 +5,7 @@ import { compensationCandidates, failedCompensations, startCompensation } from '
 import { cancelStep, requestCancel } from './frames.js';
 import type { RunTx } from './run-tx.js';
 import type { StepError } from './types.js';
+import { objectColumn, runErrorOf } from '../../store/run-rows.js';
 
 /** The statuses a run ends with. */
 export type FinalStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMED_OUT';
@@ -20,7 +21,7 @@ export function startRun(tx: RunTx): void {
     runFailed(tx, { code: 'STN_E_CONTEXT_PATH', message: `state "${reserved.state}" ${reserved.field} "${reserved.value}" uses the reserved key "${reserved.key}"`, state: reserved.state });
     return;
   }
-  if (tx.spec.timeoutSeconds) tx.unit.schedule('timeout', null, undefined, tx.nowMs + tx.spec.timeoutSeconds * 1000);
+  if (tx.spec.timeoutSeconds) tx.unit.schedule('timeout', null, null, tx.nowMs + tx.spec.timeoutSeconds * 1000);
   const root = tx.unit.frame(0);
   tx.enterState(root, tx.scopeOf(root).start);
 }
@@ -65,7 +66,7 @@ export function finishRun(tx: RunTx, status: FinalStatus, opts: { error?: StepEr
       break;
     case 'FAILED':
       tx.unit.event('run:failed', null, {
-        error: run.error ? (JSON.parse(run.error) as StepError) : null,
+        error: runErrorOf(run),
         ...(run.compensated !== null ? { compensated: run.compensated } : {}),
       });
       break;
@@ -86,7 +87,7 @@ export function finishRun(tx: RunTx, status: FinalStatus, opts: { error?: StepEr
 /** Who cancelled a run whose cancel compensated first: recorded in compensation:started. */
 function cancelledBy(tx: RunTx): string | null {
   const started = tx.store.events(tx.run.id).find((e) => e.type === 'compensation:started');
-  const data = started?.data ? (JSON.parse(started.data) as { by?: string | null }) : {};
+  const data = objectColumn<{ by?: string | null }>(started?.data ?? null);
   return data.by ?? null;
 }
 

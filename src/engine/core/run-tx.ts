@@ -9,7 +9,8 @@ import { beginDelivery, complete, failAttempt, operationOf, renderInput, type Op
 import { cancelRun, finishRun, runFailed, startRun, timeoutRun, type FinalStatus } from './finish.js';
 import { after, childFrame, frameDone, frameFailed, releaseWait } from './frames.js';
 import { newStep, settle, startCompound, succeed } from './steps.js';
-import type { ApprovalHooks, InterpreterDeps, Obj, StepError, StoredWait, WakeReason } from './types.js';
+import type { WakePayload } from '../../model/run.js';
+import type { ApprovalHooks, InterpreterDeps, Obj, StepError, StoredWait } from './types.js';
 import { UnitOfWork } from './unit.js';
 import { Variables } from './variables.js';
 import { childFinished } from './waits/child.js';
@@ -87,8 +88,8 @@ export class RunTx {
     this.cascade.resume(step, visits);
   }
 
-  wake(step: StepRow, reason: WakeReason, attempt?: number, approvalId?: string): void {
-    wake(this, step, reason, { attempt, approvalId });
+  wake(step: StepRow, w: WakePayload): void {
+    wake(this, step, w);
   }
 
   deliverSignal(signalId: number): void {

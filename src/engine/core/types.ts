@@ -1,10 +1,10 @@
 import type { JsonValue } from '../../definitions/types.js';
 import type { ApprovalRequest } from '../../approvals/types.js';
 import type { WaitSpec } from '../../executors/types.js';
-import { readPayload } from '../../store/payloads.js';
+import { readPayload, writePayload } from '../../store/payloads.js';
 import type { RunRow, RunStore, StepRow } from '../../store/runs.js';
 import type { Scopes } from '../scopes.js';
-import type { JsonCache } from '../json-cache.js';
+import type { JsonCache } from '../../store/json-cache.js';
 import type { Secrets } from '../secrets.js';
 import type { LoadedSpec } from '../specs.js';
 import type { LeaseClock } from '../lease.js';
@@ -52,11 +52,16 @@ export { WAKE_REASONS, type WakeReason } from '../../model/run.js';
 export type StoredWait =
   | Exclude<WaitSpec, { type: 'child' } | { type: 'approval' }>
   | { type: 'child'; runId?: string }
-  | { type: 'approval'; approvalId?: string };
+  | { type: 'approval'; approvalId?: string; timeoutAt?: number | null };
 
 /** A step's wait, read with its version (see readPayload); undefined when the step does not wait. */
 export function storedWait(step: StepRow): StoredWait | undefined {
   return step.wait ? (readPayload('step wait', step.wait) as StoredWait) : undefined;
+}
+
+/** Stores what a step waits for, with the payload version. */
+export function setWait(step: StepRow, wait: StoredWait): void {
+  step.wait = writePayload(wait);
 }
 
 export type Obj = Record<string, unknown>;

@@ -1,4 +1,6 @@
-import type { FrameRow, RunRow, StepRow, TaskKind, TaskRow } from '../../store/runs.js';
+import type { TaskKind, TaskPayloads } from '../../model/run.js';
+import { writeTaskPayload } from '../../store/payloads.js';
+import type { FrameRow, RunRow, StepRow, TaskRow } from '../../store/runs.js';
 import { TERMINAL_RUN } from '../../store/runs.js';
 import type { EventInsert, PatchInsert, RunWriteBatch, TaskReuse } from '../../store/run-batch.js';
 import type { RunEvent, RunEventMap, RunEventType } from '../events.js';
@@ -66,28 +68,28 @@ export class UnitOfWork {
   };
 
   /** Schedules a task; an exec task due now is leased to this process once per transaction (the chain). */
-  schedule(kind: TaskKind, stepId: string | null, payload: unknown, runAt: number = this.nowMs): void {
+  schedule<K extends TaskKind>(kind: K, stepId: string | null, payload: TaskPayloads[K], runAt: number = this.nowMs): void {
     // A paused run starts nothing new: its task waits, unleased, for resume.
     const chain = kind === 'exec' && runAt <= this.nowMs && !this.chained && !this.run.paused;
     const owner = chain ? this.d.owner : null;
     const until = chain ? this.d.lease.now() + this.d.leaseMs : null;
     const boot = chain ? this.d.lease.boot : null;
     if (kind === 'exec') this.runnableScheduled = true;
-    const body = payload === undefined ? null : JSON.stringify(payload);
     let id: number;
     let token = 0;
     if (this.reusable) {
       // The reused row gets a new fencing token, so the delivery that handled it before cannot touch it any more.
       id = this.reusable.id;
       token = this.reusable.lease_token + 1;
-      this.reuse(id, kind, stepId, body, runAt, owner, until, boot);
+      this.reuse(id, kind, stepId, writeTaskPayload(kind, payload), runAt, owner, until, boot);
       this.reusable = undefined;
     } else {
-      id = this.d.store.insertTask(this.run.id, kind, stepId, body, runAt, owner, until, boot);
+      id = this.d.store.insertTask(this.run.id, kind, stepId, payload, runAt, owner, until, boot);
     }
     if (chain) {
+      // Only exec tasks chain, and they carry no payload.
       this.chained = {
-        id, run_id: this.run.id, kind, step_id: stepId, payload: body, run_at: runAt,
+        id, run_id: this.run.id, kind, step_id: stepId, payload: null, run_at: runAt,
         lease_owner: owner, lease_until: until, lease_token: token, lease_boot: boot,
       };
     }
@@ -103,8 +105,8 @@ export class UnitOfWork {
   }
 
   /** A task of another run (a child's cancel, a parent's wake when this child ends), due now. */
-  scheduleFor(runId: string, kind: TaskKind, stepId: string | null, payload: unknown): void {
-    this.d.store.insertTask(runId, kind, stepId, JSON.stringify(payload), this.nowMs);
+  scheduleFor<K extends TaskKind>(runId: string, kind: K, stepId: string | null, payload: TaskPayloads[K]): void {
+    this.d.store.insertTask(runId, kind, stepId, payload, this.nowMs);
   }
 
   /** A deferred inline entry was scheduled: the run has work due now. */

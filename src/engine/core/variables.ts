@@ -2,6 +2,7 @@ import type { FrameRow, RunRow } from '../../store/runs.js';
 import { getPath, overlay, pathSegments } from '../paths.js';
 import type { UnitOfWork } from './unit.js';
 import type { InterpreterDeps, Obj } from './types.js';
+import { objectColumn } from '../../store/run-rows.js';
 
 /**
  * What expressions in a scope see: the context through every enclosing scope, the loop variables of the enclosing
@@ -24,7 +25,7 @@ export class Variables {
     const loopVars: Obj = {};
     for (const f of chain) {
       view = overlay(view, this.d.scopes.scope(this.run, f.id));
-      if (f.vars) Object.assign(loopVars, JSON.parse(f.vars) as Obj);
+      if (f.vars) Object.assign(loopVars, objectColumn(f.vars));
     }
     const ctx = view as Obj;
     this.runVars ??= {
@@ -34,10 +35,10 @@ export class Variables {
         workflowId: this.run.workflow_id,
         version: this.run.version,
         environment: this.run.environment,
-        trigger: JSON.parse(this.run.trigger) as unknown,
+        trigger: objectColumn(this.run.trigger),
         startedAt: this.run.started_at ?? this.unit.nowIso,
       },
-      vars: this.run.vars ? (JSON.parse(this.run.vars) as unknown) : {},
+      vars: objectColumn(this.run.vars),
     };
     return {
       ...ctx,

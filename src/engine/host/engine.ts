@@ -5,7 +5,7 @@ import type { TaskRow } from '../../store/runs.js';
 import { Checkpointer } from '../../store/checkpointer.js';
 import { isTransientStorageError, TransientEpisode } from '../../store/transient.js';
 import { hostLeaseClock } from '../lease.js';
-import { JsonCache } from '../json-cache.js';
+import { JsonCache } from '../../store/json-cache.js';
 import { Scopes } from '../scopes.js';
 import { Specs } from '../specs.js';
 import { Deliveries } from './delivery.js';

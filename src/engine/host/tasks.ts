@@ -1,4 +1,4 @@
-import { readTaskPayload, wakeReasonOf } from '../../store/payloads.js';
+import { readTask, readTaskPayload } from '../../store/payloads.js';
 import { TERMINAL_RUN, type RunRow, type TaskRow } from '../../store/runs.js';
 import type { RunTx } from '../interpreter.js';
 import type { Deliveries } from './delivery.js';
@@ -86,39 +86,34 @@ export class Tasks {
   private cancelFirst(rt: RunTx, run: RunRow): void {
     const task = rt.store.pendingCancel(run.id); // through the unit: its pending writes go first
     if (!task) return;
-    cancel(rt, readTaskPayload(task));
+    const { compensate, by } = readTaskPayload({ kind: 'cancel', payload: task.payload });
+    rt.cancel(compensate, by);
   }
 
   private async control(task: TaskRow): Promise<TaskRow | undefined> {
     const outcome = await this.txs.tx(task, (rt, run) => {
       // Inside the transaction: a payload this release cannot read fails the run (STN_E_STORED_PAYLOAD), loudly.
-      const payload = readTaskPayload(task);
+      const work = readTask(task);
       const step = task.step_id ? rt.stepRow(task.step_id) : undefined;
-      switch (task.kind) {
+      switch (work.kind) {
         case 'start':
           if (run.status === 'PENDING') rt.start();
           break;
         case 'wake':
-          if (step && payload.reason === 'enter') rt.enterDeferred(step, visitCounts(payload.visits));
-          else if (step) {
-            rt.wake(
-              step,
-              wakeReasonOf(payload.reason),
-              typeof payload.attempt === 'number' ? payload.attempt : undefined,
-              typeof payload.approvalId === 'string' ? payload.approvalId : undefined,
-            );
-          }
+          if (!step) break;
+          if (work.payload.reason === 'enter') rt.enterDeferred(step, work.payload.visits);
+          else rt.wake(step, work.payload);
           break;
         case 'signal':
-          if (!TERMINAL_RUN.has(run.status)) rt.deliverSignal(Number(payload.signalId));
+          if (!TERMINAL_RUN.has(run.status)) rt.deliverSignal(work.payload.signalId);
           break;
         case 'child': {
-          const child = this.host.o.store.run(String(payload.childRunId));
+          const child = this.host.o.store.run(work.payload.childRunId);
           if (step && child) rt.childFinished(step, child);
           break;
         }
         case 'cancel':
-          cancel(rt, payload);
+          rt.cancel(work.payload.compensate, work.payload.by);
           break;
         case 'timeout':
           rt.timeout();
@@ -126,24 +121,11 @@ export class Tasks {
         case 'exec':
           break;
         default: {
-          const never: never = task.kind;
+          const never: never = work;
           throw new Error(`unknown task kind ${String(never)}`);
         }
       }
     });
     return outcome.chained;
   }
-}
-
-/** A cancel task's payload says who cancelled and whether completed steps are compensated. */
-function cancel(rt: RunTx, payload: Record<string, unknown>): void {
-  rt.cancel(payload.compensate === true, typeof payload.by === 'string' ? payload.by : null);
-}
-
-/** The per-state entry counts a deferred inline state carries (see RunTx.enterDeferred). */
-function visitCounts(value: unknown): Record<string, number> {
-  const counts: Record<string, number> = {};
-  if (value === null || typeof value !== 'object') return counts;
-  for (const [state, n] of Object.entries(value)) if (typeof n === 'number') counts[state] = n;
-  return counts;
 }

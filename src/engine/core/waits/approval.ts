@@ -4,8 +4,8 @@ import type { WaitSpec } from '../../../executors/types.js';
 import type { StepRow } from '../../../store/runs.js';
 import { ContextPathError } from '../../paths.js';
 import type { RunTx } from '../run-tx.js';
-import type { StoredWait } from '../types.js';
-import type { Wake } from './index.js';
+import { setWait, type StoredWait } from '../types.js';
+import type { WakePayload } from '../../../model/run.js';
 
 /**
  * human.approval (DESIGN §7): the approval is recorded in this same transaction, the step and the run wait in
@@ -28,9 +28,9 @@ export function approvalWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, {
   }
   const request: ApprovalRequest = { ...wait, message: tx.d.secrets.scrub(wait.message) };
   const approval = hooks.create(tx.run, step, request, summary === undefined ? undefined : tx.d.secrets.scrub(summary as JsonValue), tx.nowMs);
-  const stored = { type: 'approval', approvalId: approval.id, timeoutAt: wait.timeoutAt ?? null };
+  const stored: StoredWait = { type: 'approval', approvalId: approval.id, timeoutAt: wait.timeoutAt ?? null };
   step.status = 'WAITING_APPROVAL';
-  step.wait = JSON.stringify(stored);
+  setWait(step, stored);
   tx.unit.updateStep(step);
   tx.unit.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait: stored });
   tx.unit.event('approval:requested', step.id, {
@@ -49,13 +49,15 @@ export function approvalWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, {
   }
 }
 
+type ApprovalWake = Extract<WakePayload, { reason: 'approval' | 'approval-timeout' }>;
+
 /** Only the approval of the current attempt counts. */
-function current(wait: StoredWait, wake: Wake): string | undefined {
-  return wait.type === 'approval' && wake.approvalId !== undefined && wait.approvalId === wake.approvalId ? wake.approvalId : undefined;
+function current(wait: StoredWait, wake: ApprovalWake): string | undefined {
+  return wait.type === 'approval' && wait.approvalId === wake.approvalId ? wake.approvalId : undefined;
 }
 
 /** A decision reached the step (its task was enqueued by the approval service). */
-export function approvalDecided(tx: RunTx, step: StepRow, wait: StoredWait, wake: Wake): void {
+export function approvalDecided(tx: RunTx, step: StepRow, wait: StoredWait, wake: ApprovalWake): void {
   const approvalId = current(wait, wake);
   const hooks = tx.approvals;
   if (approvalId === undefined || !hooks) return;
@@ -76,7 +78,7 @@ export function approvalDecided(tx: RunTx, step: StepRow, wait: StoredWait, wake
 }
 
 /** The approval's deadline reached the step: what onTimeout says happens, unless a decision came first. */
-export function approvalTimedOut(tx: RunTx, step: StepRow, wait: StoredWait, wake: Wake): void {
+export function approvalTimedOut(tx: RunTx, step: StepRow, wait: StoredWait, wake: ApprovalWake): void {
   const approvalId = current(wait, wake);
   const hooks = tx.approvals;
   if (approvalId === undefined || !hooks) return;

@@ -3,7 +3,8 @@ import type { WaitSpec } from '../../../executors/types.js';
 import type { RunRow, StepRow } from '../../../store/runs.js';
 import { TERMINAL_STEP } from '../../../store/runs.js';
 import type { RunTx } from '../run-tx.js';
-import { storedWait } from '../types.js';
+import { setWait, storedWait } from '../types.js';
+import { jsonColumn } from '../../../store/run-rows.js';
 
 /** workflow.run: the child run is created in this transaction; the step waits for its end unless `wait: false`. */
 export function childWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { type: 'child' }>): void {
@@ -20,7 +21,7 @@ export function childWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { ty
     tx.complete(step, { kind: 'ok', output: { runId: childId } });
     return;
   }
-  step.wait = JSON.stringify({ type: 'child', runId: childId });
+  setWait(step, { type: 'child', runId: childId });
   tx.unit.updateStep(step);
   tx.unit.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait: { type: 'child', runId: childId } });
 }
@@ -32,14 +33,14 @@ export function childFinished(tx: RunTx, step: StepRow, child: RunRow): void {
   const wait = storedWait(step);
   if (wait?.type !== 'child' || wait.runId !== child.id) return;
   if (child.status === 'COMPLETED') {
-    tx.complete(step, { kind: 'ok', output: child.output ? (JSON.parse(child.output) as JsonValue) : null });
+    tx.complete(step, { kind: 'ok', output: jsonColumn<JsonValue>(child.output) });
   } else {
     tx.failAttempt(step, {
       code: 'STN_E_CHILD_RUN_FAILED',
       message: `child run ${child.id} (${child.workflow_id}) ended ${child.status}`,
       // The state's retry starts a new child run; a cancelled child is a decision, not a fault, and is not retried.
       retryable: child.status !== 'CANCELLED',
-      details: { runId: child.id, status: child.status, error: child.error ? (JSON.parse(child.error) as JsonValue) : null },
+      details: { runId: child.id, status: child.status, error: jsonColumn<JsonValue>(child.error) },
     });
   }
 }

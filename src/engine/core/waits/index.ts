@@ -2,7 +2,8 @@ import type { WaitSpec } from '../../../executors/types.js';
 import type { StepRow } from '../../../store/runs.js';
 import { TERMINAL_STEP } from '../../../store/runs.js';
 import type { RunTx } from '../run-tx.js';
-import { storedWait, type StoredWait, type WakeReason } from '../types.js';
+import type { WakePayload, WakeReason } from '../../../model/run.js';
+import { storedWait, type StoredWait } from '../types.js';
 import { approvalWait, approvalDecided, approvalTimedOut } from './approval.js';
 import { childWait } from './child.js';
 import { signalTimedOut, signalWait } from './signal.js';
@@ -20,17 +21,11 @@ const WAIT_HANDLERS: { [K in WaitSpec['type']]: WaitHandler<Extract<WaitSpec, { 
   approval: approvalWait,
 };
 
-/** What a `wake` task carries besides its reason. */
-export interface Wake {
-  attempt?: number | undefined;
-  approvalId?: string | undefined;
-}
-
-/** Wakes a waiting step for one reason (the step is not terminal and has a wait). */
-export type WakeHandler = (tx: RunTx, step: StepRow, wait: StoredWait, wake: Wake) => void;
+/** Wakes a waiting step for one reason (the step is not terminal and has a wait), with what that reason carries. */
+export type WakeHandler<W extends WakePayload> = (tx: RunTx, step: StepRow, wait: StoredWait, wake: W) => void;
 
 /** One handler per wake reason, likewise checked by the compiler. */
-const WAKE_HANDLERS: { [R in WakeReason]: WakeHandler } = {
+const WAKE_HANDLERS: { [R in WakeReason]: WakeHandler<Extract<WakePayload, { reason: R }>> } = {
   timer: timerDue,
   'signal-timeout': signalTimedOut,
   'step-timeout': stepTimedOut,
@@ -47,8 +42,8 @@ export function suspend(tx: RunTx, step: StepRow, wait: WaitSpec): void {
 }
 
 /** A timer, a timeout or a decision wakes a waiting step. */
-export function wake(tx: RunTx, step: StepRow, reason: WakeReason, w: Wake): void {
+export function wake(tx: RunTx, step: StepRow, w: WakePayload): void {
   const wait = storedWait(step);
   if (TERMINAL_STEP.has(step.status) || !wait) return;
-  WAKE_HANDLERS[reason](tx, step, wait, w);
+  (WAKE_HANDLERS[w.reason] as WakeHandler<WakePayload>)(tx, step, wait, w);
 }

@@ -2,7 +2,8 @@ import type { JsonValue } from '../../../definitions/types.js';
 import type { WaitSpec } from '../../../executors/types.js';
 import type { StepRow } from '../../../store/runs.js';
 import type { RunTx } from '../run-tx.js';
-import type { StoredWait } from '../types.js';
+import { setWait, type StoredWait } from '../types.js';
+import { jsonColumn } from '../../../store/run-rows.js';
 
 /** signal.wait: takes a buffered signal at once, else waits in WAITING_SIGNAL (until its timeout, if any). */
 export function signalWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { type: 'signal' }>): void {
@@ -10,11 +11,11 @@ export function signalWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { t
   if (buffered) {
     tx.store.consumeSignal(buffered.id, step.id);
     tx.unit.event('signal:received', step.id, { name: wait.name, signalId: buffered.id, stepId: step.id });
-    tx.complete(step, { kind: 'ok', output: buffered.payload ? (JSON.parse(buffered.payload) as JsonValue) : null });
+    tx.complete(step, { kind: 'ok', output: jsonColumn<JsonValue>(buffered.payload) });
     return;
   }
   step.status = 'WAITING_SIGNAL';
-  step.wait = JSON.stringify(wait);
+  setWait(step, wait);
   tx.unit.updateStep(step);
   tx.unit.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait });
   if (wait.timeoutAt !== undefined) tx.unit.schedule('wake', step.id, { reason: 'signal-timeout' }, wait.timeoutAt);
@@ -36,5 +37,5 @@ export function deliverSignal(tx: RunTx, signalId: number): void {
   if (!step) return; // buffered: a later signal.wait step takes it
   tx.store.consumeSignal(signal.id, step.id);
   tx.unit.dropStepTasks(step.id);
-  tx.complete(step, { kind: 'ok', output: signal.payload ? (JSON.parse(signal.payload) as JsonValue) : null });
+  tx.complete(step, { kind: 'ok', output: jsonColumn<JsonValue>(signal.payload) });
 }

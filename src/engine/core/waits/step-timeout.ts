@@ -2,7 +2,7 @@ import type { WaitSpec } from '../../../executors/types.js';
 import type { StepRow } from '../../../store/runs.js';
 import type { RunTx } from '../run-tx.js';
 import type { StoredWait } from '../types.js';
-import type { Wake } from './index.js';
+import type { WakePayload } from '../../../model/run.js';
 
 /**
  * A waiting action (sleep, signal.wait, workflow.run) suspends inside the engine, so its state's timeoutSeconds is a
@@ -16,7 +16,7 @@ export function armStepTimeout(tx: RunTx, step: StepRow, wait: WaitSpec): void {
 }
 
 /** The attempt's deadline passed while it waited: the wait is released and the attempt fails (and may retry). */
-export function stepTimedOut(tx: RunTx, step: StepRow, wait: StoredWait, wake: Wake): void {
+export function stepTimedOut(tx: RunTx, step: StepRow, wait: StoredWait, wake: Extract<WakePayload, { reason: 'step-timeout' }>): void {
   if (wake.attempt !== step.attempt) return; // the deadline of an earlier attempt
   tx.releaseWait(wait);
   tx.unit.dropStepTasks(step.id);

@@ -1,11 +1,11 @@
 import type { WaitSpec } from '../../../executors/types.js';
 import type { StepRow } from '../../../store/runs.js';
 import type { RunTx } from '../run-tx.js';
-import type { StoredWait } from '../types.js';
+import { setWait, type StoredWait } from '../types.js';
 
 /** sleep: the step waits (RUNNING) for a durable wake task at `until`. */
 export function timerWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { type: 'timer' }>): void {
-  step.wait = JSON.stringify(wait);
+  setWait(step, wait);
   tx.unit.updateStep(step);
   tx.unit.event('step:waiting', step.id, { state: step.state_name, path: step.path, wait });
   tx.unit.schedule('wake', step.id, { reason: 'timer' }, wait.until);
