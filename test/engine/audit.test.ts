@@ -836,7 +836,11 @@ describe('a scope that fails at once (inline) while its siblings are being start
     const after = h.result(r.run.id);
     expect(after.status).toBe('FAILED');
     expect(after.step('loop').status).toBe('FAILED');
-    expect(after.steps.some((s) => s.path.startsWith('loop[1]') || s.path.startsWith('loop[2]'))).toBe(false);
+    // Normally iterations 1 and 2 are never entered. On a loaded machine the transaction's inline budget (4 ms) can run
+    // out while the iterations start: their first states are then deferred to later transactions, and iteration 0's
+    // failure cancels them there. Either way none of them does any work.
+    const others = after.steps.filter((s) => s.path.startsWith('loop[1]') || s.path.startsWith('loop[2]'));
+    expect(others.filter((s) => s.status !== 'CANCELLED' && s.status !== 'PENDING')).toEqual([]);
     expect(fs.existsSync(marker)).toBe(false);
     quietAfterSaga(after);
   });

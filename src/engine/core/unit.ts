@@ -139,7 +139,7 @@ export class UnitOfWork {
     this.d.store.deleteTasksOfRun(this.run.id, this.reusable?.id ?? -1);
   }
 
-  /** Frames are read once per transaction (only their status changes, and that is not read from this cache). */
+  /** Frames are read once per transaction; a status set through this unit changes the live object too. */
   frame(id: number): FrameRow {
     let f = this.frames.get(id);
     if (!f) {
@@ -150,10 +150,11 @@ export class UnitOfWork {
     return f;
   }
 
-  /** Whether a scope still runs, read from the store (a scope may have failed or been cancelled since it was cached). */
+  /** Whether a scope still runs (it may have failed or been cancelled earlier in this transaction: the live object says). */
   frameRunning(id: number): boolean {
-    this.flush();
-    return this.d.store.frame(this.run.id, id)?.status === 'RUNNING';
+    const f = this.frames.get(id) ?? this.d.store.frame(this.run.id, id);
+    if (f) this.frames.set(id, f);
+    return f?.status === 'RUNNING';
   }
 
   /** The highest frame id of the run, read once; frames are created only through this unit in its transaction. */
@@ -172,6 +173,8 @@ export class UnitOfWork {
   }
 
   setFrameStatus(id: number, status: string): void {
+    const live = this.frames.get(id);
+    if (live) live.status = status;
     const created = this.pendingFrames.find((f) => f.id === id);
     if (created) created.status = status;
     else this.pendingFrameStatuses.push({ id, status });
