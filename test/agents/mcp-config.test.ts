@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatMcpProblem, parseMcpFile, resolveValues, serverSecretNames } from '../../src/agents/mcp/config.js';
+import { formatMcpProblem, loadMcpFile, parseMcpFile, resolveValues, serverSecretNames } from '../../src/agents/mcp/config.js';
 import { McpFailure } from '../../src/agents/mcp/errors.js';
 import { assignToolNames, TOOL_NAME_PATTERN } from '../../src/agents/mcp/tool-names.js';
 
@@ -79,6 +82,19 @@ describe('mcp.yaml', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ line: 3, col: 3 });
     expect(problems[0]?.message).toMatch(/server name "a\/b" is not allowed/);
+  });
+
+  it('loads environments/<env>/mcp.yaml of a checkout; no file means no servers', () => {
+    const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'stn-mcp-config-'));
+    try {
+      expect(loadMcpFile(repo, 'prod')).toEqual({ config: { file: 'environments/prod/mcp.yaml', servers: new Map() }, problems: [] });
+      fs.mkdirSync(path.join(repo, 'environments', 'prod'), { recursive: true });
+      fs.writeFileSync(path.join(repo, 'environments', 'prod', 'mcp.yaml'), 'servers:\n  fs:\n    command: mcp-fs\n    timeout: 3\n');
+      const { problems } = loadMcpFile(repo, 'prod');
+      expect(problems.map(formatMcpProblem)).toEqual([expect.stringMatching(/^environments\/prod\/mcp\.yaml:4:5: unknown field "timeout"/)]);
+    } finally {
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
   });
 
   it('resolves secrets by name, and a missing one fails naming the server and the secret, never a value', () => {

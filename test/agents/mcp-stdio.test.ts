@@ -184,6 +184,15 @@ describe('MCP over stdio', () => {
     expect(alive(pid as number)).toBe(false);
   });
 
+  it('a server that does not answer tools/list in time: STN_E_MCP_TIMEOUT, its group killed', async () => {
+    // Long enough for node to start and answer initialize on a loaded machine; tools/list then never answers.
+    const box = hub.toolbox(config({ env: { FIXTURE_MODE: 'hang-list' }, startTimeoutSeconds: 3 }), ['fx/*']);
+    const err = await rejection(box.call('fx__echo', { text: 'x' }, signal()));
+    expect(err).toMatchObject({ code: 'STN_E_MCP_TIMEOUT', server: 'fx', retryable: true });
+    expect(err.message).toMatch(/did not answer tools\/list within 3s; its process group was killed/);
+    await gone(startedPids()[0] as number);
+  });
+
   it('a server that cannot start fails with STN_E_MCP_START, its stderr in the message with secrets masked', async () => {
     const missing = await rejection(hub.toolbox(config({ command: path.join(dir, 'no-such-program') }), ['fx/*']).list(signal()));
     expect(missing).toMatchObject({ code: 'STN_E_MCP_START', server: 'fx', retryable: true });

@@ -4,9 +4,11 @@
  * schemas/mcp.schema.json, every problem at its line and column. Secrets are referenced by name only
  * (`{{ secrets.NAME }}` inside env values and headers) and resolved when a server starts (`resolveValues`).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import mcpSchema from '../../../schemas/mcp.schema.json' with { type: 'json' };
 import { schemaIssues } from '../../definitions/schema-check.js';
-import { parseSource } from '../../definitions/source.js';
+import { parseSource, readSourceFile } from '../../definitions/source.js';
 import { compileSchema } from '../../json-schema.js';
 import { McpFailure } from './errors.js';
 
@@ -129,6 +131,19 @@ export function parseMcpFile(text: string, file: string): { config: McpConfig | 
   }
   if (problems.length > 0) return { config: undefined, problems };
   return { config: { file, servers }, problems };
+}
+
+/**
+ * Reads `environments/<env>/mcp.yaml` of a checkout (with the definition files' size and encoding checks). An
+ * environment without the file has no servers: an empty config, no problem. Problems name the file relative to `repo`.
+ */
+export function loadMcpFile(repo: string, env: string): { config: McpConfig | undefined; problems: McpConfigProblem[] } {
+  const file = `environments/${env}/mcp.yaml`;
+  const abs = path.join(repo, file);
+  if (!fs.existsSync(abs)) return { config: { file, servers: new Map() }, problems: [] };
+  const read = readSourceFile(abs);
+  if (!read.ok) return { config: undefined, problems: read.errors.map((d) => ({ file, line: d.line, col: d.col, code: d.code, field: '', message: d.message })) };
+  return parseMcpFile(read.text, file);
 }
 
 /** `file:line:col: message`, as sync and the CLI print problems. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import pkg from '../../../package.json' with { type: 'json' };
 import type { JsonValue } from '../../definitions/types.js';
 import { formatSeconds, stopReasonFromSignal } from '../../executors/stopping.js';
@@ -165,6 +165,10 @@ export class McpServerConnection {
       session.closed = true;
       if (this.live === session) this.live = undefined;
     };
+    // The server's tools changed: the next listing asks again.
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      session.tools = undefined;
+    });
     // Errors the client reports outside a request (a stray non-JSON line on stdout): logged, never fatal.
     client.onerror = (error) => this.ctx.logger?.debug({ server: this.name, err: error.message }, 'MCP transport reported an error');
     try {

@@ -87,7 +87,14 @@ export class ProcessGroupStdioTransport implements Transport {
       });
       child.stdin?.on('error', (error) => this.onerror?.(error));
       child.stdout?.on('data', (chunk: Buffer) => {
-        this.buffer.append(chunk);
+        try {
+          this.buffer.append(chunk);
+        } catch (error) {
+          // A line longer than the SDK's buffer (10 MiB): the stream cannot be read further; the server goes.
+          this.onerror?.(error as Error);
+          void this.close();
+          return;
+        }
         for (;;) {
           let message: JSONRPCMessage | null;
           try {
