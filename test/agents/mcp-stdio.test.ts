@@ -65,6 +65,11 @@ function gone(pid: number): Promise<true> {
   return pollUntil(`process ${pid} to end`, () => (alive(pid) ? undefined : true), 10_000, 20);
 }
 
+/** Waits until the fixture's `slow` tool runs (it writes a file in the state folder when it starts). */
+function slowStarted(): Promise<true> {
+  return pollUntil('the slow tool to start', () => (fs.existsSync(path.join(dir, 'slow-started')) ? true : undefined), 10_000, 10);
+}
+
 async function rejection(promise: Promise<unknown>): Promise<McpFailure> {
   try {
     await promise;
@@ -225,9 +230,10 @@ describe('MCP over stdio', () => {
     const grandchild = Number((await box.call('fx__child', {}, signal())).content);
     expect(alive(grandchild)).toBe(true);
     const controller = new AbortController();
-    const call = box.call('fx__slow', { ms: 60_000 }, controller.signal);
+    const call = rejection(box.call('fx__slow', { ms: 60_000 }, controller.signal));
+    await slowStarted();
     controller.abort();
-    const err = await rejection(call);
+    const err = await call;
     expect(err).toMatchObject({ code: 'STN_E_ABORTED', retryable: false });
     await gone(pid);
     await gone(grandchild);
@@ -235,13 +241,23 @@ describe('MCP over stdio', () => {
     expect(await box.call('fx__echo', { text: 'again' }, signal())).toEqual({ ok: true, content: 'again' });
   });
 
+  it('a call whose step was already cancelled sends nothing and leaves the server running', async () => {
+    const box = hub.toolbox(config(), ['fx/*']);
+    const pid = Number((await box.call('fx__pid', {}, signal())).content);
+    const controller = new AbortController();
+    controller.abort();
+    expect(await rejection(box.call('fx__echo', { text: 'x' }, controller.signal))).toMatchObject({ code: 'STN_E_ABORTED' });
+    expect(await box.call('fx__pid', {}, signal())).toEqual({ ok: true, content: String(pid) });
+  });
+
   it('a step timeout aborting the call is a retryable STN_E_MCP_TIMEOUT', async () => {
     const box = hub.toolbox(config(), ['fx/*']);
     await box.list(signal());
     const controller = new AbortController();
-    const call = box.call('fx__slow', { ms: 60_000 }, controller.signal);
+    const call = rejection(box.call('fx__slow', { ms: 60_000 }, controller.signal));
+    await slowStarted();
     controller.abort(new DOMException('step timeout', 'TimeoutError'));
-    expect(await rejection(call)).toMatchObject({ code: 'STN_E_MCP_TIMEOUT', retryable: true });
+    expect(await call).toMatchObject({ code: 'STN_E_MCP_TIMEOUT', retryable: true });
   });
 
   it('close() leaves no process behind', async () => {

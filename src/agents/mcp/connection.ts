@@ -83,6 +83,8 @@ export class McpServerConnection {
   async call(tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<ToolOutcome> {
     for (let attempt = 0; ; attempt++) {
       const session = await this.ready(signal);
+      // Aborted while the server started: nothing was sent, so nothing needs stopping.
+      if (signal.aborted) throw this.aborted(signal, `tool "${tool}"`);
       try {
         const result = (await session.client.callTool({ name: tool, arguments: args }, undefined, {
           signal,

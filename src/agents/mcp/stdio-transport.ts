@@ -78,7 +78,8 @@ export class ProcessGroupStdioTransport implements Transport {
       });
       child.on('exit', (code, signal) => {
         this.exitDescription = signal !== null ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
-        // Whatever the server left in its group goes with it.
+        // Whatever the server left in its group (or started with its marker) goes with it.
+        if (!this.killed && child.pid !== undefined) killGroup(child.pid);
         this.stopTree();
       });
       child.on('close', () => {
