@@ -191,10 +191,10 @@ describe('MCP over stdio', () => {
 
   it('a server that does not answer tools/list in time: STN_E_MCP_TIMEOUT, its group killed', async () => {
     // Long enough for node to start and answer initialize on a loaded machine; tools/list then never answers.
-    const box = hub.toolbox(config({ env: { FIXTURE_MODE: 'hang-list' }, startTimeoutSeconds: 3 }), ['fx/*']);
+    const box = hub.toolbox(config({ env: { FIXTURE_MODE: 'hang-list' }, startTimeoutSeconds: 5 }), ['fx/*']);
     const err = await rejection(box.call('fx__echo', { text: 'x' }, signal()));
     expect(err).toMatchObject({ code: 'STN_E_MCP_TIMEOUT', server: 'fx', retryable: true });
-    expect(err.message).toMatch(/did not answer tools\/list within 3s; its process group was killed/);
+    expect(err.message).toMatch(/did not answer tools\/list within 5s; its process group was killed/);
     await gone(startedPids()[0] as number);
   });
 
