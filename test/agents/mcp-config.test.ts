@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatMcpProblem, loadMcpFile, parseMcpFile, resolveValues, serverSecretNames } from '../../src/agents/mcp/config.js';
 import { McpFailure } from '../../src/agents/mcp/errors.js';
+import { allowlistProblems } from '../../src/agents/mcp/hub.js';
 import { assignToolNames, TOOL_NAME_PATTERN } from '../../src/agents/mcp/tool-names.js';
 
 const FILE = 'environments/prod/mcp.yaml';
@@ -113,6 +114,16 @@ describe('mcp.yaml', () => {
     expect(thrown).toMatchObject({ code: 'STN_E_MCP_SECRET', server: 'gh', retryable: false });
     expect((thrown as Error).message).toMatch(/"gh".*"MISSING"/);
     expect((thrown as Error).message).not.toContain('s3cr3t');
+  });
+});
+
+describe('tools allowlist', () => {
+  it('names malformed entries and servers mcp.yaml does not declare', () => {
+    const config = parseMcpFile('servers:\n  gh: {command: x}\n', FILE).config;
+    expect(config && allowlistProblems(config, ['gh/*', 'gh/create_issue', 'slack/post', 'nothing'])).toEqual([
+      `tools entry "slack/post" names MCP server "slack", which ${FILE} does not declare`,
+      'tools entry "nothing" is not "server/tool" or "server/*"',
+    ]);
   });
 });
 

@@ -124,6 +124,21 @@ export class McpHub {
   }
 }
 
+/**
+ * What is wrong with an agent's `tools:` allowlist against its environment's mcp.yaml, in words (empty: nothing), for
+ * sync-time warnings: entries that are not `server/tool` or `server/*`, and servers mcp.yaml does not declare. Whether
+ * a named tool exists is only known once the server runs.
+ */
+export function allowlistProblems(config: McpConfig, allowlist: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const entry of allowlist) {
+    const split = splitQualifiedName(entry);
+    if (!split) problems.push(`tools entry "${entry}" is not "server/tool" or "server/*"`);
+    else if (!config.servers.has(split.server)) problems.push(`tools entry "${entry}" names MCP server "${split.server}", which ${config.file} does not declare`);
+  }
+  return problems;
+}
+
 /** Reads `server/tool` or `server/*`. */
 export function parseAllowlistEntry(entry: string): Allowed {
   const split = splitQualifiedName(entry);
