@@ -130,6 +130,7 @@ export const DIAGNOSTIC_CODES = {
   STN_E_BUNDLE_MISSING: 'environment.yaml lists a bundle that is not under bundles/.',
   STN_E_ENVIRONMENT_FILE: 'environment.yaml is invalid.',
   STN_E_PATH_RESERVED: 'A context path (resultPath, dataPath, itemsPath) or itemName uses __proto__, constructor or prototype.',
+  STN_E_MCP_CONFIG: "An environment's mcp.yaml is invalid (unknown field, a server that is neither command nor url, a {{ }} that is not secrets.NAME).",
   STN_W_VARIABLE:
     "A bundle variable an environment gives is unset though required, of the wrong type, or a secret variable's value is not a secret name (that value is not stored).",
   STN_W_UNREACHABLE_STATE: 'A state can never be reached from the start state.',
@@ -171,6 +172,11 @@ export const STEP_ERROR_CODES = {
   STN_E_SECRET_MISSING: "A step needs a secret (secrets.NAME in its input) that no running engine has; not retried. An engine lacking it leaves the step to one that has it.",
   STN_E_INJECT_NOT_OBJECT: 'An inject without resultPath produced a value that is not an object (it would replace the context).',
   STN_E_CONTEXT_PATH: 'A context path met at run time (e.g. a templated summaryPath) uses __proto__, constructor or prototype; not retried.',
+  STN_E_MCP_CONFIG: "agent.run: the environment's mcp.yaml is invalid, so its tools cannot be used; not retried.",
+  STN_E_MCP_START: 'agent.run: an MCP server could not be started (command not found, exited or refused before answering initialize, HTTP endpoint unreachable).',
+  STN_E_MCP_TIMEOUT: 'agent.run: an MCP server did not answer initialize, tools/list or a tool call within its timeout; a stdio server\'s process group was killed.',
+  STN_E_MCP_CRASHED: 'agent.run: an MCP server exited (or its connection broke) during a tool call, again after one restart.',
+  STN_E_MCP_SECRET: 'agent.run: an MCP server needs a secret (secrets.NAME in mcp.yaml env or headers) that this daemon does not have; not retried.',
 } as const;
 
 /** Base class of every error Station throws on purpose. */

@@ -237,7 +237,7 @@ function runProcess(program: string, args: string[], options: RunOptions): Promi
  * SIGTERM to the whole process group, then SIGKILL after the grace if any member is still there. The check keeps
  * running after the executor has returned: its answer does not wait for grandchildren that closed their output.
  */
-function killGroup(pgid: number): void {
+export function killGroup(pgid: number): void {
   if (pgid <= 0 || !signalGroup(pgid, 'SIGTERM')) return;
   const deadline = Date.now() + SHELL_KILL_GRACE_MS;
   const poll = setInterval(() => {
