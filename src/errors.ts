@@ -179,6 +179,35 @@ export const STEP_ERROR_CODES = {
   STN_E_MCP_SECRET: 'agent.run: an MCP server needs a secret (secrets.NAME in mcp.yaml env or headers) that this daemon does not have; not retried.',
 } as const;
 
+export type StepErrorCodeName = keyof typeof STEP_ERROR_CODES;
+
+/**
+ * An error an executor's own code throws to fail its step with a step error code: the executor turns it into the
+ * step's error (`toExecError()`), retried per the state's `retry` unless `retryable` is false.
+ */
+export class StepFailure extends Error {
+  constructor(
+    readonly code: StepErrorCodeName,
+    message: string,
+    readonly retryable: boolean,
+    readonly extra: { details?: Record<string, string | number | boolean | null>; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'StepFailure';
+  }
+
+  /** The executor's error shape (ExecError in src/executors/types.ts). */
+  toExecError(): { code: string; message: string; retryable: boolean; details?: Record<string, string | number | boolean | null>; retryAfterMs?: number } {
+    return {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...(this.extra.details ? { details: this.extra.details } : {}),
+      ...(this.extra.retryAfterMs !== undefined ? { retryAfterMs: this.extra.retryAfterMs } : {}),
+    };
+  }
+}
+
 /** Base class of every error Station throws on purpose. */
 export class StationError extends Error {
   readonly code: ErrorCode;

@@ -64,6 +64,9 @@ export interface ApprovalActor {
 
 export type RunEventType = keyof RunEventMap;
 
+/** The events that make up a step's journal (agent.run's model turns and tool calls). */
+export const JOURNAL_EVENTS = ['agent:turn', 'agent:tool'] as const satisfies readonly RunEventType[];
+
 /** The fields of one committed event of type `T`. */
 export interface RunEventOf<T extends RunEventType> {
   runId: string;

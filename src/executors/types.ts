@@ -1,5 +1,6 @@
 import type { ApprovalRequest } from '../approvals/types.js';
 import type { JsonValue } from '../definitions/types.js';
+import type { StepJournal } from '../agents/types.js';
 import type { Logger } from '../log.js';
 import type { ExecPolicy } from './policy.js';
 
@@ -34,6 +35,11 @@ export interface ExecContext {
   addMask?: ((value: string) => void) | undefined;
   /** True when `text` holds a secret value (or a form of one) Station masks; http.request drops such headers on redirects. */
   containsSecret?: ((text: string) => boolean) | undefined;
+  /**
+   * The step's journal, for executors that declare `journaled`: what earlier deliveries of this attempt committed
+   * (after a crash, the new delivery goes on from there), and a durable append for each piece of work as it completes.
+   */
+  journal?: StepJournal | undefined;
 }
 
 /** Posts a message for slack.post: in the run's thread (`thread: true`) or as a new message in a channel. */
@@ -50,6 +56,8 @@ export interface ExecError {
   message: string;
   retryable?: boolean;
   details?: JsonValue;
+  /** The least time before the next attempt, when the far side said so (an HTTP 429's Retry-After). */
+  retryAfterMs?: number;
 }
 
 /** What the step waits for when an executor suspends it (durable: the wait survives restarts). */
@@ -73,6 +81,8 @@ export interface Executor {
    * runs them inside the step's transaction, so such a step costs one commit instead of two.
    */
   inline?(ctx: ExecContext): ExecResult;
+  /** Set by executors whose work is a sequence of steps worth not repeating (agent.run): they get `ctx.journal`. */
+  readonly journaled?: boolean;
 }
 
 export const ok = (output: JsonValue): ExecResult => ({ kind: 'ok', output });

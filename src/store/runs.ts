@@ -229,6 +229,7 @@ export class RunStore {
       patchInsert: db.prepare(
         'INSERT INTO workflow_run_context (run_id, seq, frame_id, path, op, value) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      stepEvents: db.prepare<[string, string], EventRow>('SELECT * FROM workflow_run_events WHERE run_id = ? AND step_id = ? ORDER BY seq'),
       patchesOfRun: db.prepare<[string], PatchRow>('SELECT * FROM workflow_run_context WHERE run_id = ? ORDER BY seq'),
       patchesAfter: db.prepare<[string, number], PatchRow>(
         'SELECT * FROM workflow_run_context WHERE run_id = ? AND seq > ? ORDER BY seq',
@@ -487,6 +488,10 @@ export class RunStore {
   }
   events(runId: string, afterSeq = 0, limit = 10_000): EventRow[] {
     return this.s.eventsAfter.all(runId, afterSeq, limit);
+  }
+  /** The events of one step of one type or another, in order (a step's journal: its agent:turn and agent:tool events). */
+  stepEvents(runId: string, stepId: string, types: readonly string[]): EventRow[] {
+    return this.s.stepEvents.all(runId, stepId).filter((e) => types.includes(e.type));
   }
 
   // --- tasks

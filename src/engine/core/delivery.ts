@@ -106,7 +106,8 @@ export function failAttempt(tx: RunTx, step: StepRow, err: ExecError): void {
     ...(err.details !== undefined ? { details: tx.d.secrets.scrub(err.details) } : {}),
   };
   if (err.retryable !== false && step.attempt < max) {
-    const delayMs = backoffMs(op.retry ?? {}, step.attempt, tx.d.random);
+    // The far side's Retry-After (a 429) is honoured when it asks for longer than the state's backoff.
+    const delayMs = Math.max(backoffMs(op.retry ?? {}, step.attempt, tx.d.random), err.retryAfterMs ?? 0);
     tx.unit.event('step:retrying', step.id, { state: step.state_name, path: step.path, attempt: step.attempt + 1, delayMs, error });
     step.attempt += 1;
     step.status = 'PENDING';

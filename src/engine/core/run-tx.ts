@@ -9,6 +9,7 @@ import { beginDelivery, complete, failAttempt, operationOf, renderInput, type Op
 import { cancelRun, finishRun, runFailed, startRun, timeoutRun, type FinalStatus } from './finish.js';
 import { after, childFrame, frameDone, frameFailed, releaseWait } from './frames.js';
 import { newStep, settle, startCompound, succeed } from './steps.js';
+import type { JournalEntry } from '../../agents/types.js';
 import type { WakePayload } from '../../model/run.js';
 import type { ApprovalHooks, InterpreterDeps, Obj, StepError, StoredWait } from './types.js';
 import { UnitOfWork } from './unit.js';
@@ -113,6 +114,13 @@ export class RunTx {
   finishRun(status: FinalStatus, arg?: StepError | { error?: StepError; by?: string | null }): void {
     const opts = arg === undefined ? {} : 'code' in arg ? { error: arg } : arg;
     finishRun(this, status, opts);
+  }
+
+  /** Commits one entry of a running step's journal (an agent's model turn or tool call), secrets and run masks masked. */
+  journal(step: StepRow, entry: JournalEntry): void {
+    const data = this.d.secrets.scrub(this.d.secrets.scrubRun(this.run.id, entry));
+    if (data.kind === 'turn') this.unit.event('agent:turn', step.id, { attempt: step.attempt, ...data });
+    else this.unit.event('agent:tool', step.id, { attempt: step.attempt, ...data });
   }
 
   beginDelivery(step: StepRow): void {

@@ -5,7 +5,10 @@ import { ExpressionError } from '../../expressions/index.js';
 import { ACTION_CATALOG } from '../../executors/catalog.js';
 import type { ExecutorRegistry } from '../../executors/registry.js';
 import type { ExecContext } from '../../executors/types.js';
-import { TERMINAL_RUN, TERMINAL_STEP, type RunRow, type TaskRow } from '../../store/runs.js';
+import type { JournalEntry } from '../../agents/types.js';
+import { objectColumn } from '../../store/run-rows.js';
+import { TERMINAL_RUN, TERMINAL_STEP, type RunRow, type StepRow, type TaskRow } from '../../store/runs.js';
+import { JOURNAL_EVENTS, type RunEventMap } from '../events.js';
 import { idempotencyKey } from '../ids.js';
 import type { RunTx } from '../interpreter.js';
 import { secretsNeeded } from '../secret-refs.js';
@@ -119,6 +122,17 @@ export class Deliveries {
     }
     o.store.updateStep(step); // RUNNING, with its input, committed before the executor starts
     rt.keepTask();
-    return { task, step, executor, ctx, timeoutMs: ctx.timeoutMs, timeoutSeconds };
+    const journal = executor.journaled ? journalOf(rt, step) : undefined;
+    return { task, step, executor, ctx, timeoutMs: ctx.timeoutMs, timeoutSeconds, journal };
   }
+}
+
+/** The journal entries earlier deliveries of the step's current attempt committed (agent:turn and agent:tool events). */
+function journalOf(rt: RunTx, step: StepRow): JournalEntry[] {
+  const entries: JournalEntry[] = [];
+  for (const e of rt.store.stepEvents(step.run_id, step.id, JOURNAL_EVENTS)) {
+    const { attempt, ...entry } = objectColumn<RunEventMap['agent:turn'] | RunEventMap['agent:tool']>(e.data);
+    if (attempt === step.attempt) entries.push(entry);
+  }
+  return entries;
 }

@@ -1,3 +1,4 @@
+import type { JournalEntry } from '../../agents/types.js';
 import type { ExecContext, ExecResult, Executor } from '../../executors/types.js';
 import type { StepRow, TaskRow } from '../../store/runs.js';
 import { isTransientStorageError } from '../../store/transient.js';
@@ -13,6 +14,8 @@ export interface Work {
   timeoutMs: number | undefined;
   /** The state's timeout as written (timeoutMs is what is left of it for this delivery). */
   timeoutSeconds: number | undefined;
+  /** For a journaled executor: what earlier deliveries of this attempt committed to the step's journal. */
+  journal: JournalEntry[] | undefined;
 }
 
 /** Why a running executor was aborted. */

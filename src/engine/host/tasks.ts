@@ -1,8 +1,10 @@
+import type { JournalEntry } from '../../agents/types.js';
+import { StepFailure } from '../../errors.js';
 import { readTask, readTaskPayload } from '../../store/payloads.js';
 import { TERMINAL_RUN, type RunRow, type TaskRow } from '../../store/runs.js';
 import type { RunTx } from '../interpreter.js';
 import type { Deliveries } from './delivery.js';
-import type { Executions } from './executions.js';
+import type { Executions, Work } from './executions.js';
 import type { HostContext } from './options.js';
 import type { Pacer } from './pacing.js';
 import type { Transactions } from './transactions.js';
@@ -64,6 +66,7 @@ export class Tasks {
     for (;;) {
       const work = current.value;
       if (!work) return current.chained;
+      if (work.journal) work.ctx.journal = { entries: work.journal, append: (entry) => this.appendJournal(work, entry) };
       const result = await this.executions.execute(work);
       this.pacer.resumed();
       if (!result) {
@@ -79,6 +82,24 @@ export class Tasks {
         if (step && step.status === 'RUNNING' && step.attempt === work.step.attempt) rt.complete(step, result);
         return deliveries.continueChain(rt, run);
       });
+    }
+  }
+
+  /**
+   * Commits one journal entry of a running step in its own transaction, under the delivery's lease. Refused (the
+   * executor must stop) when the step is no longer this delivery's: cancelled, timed out, or taken over by another
+   * engine after this one stalled.
+   */
+  private async appendJournal(work: Work, entry: JournalEntry): Promise<void> {
+    const outcome = await this.txs.tx(work.task, (rt) => {
+      rt.keepTask(); // the task stays this delivery's until its outcome is committed
+      const step = rt.stepRow(work.step.id);
+      if (!step || step.status !== 'RUNNING' || step.attempt !== work.step.attempt) return false;
+      rt.journal(step, entry);
+      return true;
+    });
+    if (outcome.value !== true) {
+      throw new StepFailure('STN_E_ABORTED', `step ${work.step.id} is no longer this delivery's (cancelled, timed out or taken over): its journal is closed`, false);
     }
   }
 
