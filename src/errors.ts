@@ -171,6 +171,15 @@ export const STEP_ERROR_CODES = {
   STN_E_SECRET_MISSING: "A step needs a secret (secrets.NAME in its input) that no running engine has; not retried. An engine lacking it leaves the step to one that has it.",
   STN_E_INJECT_NOT_OBJECT: 'An inject without resultPath produced a value that is not an object (it would replace the context).',
   STN_E_CONTEXT_PATH: 'A context path met at run time (e.g. a templated summaryPath) uses __proto__, constructor or prototype; not retried.',
+  STN_E_AGENT_PROVIDER: "agent.run: the model provider could not be reached, timed out, or answered 408, 429 or 5xx; retried per the state's retry, not before the provider's Retry-After.",
+  STN_E_AGENT_REQUEST: 'agent.run: the model provider refused the request with another 4xx (unknown model, bad API key, a request it cannot take); not retried.',
+  STN_E_AGENT_MODEL: 'agent.run: no model to ask: the prompt names none and its provider has no defaultModel; not retried.',
+  STN_E_AGENT_OUTPUT: "agent.run: the final reply does not match the agent's output schema, also after one repair turn (the schema error is in the message); not retried.",
+  STN_E_AGENT_MAX_STEPS: 'agent.run: the agent used its max_steps model turns without a final reply; not retried.',
+  STN_E_AGENT_TOKENS: "agent.run: the step's model turns used more tokens than the provider's maxTokensPerStep; not retried.",
+  STN_E_AGENT_TOOL_ARGS: 'agent.run: the model sent tool-call arguments that are not a JSON object. Given back to the model as the tool result (and recorded); the step goes on.',
+  STN_E_AGENT_UNKNOWN_TOOL: 'agent.run: the model called a tool the agent does not have. Given back to the model as the tool result (and recorded); the step goes on.',
+  STN_E_AGENT_FIXTURE: 'agent.run with the fixture provider: the fixture file is missing or invalid, no case matches the task, or the case has no reply for the turn; not retried.',
 } as const;
 
 /** Base class of every error Station throws on purpose. */
