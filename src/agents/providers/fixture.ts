@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { DEFAULTS } from '../../config/defaults.js';
 import type { JsonValue } from '../../definitions/types.js';
 import { compileSchema, formatSchemaErrors } from '../../json-schema.js';
@@ -143,10 +143,11 @@ export async function readFixture(file: string): Promise<FixtureCase[]> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new AgentError('STN_E_AGENT_FIXTURE', code === 'ENOENT' ? `${file}: no such fixture file` : `${file}: ${(err as Error).message}`);
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   const first = doc.errors[0];
   if (first) {
-    const pos = first.linePos?.[0];
+    const pos = lines.linePos(first.pos[0]);
     throw new AgentError('STN_E_AGENT_FIXTURE', `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${first.message}`);
   }
   let value: unknown;
