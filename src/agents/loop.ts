@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { abortedError, AgentError } from './errors.js';
 import { buildStepOutput, outputCheck, parseReply, type OutputCheck } from './output.js';
 import type { ResolvedModel } from './providers/resolve.js';
+import type { ChatReply } from './providers/types.js';
 import type { AgentSpec, ChatMessage, JournalEntry, StepJournal, TokenUsage, ToolBox, ToolCall, ToolDef } from './types.js';
 
 export interface AgentLoopInput {
@@ -116,15 +117,23 @@ class AgentLoop {
     if (turn > spec.maxSteps) {
       throw new AgentError('STN_E_AGENT_MAX_STEPS', `agent "${spec.name}": ${spec.maxSteps} model turns (max_steps) without a final reply`);
     }
-    const reply = await model.provider.chat({
-      model: model.model,
-      messages: this.conversation,
-      tools: this.defs,
-      outputSchema: spec.outputSchema,
-      settings: spec.config,
-      agent: { name: spec.name, task: this.input.task, dir: this.input.agentDir },
-      signal,
-    });
+    let reply: ChatReply;
+    try {
+      reply = await model.provider.chat({
+        model: model.model,
+        messages: this.conversation,
+        tools: this.defs,
+        outputSchema: spec.outputSchema,
+        settings: spec.config,
+        agent: { name: spec.name, task: this.input.task, dir: this.input.agentDir },
+        signal,
+      });
+    } catch (err) {
+      if (err instanceof AgentError && err.code !== 'STN_E_ABORTED') {
+        throw new AgentError(err.code, `agent "${spec.name}", turn ${turn}: ${err.message}`, { retryable: err.retryable, retryAfterMs: err.retryAfterMs, cause: err });
+      }
+      throw err;
+    }
     const entry: Extract<JournalEntry, { kind: 'turn' }> = {
       kind: 'turn',
       turn,

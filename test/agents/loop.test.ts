@@ -208,6 +208,14 @@ describe('agent loop', () => {
     expect(tools.calls).toHaveLength(2);
   });
 
+  it('a provider failure fails the loop naming agent and turn, keeping retryable and Retry-After', async () => {
+    const tools = new TestToolBox({ 'host/df': { run: () => ({ ok: true, content: 'ok' }) } });
+    fake.script({ toolCalls: [{ name: 'host__df', arguments: {} }] }, { status: 503, message: 'overloaded', headers: { 'retry-after': '3' } });
+    const err = await failure(runAgentLoop(loopInput({ spec: agentSpec({ tools: ['host/df'] }), tools })));
+    expect(err).toMatchObject({ code: 'STN_E_AGENT_PROVIDER', retryable: true, retryAfterMs: 3000 });
+    expect(err.message).toBe('agent "helper", turn 2: model provider "local" (model qwen3): HTTP 503: overloaded');
+  });
+
   it('an abort stops the loop at once and aborts the in-flight request', async () => {
     fake.script({ hang: true });
     const ac = new AbortController();

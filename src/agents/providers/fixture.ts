@@ -129,11 +129,17 @@ export class FixtureProvider implements ChatProvider {
   }
 }
 
+// Parsed fixture files by path, kept while the file's size and modification time stay the same.
+const parsed = new Map<string, { mtimeMs: number; size: number; cases: FixtureCase[] }>();
+
 /** Reads and validates a fixture file; errors name the file and the field. */
 export async function readFixture(file: string): Promise<FixtureCase[]> {
   let text: string;
+  let stat: { mtimeMs: number; size: number };
   try {
-    const stat = await fs.stat(file);
+    stat = await fs.stat(file);
+    const cached = parsed.get(file);
+    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.cases;
     if (stat.size > DEFAULTS.definitions.maxFileBytes) {
       throw new AgentError('STN_E_AGENT_FIXTURE', `${file}: larger than ${DEFAULTS.definitions.maxFileBytes} bytes`);
     }
@@ -143,6 +149,12 @@ export async function readFixture(file: string): Promise<FixtureCase[]> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new AgentError('STN_E_AGENT_FIXTURE', code === 'ENOENT' ? `${file}: no such fixture file` : `${file}: ${(err as Error).message}`);
   }
+  const cases = parseFixture(file, text);
+  parsed.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, cases });
+  return cases;
+}
+
+function parseFixture(file: string, text: string): FixtureCase[] {
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   const first = doc.errors[0];
