@@ -70,9 +70,11 @@ export class OpenAIProvider implements ChatProvider {
         client: new OpenAI({
           baseURL: this.options.baseUrl,
           apiKey: key,
-          // Never taken from the daemon's OPENAI_* variables: station.yaml is the one source.
+          // Never taken from the daemon's OPENAI_* variables: station.yaml is the one source, and OPENAI_LOG must not
+          // make the client print requests (tool results, prompts) outside Station's redacted transcript.
           organization: null,
           project: null,
+          logLevel: 'off',
           maxRetries: 0,
           timeout: this.options.timeoutSeconds * 1000,
         }),
