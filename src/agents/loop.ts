@@ -161,6 +161,8 @@ class AgentLoop {
     const onAbort = () => ac.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const pending = calls.map((call) => this.callTool(turn, call, ac.signal));
+    // A later call may fail while an earlier one is still awaited: handled here, rethrown when its turn comes.
+    for (const p of pending) p.catch(() => undefined);
     try {
       for (const p of pending) {
         const entry = await abortable(p, signal);
@@ -171,7 +173,6 @@ class AgentLoop {
       }
     } catch (err) {
       ac.abort(err);
-      for (const p of pending) p.catch(() => undefined);
       if (signal.aborted) throw abortedError(signal);
       throw err;
     } finally {

@@ -261,6 +261,42 @@ describe('agent loop', () => {
   });
 });
 
+describe('agent loop tool failures', () => {
+  it('a later parallel call failing while an earlier one runs fails the loop once the earlier is done, and aborts the rest', async () => {
+    const release = deferred();
+    let slowSignal: AbortSignal | undefined;
+    const tools = new TestToolBox({
+      'host/slow': {
+        run: async (_args, signal) => {
+          slowSignal = signal;
+          await release.promise;
+          return { ok: true, content: 'slow done' };
+        },
+      },
+      'host/broken': {
+        run: () => {
+          // The slow call goes on past this turn of the event loop: the rejection waits unobserved meanwhile.
+          setImmediate(() => release.resolve());
+          return Promise.reject(new Error('MCP server host crashed twice'));
+        },
+      },
+      'host/third': { run: (_args, signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))) },
+    });
+    fake.script({
+      toolCalls: [
+        { id: 's', name: 'host__slow', arguments: {} },
+        { id: 'b', name: 'host__broken', arguments: {} },
+        { id: 't', name: 'host__third', arguments: {} },
+      ],
+    });
+    const journal = new MemoryJournal();
+    await expect(runAgentLoop(loopInput({ spec: agentSpec({ tools: ['host/*'] }), tools, journal }))).rejects.toThrow('MCP server host crashed twice');
+    // The call before the failure completed and is committed; the failure and what follows are not.
+    expect(journal.entries.map((e) => (e.kind === 'tool' ? e.callId : e.kind))).toEqual(['turn', 's']);
+    expect(slowSignal?.aborted).toBe(true);
+  });
+});
+
 describe('agent loop resume from the journal', () => {
   it('after a crash between a committed tool call and the next turn: no turn is asked again and the tool is not called again', async () => {
     let dfCalls = 0;
