@@ -177,6 +177,15 @@ export const STEP_ERROR_CODES = {
   STN_E_MCP_TIMEOUT: 'agent.run: an MCP server did not answer initialize, tools/list or a tool call within its timeout; a stdio server\'s process group was killed.',
   STN_E_MCP_CRASHED: 'agent.run: an MCP server exited (or its connection broke) during a tool call, again after one restart.',
   STN_E_MCP_SECRET: 'agent.run: an MCP server needs a secret (secrets.NAME in mcp.yaml env or headers) that this daemon does not have; not retried.',
+  STN_E_AGENT_PROVIDER: "agent.run: the model provider could not be reached, timed out, or answered 408, 429 or 5xx; retried per the state's retry, not before the provider's Retry-After.",
+  STN_E_AGENT_REQUEST: 'agent.run: the model provider refused the request with another 4xx (unknown model, bad API key, a request it cannot take); not retried.',
+  STN_E_AGENT_MODEL: 'agent.run: no model to ask: the prompt names none and its provider has no defaultModel; not retried.',
+  STN_E_AGENT_OUTPUT: "agent.run: the final reply does not match the agent's output schema, also after one repair turn (the schema error is in the message); not retried.",
+  STN_E_AGENT_MAX_STEPS: 'agent.run: the agent used its max_steps model turns without a final reply; not retried.',
+  STN_E_AGENT_TOKENS: "agent.run: the step's model turns used more tokens than the provider's maxTokensPerStep; not retried.",
+  STN_E_AGENT_TOOL_ARGS: 'agent.run: the model sent tool-call arguments that are not a JSON object. Given back to the model as the tool result (and recorded); the step goes on.',
+  STN_E_AGENT_UNKNOWN_TOOL: 'agent.run: the model called a tool the agent does not have. Given back to the model as the tool result (and recorded); the step goes on.',
+  STN_E_AGENT_FIXTURE: 'agent.run with the fixture provider: the fixture file is missing or invalid, no case matches the task, or the case has no reply for the turn; not retried.',
 } as const;
 
 export type StepErrorCodeName = keyof typeof STEP_ERROR_CODES;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { compileSchema, formatSchemaErrors } from '../json-schema.js';
+import { resolveAgentsConfig, type AgentsFile, type ResolvedAgentsConfig } from './agents.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 import { resolveSlackConfig, type ResolvedSlackConfig, type SlackFile } from './slack.js';
 import stationSchema from '../../schemas/station.schema.json' with { type: 'json' };
@@ -40,6 +41,7 @@ export interface StationFile {
   expressions?: { maxCost?: number; maxMillis?: number };
   secrets?: { file?: string };
   slack?: SlackFile;
+  agents?: AgentsFile;
   [key: string]: unknown;
 }
 
@@ -97,6 +99,8 @@ export interface ResolvedConfig {
   readonly secretsFile: string | undefined;
   /** Slack (approvals in threads); undefined when station.yaml has no `slack:` section. */
   readonly slack: ResolvedSlackConfig | undefined;
+  /** agent.run model providers; without an `agents:` section, only the offline `fixture` provider. */
+  readonly agents: ResolvedAgentsConfig;
   /** The parsed file as written, for sections that later features read. */
   readonly file: Readonly<StationFile>;
 }
@@ -276,6 +280,7 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
     deletionWindowSeconds: file.sync?.deletionWindowSeconds ?? DEFAULTS.sync.deletionWindowSeconds,
     secretsFile: env.STN_SECRETS_FILE ?? file.secrets?.file,
     slack: resolveSlackConfig(file.slack, env),
+    agents: resolveAgentsConfig(file.agents),
     file,
   };
   return Object.freeze(resolved);

@@ -36,6 +36,11 @@ export const DEFAULTS = {
   steps: { envAllowlist: ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_*', 'TZ', 'TMPDIR', 'TERM'], cgroups: true },
   /** http.request egress (docs/security.md): link-local/metadata addresses are always refused. */
   http: { denyPrivateNetworks: false, maxRedirects: 5 },
+  /**
+   * agent.run model providers: the built-in offline provider's name (scripted replies from files in the repository),
+   * the chat-completions base URL of `type: openai` providers without one, and how long one model request may take.
+   */
+  agents: { fixtureProvider: 'fixture', openaiBaseUrl: 'https://api.openai.com/v1', timeoutSeconds: 120 },
   /** Validation worker threads for large syncs: one per core, at most this many. */
   sync: { maxWorkers: 4, deletionWindowSeconds: 3 },
   /**
