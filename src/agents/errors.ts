@@ -1,5 +1,4 @@
-import type { JsonObject } from '../definitions/types.js';
-import type { STEP_ERROR_CODES } from '../errors.js';
+import { StepFailure, type STEP_ERROR_CODES } from '../errors.js';
 
 /** The step error codes an agent step fails with (src/errors.ts `STEP_ERROR_CODES`). */
 export type AgentErrorCode = keyof typeof STEP_ERROR_CODES;
@@ -9,27 +8,21 @@ export type AgentErrorCode = keyof typeof STEP_ERROR_CODES;
  * `retryable` tells the engine whether the state's `retry` applies; `retryAfterMs` is the provider's Retry-After (the
  * next attempt should not start before it).
  */
-export class AgentError extends Error {
-  readonly code: AgentErrorCode;
-  readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined;
+export class AgentError extends StepFailure {
+  override readonly code: AgentErrorCode;
 
   constructor(code: AgentErrorCode, message: string, options: { retryable?: boolean; retryAfterMs?: number | undefined; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options.retryable ?? false, {
+      ...(options.retryAfterMs !== undefined ? { retryAfterMs: options.retryAfterMs } : {}),
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+    });
     this.name = 'AgentError';
     this.code = code;
-    this.retryable = options.retryable ?? false;
-    this.retryAfterMs = options.retryAfterMs;
   }
 
-  /** The executor's error shape (src/executors/types.ts `ExecError`); the Retry-After delay travels in `details`. */
-  toExecError(): { code: AgentErrorCode; message: string; retryable: boolean; details?: JsonObject } {
-    return {
-      code: this.code,
-      message: this.message,
-      retryable: this.retryable,
-      ...(this.retryAfterMs !== undefined ? { details: { retryAfterMs: this.retryAfterMs } } : {}),
-    };
+  /** The provider's Retry-After, when it sent one. */
+  get retryAfterMs(): number | undefined {
+    return this.extra.retryAfterMs;
   }
 }
 

@@ -121,7 +121,7 @@ describe('OpenAI-compatible provider', () => {
     expect(err.retryable).toBe(true);
     expect(err.retryAfterMs).toBe(7000);
     expect(err.message).toBe('model provider "local" (model qwen3): HTTP 429: Rate limit reached');
-    expect(err.toExecError()).toEqual({ code: 'STN_E_AGENT_PROVIDER', message: err.message, retryable: true, details: { retryAfterMs: 7000 } });
+    expect(err.toExecError()).toEqual({ code: 'STN_E_AGENT_PROVIDER', message: err.message, retryable: true, retryAfterMs: 7000 });
     // The client does not retry by itself: the engine's retry policy decides.
     expect(fake.requests).toHaveLength(1);
   });

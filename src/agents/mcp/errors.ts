@@ -1,4 +1,4 @@
-import type { STEP_ERROR_CODES } from '../../errors.js';
+import { StepFailure, type STEP_ERROR_CODES } from '../../errors.js';
 
 /** The step error codes an MCP failure carries (documented in src/errors.ts `STEP_ERROR_CODES`). */
 export const MCP_FAILURE_CODES = [
@@ -17,22 +17,15 @@ export type McpFailureCode = (typeof MCP_FAILURE_CODES)[number];
  * missing): `ToolBox` rejects with it, the agent step fails with `code`. A tool's own error is not one of these: it
  * resolves `{ok: false}` and goes back to the model. `retryable` tells the engine whether the state's `retry` applies.
  */
-export class McpFailure extends Error {
-  readonly code: McpFailureCode;
-  readonly retryable: boolean;
+export class McpFailure extends StepFailure {
+  override readonly code: McpFailureCode;
   /** The server's name in mcp.yaml. */
   readonly server: string;
 
   constructor(code: McpFailureCode, server: string, message: string, options: { retryable: boolean; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options.retryable, { details: { server }, ...(options.cause !== undefined ? { cause: options.cause } : {}) });
     this.name = 'McpFailure';
     this.code = code;
     this.server = server;
-    this.retryable = options.retryable;
-  }
-
-  /** The executor's error shape (src/executors/types.ts `ExecError`). */
-  toExecError(): { code: McpFailureCode; message: string; retryable: boolean; details: { server: string } } {
-    return { code: this.code, message: this.message, retryable: this.retryable, details: { server: this.server } };
   }
 }
