@@ -181,6 +181,19 @@ export const ValidateResult = Type.Object({
 });
 export type ValidateResult = Static<typeof ValidateResult>;
 
+/** What a sync did with an environment's agent files (`name`, or `bundle/name` for a bundle's agent). */
+export const AgentsSync = Type.Object({
+  added: list(str),
+  updated: list(str),
+  disabled: list(str),
+  reenabled: list(str),
+  unchanged: list(str),
+  invalid: list(Type.Object({ path: str, id: nullable('string'), activeVersion: nullable('integer'), errors: list(DiagnosticShape) })),
+  warnings: list(Type.Object({ path: str, id: nullable('string'), warnings: list(DiagnosticShape) })),
+  versions: Type.Unsafe<Record<string, number>>({ type: 'object', additionalProperties: int }),
+});
+export type AgentsSync = Static<typeof AgentsSync>;
+
 export const EnvironmentSync = Type.Object({
   name: str,
   added: list(str),
@@ -211,6 +224,7 @@ export const EnvironmentSync = Type.Object({
     }),
     { description: 'The variables runs start with: their environment revision, and what this sync changed (null: not synced).' },
   ),
+  agents: orNull(AgentsSync, { description: "The environment's agent files (null: the environment was not synced)." }),
   error: orNull(Type.Object({ code: str, message: str })),
 });
 export type EnvironmentSync = Static<typeof EnvironmentSync>;
