@@ -171,6 +171,51 @@ export const DefinitionDetail = Type.Object({
 });
 export type DefinitionDetail = Static<typeof DefinitionDetail>;
 
+/** One agent file of an environment (`stn agents list --json`). */
+export const AgentSummary = Type.Object({
+  environment: str,
+  name: str,
+  bundle: nullable('string', { description: "The bundle the agent comes from (its workflows see it first); null: the environment's own." }),
+  status: oneOf(['active', 'disabled', 'invalid']),
+  version: nullable('integer'),
+  model: nullable('string'),
+  commit: nullable('string'),
+  path: str,
+  error: nullable('string', { description: 'The first error of the file, as file:line:col: CODE: message.' }),
+});
+export type AgentSummary = Static<typeof AgentSummary>;
+
+export const AgentVersionSummary = Type.Object({
+  id: Type.Integer({ description: 'The version id a run pins.' }),
+  version: int,
+  active: bool,
+  ...versionOrigin,
+});
+export type AgentVersionSummary = Static<typeof AgentVersionSummary>;
+
+export const AgentVersionDetail = Type.Object({
+  id: int,
+  version: int,
+  ...versionOrigin,
+  spec: Type.Unsafe<unknown>({ type: 'object', additionalProperties: true, description: 'The parsed agent (schemas expanded to JSON Schema).' }),
+  raw: Type.String({ description: 'The file as written.' }),
+});
+export type AgentVersionDetail = Static<typeof AgentVersionDetail>;
+
+/** An agent with its active version (`stn agents show --json`). */
+export const AgentDetail = Type.Object({
+  environment: str,
+  name: str,
+  bundle: nullable('string'),
+  status: oneOf(['active', 'disabled', 'invalid']),
+  activeVersion: nullable('integer'),
+  latestVersion: int,
+  path: str,
+  errors: list(DiagnosticShape),
+  version: orNull(AgentVersionDetail),
+});
+export type AgentDetail = Static<typeof AgentDetail>;
+
 export const ValidateResult = Type.Object({
   path: str,
   id: nullable('string'),
