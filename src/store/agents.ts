@@ -95,6 +95,12 @@ export class AgentStore {
            created_at
          FROM agent_definition_versions WHERE environment = ? AND scope = ? AND name = ? ORDER BY version`,
       ),
+      agentSteps: db.prepare<[string], { workflow_id: string; content_hash: string; spec: string; raw: string }>(
+        `SELECT d.workflow_id, v.content_hash, v.spec, v.raw FROM workflow_definitions d
+         JOIN workflow_definition_versions v
+           ON v.environment = d.environment AND v.workflow_id = d.workflow_id AND v.version = d.active_version
+         WHERE d.environment = ? AND d.status <> 'disabled' AND instr(v.spec, '"agent.run"') > 0`,
+      ),
       active: db.prepare<[string, string, string], ActiveAgentVersion>(
         `SELECT v.id, v.environment, v.scope, v.name, v.version, v.spec FROM agent_definitions a
          JOIN agent_definition_versions v
@@ -165,6 +171,14 @@ export class AgentStore {
 
   versions(env: string, scope: string, name: string): AgentVersionSummaryRow[] {
     return this.s.verList.all(env, scope, name);
+  }
+
+  /**
+   * The active workflow versions of an environment that have an agent.run step (their spec names the action), for
+   * sync's agent checks: one query instead of reading every unchanged workflow's spec.
+   */
+  workflowsWithAgentSteps(env: string): Array<{ workflow_id: string; content_hash: string; spec: string; raw: string }> {
+    return this.s.agentSteps.all(env);
   }
 
   /**

@@ -416,19 +416,21 @@ export class Syncer {
    * sync, since an agent file can change while the workflow file does not.
    */
   private agentStepWarnings(env: string, states: FileState[], agentStates: AgentFileState[]): Map<string, Diagnostic[]> {
-    const defs = new Map(this.deps.store.definitionsWithHash(env).map((d) => [d.workflow_id, d]));
+    let stored: Map<string, { content_hash: string; spec: string; raw: string }> | undefined;
     const workflows: WorkflowForCheck[] = [];
     for (const st of states) {
       if (!st.valid || st.id === null) continue;
       let specJson = st.fresh?.version?.specJson;
       let raw = st.fresh?.bytes.toString('utf8');
       if (specJson === undefined) {
-        const d = defs.get(st.id);
-        const v = d && d.active_version !== null && d.active_hash === st.hash ? this.deps.store.version(env, st.id, d.active_version) : undefined;
-        specJson = v?.spec;
-        raw = v?.raw;
+        // Unchanged since the last sync: its active version is the file.
+        stored ??= new Map(this.agents.workflowsWithAgentSteps(env).map((w) => [w.workflow_id, w]));
+        const v = stored.get(st.id);
+        if (v?.content_hash !== st.hash) continue;
+        specJson = v.spec;
+        raw = v.raw;
       }
-      if (specJson === undefined || !specJson.includes('"agent.run"')) continue;
+      if (!specJson.includes('"agent.run"')) continue;
       workflows.push({ path: st.file.path, id: st.id, bundle: st.file.bundle, spec: JSON.parse(specJson) as WorkflowSpec, raw: raw ?? '' });
     }
     if (workflows.length === 0) return new Map();
