@@ -147,8 +147,7 @@ export async function parseAgentFile(text: string, file: string, name: string): 
     else {
       fm.tools.forEach((t, i) => {
         if (typeof t !== 'string' || t.trim() === '') err('STN_E_SCHEMA_TYPE', 'each tools entry must be a non-empty string ("server/tool" or "server/*")', at(`/tools/${i}`));
-        else if (tools.includes(t)) warnings.push({ severity: 'warning', code: 'STN_E_SCHEMA_VALUE', message: `tool "${t}" is listed twice`, ...at(`/tools/${i}`) });
-        else tools.push(t);
+        else if (!tools.includes(t)) tools.push(t);
       });
     }
   }
@@ -161,6 +160,10 @@ export async function parseAgentFile(text: string, file: string, name: string): 
   }
 
   const inputSchema = await expandSchema(input?.schema, '/input/schema', 'input.schema', at, err);
+  if (inputSchema && inputSchema.type !== undefined && inputSchema.type !== 'object') {
+    // A step's variables are a mapping: a scalar input schema could never be met.
+    err('STN_E_AGENT_SCHEMA', `input.schema must describe a mapping of variables (type object), not ${JSON.stringify(inputSchema.type)}`, at('/input/schema'));
+  }
   const outputSchema = await expandSchema(output?.schema, '/output/schema', 'output.schema', at, err);
   if (outputSchema) outputFormat = 'json';
   if (inputSchema && defaults) {
