@@ -113,7 +113,6 @@ export async function parseAgentFile(text: string, file: string, name: string): 
     return v;
   };
   const model = str('model');
-  for (const k of ['name', 'description', 'version', 'variant', 'app', 'app_type']) str(k);
 
   const obj = (v: unknown, pointer: string, what: string): Record<string, unknown> | undefined => {
     if (v === undefined || v === null) return undefined;

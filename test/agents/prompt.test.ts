@@ -123,6 +123,9 @@ describe('parseAgentFile', () => {
     expect(await errors('---\noutput:\n  schema:\n    type: object\n    properties: {a: {type: 12}}\n---\nhi')).toEqual([
       expect.stringMatching(/^a\.prompt:4:5: output.schema is not a valid JSON Schema: .* \[STN_E_AGENT_SCHEMA\]$/),
     ]);
+    expect(await errors('---\ninput:\n  schema: string\n---\nhi')).toEqual([
+      'a.prompt:3:11: input.schema must describe a mapping of variables (type object), not "string" [STN_E_AGENT_SCHEMA]',
+    ]);
     expect(await errors('---\ninput:\n  default: {a: 1}\n---\nhi')).toEqual([
       'a.prompt:3:3: input.default needs an input.schema declaring those variables [STN_E_SCHEMA_VALUE]',
     ]);
