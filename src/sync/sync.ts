@@ -415,7 +415,7 @@ export class Syncer {
    * agent files as read now (another environment's agents, named `agent@env`, as last synced). Worked out on every
    * sync, since an agent file can change while the workflow file does not.
    */
-  private agentStepWarnings(env: string, states: FileState[], agentStates: AgentFileState[]): Map<string, Diagnostic[]> {
+  private agentStepWarnings(env: string, states: FileState[], agentStates: AgentFileState[]): Map<string, { id: string; warnings: Diagnostic[] }> {
     let stored: Map<string, { content_hash: string; spec: string; raw: string }> | undefined;
     const workflows: WorkflowForCheck[] = [];
     for (const st of states) {
@@ -435,7 +435,7 @@ export class Syncer {
     }
     if (workflows.length === 0) return new Map();
     const here = new Map(agentStates.map((a) => [agentKey(a.file.scope, a.file.name), a]));
-    return checkAgentSteps(env, workflows, (e, scope, name) => {
+    const found = checkAgentSteps(env, workflows, (e, scope, name) => {
       if (e === env) {
         const a = here.get(agentKey(scope, name));
         return a ? (a.spec ?? 'invalid') : undefined;
@@ -443,6 +443,8 @@ export class Syncer {
       const active = this.agents.activeVersion(e, name);
       return active ? (JSON.parse(active.spec) as AgentSpec) : undefined;
     });
+    const ids = new Map(workflows.map((w) => [w.path, w.id]));
+    return new Map([...found].map(([p, warnings]) => [p, { id: ids.get(p) ?? '', warnings }]));
   }
 
   private warnedGitMissing = false;
@@ -527,10 +529,10 @@ export class Syncer {
 }
 
 /** Adds per-file warnings to a report's list (one entry per file). */
-function addWarnings(list: EnvironmentReport['warnings'], extra: Map<string, Diagnostic[]>): EnvironmentReport['warnings'] {
+function addWarnings(list: EnvironmentReport['warnings'], extra: Map<string, { id: string; warnings: Diagnostic[] }>): EnvironmentReport['warnings'] {
   if (extra.size === 0) return list;
-  const out = list.map((w) => (extra.has(w.path) ? { ...w, warnings: [...w.warnings, ...(extra.get(w.path) ?? [])] } : w));
-  for (const [p, warnings] of extra) if (!list.some((w) => w.path === p)) out.push({ path: p, id: null, warnings });
+  const out = list.map((w) => (extra.has(w.path) ? { ...w, warnings: [...w.warnings, ...(extra.get(w.path)?.warnings ?? [])] } : w));
+  for (const [p, { id, warnings }] of extra) if (!list.some((w) => w.path === p)) out.push({ path: p, id, warnings });
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

@@ -158,6 +158,7 @@ describe('agent files sync like workflows', () => {
     const a = report.environments[0] as EnvironmentReport;
     expect(a.added).toEqual(['ok', 'templated', 'typo', 'vars']);
     const byPath = Object.fromEntries(a.warnings.map((w) => [w.path, w.warnings]));
+    expect(a.warnings.find((w) => w.path.endsWith('typo.workflow.yaml'))?.id).toBe('typo');
     expect(byPath['environments/a/workflows/ok.workflow.yaml']).toBeUndefined();
     expect(byPath['environments/a/workflows/templated.workflow.yaml']).toBeUndefined();
     expect(byPath['environments/a/workflows/typo.workflow.yaml']).toEqual([
