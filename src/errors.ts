@@ -131,6 +131,11 @@ export const DIAGNOSTIC_CODES = {
   STN_E_ENVIRONMENT_FILE: 'environment.yaml is invalid.',
   STN_E_PATH_RESERVED: 'A context path (resultPath, dataPath, itemsPath) or itemName uses __proto__, constructor or prototype.',
   STN_E_MCP_CONFIG: "An environment's mcp.yaml is invalid (unknown field, a server that is neither command nor url, a {{ }} that is not secrets.NAME).",
+  STN_E_AGENT_FRONTMATTER: 'An agent file (.prompt) has a frontmatter that is not closed or not a mapping, or a bad file name.',
+  STN_E_AGENT_SCHEMA: "An agent file's input.schema or output.schema is not valid Picoschema or JSON Schema.",
+  STN_E_AGENT_TEMPLATE: "An agent file's body is empty or does not compile (Handlebars syntax, unknown helper, partial or role).",
+  STN_W_AGENT_UNKNOWN: 'An agent.run step names an agent that its environment (or bundle) does not have.',
+  STN_W_AGENT_INPUT: "An agent.run step's literal variables do not match the agent's input schema.",
   STN_W_VARIABLE:
     "A bundle variable an environment gives is unset though required, of the wrong type, or a secret variable's value is not a secret name (that value is not stored).",
   STN_W_UNREACHABLE_STATE: 'A state can never be reached from the start state.',

@@ -10,6 +10,7 @@ import { resolveConfig } from '../config/config.js';
 import { openStation, type OpenOptions } from '../context.js';
 import { NotFoundError, toStationError } from '../errors.js';
 import { setExpressionLimits } from '../expressions/index.js';
+import { registerAgentCommands } from './commands/agents.js';
 import { registerApprovalCommands } from './commands/approvals.js';
 import { registerBundleCommands } from './commands/bundle.js';
 import { runCommand } from './commands/run.js';
@@ -265,6 +266,11 @@ registerBundleCommands(program, {
 });
 
 registerApprovalCommands(program, {
+  withClient: (body) => withClient({ mustExist: true }, body),
+  json,
+});
+
+registerAgentCommands(program, {
   withClient: (body) => withClient({ mustExist: true }, body),
   json,
 });

@@ -1,6 +1,9 @@
 import type { JsonValue } from '../definitions/types.js';
 import { TERMINAL_EVENTS } from '../views/runs.js';
 import type {
+  AgentDetailView,
+  AgentSummaryView,
+  AgentVersionSummaryView,
   ApprovalView,
   DecisionView,
   DefinitionDetailView,
@@ -14,7 +17,7 @@ import type {
   VersionSummaryView,
 } from '../views/types.js';
 import { encodeCursor, RemoteClient, type Page, type RemoteTarget } from './transport.js';
-import { MAX_LIST_LIMIT, type RunListQuery, type StartRunOptions, type StationClient, type WatchOptions } from './types.js';
+import { MAX_LIST_LIMIT, type AgentQuery, type RunListQuery, type StartRunOptions, type StationClient, type WatchOptions } from './types.js';
 
 type Query = Record<string, string | number | undefined>;
 const enc = encodeURIComponent;
@@ -66,6 +69,21 @@ export class HttpClient implements StationClient {
   async workflowVersion(id: string, env: string | undefined, n: number) {
     const { environment } = await this.showWorkflow(id, { env });
     return { environment, version: await this.get<VersionDetailView>(`/api/v1/workflows/${enc(id)}/versions/${n}`, { env: environment }) };
+  }
+
+  listAgents(q: { env?: string | undefined; status?: string | undefined }) {
+    return this.all<AgentSummaryView>('/api/v1/agents', { env: q.env, status: q.status });
+  }
+
+  showAgent(name: string, q: AgentQuery & { version?: number | undefined }) {
+    return this.get<AgentDetailView>(`/api/v1/agents/${enc(name)}`, { env: q.env, bundle: q.bundle, version: q.version });
+  }
+
+  async agentVersions(name: string, q: AgentQuery) {
+    // Resolved first, so the versions are of the agent the answer names (as the local client does it).
+    const { environment, bundle } = await this.showAgent(name, q);
+    const versions = await this.all<AgentVersionSummaryView>(`/api/v1/agents/${enc(name)}/versions`, { env: environment, bundle: bundle ?? '' });
+    return { environment, bundle, versions };
   }
 
   async sync(o: { env?: string | undefined; dryRun?: boolean | undefined; allowEmpty?: boolean | undefined }) {

@@ -3,18 +3,20 @@ import type { Station } from '../context.js';
 import type { JsonValue } from '../definitions/types.js';
 import { NotFoundError } from '../errors.js';
 import type { ApprovalFilter, ApprovalStatus } from '../store/approvals.js';
+import { AgentStore } from '../store/agents.js';
 import type { DefinitionRow } from '../store/definitions.js';
 import type { RunRow } from '../store/runs.js';
 import { markInterruptedSyncs } from '../sync/interrupted.js';
+import { agentSummary, agentVersionSummary } from '../views/agents.js';
 import { definitionSummary, versionDetail, versionSummary } from '../views/definitions.js';
 import { eventJson, runDetailJson, runSummaryJson } from '../views/runs.js';
 import { checkoutState, syncJson } from '../views/sync.js';
 import type { DecisionView, EventView } from '../views/types.js';
 import { executeTree } from './local-watch.js';
 import { localActor, localUser } from './local-user.js';
-import { definitionDetailOf, findDefinition, mustGetRun } from './lookup.js';
+import { agentDetailOf, definitionDetailOf, findAgent, findDefinition, mustGetRun } from './lookup.js';
 import { RunTail } from './run-tail.js';
-import type { RunListQuery, StartRunOptions, StationClient, WatchOptions } from './types.js';
+import type { AgentQuery, RunListQuery, StartRunOptions, StationClient, WatchOptions } from './types.js';
 
 /** Events read per query of a run's log. */
 const PAGE = 1000;
@@ -59,6 +61,30 @@ export class LocalClient implements StationClient {
     const v = this.station.definitions.version(d.environment, id, n);
     if (!v) throw new NotFoundError(`workflow "${id}" in "${d.environment}" has no version ${n}`);
     return Promise.resolve({ environment: d.environment, version: versionDetail(v) });
+  }
+
+  private get agents(): AgentStore {
+    return (this.agentStore ??= new AgentStore(this.station.db));
+  }
+
+  private agentStore: AgentStore | undefined;
+
+  private findAgent(name: string, q: AgentQuery) {
+    return findAgent(this.agents, name, q, { env: '--env', bundle: '--bundle' });
+  }
+
+  listAgents(q: { env?: string | undefined; status?: string | undefined }) {
+    return Promise.resolve(this.agents.listAgents({ environment: q.env, status: q.status }).map(agentSummary));
+  }
+
+  showAgent(name: string, q: AgentQuery & { version?: number | undefined }) {
+    return Promise.resolve(agentDetailOf(this.agents, this.findAgent(name, q), q.version));
+  }
+
+  agentVersions(name: string, q: AgentQuery) {
+    const a = this.findAgent(name, q);
+    const versions = this.agents.versions(a.environment, a.scope, a.name).map((v) => agentVersionSummary(v, a.active_version));
+    return Promise.resolve({ environment: a.environment, bundle: a.scope === '' ? null : a.scope, versions });
   }
 
   async sync(o: { env?: string | undefined; dryRun?: boolean | undefined; allowEmpty?: boolean | undefined }) {

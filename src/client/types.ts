@@ -1,5 +1,8 @@
 import type { JsonValue } from '../definitions/types.js';
 import type {
+  AgentDetailView,
+  AgentSummaryView,
+  AgentVersionSummaryView,
   ApprovalView,
   DecisionView,
   DefinitionDetailView,
@@ -23,6 +26,12 @@ export interface RunListQuery {
   /** Runs created before this one (the next page). */
   before?: string | undefined;
   limit: number;
+}
+
+/** Which agent of a name: needed when it exists in several environments (or bundles of one). */
+export interface AgentQuery {
+  env?: string | undefined;
+  bundle?: string | undefined;
 }
 
 export interface StartRunOptions {
@@ -63,6 +72,10 @@ export interface StationClient {
   workflowVersions(id: string, env: string | undefined): Promise<{ environment: string; versions: VersionSummaryView[] }>;
   workflowVersion(id: string, env: string | undefined, version: number): Promise<{ environment: string; version: VersionDetailView }>;
   sync(o: { env?: string | undefined; dryRun?: boolean | undefined; allowEmpty?: boolean | undefined }): Promise<SyncReportView>;
+
+  listAgents(q: { env?: string | undefined; status?: string | undefined }): Promise<AgentSummaryView[]>;
+  showAgent(name: string, q: AgentQuery & { version?: number | undefined }): Promise<AgentDetailView>;
+  agentVersions(name: string, q: AgentQuery): Promise<{ environment: string; bundle: string | null; versions: AgentVersionSummaryView[] }>;
 
   /** Starts a run (or returns the earlier one of the same idempotency key). */
   startRun(o: StartRunOptions): Promise<{ run: RunDetailView; created: boolean }>;

@@ -8,6 +8,7 @@ import { installErrorHandlers } from './errors.js';
 import { RequestGuards } from './guards.js';
 import { installJsonBodyParser } from './json-body.js';
 import { limitConnections, serverOptions } from './limits.js';
+import { agentRoutes } from './routes/agents.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { gitRoutes } from './routes/git.js';
 import { healthRoutes } from './routes/health.js';
@@ -51,6 +52,7 @@ const ROUTES: RouteEntry[] = [
   { routes: metricsRoutes },
   { routes: openapiRoutes },
   { routes: workflowRoutes },
+  { routes: agentRoutes },
   { routes: runRoutes },
   { routes: syncRoutes },
   { routes: hookRoutes, rawBody: true },

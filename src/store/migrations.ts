@@ -410,4 +410,50 @@ CREATE TABLE approval_outbox (
 );
 `,
   },
+  {
+    version: 11,
+    name: 'agent definitions',
+    sql: `
+-- Agent files (environments/<env>/agents/<name>.prompt, and bundles/<b>/agents/<name>.prompt for a bundle's
+-- workflows), versioned by sync like workflow definitions. scope: '' for the environment's own agents, else the
+-- bundle's name (a bundle's workflows see its agents first). error: the file's diagnostics (JSON) while it is invalid;
+-- the active version stays runnable meanwhile.
+CREATE TABLE agent_definitions (
+  environment     TEXT NOT NULL REFERENCES environments(name),
+  scope           TEXT NOT NULL,
+  name            TEXT NOT NULL,
+  status          TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'invalid')),
+  active_version  INTEGER,
+  latest_version  INTEGER NOT NULL DEFAULT 0,
+  path            TEXT NOT NULL,
+  error           TEXT,
+  error_at        TEXT,
+  created_at      TEXT NOT NULL,
+  updated_at      TEXT NOT NULL,
+  disabled_at     TEXT,
+  PRIMARY KEY (environment, scope, name)
+);
+
+-- id: what a run pins (one number names the version wherever it is looked up). spec: the parsed AgentSpec (JSON);
+-- content_hash: sha256 of its canonical JSON, so formatting-only edits of the frontmatter make no new version.
+CREATE TABLE agent_definition_versions (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  environment   TEXT NOT NULL,
+  scope         TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  version       INTEGER NOT NULL,
+  content_hash  TEXT NOT NULL,
+  spec          TEXT NOT NULL,
+  raw           TEXT NOT NULL,
+  path          TEXT NOT NULL,
+  git_commit    TEXT,
+  git_dirty     INTEGER,
+  git_untracked INTEGER,
+  sync_run_id   INTEGER,
+  created_at    TEXT NOT NULL,
+  UNIQUE (environment, scope, name, version),
+  FOREIGN KEY (environment, scope, name) REFERENCES agent_definitions(environment, scope, name)
+);
+`,
+  },
 ];

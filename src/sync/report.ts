@@ -26,6 +26,19 @@ export interface InvalidEntry {
   activeVersion: number | null;
 }
 
+/** What a sync did with an environment's agent files; agents are named `name`, or `bundle/name` for a bundle's. */
+export interface AgentsReport {
+  added: string[];
+  updated: string[];
+  disabled: string[];
+  reenabled: string[];
+  unchanged: string[];
+  invalid: InvalidEntry[];
+  warnings: Array<{ path: string; id: string | null; warnings: Diagnostic[] }>;
+  /** New version numbers, by agent, for what was added, updated or re-enabled with a change. */
+  versions: Record<string, number>;
+}
+
 export interface EnvironmentReport {
   name: string;
   added: string[];
@@ -46,6 +59,8 @@ export interface EnvironmentReport {
   superseded?: string[];
   /** The variables runs start with (README "Run variables"): their revision, and what this sync changed. */
   variables?: VariablesReport;
+  /** The environment's agent files (absent when the environment was not synced). */
+  agents?: AgentsReport;
   /** Set when the environment was not synced at all (invalid environment.yaml, refused empty sync). */
   error?: { code: string; message: string; details?: unknown };
 }
@@ -62,10 +77,15 @@ export interface SyncReport {
  * 1 some files invalid (the valid ones synced) or an environment not synced; 2 an empty sync was refused.
  */
 export function syncExitCode(report: {
-  environments: ReadonlyArray<{ error?: { code: string } | null | undefined; invalid: readonly unknown[] }>;
+  environments: ReadonlyArray<{
+    error?: { code: string } | null | undefined;
+    invalid: readonly unknown[];
+    agents?: { invalid: readonly unknown[] } | null | undefined;
+  }>;
 }): 0 | 1 | 2 {
   if (report.environments.some((e) => e.error?.code === 'STN_E_SYNC_EMPTY')) return 2;
-  if (report.environments.some((e) => (e.error !== undefined && e.error !== null) || e.invalid.length > 0)) return 1;
+  const invalid = (e: (typeof report.environments)[number]) => e.invalid.length > 0 || (e.agents?.invalid.length ?? 0) > 0;
+  if (report.environments.some((e) => (e.error !== undefined && e.error !== null) || invalid(e))) return 1;
   return 0;
 }
 
@@ -80,7 +100,7 @@ export function sortReport(r: EnvironmentReport): void {
 
 /** The summary stored with each sync run and logged. */
 export function summarize(report: SyncReport) {
-  const totals = { added: 0, updated: 0, disabled: 0, reenabled: 0, unchanged: 0, invalid: 0, notSynced: 0 };
+  const totals = { added: 0, updated: 0, disabled: 0, reenabled: 0, unchanged: 0, invalid: 0, notSynced: 0, agentsInvalid: 0 };
   for (const e of report.environments) {
     totals.added += e.added.length;
     totals.updated += e.updated.length;
@@ -89,6 +109,7 @@ export function summarize(report: SyncReport) {
     totals.unchanged += e.unchanged.length;
     totals.invalid += e.invalid.length;
     if (e.error) totals.notSynced++;
+    totals.agentsInvalid += e.agents?.invalid.length ?? 0;
   }
   return {
     totals,
@@ -101,6 +122,17 @@ export function summarize(report: SyncReport) {
       invalid: e.invalid.map((i) => ({ path: i.path, id: i.id })),
       ...(e.held ? { held: e.held } : {}),
       ...(e.superseded ? { superseded: e.superseded } : {}),
+      ...(e.agents
+        ? {
+            agents: {
+              added: e.agents.added,
+              updated: e.agents.updated,
+              disabled: e.agents.disabled,
+              reenabled: e.agents.reenabled,
+              invalid: e.agents.invalid.map((i) => ({ path: i.path, id: i.id })),
+            },
+          }
+        : {}),
       error: e.error?.message,
     })),
   };

@@ -1,10 +1,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { AgentSpec } from '../agents/types.js';
 import { ValidationPool } from '../definitions/pool.js';
+import type { Diagnostic, WorkflowSpec } from '../definitions/types.js';
 import { DEFINITION_FILE } from '../definitions/validate.js';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { AgentStore } from '../store/agents.js';
 import type { DefinitionStore, DefinitionWithHash, FileRow } from '../store/definitions.js';
+import {
+  agentKey,
+  checkAgentSteps,
+  discoverAgentFiles,
+  planAgents,
+  readAgentFiles,
+  type AgentFileState,
+  type AgentPlanContext,
+  type WorkflowForCheck,
+} from './agents.js';
 import { discoverEnvironment, listEnvironmentNames, type DiscoveredEnvironment } from './discover.js';
 import { DeletionHold } from './deletion-hold.js';
 import { resolveDuplicates } from './duplicates.js';
@@ -66,9 +79,13 @@ export class Syncer {
   /** Records each environment's variables as a revision (what runs start with). */
   private readonly variables: VariablePinning;
 
+  /** The environments' agent files, versioned like the definitions. */
+  private readonly agents: AgentStore;
+
   constructor(private readonly deps: SyncDeps) {
     this.now = deps.now ?? (() => new Date());
     this.variables = new VariablePinning(deps.store.db);
+    this.agents = new AgentStore(deps.store.db);
   }
 
   /**
@@ -220,15 +237,34 @@ export class Syncer {
     const name = loaded.env.name;
     const states = await loaded.pending.states();
     const vars = resolveEnvironmentVariables(this.deps.repo, loaded.env);
+    const agentStates = await readAgentFiles(discoverAgentFiles(this.deps.repo, loaded.env));
+    const agentWarnings = this.agentStepWarnings(name, states, agentStates);
+    const agentContext = (blobs: Map<string, string> | null, held: boolean, nowIso: string): AgentPlanContext => ({
+      env: name,
+      store: this.agents,
+      commit,
+      syncRunId,
+      blobs,
+      gitKnown: this.deps.git.isRepo,
+      nowIso,
+      holdDeletions: held,
+    });
     if (options.dryRun) {
       const { report } = this.plan(loaded, states, commit, syncRunId, options, new Map());
-      return report.error ? report : { ...report, variables: this.variables.plan(name, vars).report, warnings: [...report.warnings, ...vars.warnings] };
+      if (report.error) return report;
+      const agents = planAgents(agentContext(new Map(), report.held !== undefined, this.now().toISOString()), agentStates).report;
+      const warnings = addWarnings([...report.warnings, ...vars.warnings], agentWarnings);
+      return { ...report, agents, variables: this.variables.plan(name, vars).report, warnings };
     }
 
     // Git blob ids are looked up before the write transaction (it must not await); the plan itself is made inside
     // it, against the store as it is then, so a sync running in another process at the same time cannot make this one
     // write a stale version number.
-    const likely = [...this.plan(loaded, states, commit, syncRunId, options, new Map()).versioned, ...this.variables.plan(name, vars).files];
+    const likely = [
+      ...this.plan(loaded, states, commit, syncRunId, options, new Map()).versioned,
+      ...this.variables.plan(name, vars).files,
+      ...planAgents(agentContext(new Map(), false, ''), agentStates).versioned,
+    ];
     const blobs = likely.length > 0 ? await blobsOfHead(likely) : new Map<string, string>();
     if (blobs === null) this.gitMissing();
     const nowIso = this.now().toISOString();
@@ -248,7 +284,12 @@ export class Syncer {
       for (const p of loaded.previous.keys()) if (!present.has(p)) store.deleteFile(name, p);
       report.variables = this.variables.record(name, vars, { commit, blobs, gitKnown: this.deps.git.isRepo, syncRunId, nowIso });
       report.warnings.push(...vars.warnings);
-      store.recordAttempt(name, commit, nowIso, report.invalid.length > 0 ? 'invalid' : 'ok', null);
+      const agents = planAgents(agentContext(blobs, report.held !== undefined, nowIso), agentStates);
+      for (const w of agents.writes) w();
+      report.agents = agents.report;
+      report.warnings = addWarnings(report.warnings, agentWarnings);
+      const invalid = report.invalid.length > 0 || (report.agents?.invalid.length ?? 0) > 0;
+      store.recordAttempt(name, commit, nowIso, invalid ? 'invalid' : 'ok', null);
       store.recordSynced(name, commit, nowIso);
       return report;
     });
@@ -369,6 +410,43 @@ export class Syncer {
     return fs.existsSync(path.join(this.deps.repo, ...rel.split('/')));
   }
 
+  /**
+   * STN_W_AGENT_UNKNOWN / STN_W_AGENT_INPUT for the agent.run steps of the environment's valid workflows, against the
+   * agent files as read now (another environment's agents, named `agent@env`, as last synced). Worked out on every
+   * sync, since an agent file can change while the workflow file does not.
+   */
+  private agentStepWarnings(env: string, states: FileState[], agentStates: AgentFileState[]): Map<string, { id: string; warnings: Diagnostic[] }> {
+    let stored: Map<string, { content_hash: string; spec: string; raw: string }> | undefined;
+    const workflows: WorkflowForCheck[] = [];
+    for (const st of states) {
+      if (!st.valid || st.id === null) continue;
+      let specJson = st.fresh?.version?.specJson;
+      let raw = st.fresh?.bytes.toString('utf8');
+      if (specJson === undefined) {
+        // Unchanged since the last sync: its active version is the file.
+        stored ??= new Map(this.agents.workflowsWithAgentSteps(env).map((w) => [w.workflow_id, w]));
+        const v = stored.get(st.id);
+        if (v?.content_hash !== st.hash) continue;
+        specJson = v.spec;
+        raw = v.raw;
+      }
+      if (!specJson.includes('"agent.run"')) continue;
+      workflows.push({ path: st.file.path, id: st.id, bundle: st.file.bundle, spec: JSON.parse(specJson) as WorkflowSpec, raw: raw ?? '' });
+    }
+    if (workflows.length === 0) return new Map();
+    const here = new Map(agentStates.map((a) => [agentKey(a.file.scope, a.file.name), a]));
+    const found = checkAgentSteps(env, workflows, (e, scope, name) => {
+      if (e === env) {
+        const a = here.get(agentKey(scope, name));
+        return a ? (a.spec ?? 'invalid') : undefined;
+      }
+      const active = this.agents.activeVersion(e, name);
+      return active ? (JSON.parse(active.spec) as AgentSpec) : undefined;
+    });
+    const ids = new Map(workflows.map((w) => [w.path, w.id]));
+    return new Map([...found].map(([p, warnings]) => [p, { id: ids.get(p) ?? '', warnings }]));
+  }
+
   private warnedGitMissing = false;
 
   /** Logged once per process: syncs go on without git, but the versions lack their dirty/untracked flags. */
@@ -448,6 +526,14 @@ export class Syncer {
       created_at: nowIso,
     });
   }
+}
+
+/** Adds per-file warnings to a report's list (one entry per file). */
+function addWarnings(list: EnvironmentReport['warnings'], extra: Map<string, { id: string; warnings: Diagnostic[] }>): EnvironmentReport['warnings'] {
+  if (extra.size === 0) return list;
+  const out = list.map((w) => (extra.has(w.path) ? { ...w, warnings: [...w.warnings, ...(extra.get(w.path)?.warnings ?? [])] } : w));
+  for (const [p, { id, warnings }] of extra) if (!list.some((w) => w.path === p)) out.push({ path: p, id, warnings });
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 function base(d: DefinitionWithHash) {

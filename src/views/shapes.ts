@@ -171,6 +171,51 @@ export const DefinitionDetail = Type.Object({
 });
 export type DefinitionDetail = Static<typeof DefinitionDetail>;
 
+/** One agent file of an environment (`stn agents list --json`). */
+export const AgentSummary = Type.Object({
+  environment: str,
+  name: str,
+  bundle: nullable('string', { description: "The bundle the agent comes from (its workflows see it first); null: the environment's own." }),
+  status: oneOf(['active', 'disabled', 'invalid']),
+  version: nullable('integer'),
+  model: nullable('string'),
+  commit: nullable('string'),
+  path: str,
+  error: nullable('string', { description: 'The first error of the file, as file:line:col: CODE: message.' }),
+});
+export type AgentSummary = Static<typeof AgentSummary>;
+
+export const AgentVersionSummary = Type.Object({
+  id: Type.Integer({ description: 'The version id a run pins.' }),
+  version: int,
+  active: bool,
+  ...versionOrigin,
+});
+export type AgentVersionSummary = Static<typeof AgentVersionSummary>;
+
+export const AgentVersionDetail = Type.Object({
+  id: int,
+  version: int,
+  ...versionOrigin,
+  spec: Type.Unsafe<unknown>({ type: 'object', additionalProperties: true, description: 'The parsed agent (schemas expanded to JSON Schema).' }),
+  raw: Type.String({ description: 'The file as written.' }),
+});
+export type AgentVersionDetail = Static<typeof AgentVersionDetail>;
+
+/** An agent with its active version (`stn agents show --json`). */
+export const AgentDetail = Type.Object({
+  environment: str,
+  name: str,
+  bundle: nullable('string'),
+  status: oneOf(['active', 'disabled', 'invalid']),
+  activeVersion: nullable('integer'),
+  latestVersion: int,
+  path: str,
+  errors: list(DiagnosticShape),
+  version: orNull(AgentVersionDetail),
+});
+export type AgentDetail = Static<typeof AgentDetail>;
+
 export const ValidateResult = Type.Object({
   path: str,
   id: nullable('string'),
@@ -180,6 +225,19 @@ export const ValidateResult = Type.Object({
   notes: list(DiagnosticShape),
 });
 export type ValidateResult = Static<typeof ValidateResult>;
+
+/** What a sync did with an environment's agent files (`name`, or `bundle/name` for a bundle's agent). */
+export const AgentsSync = Type.Object({
+  added: list(str),
+  updated: list(str),
+  disabled: list(str),
+  reenabled: list(str),
+  unchanged: list(str),
+  invalid: list(Type.Object({ path: str, id: nullable('string'), activeVersion: nullable('integer'), errors: list(DiagnosticShape) })),
+  warnings: list(Type.Object({ path: str, id: nullable('string'), warnings: list(DiagnosticShape) })),
+  versions: Type.Unsafe<Record<string, number>>({ type: 'object', additionalProperties: int }),
+});
+export type AgentsSync = Static<typeof AgentsSync>;
 
 export const EnvironmentSync = Type.Object({
   name: str,
@@ -211,6 +269,7 @@ export const EnvironmentSync = Type.Object({
     }),
     { description: 'The variables runs start with: their environment revision, and what this sync changed (null: not synced).' },
   ),
+  agents: orNull(AgentsSync, { description: "The environment's agent files (null: the environment was not synced)." }),
   error: orNull(Type.Object({ code: str, message: str })),
 });
 export type EnvironmentSync = Static<typeof EnvironmentSync>;

@@ -27,6 +27,18 @@ export function syncJson(report: SyncReport, git: CheckoutStateView | null): Syn
       held: e.held ?? null,
       superseded: e.superseded ?? [],
       variables: e.variables ?? null,
+      agents: e.agents
+        ? {
+            added: e.agents.added,
+            updated: e.agents.updated,
+            disabled: e.agents.disabled,
+            reenabled: e.agents.reenabled,
+            unchanged: e.agents.unchanged,
+            invalid: e.agents.invalid.map((i) => ({ path: i.path, id: i.id, activeVersion: i.activeVersion, errors: i.errors.map(diagnosticJson) })),
+            warnings: e.agents.warnings.map((w) => ({ path: w.path, id: w.id, warnings: w.warnings.map(diagnosticJson) })),
+            versions: e.agents.versions,
+          }
+        : null,
       error: e.error ? { code: e.error.code, message: e.error.message } : null,
     })),
     git,

@@ -1,4 +1,7 @@
 import type {
+  AgentDetail,
+  AgentSummary,
+  AgentVersionSummary,
   ApprovalShape,
   CheckoutState,
   DecideResult,
@@ -36,3 +39,6 @@ export type SyncEnvironmentView = EnvironmentSync;
 export type SyncReportView = SyncReportShape;
 export type ApprovalView = ApprovalShape;
 export type DecisionView = DecideResult;
+export type AgentSummaryView = AgentSummary;
+export type AgentDetailView = AgentDetail;
+export type AgentVersionSummaryView = AgentVersionSummary;

@@ -188,7 +188,7 @@ describe('stn sync', () => {
     expect(json.dryRun).toBe(false);
     expect(json.environments).toHaveLength(1);
     const env = json.environments[0] as SyncEnvJson;
-    expectKeys(env, ['name', 'added', 'updated', 'disabled', 'reenabled', 'unchanged', 'invalid'], ['warnings', 'versions', 'held', 'superseded', 'variables', 'error']);
+    expectKeys(env, ['name', 'added', 'updated', 'disabled', 'reenabled', 'unchanged', 'invalid'], ['warnings', 'versions', 'held', 'superseded', 'variables', 'agents', 'error']);
     expect(env).toMatchObject({ name: 'a', added: ['hello'], updated: [], disabled: [], reenabled: [], unchanged: [], invalid: [] });
     expect(fs.existsSync(db)).toBe(true);
   });

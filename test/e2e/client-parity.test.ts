@@ -61,6 +61,22 @@ states:
   - {name: never, type: operation, action: noop, end: true}
 `;
 
+const TRIAGE_AGENT = `---
+model: fixture/triage
+input:
+  schema:
+    service: string
+output:
+  schema:
+    summary: string
+tools: [ops/*]
+---
+{{role "system"}}
+Triage incidents of {{service}}.
+{{role "user"}}
+{{userInput}}
+`;
+
 const TOKEN = 'parity-operator-token';
 
 let repo: GitRepo;
@@ -115,6 +131,8 @@ beforeAll(async () => {
   for (const [id, text] of [['three', THREE], ['failing', FAILING], ['gated', GATED], ['deploy', DEPLOY], ['broken', BROKEN], ['parent', PARENT]] as const) {
     repo.write(workflowPath('default', id), text);
   }
+  repo.write('environments/default/agents/triage.prompt', TRIAGE_AGENT);
+  repo.write('environments/default/agents/garbled.prompt', '---\nmodel: a\nmodel: b\n---\nhi\n');
   repo.commit('fixtures');
   daemon = await spawnServe(repo.dir, ['--no-watch'], { PARITY_TOKEN: TOKEN });
   elsewhere = createTempDir('stn-parity-cwd-');
@@ -162,6 +180,18 @@ describe('local and --server output are the same', () => {
     same(['--json', 'sync']);
   }, SLOW);
 
+  it('agents list, show and versions', () => {
+    const list = same(['agents', 'list']).stdout;
+    expect(list).toMatch(/default +triage +- +active +v1 +fixture\/triage/);
+    expect(list).toMatch(/garbled\.prompt:3:1: STN_E_YAML_DUPLICATE_KEY/);
+    same(['--json', 'agents', 'list']);
+    expect(same(['agents', 'list', '--status', 'disabled']).stdout).toBe('no agents match\n');
+    expect(same(['agents', 'show', 'triage']).stdout).toContain(TRIAGE_AGENT.trimEnd());
+    same(['--json', 'agents', 'show', 'triage', '--env', 'default']);
+    expect(same(['agents', 'versions', 'triage']).stdout).toMatch(/v1 +\d+ +\S+ +clean/);
+    same(['--json', 'agents', 'versions', 'triage']);
+  }, SLOW);
+
   it('runs list and show: paused, waiting, compensated and trigger lines included', () => {
     same(['runs', 'list']);
     same(['--json', 'runs', 'list', '--workflow', 'gated']);
@@ -206,6 +236,8 @@ describe('local and --server output are the same', () => {
       ['runs', 'show', 'nope'],
       ['--json', 'runs', 'events', 'nope'],
       ['workflows', 'show', 'nope'],
+      ['agents', 'show', 'nope'],
+      ['agents', 'list', '--status', 'bogus'],
       ['run', 'nope'],
       ['runs', 'list', '--status', 'bogus'],
       ['runs', 'list', '--limit', '501'],

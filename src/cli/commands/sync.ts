@@ -68,4 +68,24 @@ function printEnvironment(e: SyncEnvironmentView): void {
   variableLines(e.variables).forEach((line, i) => print(`  ${(i === 0 ? 'variables' : '').padEnd(11)} ${line}`));
   const nothing = e.added.length + e.updated.length + e.reenabled.length + e.disabled.length + e.unchanged.length + e.invalid.length;
   if (nothing === 0) print('  (no definitions)');
+  if (e.agents) printAgents(e.agents);
+}
+
+/** Agent files, reported like the definitions: `agent <change>  name (vN)`. */
+function printAgents(a: NonNullable<SyncEnvironmentView['agents']>): void {
+  const withVersion = (ids: string[]) => ids.map((id) => (a.versions[id] ? `${id} (v${a.versions[id]})` : id)).join(', ');
+  const rows: Array<[string, string[]]> = [
+    ['added', a.added],
+    ['updated', a.updated],
+    ['re-enabled', a.reenabled],
+    ['disabled', a.disabled],
+  ];
+  for (const [label, ids] of rows) if (ids.length > 0) print(`  ${`agents ${label}`.padEnd(18)} ${withVersion(ids)}`);
+  if (a.unchanged.length > 0) print(`  ${'agents unchanged'.padEnd(18)} ${a.unchanged.length} agent(s)`);
+  for (const i of a.invalid) {
+    const kept = i.activeVersion ? ` (v${i.activeVersion} stays active)` : '';
+    print(`  ${'agent invalid'.padEnd(18)} ${i.path}${i.id ? ` [${i.id}]` : ''}${kept}`);
+    for (const d of i.errors) print(`      ${diagnosticLine(i.path, d, 'error')}`);
+  }
+  for (const w of a.warnings) for (const d of w.warnings) print(`  ${'agent warning'.padEnd(18)} ${diagnosticLine(w.path, d, 'warning')}`);
 }
