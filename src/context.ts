@@ -9,6 +9,7 @@ import { Secrets } from './engine/secrets.js';
 import { RunService } from './engine/service.js';
 import { Specs } from './engine/specs.js';
 import { NotFoundError, StationError } from './errors.js';
+import { AgentRuntime } from './agents/runtime.js';
 import { execPolicy } from './executors/policy.js';
 import { setExpressionLimits } from './expressions/index.js';
 import type { ExecutorRegistry } from './executors/registry.js';
@@ -38,6 +39,8 @@ export interface Station {
   runs: RunService;
   /** human.approval: create, decide (Slack, API, CLI), list. */
   approvals: ApprovalService;
+  /** agent.run's services: agent versions pinned by runs, model providers, MCP servers (closed with the station). */
+  agents: AgentRuntime;
   /** Creates (once) the engine of this process; call `start()` on it to execute runs here. */
   engine(options?: EngineOverrides): Engine;
   /**
@@ -101,7 +104,17 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
   let engine: Engine | undefined;
   let clock: Clock | undefined;
   let secrets: Secrets | undefined;
+  const agents = new AgentRuntime({
+    db,
+    runs: runStore,
+    repo: config.repo,
+    config: config.agents,
+    secret: (name) => station.secrets().value(name),
+    logger,
+    envAllowlist: config.steps.envAllowlist,
+  });
   const runs = new RunService({
+    pinAgents: (runId, environment, bundle, spec) => agents.pinAtStart(runId, environment, bundle, spec),
     store: runStore,
     definitions,
     specs,
@@ -129,6 +142,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     specs,
     runs,
     approvals,
+    agents,
     engine(o: EngineOverrides = {}) {
       clock = o.clock;
       engine ??= new Engine({
@@ -144,6 +158,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
         approvals: approvalHooks(approvals),
         slack: createSlackPoster({ config: config.slack, env, db, runs: runStore, logger, publicUrl: config.server.publicUrl }),
         policy: execPolicy(config),
+        agents,
         specs,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.random ? { random: o.random } : {}),
@@ -169,6 +184,7 @@ export function openStation(options: OpenOptions = {}, env: NodeJS.ProcessEnv = 
     },
     async close() {
       await engine?.stop();
+      await agents.close();
       logger.flush();
       db.close();
     },

@@ -190,6 +190,8 @@ export const STEP_ERROR_CODES = {
   STN_E_AGENT_TOKENS: "agent.run: the step's model turns used more tokens than the provider's maxTokensPerStep; not retried.",
   STN_E_AGENT_TOOL_ARGS: 'agent.run: the model sent tool-call arguments that are not a JSON object. Given back to the model as the tool result (and recorded); the step goes on.',
   STN_E_AGENT_UNKNOWN_TOOL: 'agent.run: the model called a tool the agent does not have. Given back to the model as the tool result (and recorded); the step goes on.',
+  STN_E_AGENT_NOT_FOUND: "agent.run: the run's environment (or the workflow's bundle) has no runnable agent of that name (no file, disabled, or never valid); not retried.",
+  STN_E_AGENT_INPUT: "agent.run: the step's variables do not match the agent's input schema; not retried.",
   STN_E_AGENT_FIXTURE: 'agent.run with the fixture provider: the fixture file is missing or invalid, no case matches the task, or the case has no reply for the turn; not retried.',
 } as const;
 

@@ -11,6 +11,8 @@ export interface AgentVersion {
   name: string;
   version: number;
   spec: AgentSpec;
+  /** The file it was read from, relative to the repository (its folder holds the agent's fixtures). */
+  path: string;
 }
 
 /**
@@ -29,11 +31,11 @@ export function parseAgentRef(ref: string, defaultEnv: string): { name: string; 
  */
 export function resolveAgent(store: AgentStore, env: string, name: string, bundle?: string | null): AgentVersion | undefined {
   const v = store.activeVersion(env, name, bundle);
-  return v ? { id: v.id, environment: v.environment, scope: v.scope, name: v.name, version: v.version, spec: JSON.parse(v.spec) as AgentSpec } : undefined;
+  return v ? { id: v.id, environment: v.environment, scope: v.scope, name: v.name, version: v.version, spec: JSON.parse(v.spec) as AgentSpec, path: v.path } : undefined;
 }
 
 /** A version by its id (what a run pinned), whatever became of the agent file since. */
 export function agentVersionById(store: AgentStore, id: number): AgentVersion | undefined {
   const v = store.versionById(id);
-  return v ? { id: v.id, environment: v.environment, scope: v.scope, name: v.name, version: v.version, spec: JSON.parse(v.spec) as AgentSpec } : undefined;
+  return v ? { id: v.id, environment: v.environment, scope: v.scope, name: v.name, version: v.version, spec: JSON.parse(v.spec) as AgentSpec, path: v.path } : undefined;
 }

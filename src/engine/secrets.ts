@@ -65,6 +65,11 @@ export class Secrets {
     if (added) this.masker = this.buildMasker();
   }
 
+  /** A secret's value by name (model provider API keys, MCP server env and headers): never stored or logged. */
+  value(name: string): string | undefined {
+    return Object.hasOwn(this.values, name) ? this.values[name] : undefined;
+  }
+
   /** The names of `names` this process has no value for. */
   missing(names: readonly string[]): string[] {
     return names.filter((name) => !Object.hasOwn(this.values, name));

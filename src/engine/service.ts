@@ -1,6 +1,6 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ajv, formatSchemaErrors, schemaViolations } from '../json-schema.js';
-import type { JsonObject, JsonValue } from '../definitions/types.js';
+import type { JsonObject, JsonValue, WorkflowSpec } from '../definitions/types.js';
 import { NotFoundError, StationError, UsageError } from '../errors.js';
 import type { WaitSpec } from '../executors/types.js';
 import type { DefinitionStore } from '../store/definitions.js';
@@ -49,6 +49,8 @@ export class RunService {
       now?: () => number;
       /** Called after anything that gives the local engine work. */
       poke?: () => void;
+      /** Pins the agent versions a starting run's workflow names (inside the run's creating transaction). */
+      pinAgents?: (runId: string, environment: string, bundle: string | null, spec: WorkflowSpec) => void;
     },
   ) {
     this.revisions = environmentRevisions(o.definitions.db);
@@ -120,6 +122,7 @@ export class RunService {
       deadline_at: spec.timeoutSeconds ? nowMs + spec.timeoutSeconds * 1000 : null,
       created_at: nowIso,
     });
+    this.o.pinAgents?.(id, environment, def.bundle, spec);
     this.o.store.insertFrame({ run_id: id, id: 0, parent_id: null, owner_step_id: null, key: '', path: '', def_path: '', vars: null, status: 'RUNNING' });
     this.o.store.insertPatch(id, 1, 0, '', 'set', JSON.stringify(input !== null && typeof input === 'object' && !Array.isArray(input) ? input : { input }));
     const created: RunEventMap['run:created'] = { workflowId: req.workflowId, environment, version, trigger };

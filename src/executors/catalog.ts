@@ -202,8 +202,8 @@ export const ACTION_CATALOG = {
       properties: {
         agent: {
           type: 'string',
-          pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
-          description: 'The agent name: the file name of its .prompt, without the extension.',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9][A-Za-z0-9._-]*)?$',
+          description: 'The agent: the file name of its .prompt without the extension, optionally @<environment> for an agent of another environment.',
         },
         task: { type: 'string', description: 'The task given to the agent.' },
         variables: { type: 'object', description: "Values for the prompt's variables." },

@@ -1,3 +1,4 @@
+import { agentRun } from './agent-run.js';
 import type { ActionName } from './catalog.js';
 import { fail } from './fail.js';
 import { httpRequest } from './http-request.js';
@@ -12,7 +13,7 @@ import { workflowRun } from './workflow-run.js';
 
 /**
  * The executors this build of Station has, by action name. Every catalog action validates in definitions; a run that
- * reaches an action missing here fails that step with STN_E_EXECUTOR_MISSING naming the action (agent.run, for now).
+ * reaches an action missing here fails that step with STN_E_EXECUTOR_MISSING naming the action.
  */
 export const EXECUTORS: Partial<Record<ActionName, Executor>> = {
   noop,
@@ -24,6 +25,7 @@ export const EXECUTORS: Partial<Record<ActionName, Executor>> = {
   'workflow.run': workflowRun,
   'human.approval': humanApproval,
   'slack.post': slackPost,
+  'agent.run': agentRun,
 };
 
 export type ExecutorRegistry = Partial<Record<string, Executor>>;

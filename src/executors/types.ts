@@ -1,5 +1,6 @@
 import type { ApprovalRequest } from '../approvals/types.js';
 import type { JsonValue } from '../definitions/types.js';
+import type { AgentHost } from '../agents/runtime.js';
 import type { StepJournal } from '../agents/types.js';
 import type { Logger } from '../log.js';
 import type { ExecPolicy } from './policy.js';
@@ -40,6 +41,8 @@ export interface ExecContext {
    * (after a crash, the new delivery goes on from there), and a durable append for each piece of work as it completes.
    */
   journal?: StepJournal | undefined;
+  /** agent.run's services: the agents the run pinned, model providers, MCP tools (absent: no agent support here). */
+  agents?: AgentHost | undefined;
 }
 
 /** Posts a message for slack.post: in the run's thread (`thread: true`) or as a new message in a channel. */

@@ -51,6 +51,7 @@ export interface ActiveAgentVersion {
   version: number;
   /** The AgentSpec, as JSON. */
   spec: string;
+  path: string;
 }
 
 type AgentWrite = Omit<AgentRow, 'created_at' | 'updated_at' | 'disabled_at'>;
@@ -102,7 +103,7 @@ export class AgentStore {
          WHERE d.environment = ? AND d.status <> 'disabled' AND instr(v.spec, '"agent.run"') > 0`,
       ),
       active: db.prepare<[string, string, string], ActiveAgentVersion>(
-        `SELECT v.id, v.environment, v.scope, v.name, v.version, v.spec FROM agent_definitions a
+        `SELECT v.id, v.environment, v.scope, v.name, v.version, v.spec, v.path FROM agent_definitions a
          JOIN agent_definition_versions v
            ON v.environment = a.environment AND v.scope = a.scope AND v.name = a.name AND v.version = a.active_version
          WHERE a.environment = ? AND a.scope = ? AND a.name = ? AND a.status <> 'disabled'`,

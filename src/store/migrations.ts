@@ -456,4 +456,62 @@ CREATE TABLE agent_definition_versions (
 );
 `,
   },
+  {
+    version: 12,
+    name: 'steps in a rowid table',
+    sql: `
+-- Step rows move from a WITHOUT ROWID table clustered on their id (a hash: every new step landed on a random page of
+-- the whole table, rows and all) to an ordinary table, whose rows are appended in insertion order; the id stays the
+-- primary key through its own small index. Measured: about 30 % more steps per second on a 1,000-step run.
+CREATE TABLE workflow_run_steps_rowid (
+  id                TEXT PRIMARY KEY,
+  run_id            TEXT NOT NULL,
+  seq               INTEGER NOT NULL,
+  frame_id          INTEGER NOT NULL,
+  state_name        TEXT NOT NULL,
+  path              TEXT NOT NULL,
+  visit             INTEGER NOT NULL,
+  type              TEXT NOT NULL,
+  action            TEXT,
+  status            TEXT NOT NULL,
+  attempt           INTEGER NOT NULL DEFAULT 1,
+  deliveries        INTEGER NOT NULL DEFAULT 0,
+  input             TEXT,
+  output            TEXT,
+  error             TEXT,
+  wait              TEXT,
+  items             TEXT,
+  pending           INTEGER,
+  next_index        INTEGER,
+  compensation_of   TEXT,
+  completed_seq     INTEGER,
+  created_at        TEXT NOT NULL,
+  started_at        TEXT,
+  attempt_started_ms INTEGER,
+  finished_at       TEXT,
+  duration_ms       INTEGER
+);
+INSERT INTO workflow_run_steps_rowid (id, run_id, seq, frame_id, state_name, path, visit, type, action, status, attempt, deliveries, input, output, error, wait,
+  items, pending, next_index, compensation_of, completed_seq, created_at, started_at, attempt_started_ms, finished_at, duration_ms)
+  SELECT id, run_id, seq, frame_id, state_name, path, visit, type, action, status, attempt, deliveries, input, output, error, wait,
+  items, pending, next_index, compensation_of, completed_seq, created_at, started_at, attempt_started_ms, finished_at, duration_ms FROM workflow_run_steps ORDER BY run_id, seq;
+DROP TABLE workflow_run_steps;
+ALTER TABLE workflow_run_steps_rowid RENAME TO workflow_run_steps;
+CREATE INDEX workflow_run_steps_run ON workflow_run_steps(run_id, seq);
+`,
+  },
+  {
+    version: 13,
+    name: 'agent versions pinned by runs',
+    sql: `
+-- The agent versions a run uses, by reference (input.agent as the step wrote it: name or name@env). Literal references
+-- of the workflow are pinned when the run starts; one made by a template is pinned by the first step that uses it.
+CREATE TABLE workflow_run_agents (
+  run_id      TEXT NOT NULL,
+  ref         TEXT NOT NULL,
+  version_id  INTEGER NOT NULL,
+  PRIMARY KEY (run_id, ref)
+) WITHOUT ROWID;
+`,
+  },
 ];

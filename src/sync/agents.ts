@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AGENT_FILE, AGENT_NAME, parseAgentFile, validateAgentInput } from '../agents/prompt.js';
+import { isTemplated, operationStates } from '../agents/refs.js';
 import type { AgentSpec } from '../agents/types.js';
 import { canonicalJson, sha256 } from '../definitions/hash.js';
 import { decodeSource } from '../definitions/source.js';
-import type { Diagnostic, JsonObject, JsonValue, State, WorkflowSpec } from '../definitions/types.js';
+import type { Diagnostic, JsonObject, JsonValue, WorkflowSpec } from '../definitions/types.js';
 import type { AgentStore, AgentWithHash } from '../store/agents.js';
 import type { DiscoveredEnvironment } from './discover.js';
 import { gitBlobSha } from './git.js';
@@ -217,7 +218,7 @@ export function checkAgentSteps(env: string, workflows: WorkflowForCheck[], look
     for (const s of operationStates(wf.spec.states)) {
       if (s.action !== 'agent.run' || !isObj(s.input)) continue;
       const ref = s.input.agent;
-      if (typeof ref !== 'string' || templated(ref)) continue;
+      if (typeof ref !== 'string' || isTemplated(ref)) continue;
       const at = ref.lastIndexOf('@');
       const name = at > 0 ? ref.slice(0, at) : ref;
       const targetEnv = at > 0 ? ref.slice(at + 1) : env;
@@ -245,27 +246,12 @@ export function checkAgentSteps(env: string, workflows: WorkflowForCheck[], look
   return out;
 }
 
-type Operation = Extract<State, { type: 'operation' }>;
-
-function operationStates(states: State[]): Operation[] {
-  const out: Operation[] = [];
-  const stack = [...states];
-  while (stack.length > 0) {
-    const s = stack.pop() as State;
-    if (s.type === 'operation') out.push(s);
-    else if (s.type === 'parallel') for (const b of s.branches) stack.push(...b.states);
-    else if (s.type === 'foreach') stack.push(...s.iterator.states);
-  }
-  return out.reverse();
-}
-
 const isObj = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
-const templated = (s: string) => s.includes('{{') || s.includes('${');
 
 function templatedDeep(v: JsonValue): boolean {
-  if (typeof v === 'string') return templated(v);
+  if (typeof v === 'string') return isTemplated(v);
   if (Array.isArray(v)) return v.some(templatedDeep);
-  if (isObj(v)) return Object.entries(v).some(([k, x]) => templated(k) || templatedDeep(x));
+  if (isObj(v)) return Object.entries(v).some(([k, x]) => isTemplated(k) || templatedDeep(x));
   return false;
 }
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness, fakeClock } from '../helpers/engine-harness.js';
+import { EXECUTORS } from '../../src/executors/registry.js';
 
 /** DESIGN §3.2 and §5.2: the executors as steps of real runs. */
 
@@ -439,8 +440,9 @@ describe('workflow.run', () => {
 });
 
 describe('actions without an executor', () => {
-  it('agent.run fails with STN_E_EXECUTOR_MISSING naming the action', async () => {
-    h = EngineHarness.create();
+  it('an action this build has no executor for fails with STN_E_EXECUTOR_MISSING naming the action', async () => {
+    const { 'agent.run': _, ...without } = EXECUTORS;
+    h = EngineHarness.create({ engine: { executors: without } });
     await h.define('agent', `
       id: agent
       version: "1"

@@ -181,7 +181,7 @@ describe('a database from before variables were pinned', () => {
     await syncA();
     const old = startVars('own');
     // Back to the schema of migration 8, as an earlier release left it: no revisions, no env_revision on runs.
-    station.db.exec('DROP TABLE agent_definition_versions; DROP TABLE agent_definitions; DROP TABLE approval_outbox; DROP TABLE environment_revisions; ALTER TABLE workflow_runs DROP COLUMN env_revision; PRAGMA user_version = 8;');
+    station.db.exec('DROP TABLE workflow_run_agents; DROP TABLE agent_definition_versions; DROP TABLE agent_definitions; DROP TABLE approval_outbox; DROP TABLE environment_revisions; ALTER TABLE workflow_runs DROP COLUMN env_revision; PRAGMA user_version = 8;');
     await station.close();
 
     repo.write('environments/a/environment.yaml', ENV_V1.replace('team: sre', 'team: ops'));

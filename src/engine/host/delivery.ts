@@ -112,6 +112,7 @@ export class Deliveries {
       logger: o.logger,
       slack: o.slack,
       policy: o.policy,
+      agents: o.agents,
       addMask: (value) => o.secrets.addRunMask(run.id, value),
       containsSecret: (text) => o.secrets.contains(run.id, text),
     };

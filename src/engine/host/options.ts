@@ -33,6 +33,8 @@ export interface EngineOptions {
   /** station.yaml's limits on steps (step environment, http egress); executors use their defaults without it. */
   policy?: ExecContext['policy'];
   executors?: ExecutorRegistry;
+  /** agent.run's services (agents pinned by runs, model providers, MCP tools). */
+  agents?: ExecContext['agents'];
   /** The clock of due times (timers, retries, deadlines: wall-clock instants that survive restarts). */
   clock?: Clock;
   /** The clock of leases (default: the host's monotonic clock; see lease.ts). */

@@ -1,0 +1,52 @@
+import { runAgentLoop } from '../agents/loop.js';
+import { renderAgent, validateAgentInput, withDefaults } from '../agents/prompt.js';
+import type { JsonObject } from '../definitions/types.js';
+import { StepFailure } from '../errors.js';
+import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
+
+interface AgentInput {
+  agent: string;
+  task?: string;
+  variables?: JsonObject;
+}
+
+/**
+ * agent.run: runs the agent `input.agent` (a dotprompt file of the run's environment or bundle, the version the run
+ * pinned) on `input.task`, through its model provider with the MCP tools its prompt allows. Each model turn and each
+ * tool call is committed to the step's journal as it completes: a delivery after a crash or restart goes on from the
+ * last committed one, so a tool is not called twice and a turn is not paid for twice.
+ */
+export const agentRun: Executor = {
+  name: 'agent.run',
+  journaled: true,
+  async run(ctx: ExecContext): Promise<ExecResult> {
+    const host = ctx.agents;
+    const journal = ctx.journal;
+    if (!host || !journal) return failed('STN_E_EXECUTOR', 'agent.run needs the daemon\'s agent services and a step journal', { retryable: false });
+    const input = ctx.input as unknown as AgentInput;
+    const task = input.task ?? '';
+    try {
+      const { version, dir } = host.agent(ctx.runId, input.agent);
+      const { spec } = version;
+      const variables = withDefaults(spec, input.variables ?? {});
+      const problems = validateAgentInput(spec, variables);
+      if (problems.length > 0) {
+        return failed('STN_E_AGENT_INPUT', `agent "${spec.name}": the step's variables do not match its input schema: ${problems.join('; ')}`, { retryable: false });
+      }
+      const result = await runAgentLoop({
+        spec,
+        messages: await renderAgent(spec, { variables, task }),
+        task,
+        agentDir: dir,
+        model: host.model(spec),
+        tools: host.toolbox(version.environment, spec.tools),
+        journal,
+        signal: ctx.signal,
+      });
+      return ok(result.output);
+    } catch (err) {
+      if (err instanceof StepFailure) return { kind: 'error', error: err.toExecError() };
+      throw err;
+    }
+  },
+};
