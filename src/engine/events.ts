@@ -31,9 +31,9 @@ export interface RunEventMap {
   /** An engine left a due step to others: it lacks secrets the step needs (names only); the step stays PENDING. */
   'step:deferred': { state: string; path: string; reason: 'secret_missing'; secrets: string[]; engine: string };
   /** agent.run: a model turn of the step's attempt, committed as it completed (the step's journal; secrets masked). */
-  'agent:turn': { attempt: number } & Extract<JournalEntry, { kind: 'turn' }>;
+  'agent:turn': { attempt: number; agent: string | null } & Extract<JournalEntry, { kind: 'turn' }>;
   /** agent.run: a tool call of the step's attempt, committed as it completed. */
-  'agent:tool': { attempt: number } & Extract<JournalEntry, { kind: 'tool' }>;
+  'agent:tool': { attempt: number; agent: string | null } & Extract<JournalEntry, { kind: 'tool' }>;
   'signal:received': { name: string; signalId: number; stepId: string | null };
   'compensation:started': { steps: number; reason: string; by?: string | null };
   'compensation:step': { state: string; of: string; status: string; error?: StepError };

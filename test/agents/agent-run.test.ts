@@ -117,7 +117,7 @@ describe('agent.run', () => {
       ['agent:tool', 1],
       ['agent:turn', 2],
     ]);
-    expect(r.events.find((e) => e.type === 'agent:tool')?.data).toMatchObject({ tool: 'fx/record', ok: true, result: 'recorded checked checkout' });
+    expect(r.events.find((e) => e.type === 'agent:tool')?.data).toMatchObject({ agent: 'triage', tool: 'fx/record', ok: true, result: 'recorded checked checkout' });
   });
 
   it('a run uses the agent version pinned when it started, even when the file changes and is synced meanwhile', async () => {

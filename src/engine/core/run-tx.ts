@@ -11,6 +11,7 @@ import { after, childFrame, frameDone, frameFailed, releaseWait } from './frames
 import { newStep, settle, startCompound, succeed } from './steps.js';
 import type { JournalEntry } from '../../agents/types.js';
 import type { WakePayload } from '../../model/run.js';
+import { jsonColumn } from '../../store/run-rows.js';
 import type { ApprovalHooks, InterpreterDeps, Obj, StepError, StoredWait } from './types.js';
 import { UnitOfWork } from './unit.js';
 import { Variables } from './variables.js';
@@ -119,8 +120,11 @@ export class RunTx {
   /** Commits one entry of a running step's journal (an agent's model turn or tool call), secrets and run masks masked. */
   journal(step: StepRow, entry: JournalEntry): void {
     const data = this.d.secrets.scrub(this.d.secrets.scrubRun(this.run.id, entry));
-    if (data.kind === 'turn') this.unit.event('agent:turn', step.id, { attempt: step.attempt, ...data });
-    else this.unit.event('agent:tool', step.id, { attempt: step.attempt, ...data });
+    // The agent as the step named it (its stored input), so the transcript and the metrics need no other lookup.
+    const agent = jsonColumn<{ agent?: unknown }>(step.input)?.agent;
+    const head = { attempt: step.attempt, agent: typeof agent === 'string' ? agent : null };
+    if (data.kind === 'turn') this.unit.event('agent:turn', step.id, { ...head, ...data });
+    else this.unit.event('agent:tool', step.id, { ...head, ...data });
   }
 
   beginDelivery(step: StepRow): void {

@@ -132,7 +132,7 @@ export class Deliveries {
 function journalOf(rt: RunTx, step: StepRow): JournalEntry[] {
   const entries: JournalEntry[] = [];
   for (const e of rt.store.stepEvents(step.run_id, step.id, JOURNAL_EVENTS)) {
-    const { attempt, ...entry } = objectColumn<RunEventMap['agent:turn'] | RunEventMap['agent:tool']>(e.data);
+    const { attempt, agent: _agent, ...entry } = objectColumn<RunEventMap['agent:turn'] | RunEventMap['agent:tool']>(e.data);
     if (attempt === step.attempt) entries.push(entry);
   }
   return entries;
