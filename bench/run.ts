@@ -2,6 +2,7 @@
  * `npm run bench`: runs every benchmark (or those named: `npm run bench -- definitions`) and prints its figures.
  * Benchmarks are never part of `npm test`.
  */
+import { benchAgents } from './agents.js';
 import { benchDefinitionsSync } from './definitions-sync.js';
 import { benchDiff } from './diff.js';
 import { benchEngine } from './engine.js';
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   webhook: benchWebhook,
   'file-change': benchFileChange,
   diff: benchDiff,
+  agents: benchAgents,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,4 +1,4 @@
-import { Dotprompt, picoschema, type Message, type ParsedPrompt } from 'dotprompt';
+import { Dotprompt, picoschema, type Message, type ParsedPrompt, type PromptFunction } from 'dotprompt';
 import { parseSource } from '../definitions/source.js';
 import type { Diagnostic, JsonObject, JsonValue } from '../definitions/types.js';
 import type { DiagnosticCode } from '../errors.js';
@@ -319,7 +319,7 @@ export function validateAgentInput(spec: AgentSpec, value: JsonObject): string[]
  * `{{role "..."}}`; a body with no user message gets the task appended as one.
  */
 export async function renderAgent(spec: AgentSpec, o: { variables: JsonObject; task: string }): Promise<ChatMessage[]> {
-  const render = await dotprompt.compile(parsedPrompt(spec.template));
+  const render = await compiledBody(spec.template);
   const rendered = await render({ input: { ...withDefaults(spec, o.variables), userInput: o.task } });
   const messages: ChatMessage[] = [];
   for (const m of rendered.messages) {
@@ -330,6 +330,22 @@ export async function renderAgent(spec: AgentSpec, o: { variables: JsonObject; t
   }
   if (!messages.some((m) => m.role === 'user') && o.task !== '') messages.push({ role: 'user', content: o.task });
   return messages;
+}
+
+type Renderer = PromptFunction<Record<string, unknown>>;
+/** Compiled bodies by their text: compiling takes milliseconds, and every step of an agent renders the same body. */
+const renderers = new Map<string, Promise<Renderer>>();
+const MAX_RENDERERS = 256;
+
+function compiledBody(template: string): Promise<Renderer> {
+  let render = renderers.get(template);
+  if (!render) {
+    if (renderers.size >= MAX_RENDERERS) renderers.delete(renderers.keys().next().value as string);
+    render = dotprompt.compile(parsedPrompt(template));
+    renderers.set(template, render);
+    render.catch(() => renderers.delete(template));
+  }
+  return render;
 }
 
 /** A body as dotprompt's parser would give it, without parsing it again (a body may itself start with "---"). */

@@ -170,7 +170,7 @@ export class Engine {
       if (!task) return false;
       await this.withoutSlot(task);
       // A cancel, a run timeout or a failure may have ended steps that run here: stop them now, not at the next tick.
-      if (this.executions.size > 0) this.executions.watch();
+      if (this.executions.size > 0) this.executions.watch(task.run_id);
       await this.pacer.breathe();
     }
     return true;

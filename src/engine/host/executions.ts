@@ -22,6 +22,7 @@ export interface Work {
 type AbortReason = 'timeout' | 'lease' | 'cancelled' | 'shutdown';
 
 interface Executing {
+  runId: string;
   controller: AbortController;
   reason?: AbortReason;
   /** Renews the delivery's lease (or gives the delivery up when the lease was lost). */
@@ -46,7 +47,7 @@ export class Executions {
   async execute(work: Work): Promise<ExecResult | undefined> {
     const { o } = this.host;
     const controller = new AbortController();
-    const entry: Executing = { controller, renew: () => this.renewLease(work, entry) };
+    const entry: Executing = { runId: work.ctx.runId, controller, renew: () => this.renewLease(work, entry) };
     this.executing.set(work.step.id, entry);
     const timers: NodeJS.Timeout[] = [];
     if (work.timeoutMs !== undefined) {
@@ -102,9 +103,13 @@ export class Executions {
     for (const entry of this.executing.values()) entry.renew();
   }
 
-  /** Aborts executors whose step was cancelled (by this or another process) or whose run ended. */
-  watch(): void {
+  /**
+   * Aborts executors whose step was cancelled (by this or another process) or whose run ended; only those of run
+   * `runId` when given (a task of that run was just handled: the other runs' steps are checked on the next tick).
+   */
+  watch(runId?: string): void {
     for (const [stepId, entry] of this.executing) {
+      if (runId !== undefined && entry.runId !== runId) continue;
       let step: StepRow | undefined;
       try {
         step = this.host.o.store.step(stepId);
