@@ -6,7 +6,7 @@ import type { StepError } from '../model/run.js';
 export type { StepError, StepErrorCode } from '../model/run.js';
 
 /**
- * The run events (DESIGN §5.2): every transition appends one to `workflow_run_events` with a per-run sequence number,
+ * The run events (docs/runs.md): every transition appends one to `workflow_run_events` with a per-run sequence number,
  * and the same typed event goes to in-process listeners (logging, SSE, tests) once its transaction has committed.
  * The run timeline can be rebuilt from these alone.
  */

@@ -19,7 +19,7 @@ const MAX_MASKED_RUNS = 1000;
 const MAX_MASKS_PER_RUN = 200;
 
 /**
- * Secrets for `{{ secrets.NAME }}` (DESIGN §3.3): `STN_SECRET_<NAME>` variables of the daemon's environment, and a
+ * Secrets for `{{ secrets.NAME }}` (docs/security.md): `STN_SECRET_<NAME>` variables of the daemon's environment, and a
  * `KEY=value` file outside the repository. Values are handed to executors only; everything stored, logged or
  * sent shows `***`, in the forms masking.ts lists. The daemon's own credentials are masked the same way.
  */

@@ -62,7 +62,7 @@ export class RunService {
     return (this.o.now ?? Date.now)();
   }
 
-  /** Starts a run (DESIGN §8 `POST /workflow-runs`): validates the input against `inputSchema`, pins the version. */
+  /** Starts a run (`POST /api/v1/workflow-runs`): validates the input against `inputSchema`, pins the version. */
   start(req: StartRunRequest): StartedRun {
     const started = this.o.store.transaction(() => this.startInTx(req));
     if (started.created) this.o.poke?.();

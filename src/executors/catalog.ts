@@ -1,6 +1,6 @@
 /**
- * The executor catalog: every action name an operation may use, with the JSON Schema (draft 2020-12) of its `input`
- * (DESIGN §3.2, §7). Sync checks literal inputs against these schemas; the engine checks again at run time, after
+ * The executor catalog: every action name an operation may use, with the JSON Schema (draft 2020-12) of its `input`.
+ * Sync checks literal inputs against these schemas; the engine checks again at run time, after
  * templating. schemas/workflow.schema.json repeats the names in its `action` enum, and a test keeps the two equal.
  *
  * At sync time a string containing `{{` is a template whose value is unknown until run time, and the validator skips
@@ -150,7 +150,7 @@ export const ACTION_CATALOG = {
     },
   },
   'human.approval': {
-    description: 'An approval gate (DESIGN §7): waits for Approve/Reject in Slack, the API or the CLI.',
+    description: 'An approval gate: waits for Approve/Reject in Slack, the API or the CLI.',
     inputSchema: {
       type: 'object',
       additionalProperties: false,

@@ -11,7 +11,7 @@ export interface ExecContext {
   stepId: string;
   /** 1-based attempt number; a redelivery after a crash keeps it. */
   attempt: number;
-  /** `run_id:step_id:attempt`: the same for every delivery of one attempt (DESIGN §5.2). */
+  /** `run_id:step_id:attempt`: the same for every delivery of one attempt. */
   idempotencyKey: string;
   /** The input after templating, with real secret values (never store or log it). */
   input: JsonValue;

@@ -257,7 +257,7 @@ CREATE TABLE webhook_deliveries (
     version: 4,
     name: 'approvals and Slack threads',
     sql: `
--- One row per human.approval step attempt (DESIGN §7). status moves PENDING -> APPROVED | REJECTED | TIMED_OUT |
+-- One row per human.approval step attempt (docs/approvals.md). status moves PENDING -> APPROVED | REJECTED | TIMED_OUT |
 -- CANCELLED exactly once, by compare-and-set. The slack_* columns are the durable Slack outbox: the daemon's notifier
 -- posts or updates the message until slack_synced catches up with slack_version, so no Slack outage loses a message.
 CREATE TABLE workflow_approvals (

@@ -20,7 +20,7 @@ import { suspend, wake } from './waits/index.js';
 import { deliverSignal } from './waits/signal.js';
 
 /**
- * One transaction's worth of work on one run: every state transition of DESIGN §3.1 and §5 goes through here,
+ * One transaction's worth of work on one run: every state transition (docs/runs.md) goes through here,
  * synchronously inside one store transaction. The host calls the public entry points (start, wake, deliverSignal,
  * childFinished, cancel, timeout, beginDelivery/renderInput/complete); the handlers (states/, waits/, delivery,
  * frames, compensation, finish) reach each other through this object, and the rows through its unit of work.

@@ -23,7 +23,7 @@ const CONTROL_ROUND_TASKS = 64;
 
 /**
  * The engine: claims due tasks from the durable queue under a lease, runs them, and commits each outcome in one
- * transaction (DESIGN §5.2). Any number of engines (processes) may share a database.
+ * transaction (docs/runs.md, durability). Any number of engines (processes) may share a database.
  */
 export class Engine {
   readonly id: string;
