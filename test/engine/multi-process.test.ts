@@ -71,6 +71,33 @@ describe('two Stations on one database', () => {
     expect((perStation.get('a') ?? 0) + (perStation.get('b') ?? 0)).toBe(20 * 7);
   });
 
+  it('a loop that both Stations take turns at numbers its visits without gaps or repeats', async () => {
+    h = EngineHarness.create({ engine: { concurrency: 2 } });
+    const other = h.openAnother({ concurrency: 2 });
+    await h.define('loop', `
+      id: loop
+      version: "1"
+      name: Loop
+      states:
+        - {name: init, type: inject, data: {n: 0}, next: work}
+        - {name: work, type: operation, action: shell.exec, input: {command: [sh, -c, "true"]}, next: count}
+        - {name: count, type: inject, data: {n: "{{ n + 1 }}"}, next: again}
+        - name: again
+          type: switch
+          conditions: [{if: "n < 12", next: work}]
+          defaultNext: done
+        - {name: done, type: inject, data: {finished: true}, end: true}
+    `);
+    const ids = [0, 1, 2, 3].map((i) => (i % 2 === 0 ? h.station.runs : other.station.runs).start({ workflowId: 'loop', input: {} }).run.id);
+    for (const id of ids) {
+      const r = await h.waitForEnd(id, 30_000);
+      expect(r.status).toBe('COMPLETED');
+      const work = r.steps.filter((s) => s.state_name === 'work');
+      expect(work.map((s) => s.visit).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      expect(new Set(work.map((s) => s.id)).size).toBe(12);
+    }
+  });
+
   it('a cancel written by the other Station stops the step running in this one and kills its process', async () => {
     h = EngineHarness.create();
     const pidFile = h.file('hang.pid');

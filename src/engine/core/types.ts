@@ -3,6 +3,7 @@ import type { ApprovalRequest } from '../../approvals/types.js';
 import type { WaitSpec } from '../../executors/types.js';
 import { readPayload, writePayload } from '../../store/payloads.js';
 import type { RunRow, RunStore, StepRow } from '../../store/runs.js';
+import type { RunCache } from '../run-cache.js';
 import type { Scopes } from '../scopes.js';
 import type { JsonCache } from '../../store/json-cache.js';
 import type { Secrets } from '../secrets.js';
@@ -13,6 +14,8 @@ import type { LeaseClock } from '../lease.js';
 export interface InterpreterDeps {
   store: RunStore;
   scopes: Scopes;
+  /** What the engine knows of each run's steps and frames between transactions. */
+  runCache: RunCache;
   secrets: Secrets;
   now(): number;
   random(): number;

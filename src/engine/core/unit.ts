@@ -48,6 +48,9 @@ export class UnitOfWork {
   /** The parsed items of foreach steps: parsing the stored list at every iteration made a long foreach quadratic. */
   readonly itemsOf = new Map<string, unknown[]>();
 
+  /** The run's event number when this transaction loaded it (what the engine's RunCache entries are valid for). */
+  readonly loadedSeq: number;
+
   constructor(
     private readonly d: InterpreterDeps,
     readonly run: RunRow,
@@ -56,6 +59,7 @@ export class UnitOfWork {
     task: TaskRow | undefined,
   ) {
     this.reusable = task;
+    this.loadedSeq = run.event_seq;
   }
 
   event<T extends RunEventType>(type: T, stepId: string | null, data: RunEventMap[T]): void {
@@ -157,11 +161,11 @@ export class UnitOfWork {
     return f?.status === 'RUNNING';
   }
 
-  /** The highest frame id of the run, read once; frames are created only through this unit in its transaction. */
-  private maxFrameId: number | undefined;
+  /** The highest frame id of the run (known to the engine's RunCache); frames are created only through units. */
+  maxFrameId: number | undefined;
 
   nextFrameId(): number {
-    this.maxFrameId = (this.maxFrameId ?? this.d.store.maxFrameId(this.run.id)) + 1;
+    this.maxFrameId = (this.maxFrameId ?? this.d.runCache.maxFrameId(this.run, this.loadedSeq)) + 1;
     return this.maxFrameId;
   }
 
@@ -191,36 +195,15 @@ export class UnitOfWork {
   }
 
   /** The last visit number of each (scope, state) this transaction created a step for. */
-  private readonly visits = new Map<string, number>();
+  readonly visits = new Map<string, number>();
 
   /**
-   * The n-th visit of a state in a scope (loops revisit it). Visits are numbered 1, 2, 3, ... without gaps, so the
-   * first free one is found by probing ids by primary key, doubling then halving: a state revisited thousands of
-   * times costs a few lookups, not one per earlier visit (almost always one lookup: visit 1 is free).
+   * The n-th visit of a state in a scope (loops revisit it): visits are numbered 1, 2, 3, ... without gaps. The last
+   * one comes from this transaction, else from the engine's RunCache (one query per run, not one per step).
    */
   nextVisit(frame: FrameRow, stateName: string): number {
     const key = `${frame.id}\0${stateName}`;
-    let visit = this.visits.get(key);
-    if (visit !== undefined) visit++;
-    else {
-      const taken = (n: number) => this.d.store.stepExists(this.stepId(frame, stateName, n));
-      let free = 1;
-      if (taken(1)) {
-        let lo = 1;
-        let hi = 2;
-        while (taken(hi)) {
-          lo = hi;
-          hi *= 2;
-        }
-        while (hi - lo > 1) {
-          const mid = Math.floor((lo + hi) / 2);
-          if (taken(mid)) lo = mid;
-          else hi = mid;
-        }
-        free = hi;
-      }
-      visit = free;
-    }
+    const visit = (this.visits.get(key) ?? this.d.runCache.lastVisit(this.run, this.loadedSeq, frame.id, stateName)) + 1;
     this.visits.set(key, visit);
     return visit;
   }

@@ -6,6 +6,7 @@ import { Checkpointer } from '../../store/checkpointer.js';
 import { isTransientStorageError, TransientEpisode } from '../../store/transient.js';
 import { hostLeaseClock } from '../lease.js';
 import { JsonCache } from '../../store/json-cache.js';
+import { RunCache } from '../run-cache.js';
 import { Scopes } from '../scopes.js';
 import { Specs } from '../specs.js';
 import { Deliveries } from './delivery.js';
@@ -65,6 +66,7 @@ export class Engine {
     this.txs = new Transactions(this.host, {
       store: o.store,
       scopes: new Scopes(o.store),
+      runCache: new RunCache(o.store),
       secrets: o.secrets,
       now,
       random: o.random ?? Math.random,

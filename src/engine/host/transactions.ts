@@ -70,6 +70,7 @@ export class Transactions {
       });
     } catch (err) {
       this.deps.scopes.forget(task.run_id);
+      this.deps.runCache.forget(task.run_id);
       if (isTransientStorageError(err)) {
         return { retryMs: storage.failed(err, { op: 'commit', run_id: task.run_id, step_id: task.step_id }) };
       }
@@ -77,6 +78,7 @@ export class Transactions {
       return { value: undefined, chained: undefined };
     }
     storage.ok();
+    if (rt) this.deps.runCache.committed(rt.run.id, rt.unit.loadedSeq, rt.run.event_seq, rt.unit.visits, rt.unit.maxFrameId);
     if (lease !== 'held') {
       const fields = { run_id: task.run_id, step_id: task.step_id, task: task.id, error_type: 'lease_lost' };
       if (lease === 'taken') o.logger.warn(fields, 'lease lost: this delivery is dropped without committing (another engine took the task over)');
