@@ -3,7 +3,10 @@ import type { LogLevel } from './config/defaults.js';
 
 export type { Logger };
 
-/** Keys whose values never reach a log line (DESIGN §3.3: secrets are redacted everywhere). */
+/**
+ * Keys whose values never reach a log line (secrets are redacted everywhere: docs/security.md "Step environments and
+ * secret masking").
+ */
 const REDACT_PATHS = [
   'secret',
   'secrets',

@@ -75,10 +75,10 @@ export function newApprovalId(nowMs: number): string {
 }
 
 /**
- * Approvals (DESIGN §7): created by the engine inside the transaction that suspends the step, decided by Slack, the API
- * or the CLI with a compare-and-set (first valid decision wins), timed out by a durable engine task. A decision never
- * touches the step itself: it enqueues a `wake` task, and the engine (in whatever process holds the run) completes the
- * step with the decision as its result, or fails it on reject.
+ * Approvals (docs/approvals.md): created by the engine inside the transaction that suspends the step, decided by Slack,
+ * the API or the CLI with a compare-and-set (first valid decision wins), timed out by a durable engine task. A decision
+ * never touches the step itself: it enqueues a `wake` task, and the engine (in whatever process holds the run)
+ * completes the step with the decision as its result, or fails it on reject.
  */
 export class ApprovalService {
   constructor(private readonly o: ApprovalServiceOptions) {}

@@ -3,7 +3,7 @@ import type { JsonValue } from '../definitions/types.js';
 import type { ApprovalRow, ApprovalStatus, VoteRow } from '../store/approvals.js';
 import { jsonColumn } from '../store/run-rows.js';
 
-/** Where a decision came from (DESIGN §7); `timeout` is Station itself applying `onTimeout`. */
+/** Where a decision came from (Slack, the API, the CLI); `timeout` is Station itself applying `onTimeout`. */
 export type DecisionSource = 'slack' | 'api' | 'cli' | 'timeout';
 
 /**

@@ -48,9 +48,12 @@ export const DEFAULTS = {
    * and environment files. Past it, recursive code (parsers, schema checks, templates) could exhaust the stack.
    */
   maxNestingDepth: 64,
-  /** Limits on definition files (DESIGN §10). */
+  /** Limits on definition files (docs/security.md "Bounded parsing"). */
   definitions: { maxFileBytes: 1024 * 1024, maxAliasCount: 100 },
-  /** Limits on bundle archives (DESIGN §10): compressed size, bytes after gunzip (zip-bomb guard), file count. */
+  /**
+   * Limits on bundle archives (docs/bundles.md "Archive safety"): compressed size, bytes after gunzip (zip-bomb guard),
+   * file count.
+   */
   bundles: { maxArchiveBytes: 16 * 1024 * 1024, maxExpandedBytes: 64 * 1024 * 1024, maxFiles: 1000 },
   /**
    * The cost budget of CEL expressions (docs/security.md). A cost unit is about one AST node evaluated, plus one per

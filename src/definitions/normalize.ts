@@ -1,9 +1,9 @@
 import { normalizeCondition } from '../expressions/station.js';
 
 /**
- * Rewrites the Station spellings of DESIGN §3.4 into the canonical format before schema validation. Every rewrite is
- * reported as a note, and `origin` maps a pointer in the normalized document back to where it was written, so errors
- * found later still name the right line.
+ * Rewrites Station's older spellings (Python-flavoured conditions, `$.a.b` paths, ...) into the canonical format before
+ * schema validation. Every rewrite is reported as a note, and `origin` maps a pointer in the normalized document back
+ * to where it was written, so errors found later still name the right line.
  */
 export interface Normalized {
   value: unknown;

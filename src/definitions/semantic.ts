@@ -16,7 +16,7 @@ export interface SemanticIssue {
   at: 'key' | 'value';
 }
 
-/** The semantic checks of DESIGN §4, run on a definition that already matches the schema. */
+/** The semantic checks (README "What validation checks"), run on a definition that already matches the schema. */
 export function checkSemantics(spec: WorkflowSpec): SemanticIssue[] {
   const out: SemanticIssue[] = [];
   const err = (code: DiagnosticCode, message: string, pointer: string, at: 'key' | 'value' = 'value') =>

@@ -1,5 +1,5 @@
 /**
- * The normalized workflow definition (DESIGN §3). Field names follow schemas/workflow.schema.json, which is the source
+ * The normalized workflow definition. Field names follow schemas/workflow.schema.json, which is the source
  * of truth; these types describe what a definition looks like after parsing, normalization and validation.
  */
 

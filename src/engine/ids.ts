@@ -6,8 +6,8 @@ export function newRunId(nowMs: number): string {
 }
 
 /**
- * Step ids are deterministic (DESIGN §5.2): the same run, scope, state and visit always give the same id, so a
- * redelivered step keeps its id and its idempotency key.
+ * Step ids are deterministic (docs/runs.md "Durability"): the same run, scope, state and visit always give the same id,
+ * so a redelivered step keeps its id and its idempotency key.
  */
 export function stepId(runId: string, framePath: string, stateName: string, visit: number): string {
   return hash('sha256', `${runId}\0${framePath}\0${stateName}\0${visit}`, 'hex').slice(0, 24);

@@ -29,10 +29,10 @@ interface HttpInput {
 }
 
 /**
- * `http.request` (DESIGN §3.2): sends `Idempotency-Key` (DESIGN §5.2) and `User-Agent: station` unless the input sets
- * them, keeps at most 1 MiB of the response body, and fails unless the status matches `expectStatus` (default: any
- * 2xx). Within station.yaml's egress policy (http-client.ts, egress.ts): every redirect hop is checked again, and
- * credential headers do not follow a redirect to another origin.
+ * `http.request`: sends `Idempotency-Key` (the same for every delivery of one attempt) and `User-Agent: station` unless
+ * the input sets them, keeps at most 1 MiB of the response body, and fails unless the status matches `expectStatus`
+ * (default: any 2xx). Within station.yaml's egress policy (http-client.ts, egress.ts): every redirect hop is checked
+ * again, and credential headers do not follow a redirect to another origin.
  */
 export const httpRequest: Executor = { name: 'http.request', run };
 

@@ -13,8 +13,8 @@ interface HumanApprovalInput {
 }
 
 /**
- * `human.approval` (DESIGN §7): suspends the step in WAITING_APPROVAL. The engine records the approval in the same
- * transaction and arms its deadline as a durable task; the decision (Slack, API or CLI) becomes the step's output
+ * `human.approval` (docs/approvals.md): suspends the step in WAITING_APPROVAL. The engine records the approval in the
+ * same transaction and arms its deadline as a durable task; the decision (Slack, API or CLI) becomes the step's output
  * `{approved, decision, by, comment, decidedAt, approvals}`, a reject fails the step (not retried).
  */
 export const humanApproval: Executor = {

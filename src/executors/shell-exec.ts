@@ -38,8 +38,8 @@ type Ending =
   | { kind: 'spawn-error'; error: Error };
 
 /**
- * `shell.exec` (DESIGN §3.2): runs `command` as argv without a shell, or `script` through `/bin/sh -c` when
- * `shell: true`, in a minimal environment (station.yaml `steps.envAllowlist`, then `input.env` and the STN_* run
+ * `shell.exec` (README "`shell.exec` steps"): runs `command` as argv without a shell, or `script` through `/bin/sh -c`
+ * when `shell: true`, in a minimal environment (station.yaml `steps.envAllowlist`, then `input.env` and the STN_* run
  * variables). The child leads its own process group; on timeout or abort the whole group gets SIGTERM, then SIGKILL
  * after a grace, so grandchildren die too. Processes the command leaves running after it exits are stopped the same
  * way, and so are those that left the group (setsid): they carry the step's marker variable (process-tree.ts).

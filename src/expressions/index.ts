@@ -1,4 +1,4 @@
-/** CEL expressions, `{{ }}` templates and Station's legacy spellings (DESIGN §3.3, §3.4). */
+/** CEL expressions, `{{ }}` templates and Station's legacy spellings (Python-flavoured conditions, `$.a.b` paths). */
 export { compileExpression, checkExpressionSyntax, checkExpressionCost } from './cel.js';
 export type { CostVerdict } from './cost.js';
 export type { CompiledExpression } from './cel.js';

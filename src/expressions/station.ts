@@ -2,7 +2,7 @@ import { ExpressionError } from './errors.js';
 import { isIdentChar, isQuote, skipString } from './lexer.js';
 
 /*
- * Station's own engine accepts Python-flavoured conditions and `$.a.b` paths (DESIGN §3.4). They are rewritten into
+ * Station's own engine accepts Python-flavoured conditions and `$.a.b` paths. They are rewritten into
  * CEL once, at parse time, so the rest of the system only ever sees CEL.
  */
 

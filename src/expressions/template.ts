@@ -5,8 +5,8 @@ import { isQuote, skipString } from './lexer.js';
 import { setKey } from './values.js';
 
 /*
- * `{{ <CEL> }}` templates (DESIGN §3.3). There is no escape syntax: a literal `{{` is written as a CEL string,
- * `{{ "{{" }}`, which is why the scanner must understand string literals.
+ * `{{ <CEL> }}` templates (docs/runs.md "Context, paths and templates"). There is no escape syntax: a literal `{{` is
+ * written as a CEL string, `{{ "{{" }}`, which is why the scanner must understand string literals.
  */
 
 export type TemplatePart = { kind: 'text'; text: string } | { kind: 'expr'; source: string; offset: number };

@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 
-/** Every run status (DESIGN §5.1), in lifecycle order. */
+/** Every run status (docs/runs.md "Statuses"), in lifecycle order. */
 export const RUN_STATUSES = [
   'PENDING', 'RUNNING', 'WAITING_APPROVAL', 'WAITING_SIGNAL', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT',
 ] as const;
@@ -37,7 +37,7 @@ export function isTerminalStep(status: StepStatus): status is TerminalStepStatus
   return TERMINAL_STEP.has(status);
 }
 
-/** Whether a run is going forward or running the compensations of its succeeded steps (DESIGN §5.4). */
+/** Whether a run is going forward or running the compensations of its succeeded steps (docs/runs.md "Compensation"). */
 export type RunPhase = 'forward' | 'compensating';
 
 /** A cancel asked of a run and not yet applied: with or without compensating first. */

@@ -3,7 +3,7 @@ import { StationError, type ErrorCode } from '../errors.js';
 import { schemaViolations } from '../json-schema.js';
 import { storageProblemOf } from '../store/health.js';
 
-/** The one error shape of the API (DESIGN §8): `{error: {code, message, details}}`, never a stack trace. */
+/** The one error shape of the API (docs/api.md "Errors"): `{error: {code, message, details}}`, never a stack trace. */
 export interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> | null };
 }

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../log.js';
 
-/** Slack signs every request; one older than this is refused (replay window, DESIGN §7). */
+/** Slack signs every request; one older than this is refused (a replay: docs/api.md "Slack: `POST /slack/events`"). */
 export const SLACK_REPLAY_WINDOW_SECONDS = 5 * 60;
 /** Slack gives up on an answer after 3 s: past this, the acknowledgement goes out even if handling goes on. */
 const ACK_DEADLINE_MS = 2500;

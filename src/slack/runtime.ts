@@ -30,9 +30,9 @@ export interface SlackRuntimeOptions {
 }
 
 /**
- * Slack in the daemon (DESIGN §7): the Bolt app (HTTP mode through the daemon's `/slack/events`, or Socket Mode), the
- * interaction handlers, and the notifier that delivers approval messages and run threads from the database.
- * `create()` answers undefined when station.yaml has no `slack:` section.
+ * Slack in the daemon (docs/approvals.md "Slack"): the Bolt app (HTTP mode through the daemon's `/slack/events`, or
+ * Socket Mode), the interaction handlers, and the notifier that delivers approval messages and run threads from the
+ * database. `create()` answers undefined when station.yaml has no `slack:` section.
  */
 export class SlackRuntime {
   readonly client: WebClient;

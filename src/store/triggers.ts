@@ -38,8 +38,8 @@ export interface TriggerKey {
 }
 
 /**
- * Every SQL statement about trigger fires and webhook deliveries (DESIGN §6). The primary keys of both tables are what
- * make a cron slot fire once and a webhook delivery start one run, across every process on the database.
+ * Every SQL statement about trigger fires and webhook deliveries (README "Triggers"). The primary keys of both tables
+ * are what make a cron slot fire once and a webhook delivery start one run, across every process on the database.
  */
 export class TriggerStore {
   private readonly s;

@@ -41,9 +41,9 @@ export interface RefreshResult {
 }
 
 /**
- * Keeps the checkout up to date with its remote (DESIGN §4): `git fetch` + `git merge --ff-only` every
- * `git.pollSeconds`, or at once on `refresh()` (the push webhook). A dirty checkout is reported in `status()` and the
- * log and left exactly as it is; a diverged one too, unless `git.onDiverged: reset` (then only when it is clean).
+ * Keeps the checkout up to date with its remote (README "Git sync while running"): `git fetch` + `git merge --ff-only`
+ * every `git.pollSeconds`, or at once on `refresh()` (the push webhook). A dirty checkout is reported in `status()` and
+ * the log and left exactly as it is; a diverged one too, unless `git.onDiverged: reset` (then only when it is clean).
  */
 export class GitPoller {
   private readonly station: Station;

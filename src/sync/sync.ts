@@ -68,7 +68,7 @@ interface Loaded {
   pending: PendingStates;
 }
 
-/** Syncs definition files from the checkout into the store (DESIGN §4). */
+/** Syncs definition files from the checkout into the store (README "Sync"). */
 export class Syncer {
   private readonly now: () => Date;
   /** Syncs of one process run one after another (the file watcher, the poller and the API may ask at once). */

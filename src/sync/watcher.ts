@@ -8,7 +8,7 @@ import type { SyncOptions, SyncReport } from './report.js';
 /** The watcher never waits longer than this after the first change of a burst before syncing. */
 export const MAX_DEBOUNCE_MS = 300;
 const DEFAULT_DEBOUNCE_MS = 150;
-/** The folders whose files are definitions (DESIGN §4); everything else in the checkout is ignored. */
+/** The folders whose files are definitions (README "Sync"); everything else in the checkout is ignored. */
 const WATCHED = new Set(['environments', 'bundles']);
 
 export interface RepoWatcherOptions {
@@ -21,7 +21,7 @@ export interface RepoWatcherOptions {
 
 /**
  * Watches `environments/` and `bundles/` of the checkout (chokidar) and syncs what changed: a burst of file changes
- * becomes one incremental sync of those paths (DESIGN §4); a folder added or removed, a full sync of its environment
+ * becomes one incremental sync of those paths; a folder added or removed, a full sync of its environment
  * (of all environments for a bundle folder). Syncs go through
  * the Syncer, which runs them one at a time with the poller's and the API's.
  */

@@ -56,9 +56,10 @@ interface Entry {
 type SlotOutcome = 'fired' | 'skipped' | 'error' | 'taken';
 
 /**
- * Cron triggers (DESIGN §6). One timer, armed for the earliest next slot of all triggers and re-armed from the clock
- * after each wake (no drift). Each slot is claimed in `trigger_fires` in the same transaction that starts its run: the
- * primary key (environment, workflow, trigger, slot) makes a slot fire once, however many daemons share the database.
+ * Cron triggers (README "Cron"). One timer, armed for the earliest next slot of all triggers and re-armed from the
+ * clock after each wake (no drift). Each slot is claimed in `trigger_fires` in the same transaction that starts its
+ * run: the primary key (environment, workflow, trigger, slot) makes a slot fire once, however many daemons share the
+ * database.
  */
 export class CronScheduler {
   private readonly station: Station;

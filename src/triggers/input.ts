@@ -8,7 +8,7 @@ import type { RequestHeaders } from './signature.js';
 /** Headers a webhook's `input` template never sees: credentials of the caller, not data about the event. */
 const HIDDEN_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
-/** What a webhook's `input` template sees (DESIGN §6): the parsed body, the headers and the query string. */
+/** What a webhook's `input` template sees (README "Webhooks"): the parsed body, the headers and the query string. */
 export interface WebhookVars {
   body: JsonValue;
   headers: Record<string, string>;

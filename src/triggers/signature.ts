@@ -11,10 +11,11 @@ export function signBody(rawBody: Buffer | string, secret: string): string {
 }
 
 /**
- * Verifies an HMAC-SHA256 signature of the exact request bytes (DESIGN §6), shared by webhook triggers and the Git push
- * webhook. Accepted headers: `X-Hub-Signature-256: sha256=<hex>` (GitHub) or `X-Signature: <hex>` /
- * `X-Signature: sha256=<hex>` (generic senders). When both are present, GitHub's header decides. A repeated header,
- * a malformed value or an empty secret never verifies. The digests are compared in constant time.
+ * Verifies an HMAC-SHA256 signature of the exact request bytes (docs/security.md "Webhooks"), shared by webhook
+ * triggers and the Git push webhook. Accepted headers: `X-Hub-Signature-256: sha256=<hex>` (GitHub) or
+ * `X-Signature: <hex>` / `X-Signature: sha256=<hex>` (generic senders). When both are present, GitHub's header
+ * decides. A repeated header, a malformed value or an empty secret never verifies. The digests are compared in
+ * constant time.
  */
 export function verifySignature(rawBody: Buffer, headers: RequestHeaders, secret: string): boolean {
   if (secret === '') return false;

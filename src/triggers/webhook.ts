@@ -46,9 +46,10 @@ const DELIVERY_RETENTION_MS = 30 * 24 * 3600 * 1000;
 const PRUNE_EVERY = 1000;
 
 /**
- * Webhook triggers (DESIGN §6): `POST /api/v1/hooks/<env>/<workflowId>/<trigger>` → verify the signature → dedupe the
- * delivery → map the request into run input → start a run, all answered synchronously (SQLite is synchronous). The
- * delivery record and the run commit in one transaction, so a redelivery racing the first one still gets the first run.
+ * Webhook triggers (README "Webhooks"): `POST /api/v1/hooks/<env>/<workflowId>/<trigger>` → verify the signature →
+ * dedupe the delivery → map the request into run input → start a run, all answered synchronously (SQLite is
+ * synchronous). The delivery record and the run commit in one transaction, so a redelivery racing the first one still
+ * gets the first run.
  */
 export class WebhookHandler {
   private readonly station: Station;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { approvalJson } from '../../src/approvals/types.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/server-harness.js';
 
-/** The approvals API (DESIGN §8) on the in-process daemon, with bearer-token roles. */
+/** The approvals API (docs/api.md "Approvals") on the in-process daemon, with bearer-token roles. */
 
 const STATION_YAML = `
 server:

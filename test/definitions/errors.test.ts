@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { at, check, expectInvalid, only, yml } from '../helpers/definitions-fixtures.js';
 
-// Parse and schema errors (DESIGN §4 "per file": YAML errors with line:col, duplicate keys, unknown fields).
+// Parse and schema errors, per file (YAML errors with line:col, duplicate keys, unknown fields).
 
 describe('YAML syntax errors', () => {
   it('reports an under-indented key at its own line', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { check, expectValid, yml } from '../helpers/definitions-fixtures.js';
 
-// The content hash decides whether sync makes a new version (DESIGN §4 "Versioning").
+// The content hash decides whether sync makes a new version.
 
 const base = yml`
 id: deploy

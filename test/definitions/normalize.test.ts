@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/definitions/types.js';
 import { at, check, expectInvalid, expectValid, only, yml } from '../helpers/definitions-fixtures.js';
 
-// Station's own spellings (DESIGN §3.4) are rewritten at parse time and reported as notes, never as errors.
+// Station's own spellings (Python-flavoured conditions, `$.a.b` paths) are rewritten at parse time and reported as
+// notes, never as errors.
 
 function notes(r: { notes: Diagnostic[] }): Diagnostic[] {
   for (const n of r.notes) expect(n).toMatchObject({ severity: 'note', code: 'STN_N_NORMALIZED' });

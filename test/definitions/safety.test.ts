@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { validateDefinitionBytes, validateDefinitionFile } from '../../src/definitions/validate.js';
 import { at, check, expectInvalid, expectValid, only, yml } from '../helpers/definitions-fixtures.js';
 
-// Hostile or broken files are refused quickly and clearly (DESIGN §4 "per file", §10 limits).
+// Hostile or broken files are refused quickly and clearly (errors are per file; docs/security.md "Bounded parsing").
 
 const MiB = 1024 * 1024;
 const utf8 = new TextEncoder();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { at, check, expectInvalid, expectValid, only, yml } from '../helpers/definitions-fixtures.js';
 
-// The semantic checks of DESIGN §4, run once a definition matches the schema.
+// The semantic checks (README "What validation checks"), run once a definition matches the schema.
 
 describe('transitions', () => {
   it('a next naming no state is reported at the value, with a suggestion', () => {

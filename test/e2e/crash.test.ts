@@ -9,11 +9,11 @@ import { eventOf, eventsOf, look, runsOf, stepsOf, type EventRecord, type StepRe
 import { StnCli, waitFor, type WorkerProcess } from '../helpers/runs-cli-procs.js';
 
 /**
- * The crash soak of DESIGN §5.2 with real processes: a `stn worker` executing runs whose `shell.exec` steps append
- * their idempotency key to a ledger is SIGKILLed at random moments and restarted, at least eight times mid-step, while
- * a hundred runs are enqueued in batches (so every kill finds runs at every stage). Side effects may repeat (at least
- * once), transitions may not (exactly once): every run completes with the right output, a key shows up at most twice
- * and only for a step that was in flight at a kill, and every run's event log is complete.
+ * The crash soak (docs/runs.md "Durability") with real processes: a `stn worker` executing runs whose `shell.exec`
+ * steps append their idempotency key to a ledger is SIGKILLed at random moments and restarted, at least eight times
+ * mid-step, while a hundred runs are enqueued in batches (so every kill finds runs at every stage). Side effects may
+ * repeat (at least once), transitions may not (exactly once): every run completes with the right output, a key shows up
+ * at most twice and only for a step that was in flight at a kill, and every run's event log is complete.
  */
 
 const STEPS = 5;

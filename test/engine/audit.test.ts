@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness, eventually, fakeClock, processAlive, readPid, type StepView } from '../helpers/engine-harness.js';
 
-/** Adversarial corners of DESIGN §3 and §5 (the issue 3 audit): nested scopes, saga order, control during waits. */
+/** Adversarial corners of definitions and runs (the issue 3 audit): nested scopes, saga order, control during waits. */
 
 let h: EngineHarness;
 

@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness, type StepView } from '../helpers/engine-harness.js';
 
-/** DESIGN §5.4: the saga. Compensations of SUCCEEDED steps run in reverse order of completion when a run fails. */
+/**
+ * The saga (docs/runs.md "Compensation"). Compensations of SUCCEEDED steps run in reverse order of completion when a
+ * run fails.
+ */
 
 let h: EngineHarness;
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness, eventually, processAlive, readPid } from '../helpers/engine-harness.js';
 
-/** DESIGN §5.2: pause, resume and cancel of runs from outside the engine (the CLI/API path: RunService). */
+/** Pause, resume and cancel of runs from outside the engine (the CLI/API path: RunService). */
 
 let h: EngineHarness;
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness, fakeClock } from '../helpers/engine-harness.js';
 import { EXECUTORS } from '../../src/executors/registry.js';
 
-/** DESIGN §3.2 and §5.2: the executors as steps of real runs. */
+/** The executors as steps of real runs. */
 
 let h: EngineHarness;
 let server: http.Server | undefined;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness, eventually, processAlive, readPid } from '../helpers/engine-harness.js';
 
-/** DESIGN §5.2: any number of engines share one database; every step runs once and every transition happens once. */
+/** Any number of engines share one database; every step runs once and every transition happens once. */
 
 let h: EngineHarness;
 

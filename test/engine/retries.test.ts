@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness, eventually, fakeClock, processAlive, readPid, type FakeClock } from '../helpers/engine-harness.js';
 
-/** DESIGN §3.1 (retry, onError) and §5.3: retries, backoff timers, step and run timeouts. */
+/** Retries (`retry`, `onError`), backoff timers, step and run timeouts. */
 
 let h: EngineHarness;
 

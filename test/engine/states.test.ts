@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/definitions/types.js';
 import { EngineHarness, processAlive, readPid, eventually } from '../helpers/engine-harness.js';
 
-/** DESIGN §3.1: what each state type does to a run, as a user sees it (statuses, context, step rows). */
+/** What each state type does to a run, as a user sees it (statuses, context, step rows). */
 
 let h: EngineHarness;
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineHarness } from '../helpers/engine-harness.js';
 
-/** DESIGN §3.3: what expressions and templates see and give, and what a bad one does to a run. */
+/** What expressions and templates see and give, and what a bad one does to a run. */
 
 let h: EngineHarness;
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
 import { EngineHarness, fakeClock } from '../helpers/engine-harness.js';
 
-/** DESIGN §4 (runs pin their version) and §5.2 (every transition is an event, per-run sequence numbers). */
+/** Runs pin their version, and every transition is an event with a per-run sequence number. */
 
 let h: EngineHarness;
 

@@ -351,7 +351,7 @@ describe('errors, health and documents', () => {
     );
     expect(doc.paths['/api/v1/workflow-runs']?.post?.requestBody).toBeDefined();
     expect(Object.keys(doc.paths['/api/v1/workflow-runs']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '201', '400', '401', '403', '404', '409', '422']));
-    // Webhook triggers: every answer of DESIGN §6 is listed.
+    // Webhook triggers: every answer a webhook gives (README "Webhooks") is listed.
     expect(Object.keys(doc.paths['/api/v1/hooks/{env}/{workflowId}/{trigger}']?.post?.responses ?? {}).sort()).toEqual(['200', '202', '400', '401', '404', '409', '413', '422', '500']);
     // Approvals: the answers are described (an approval's fields, the decision), not left as "any".
     const approve = doc.paths['/api/v1/workflow-runs/{id}/approvals/{aid}/approve']?.post;

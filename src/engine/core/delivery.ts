@@ -70,7 +70,7 @@ export function renderInput(tx: RunTx, step: StepRow): { real: JsonValue; stored
   return { real, stored };
 }
 
-/** Applies an executor's result to its step (DESIGN §5.3, §5.4). */
+/** Applies an executor's result to its step: success, retry with backoff, `onError`, or failure and compensation. */
 export function complete(tx: RunTx, step: StepRow, result: ExecResult): void {
   if (result.kind === 'ok') {
     const output = tx.d.secrets.scrub(result.output);

@@ -91,7 +91,10 @@ function cancelledBy(tx: RunTx): string | null {
   return data.by ?? null;
 }
 
-/** Cancel (DESIGN §5.2): stops every active step, then compensates if asked, and ends CANCELLED. */
+/**
+ * Cancel (docs/runs.md "Pause, resume, cancel, signals, child runs"): stops every active step, then compensates if
+ * asked, and ends CANCELLED.
+ */
 export function cancelRun(tx: RunTx, compensate: boolean, by: string | null): void {
   const run = tx.run;
   if (TERMINAL_RUN.has(run.status)) return;

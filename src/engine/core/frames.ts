@@ -88,8 +88,9 @@ function cancelFrame(tx: RunTx, frame: FrameRow): void {
 }
 
 /**
- * Cancels a step. `rollBack`: the run is being rolled back (it failed, or is cancelled with --compensate), so the
- * child run the step waited for is rolled back too, its succeeded steps compensated like the parent's own (§5.4).
+ * Cancels a step. `rollBack`: the run is being rolled back (it failed, or is cancelled with --compensate), so the child
+ * run the step waited for is rolled back too, its succeeded steps compensated like the parent's own (docs/runs.md
+ * "Compensation").
  */
 export function cancelStep(tx: RunTx, step: StepRow, rollBack: boolean): void {
   // Read before settle(), which clears the wait.

@@ -34,7 +34,7 @@ export interface InterpreterDeps {
   json: JsonCache;
 }
 
-/** What the engine needs from the approval service; every call joins the engine's transaction (DESIGN §7). */
+/** What the engine needs from the approval service; every call joins the engine's transaction. */
 export interface ApprovalHooks {
   create(run: RunRow, step: StepRow, request: ApprovalRequest, summary: JsonValue | undefined, nowMs: number): { id: string; channel: string | null };
   /** Compare-and-set to TIMED_OUT; undefined when it was decided first. */

@@ -17,8 +17,9 @@ const decisionBody = {
 } as const;
 
 /**
- * The API caller as an approval actor: the token's name (DESIGN §7: "API token name"), voting as the person configured
- * on the token (`user`, `email` in server.tokens). A token without a person matches no `approvers` list.
+ * The API caller as an approval actor: the token's name (what approvals record as the API decider), voting as the
+ * person configured on the token (`user`, `email` in server.tokens). A token without a person matches no `approvers`
+ * list.
  */
 function apiActor(req: FastifyRequest): Actor {
   const p = req.principal;
@@ -27,8 +28,9 @@ function apiActor(req: FastifyRequest): Actor {
 }
 
 /**
- * Approvals (DESIGN §7, §8): list them, show one, list a run's, approve or reject (role approver; the decider is the
- * token's name). The first valid decision wins: a later one answers 409 STN_E_APPROVAL_DECIDED with the decision that stands.
+ * Approvals (docs/approvals.md, docs/api.md "Approvals"): list them, show one, list a run's, approve or reject (role
+ * approver; the decider is the token's name). The first valid decision wins: a later one answers 409
+ * STN_E_APPROVAL_DECIDED with the decision that stands.
  */
 export function approvalRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;

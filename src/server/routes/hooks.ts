@@ -5,7 +5,7 @@ import { webhookOutcome } from '../metrics.js';
 import { ErrorShape } from '../../views/shapes.js';
 import { API } from './common.js';
 
-/** The answers of a webhook trigger (DESIGN §6), so the OpenAPI document lists them. */
+/** The answers of a webhook trigger (README "Webhooks"), so the OpenAPI document lists them. */
 const hookResponses = {
   202: { description: 'The run was created; it runs asynchronously.', type: 'object', properties: { runId: { type: 'string' } }, required: ['runId'] },
   200: {
@@ -33,9 +33,9 @@ interface HookParams {
 }
 
 /**
- * `POST /api/v1/hooks/<env>/<workflowId>/<trigger>` (DESIGN §6): no bearer token; the trigger's HMAC signature over
- * the raw body authenticates the sender (src/triggers/webhook.ts). Registered with the raw-body parser; bodies over
- * server.maxBodyBytes are refused with 413 before the handler runs.
+ * `POST /api/v1/hooks/<env>/<workflowId>/<trigger>` (docs/security.md "Webhooks"): no bearer token; the trigger's HMAC
+ * signature over the raw body authenticates the sender (src/triggers/webhook.ts). Registered with the raw-body parser;
+ * bodies over server.maxBodyBytes are refused with 413 before the handler runs.
  */
 export function hookRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.addHook('onError', async (req: FastifyRequest, _reply, err: { statusCode?: number }) => {

@@ -13,7 +13,7 @@ const tags = ['workflows'];
 const envQuery = { env: { type: 'string', minLength: 1, description: 'Environment (needed when the id exists in several).' } } as const;
 const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['id'] } as const;
 
-/** Definitions are read-only over the API: they change through Git (DESIGN §8). */
+/** Definitions are read-only over the API: they change through Git (a sync of the checkout). */
 export function workflowRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { station } = deps;
 

@@ -8,7 +8,7 @@ import { setWait, type StoredWait } from '../types.js';
 import type { WakePayload } from '../../../model/run.js';
 
 /**
- * human.approval (DESIGN §7): the approval is recorded in this same transaction, the step and the run wait in
+ * human.approval (docs/approvals.md): the approval is recorded in this same transaction, the step and the run wait in
  * WAITING_APPROVAL, and the deadline is a durable wake task, so a restarted daemon still times it out.
  */
 export function approvalWait(tx: RunTx, step: StepRow, wait: Extract<WaitSpec, { type: 'approval' }>): void {
