@@ -1,13 +1,15 @@
 import type { Command } from 'commander';
 import type { StationClient } from '../../client/types.js';
 import type { JsonObject } from '../../definitions/types.js';
-import { UsageError } from '../../errors.js';
+import { StationError, UsageError } from '../../errors.js';
 import type { AgentRunProgressView, AgentRunResultView } from '../../views/types.js';
 import { parseJsonArg } from '../json-arg.js';
 import { print, printJson, shortSha, table } from '../output.js';
 import { formatDuration, truncate } from '../run-view.js';
 
 const STATUSES = ['active', 'disabled', 'invalid'];
+/** Exit code of `stn agents run` after Ctrl-C (as `stn run`). */
+const INTERRUPTED = 130;
 
 export interface AgentCliContext {
   withClient(body: (client: StationClient) => Promise<number>): Promise<void>;
@@ -97,14 +99,15 @@ export function agentProgressLine(p: AgentRunProgressView): string {
 /**
  * `stn agents run <name> --task ... [--var k=v] [--vars json] [--env] [--bundle]`: progress lines as the agent works,
  * then its output (the step output agent.run would give). `--json`: only the result object. Exit 0 succeeded, 1 the
- * agent failed (its step error code shown), 2 unknown agent, bad options or variables that break its input schema.
+ * agent failed (its step error code shown), 2 unknown agent, bad options or variables that break its input schema, 130
+ * interrupted (Ctrl-C stops the agent: its model request and tool calls are aborted).
  */
 export async function runAgentCommand(client: StationClient, name: string, opts: AgentRunCommandOptions & { json: boolean }): Promise<number> {
   const variables = agentRunVariables(opts);
   const stop = new AbortController();
   const onSigint = () => stop.abort(new Error('interrupted (Ctrl-C)'));
   process.once('SIGINT', onSigint);
-  let result: AgentRunResultView;
+  let result: AgentRunResultView | undefined;
   try {
     result = await client.runAgent(name, {
       task: opts.task,
@@ -116,9 +119,19 @@ export async function runAgentCommand(client: StationClient, name: string, opts:
         ? undefined
         : (p) => print(agentProgressLine(p)),
     });
+  } catch (err) {
+    // Over HTTP the answer is cut off (the daemon stops the agent when the connection closes).
+    if (!stop.signal.aborted) throw err;
+    result = undefined;
   } finally {
     process.off('SIGINT', onSigint);
   }
+  if (stop.signal.aborted) {
+    if (opts.json) printJson({ interrupted: true });
+    else print('interrupted: the agent was stopped (nothing is stored)');
+    return INTERRUPTED;
+  }
+  if (!result) throw new StationError('STN_E_INTERNAL', 'the agent run ended without a result');
   if (opts.json) {
     printJson(result);
     return result.status === 'succeeded' ? 0 : 1;

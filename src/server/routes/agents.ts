@@ -129,13 +129,16 @@ export function agentRoutes(app: FastifyInstance, deps: ServerDeps): void {
       req.log.info(fields, 'agent try-out started via API');
       const aborted = new AbortController();
       reply.hijack();
-      // An agent may think longer than server.limits.idleTimeoutSeconds between two lines.
+      // One answer per connection (closed after it, so a shutdown never waits on it); an agent may think longer than server.limits.idleTimeoutSeconds between two lines.
       if (typeof req.raw.socket.setTimeout === 'function') req.raw.socket.setTimeout(0);
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
+      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', connection: 'close' });
+      res.flushHeaders();
       // The response's 'close' before its end: the client went away, so the agent stops.
       res.once('close', () => {
-        if (!res.writableFinished) aborted.abort(new Error('the client disconnected'));
+        if (res.writableFinished) return;
+        aborted.abort(new Error('the client disconnected'));
+        res.destroy();
       });
       const forget = deps.streams.add(() => aborted.abort(new Error('the server is shutting down')));
       const write = (line: object) => {
