@@ -2,6 +2,8 @@ import type { JsonValue } from '../definitions/types.js';
 import { TERMINAL_EVENTS } from '../views/runs.js';
 import type {
   AgentDetailView,
+  AgentRunProgressView,
+  AgentRunResultView,
   AgentSummaryView,
   AgentVersionSummaryView,
   ApprovalView,
@@ -16,8 +18,9 @@ import type {
   VersionDetailView,
   VersionSummaryView,
 } from '../views/types.js';
-import { encodeCursor, RemoteClient, type Page, type RemoteTarget } from './transport.js';
-import { MAX_LIST_LIMIT, type AgentQuery, type RunListQuery, type StartRunOptions, type StationClient, type WatchOptions } from './types.js';
+import { StationError } from '../errors.js';
+import { encodeCursor, remoteError, RemoteClient, type Page, type RemoteTarget } from './transport.js';
+import { MAX_LIST_LIMIT, type AgentQuery, type AgentRunOptions, type RunListQuery, type StartRunOptions, type StationClient, type WatchOptions } from './types.js';
 
 type Query = Record<string, string | number | undefined>;
 const enc = encodeURIComponent;
@@ -84,6 +87,20 @@ export class HttpClient implements StationClient {
     const { environment, bundle } = await this.showAgent(name, q);
     const versions = await this.all<AgentVersionSummaryView>(`/api/v1/agents/${enc(name)}/versions`, { env: environment, bundle: bundle ?? '' });
     return { environment, bundle, versions };
+  }
+
+  /** `POST /agents/{name}/runs` answers NDJSON: a line per turn and tool call, then the result (or a server error). */
+  async runAgent(name: string, o: AgentRunOptions): Promise<AgentRunResultView> {
+    const body = { task: o.task, variables: o.variables, environment: o.env, bundle: o.bundle };
+    let result: AgentRunResultView | undefined;
+    await this.api.postLines(`/api/v1/agents/${enc(name)}/runs`, body, (line) => {
+      const l = line as { type: string; result?: AgentRunResultView; error?: { code: string; message: string } };
+      if (l.type === 'result') result = l.result;
+      else if (l.type === 'error') throw remoteError(l.error);
+      else o.onProgress?.(l as AgentRunProgressView);
+    }, o.signal);
+    if (!result) throw new StationError('STN_E_SERVER', `POST /api/v1/agents/${name}/runs: the answer ended before the result (the daemon stopped?)`);
+    return result;
   }
 
   async sync(o: { env?: string | undefined; dryRun?: boolean | undefined; allowEmpty?: boolean | undefined }) {

@@ -12,11 +12,12 @@ import { definitionSummary, versionDetail, versionSummary } from '../views/defin
 import { eventJson, runDetailJson, runSummaryJson } from '../views/runs.js';
 import { checkoutState, syncJson } from '../views/sync.js';
 import type { DecisionView, EventView } from '../views/types.js';
+import { executeAgentTry, prepareAgentTry } from './agent-try.js';
 import { executeTree } from './local-watch.js';
 import { localActor, localUser } from './local-user.js';
 import { agentDetailOf, definitionDetailOf, findAgent, findDefinition, mustGetRun } from './lookup.js';
 import { RunTail } from './run-tail.js';
-import type { AgentQuery, RunListQuery, StartRunOptions, StationClient, WatchOptions } from './types.js';
+import type { AgentQuery, AgentRunOptions, RunListQuery, StartRunOptions, StationClient, WatchOptions } from './types.js';
 
 /** Events read per query of a run's log. */
 const PAGE = 1000;
@@ -85,6 +86,11 @@ export class LocalClient implements StationClient {
     const a = this.findAgent(name, q);
     const versions = this.agents.versions(a.environment, a.scope, a.name).map((v) => agentVersionSummary(v, a.active_version));
     return Promise.resolve({ environment: a.environment, bundle: a.scope === '' ? null : a.scope, versions });
+  }
+
+  runAgent(name: string, o: AgentRunOptions) {
+    const prepared = prepareAgentTry(this.station, name, { task: o.task, variables: o.variables, environment: o.env, bundle: o.bundle }, { env: '--env', bundle: '--bundle' });
+    return executeAgentTry(this.station, prepared, o.onProgress ?? (() => undefined), o.signal ?? new AbortController().signal);
   }
 
   async sync(o: { env?: string | undefined; dryRun?: boolean | undefined; allowEmpty?: boolean | undefined }) {

@@ -114,6 +114,43 @@ export class RemoteClient {
     }
     return true;
   }
+
+  /**
+   * POSTs `body` and reads an NDJSON answer (`application/x-ndjson`) line by line until the server ends it; `onLine`
+   * gets each line parsed. An error answer (4xx, 5xx) before the stream starts rejects as the StationError it was.
+   */
+  async postLines(path: string, body: unknown, onLine: (data: unknown) => void, signal?: AbortSignal): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(this.url(path), {
+        method: 'POST',
+        headers: { ...this.headers(true), accept: 'application/x-ndjson, application/json' },
+        body: JSON.stringify(body),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw unreachable(this.target.url, err);
+    }
+    if (res.status >= 400) throw apiError(res.status, await res.json().catch(() => null), `POST ${path}`);
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      for (let cut = buffer.indexOf('\n'); cut >= 0; cut = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, cut).trim();
+        buffer = buffer.slice(cut + 1);
+        if (line !== '') onLine(JSON.parse(line));
+      }
+    }
+    if (buffer.trim() !== '') onLine(JSON.parse(buffer));
+  }
+}
+
+/** An error object a server sent inside a stream (`{code, message}`), as the StationError it was. */
+export function remoteError(e: { code?: unknown; message?: unknown } | undefined): StationError {
+  return apiError(500, { error: e }, 'the server');
 }
 
 function unreachable(url: string, err: unknown): StationError {

@@ -1,6 +1,8 @@
-import type { JsonValue } from '../definitions/types.js';
+import type { JsonObject, JsonValue } from '../definitions/types.js';
 import type {
   AgentDetailView,
+  AgentRunProgressView,
+  AgentRunResultView,
   AgentSummaryView,
   AgentVersionSummaryView,
   ApprovalView,
@@ -32,6 +34,16 @@ export interface RunListQuery {
 export interface AgentQuery {
   env?: string | undefined;
   bundle?: string | undefined;
+}
+
+/** `stn agents run`: one try of an agent's active version, outside any workflow. */
+export interface AgentRunOptions extends AgentQuery {
+  task: string;
+  variables?: JsonObject | undefined;
+  /** Hears of each model turn and tool call as it completes. */
+  onProgress?: ((p: AgentRunProgressView) => void) | undefined;
+  /** Stops the agent (Ctrl-C): the in-flight model request and tool calls are aborted. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface StartRunOptions {
@@ -76,6 +88,12 @@ export interface StationClient {
   listAgents(q: { env?: string | undefined; status?: string | undefined }): Promise<AgentSummaryView[]>;
   showAgent(name: string, q: AgentQuery & { version?: number | undefined }): Promise<AgentDetailView>;
   agentVersions(name: string, q: AgentQuery): Promise<{ environment: string; bundle: string | null; versions: AgentVersionSummaryView[] }>;
+  /**
+   * Runs the agent's active version once with the daemon's (or this process's) providers and MCP tools, nothing
+   * stored. Rejects before it runs (unknown agent, variables that break its input schema); resolves with the result
+   * otherwise, also when the agent failed.
+   */
+  runAgent(name: string, o: AgentRunOptions): Promise<AgentRunResultView>;
 
   /** Starts a run (or returns the earlier one of the same idempotency key). */
   startRun(o: StartRunOptions): Promise<{ run: RunDetailView; created: boolean }>;

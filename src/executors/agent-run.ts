@@ -1,5 +1,4 @@
-import { runAgentLoop } from '../agents/loop.js';
-import { renderAgent, validateAgentInput, withDefaults } from '../agents/prompt.js';
+import { runAgent } from '../agents/run-agent.js';
 import type { JsonObject } from '../definitions/types.js';
 import { StepFailure } from '../errors.js';
 import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
@@ -27,22 +26,7 @@ export const agentRun: Executor = {
     const task = input.task ?? '';
     try {
       const { version, dir } = host.agent(ctx.runId, input.agent);
-      const { spec } = version;
-      const variables = withDefaults(spec, input.variables ?? {});
-      const problems = validateAgentInput(spec, variables);
-      if (problems.length > 0) {
-        return failed('STN_E_AGENT_INPUT', `agent "${spec.name}": the step's variables do not match its input schema: ${problems.join('; ')}`, { retryable: false });
-      }
-      const result = await runAgentLoop({
-        spec,
-        messages: await renderAgent(spec, { variables, task }),
-        task,
-        agentDir: dir,
-        model: host.model(spec),
-        tools: host.toolbox(version.environment, spec.tools),
-        journal,
-        signal: ctx.signal,
-      });
+      const result = await runAgent({ version, dir, task, variables: input.variables ?? {}, services: host, journal, signal: ctx.signal });
       return ok(result.output);
     } catch (err) {
       if (err instanceof StepFailure) return { kind: 'error', error: err.toExecError() };

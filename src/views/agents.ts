@@ -1,7 +1,8 @@
+import type { JournalEntry } from '../agents/types.js';
 import type { Diagnostic } from '../definitions/types.js';
 import type { AgentRow, AgentVersionRow, AgentVersionSummaryRow } from '../store/agents.js';
 import { diagnosticJson } from './definitions.js';
-import type { AgentDetailView, AgentSummaryView, AgentVersionSummaryView } from './types.js';
+import type { AgentDetailView, AgentRunProgressView, AgentSummaryView, AgentVersionSummaryView } from './types.js';
 
 /** API shapes of agents; `stn agents list|show|versions --json` print the same. */
 
@@ -54,4 +55,25 @@ export function agentDetail(a: AgentRow, v: AgentVersionRow | undefined): AgentD
     errors: diagnostics(a).map(diagnosticJson),
     version: v ? { id: v.id, version: v.version, ...origin(v), spec: JSON.parse(v.spec) as unknown, raw: v.raw } : null,
   };
+}
+
+/** The start of a tool result shown as progress. */
+const RESULT_PREVIEW = 200;
+
+/** A model turn or tool call of `stn agents run`, as it completes. */
+export function agentRunProgress(entry: JournalEntry): AgentRunProgressView {
+  if (entry.kind === 'turn') {
+    return {
+      type: 'turn',
+      turn: entry.turn,
+      provider: entry.provider,
+      model: entry.model,
+      inputTokens: entry.usage.inputTokens,
+      outputTokens: entry.usage.outputTokens,
+      latencyMs: entry.latencyMs,
+      toolCalls: entry.message.toolCalls.map((c) => c.name),
+    };
+  }
+  const result = entry.result.length > RESULT_PREVIEW ? `${entry.result.slice(0, RESULT_PREVIEW - 1)}…` : entry.result;
+  return { type: 'tool', turn: entry.turn, tool: entry.tool, ok: entry.ok, latencyMs: entry.latencyMs, result };
 }

@@ -216,6 +216,49 @@ export const AgentDetail = Type.Object({
 });
 export type AgentDetail = Static<typeof AgentDetail>;
 
+/** One step of `stn agents run` as it completes: a model turn or a tool call (a line of `POST /agents/{name}/runs`). */
+export const AgentRunProgress = Type.Union([
+  Type.Object({
+    type: Type.Literal('turn'),
+    turn: int,
+    provider: str,
+    model: str,
+    inputTokens: int,
+    outputTokens: int,
+    latencyMs: int,
+    toolCalls: list(str, { description: 'The tools the model asked for (its function names); empty: a final reply.' }),
+  }),
+  Type.Object({
+    type: Type.Literal('tool'),
+    turn: int,
+    tool: Type.String({ description: '`server/tool`, or the name the model used when it named no known tool.' }),
+    ok: bool,
+    latencyMs: int,
+    result: Type.String({ description: 'The start of the result given back to the model (at most 200 characters).' }),
+  }),
+]);
+export type AgentRunProgress = Static<typeof AgentRunProgress>;
+
+/** The end of `stn agents run` (its `--json` output): the agent's step output, or why it failed. */
+export const AgentRunResult = Type.Object({
+  environment: str,
+  bundle: nullable('string'),
+  name: str,
+  version: Type.Integer({ description: 'The agent version that ran (the active one).' }),
+  task: str,
+  status: oneOf(['succeeded', 'failed']),
+  output: Type.Unsafe<Record<string, unknown> | null>({
+    type: ['object', 'null'],
+    additionalProperties: true,
+    description: 'What agent.run puts in the step output (null when the agent failed).',
+  }),
+  error: orNull(Type.Object({ code: str, message: str }), { description: 'Why the agent failed (a step error code of docs/errors.md).' }),
+  turns: Type.Integer({ description: 'Model turns taken.' }),
+  toolCalls: Type.Integer({ description: 'Tool calls made.' }),
+  durationMs: int,
+});
+export type AgentRunResult = Static<typeof AgentRunResult>;
+
 export const ValidateResult = Type.Object({
   path: str,
   id: nullable('string'),

@@ -1,5 +1,7 @@
 import type {
   AgentDetail,
+  AgentRunProgress,
+  AgentRunResult,
   AgentSummary,
   AgentVersionSummary,
   ApprovalShape,
@@ -42,3 +44,5 @@ export type DecisionView = DecideResult;
 export type AgentSummaryView = AgentSummary;
 export type AgentDetailView = AgentDetail;
 export type AgentVersionSummaryView = AgentVersionSummary;
+export type AgentRunProgressView = AgentRunProgress;
+export type AgentRunResultView = AgentRunResult;

@@ -1,9 +1,15 @@
 import type { Command } from 'commander';
 import type { StationClient } from '../../client/types.js';
-import { UsageError } from '../../errors.js';
+import type { JsonObject } from '../../definitions/types.js';
+import { StationError, UsageError } from '../../errors.js';
+import type { AgentRunProgressView, AgentRunResultView } from '../../views/types.js';
+import { parseJsonArg } from '../json-arg.js';
 import { print, printJson, shortSha, table } from '../output.js';
+import { formatDuration, truncate } from '../run-view.js';
 
 const STATUSES = ['active', 'disabled', 'invalid'];
+/** Exit code of `stn agents run` after Ctrl-C (as `stn run`). */
+const INTERRUPTED = 130;
 
 export interface AgentCliContext {
   withClient(body: (client: StationClient) => Promise<number>): Promise<void>;
@@ -45,7 +51,101 @@ export function registerAgentCommands(program: Command, ctx: AgentCliContext): C
     .action(async (name: string, opts: Which) => {
       await ctx.withClient((c) => agentVersionsCommand(c, name, { ...opts, json: ctx.json() }));
     });
+  agents
+    .command('run')
+    .description(
+      "try an agent alone: run its active version once on a task, outside any workflow, with the same model providers and MCP tools as agent.run (a try-out: nothing is stored); shows each model turn and tool call as it completes. Exit 0 succeeded, 1 the agent failed, 2 unknown agent or bad options/variables",
+    )
+    .argument('<name>')
+    .requiredOption('--task <text>', "the task (the prompt's userInput)")
+    .option('--var <key=value>', 'a variable, as a string (repeatable; wins over --vars)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--vars <json>', 'the variables as a JSON object, or @file.json (for values that are not strings)')
+    .option('--env <name>', 'environment (needed when the agent exists in several)')
+    .option('--bundle <name>', 'the bundle the agent comes from (when bundles share the name)')
+    .action(async (name: string, opts: AgentRunCommandOptions) => {
+      await ctx.withClient((c) => runAgentCommand(c, name, { ...opts, json: ctx.json() }));
+    });
   return agents;
+}
+
+export interface AgentRunCommandOptions extends Which {
+  task: string;
+  var?: string[];
+  vars?: string;
+}
+
+/** `--vars` then each `--var key=value` over it. */
+export function agentRunVariables(opts: { var?: string[] | undefined; vars?: string | undefined }): JsonObject {
+  const base = parseJsonArg('--vars', opts.vars) ?? {};
+  if (base === null || typeof base !== 'object' || Array.isArray(base)) throw new UsageError('--vars must be a JSON object');
+  const variables: JsonObject = { ...base };
+  for (const kv of opts.var ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--var must be key=value, got "${kv}"`);
+    variables[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return variables;
+}
+
+/** One progress line of `stn agents run`. */
+export function agentProgressLine(p: AgentRunProgressView): string {
+  if (p.type === 'turn') {
+    const asks = p.toolCalls.length > 0 ? `calls ${p.toolCalls.join(', ')}` : 'final reply';
+    return `  turn ${p.turn}  ${p.provider}/${p.model}  ${p.inputTokens} in / ${p.outputTokens} out tokens  ${formatDuration(p.latencyMs)}  ${asks}`;
+  }
+  return `  tool  ${p.tool}  ${p.ok ? 'ok' : 'error'}  ${formatDuration(p.latencyMs)}  ${truncate(p.result.replace(/\s+/g, ' '), 100)}`;
+}
+
+/**
+ * `stn agents run <name> --task ... [--var k=v] [--vars json] [--env] [--bundle]`: progress lines as the agent works,
+ * then its output (the step output agent.run would give). `--json`: only the result object. Exit 0 succeeded, 1 the
+ * agent failed (its step error code shown), 2 unknown agent, bad options or variables that break its input schema, 130
+ * interrupted (Ctrl-C stops the agent: its model request and tool calls are aborted).
+ */
+export async function runAgentCommand(client: StationClient, name: string, opts: AgentRunCommandOptions & { json: boolean }): Promise<number> {
+  const variables = agentRunVariables(opts);
+  const stop = new AbortController();
+  const onSigint = () => stop.abort(new Error('interrupted (Ctrl-C)'));
+  process.once('SIGINT', onSigint);
+  let result: AgentRunResultView | undefined;
+  try {
+    result = await client.runAgent(name, {
+      task: opts.task,
+      variables,
+      env: opts.env,
+      bundle: opts.bundle,
+      signal: stop.signal,
+      onProgress: opts.json
+        ? undefined
+        : (p) => print(agentProgressLine(p)),
+    });
+  } catch (err) {
+    // Over HTTP the answer is cut off (the daemon stops the agent when the connection closes).
+    if (!stop.signal.aborted) throw err;
+    result = undefined;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (stop.signal.aborted) {
+    if (opts.json) printJson({ interrupted: true });
+    else print('interrupted: the agent was stopped (nothing is stored)');
+    return INTERRUPTED;
+  }
+  if (!result) throw new StationError('STN_E_INTERNAL', 'the agent run ended without a result');
+  if (opts.json) {
+    printJson(result);
+    return result.status === 'succeeded' ? 0 : 1;
+  }
+  const where = `${result.environment}/${result.bundle ? `${result.bundle}/` : ''}${result.name} v${result.version}`;
+  const counts = `${result.turns} turn${result.turns === 1 ? '' : 's'}, ${result.toolCalls} tool call${result.toolCalls === 1 ? '' : 's'}, ${formatDuration(result.durationMs)}`;
+  if (result.status === 'succeeded') {
+    print(`succeeded  ${where}  (${counts})`);
+    print(JSON.stringify(result.output, null, 2));
+    return 0;
+  }
+  print(`failed  ${where}  (${counts})`);
+  print(`  ${result.error?.code ?? 'STN_E_EXECUTOR'}: ${result.error?.message ?? 'unknown error'}`);
+  return 1;
 }
 
 /** `stn agents list [--env] [--status]` */
