@@ -246,5 +246,5 @@ describe('local and --server output are the same', () => {
     ]) {
       expect(same(args).status, args.join(' ')).toBe(2);
     }
-  });
+  }, 90_000); // twenty CLI processes: over 30 s on a loaded 2-core machine
 });
