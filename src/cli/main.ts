@@ -212,10 +212,11 @@ runs
   });
 runs
   .command('show')
-  .description("a run's timeline: header, then every step with its input, output or error")
+  .description("a run's timeline: header, then every step with its input, output or error; --step: one step in detail")
   .argument('<id>')
-  .action(async (id: string) => {
-    await withClient({ mustExist: true }, (c) => showRunCommand(c, id, { json: json() }));
+  .option('--step <step>', "one step (id, path or state name) in detail; an agent step's transcript: turns, tokens, tool calls")
+  .action(async (id: string, opts: { step?: string }) => {
+    await withClient({ mustExist: true }, (c) => showRunCommand(c, id, { json: json(), step: opts.step }));
   });
 runs
   .command('events')

@@ -190,6 +190,11 @@ export class HttpClient implements StationClient {
     for (const e of await this.all<EventView>(`${path}/events`, {}, last > 0 ? encodeCursor(last) : undefined)) onEvent(e);
   }
 
+  /** `GET /workflow-runs/{id}/events?stepId=`, every page. */
+  stepEvents(runId: string, stepId: string): Promise<EventView[]> {
+    return this.all<EventView>(`/api/v1/workflow-runs/${enc(runId)}/events`, { stepId });
+  }
+
   cancel(id: string, compensate: boolean) {
     return this.post<RunSummaryView>(`/api/v1/workflow-runs/${enc(id)}/cancel`, { compensate });
   }

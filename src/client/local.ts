@@ -150,6 +150,11 @@ export class LocalClient implements StationClient {
     }
   }
 
+  stepEvents(runId: string, stepId: string): Promise<EventView[]> {
+    this.mustGetRun(runId);
+    return Promise.resolve(this.station.runStore.eventsOfStep(runId, stepId).map(eventJson));
+  }
+
   cancel(id: string, compensate: boolean) {
     return Promise.resolve(runSummaryJson(this.station.runs.cancel(id, compensate, localUser() ?? null)));
   }

@@ -103,6 +103,8 @@ export interface StationClient {
   showRun(id: string): Promise<RunDetailView>;
   /** The run's event log; with `follow`, every event up to the run's terminal one, as it is committed. */
   events(id: string, onEvent: (e: EventView) => void, follow: boolean): Promise<void>;
+  /** The events of one step of a run, in order (an agent step's transcript is made of its agent:* events). */
+  stepEvents(runId: string, stepId: string): Promise<EventView[]>;
   cancel(id: string, compensate: boolean): Promise<RunSummaryView>;
   pause(id: string): Promise<RunSummaryView>;
   resume(id: string): Promise<RunSummaryView>;

@@ -6,6 +6,12 @@ import type { SyncReport } from '../sync/sync.js';
 
 /** The reasons /readyz may name for a daemon that serves but may serve stale definitions. */
 const DEGRADED_REASONS = ['git_missing', 'git_diverged', 'git_fetch_failed', 'sync_failed', 'sync_refused'];
+/** The most distinct agent, provider and tool label values kept; later ones count under {@link OTHER}. */
+export const AGENT_LABEL_CAP = 200;
+/** The label value of names past the cap. */
+const OTHER = '(other)';
+/** The tool label of a call the model made to a tool the agent does not have (its name is the model's invention). */
+const UNKNOWN_TOOL = '(unknown)';
 /** Where a sync comes from (the `source` label). */
 const SYNC_SOURCES = ['start', 'watch', 'poll', 'webhook', 'api'];
 /** The outcome label of a webhook delivery answered with `status`, when the handler did not name one. */
@@ -46,6 +52,13 @@ export class Metrics {
   /** Invalid files per environment, as its last sync found them. */
   private readonly invalidByEnvironment = new Map<string, number>();
   private readonly webhooks: Counter<'outcome'>;
+  private readonly modelCalls: Counter<'agent' | 'provider'>;
+  private readonly tokens: Counter<'agent' | 'provider' | 'direction'>;
+  private readonly toolCalls: Counter<'agent' | 'tool' | 'outcome'>;
+  private readonly modelLatency: Histogram<'agent' | 'provider'>;
+  private readonly toolLatency: Histogram<'agent' | 'tool'>;
+  /** The label values seen so far, per label: bounded so that names from files or models cannot grow the series. */
+  private readonly labelValues = { agent: new Set<string>(), provider: new Set<string>(), tool: new Set<string>() };
   private readonly stopListening: () => void;
 
   constructor(
@@ -133,6 +146,38 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.modelCalls = new Counter({
+      name: 'station_agent_model_calls_total',
+      help: 'Model turns of agent.run steps executed by this process, by agent and provider.',
+      labelNames: ['agent', 'provider'],
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'station_agent_tokens_total',
+      help: 'Tokens of the model turns of agent.run steps, by agent, provider and direction (input, output).',
+      labelNames: ['agent', 'provider', 'direction'],
+      registers,
+    });
+    this.toolCalls = new Counter({
+      name: 'station_agent_tool_calls_total',
+      help: 'Tool calls of agent.run steps, by agent, tool (server/tool; "(unknown)" for a name the agent does not have) and outcome (ok, error).',
+      labelNames: ['agent', 'tool', 'outcome'],
+      registers,
+    });
+    this.modelLatency = new Histogram({
+      name: 'station_agent_model_latency_seconds',
+      help: 'Latency of the model turns of agent.run steps, by agent and provider.',
+      labelNames: ['agent', 'provider'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.toolLatency = new Histogram({
+      name: 'station_agent_tool_latency_seconds',
+      help: 'Latency of the tool calls of agent.run steps, by agent and tool.',
+      labelNames: ['agent', 'tool'],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
     for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'not_found', 'too_large', 'invalid_input']) this.webhooks.inc({ outcome }, 0);
     // Series exist from the start, so rate() and alerts on sync errors see 0 rather than nothing.
     for (const source of SYNC_SOURCES) this.syncErrors.inc({ source }, 0);
@@ -154,9 +199,36 @@ export class Metrics {
         if (ms !== null && ms !== undefined) this.stepDuration.observe({ outcome: e.type === 'step:failed' ? 'failed' : 'retrying' }, ms / 1000);
         return;
       }
+      case 'agent:turn': {
+        const d = e.data;
+        const labels = { agent: this.label('agent', d.agent), provider: this.label('provider', d.provider) };
+        this.modelCalls.inc(labels);
+        this.tokens.inc({ ...labels, direction: 'input' }, d.usage.inputTokens);
+        this.tokens.inc({ ...labels, direction: 'output' }, d.usage.outputTokens);
+        this.modelLatency.observe(labels, d.latencyMs / 1000);
+        return;
+      }
+      case 'agent:tool': {
+        const d = e.data;
+        const unknown = !d.ok && d.result.startsWith('STN_E_AGENT_UNKNOWN_TOOL');
+        const labels = { agent: this.label('agent', d.agent), tool: unknown ? UNKNOWN_TOOL : this.label('tool', d.tool) };
+        this.toolCalls.inc({ ...labels, outcome: d.ok ? 'ok' : 'error' });
+        this.toolLatency.observe(labels, d.latencyMs / 1000);
+        return;
+      }
       default:
         return;
     }
+  }
+
+  /** `value` as a label value, or `(other)` once {@link AGENT_LABEL_CAP} other values of `label` were seen. */
+  private label(label: keyof Metrics['labelValues'], value: string | null): string {
+    const v = value ?? UNKNOWN_TOOL;
+    const seen = this.labelValues[label];
+    if (seen.has(v)) return v;
+    if (seen.size >= AGENT_LABEL_CAP) return OTHER;
+    seen.add(v);
+    return v;
   }
 
   /** A webhook delivery ended with this outcome (the handler's, or `too_large` when the server refused the body). */

@@ -497,6 +497,16 @@ export class RunStore {
   stepEvents(runId: string, stepId: string, types: readonly string[]): EventRow[] {
     return this.s.stepEvents.all(runId, stepId).filter((e) => types.includes(e.type));
   }
+  /** Every event of one step after `afterSeq`, in order, at most `limit` (`GET /workflow-runs/{id}/events?stepId=`). */
+  eventsOfStep(runId: string, stepId: string, afterSeq = 0, limit = Number.POSITIVE_INFINITY): EventRow[] {
+    const rows: EventRow[] = [];
+    for (const e of this.s.stepEvents.iterate(runId, stepId)) {
+      if (e.seq <= afterSeq) continue;
+      if (rows.length >= limit) break;
+      rows.push(e);
+    }
+    return rows;
+  }
 
   // --- tasks
   /** Inserts a task (lease_token 0), leased to `leaseOwner` if given; its payload is stored with its version. */

@@ -77,6 +77,24 @@ Triage incidents of {{service}}.
 {{userInput}}
 `;
 
+/** An agent without tools whose fixture asks for one anyway: its transcript has a turn, a refused call and a reply. */
+const HELPER_AGENT = `---
+model: fixture/helper
+---
+{{userInput}}
+`;
+const HELPER_FIXTURE = `- turns:
+    - content: Let me look.
+      toolCalls: [{tool: ops/df, arguments: {path: /}}]
+    - content: All quiet.
+`;
+const ASKS = `id: asks
+version: "1"
+name: Asks
+states:
+  - {name: ask, type: operation, action: agent.run, input: {agent: helper, task: anything wrong?}, end: true}
+`;
+
 const TOKEN = 'parity-operator-token';
 
 let repo: GitRepo;
@@ -122,6 +140,7 @@ const statusOf = (id: string) => json<{ status: string }>(local(['--json', 'runs
 let done: string;
 let failed: string;
 let waiting: string;
+let asked: string;
 
 beforeAll(async () => {
   ensureBuilt();
@@ -132,6 +151,9 @@ beforeAll(async () => {
     repo.write(workflowPath('default', id), text);
   }
   repo.write('environments/default/agents/triage.prompt', TRIAGE_AGENT);
+  repo.write('environments/default/agents/helper.prompt', HELPER_AGENT);
+  repo.write('environments/default/agents/fixtures/helper.yaml', HELPER_FIXTURE);
+  repo.write(workflowPath('default', 'asks'), ASKS);
   repo.write('environments/default/agents/garbled.prompt', '---\nmodel: a\nmodel: b\n---\nhi\n');
   repo.commit('fixtures');
   daemon = await spawnServe(repo.dir, ['--no-watch'], { PARITY_TOKEN: TOKEN });
@@ -142,8 +164,9 @@ beforeAll(async () => {
   waiting = local(['run', 'gated', '--detach', '--input', '{"n": 1}']).stdout.trim();
   const approval = remote(['run', 'deploy', '--detach']).stdout.trim();
   const tree = remote(['run', 'parent', '--detach']).stdout.trim();
+  asked = remote(['run', 'asks', '--detach']).stdout.trim();
   await until('the runs to settle', () =>
-    statusOf(done) === 'COMPLETED' && statusOf(failed) === 'FAILED' && statusOf(waiting) === 'WAITING_SIGNAL' && statusOf(approval) === 'WAITING_APPROVAL' && statusOf(tree) === 'COMPLETED',
+    statusOf(asked) === 'COMPLETED' && statusOf(done) === 'COMPLETED' && statusOf(failed) === 'FAILED' && statusOf(waiting) === 'WAITING_SIGNAL' && statusOf(approval) === 'WAITING_APPROVAL' && statusOf(tree) === 'COMPLETED',
   );
   expect(local(['runs', 'pause', waiting]).status).toBe(0);
 }, 60_000);
@@ -204,6 +227,16 @@ describe('local and --server output are the same', () => {
     const child = json<Array<{ id: string; parentRunId: string | null }>>(local(['--json', 'runs', 'list', '--workflow', 'three'])).find((r) => r.parentRunId);
     expect(same(['runs', 'show', child?.id ?? '-']).stdout).toMatch(/trigger +workflow .*\(parent r/);
     same(['--json', 'runs', 'show', failed]);
+  }, SLOW);
+
+  it('runs show --step: one step, an agent step with its transcript', () => {
+    const transcript = same(['runs', 'show', asked, '--step', 'ask']).stdout;
+    expect(transcript).toMatch(/transcript, attempt 1 \(agent helper\): 2 turns/);
+    expect(transcript).toMatch(/tool ops\/df {2}error .*\n.*\n +result: +STN_E_AGENT_UNKNOWN_TOOL/);
+    expect(transcript).toContain('reply: All quiet.');
+    same(['--json', 'runs', 'show', asked, '--step', 'ask']);
+    same(['runs', 'show', done, '--step', 'b']);
+    expect(same(['runs', 'show', done, '--step', 'nope']).status).toBe(2);
   }, SLOW);
 
   it('runs events, with and without --follow', () => {

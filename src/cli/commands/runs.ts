@@ -2,13 +2,20 @@ import type { StationClient } from '../../client/types.js';
 import { UsageError } from '../../errors.js';
 import { RUN_STATUSES } from '../../store/runs.js';
 import { triggerText } from '../../views/runs.js';
+import { findStep, transcriptOf, type StepDetailView } from '../../views/transcript.js';
 import type { EventView, RunDetailView, RunSummaryView } from '../../views/types.js';
 import { parseJsonArg, parseLimit } from '../json-arg.js';
 import { print, printJson, table } from '../output.js';
-import { errorText, eventLine, formatDuration, oneLine } from '../run-view.js';
+import { errorText, eventLine, formatDuration, oneLine, truncate } from '../run-view.js';
 
 /** Input and output of a step in `stn runs show`. */
 const VALUE_LIMIT = 200;
+/** Input, output and error of the step `stn runs show --step` shows. */
+const STEP_VALUE_LIMIT = 2000;
+/** A model reply in a transcript (the whole text is in `--json`). */
+const TRANSCRIPT_TEXT_LIMIT = 500;
+/** Tool arguments and results in a transcript. */
+const TRANSCRIPT_VALUE_LIMIT = 300;
 
 /** `stn runs list [--workflow] [--status] [--env] [--limit] [--before]`, newest first. */
 export async function listRunsCommand(
@@ -37,12 +44,62 @@ export async function listRunsCommand(
   return 0;
 }
 
-/** `stn runs show <id>`: the run's header, then its steps in order. */
-export async function showRunCommand(client: StationClient, id: string, opts: { json: boolean }): Promise<number> {
+/** `stn runs show <id> [--step <step>]`: the run's header, then its steps in order; or one step in detail. */
+export async function showRunCommand(client: StationClient, id: string, opts: { json: boolean; step?: string | undefined }): Promise<number> {
   const run = await client.showRun(id);
+  if (opts.step !== undefined) return showStep(client, run, opts.step, opts.json);
   if (opts.json) printJson(run);
   else printRun(run);
   return 0;
+}
+
+/** One step: its fields, then for an agent step the transcript of each attempt. */
+async function showStep(client: StationClient, run: RunDetailView, ref: string, json: boolean): Promise<number> {
+  const step = findStep(run.steps, ref);
+  if (!step) {
+    const known = [...new Set(run.steps.map((s) => s.state))].join(', ') || 'none yet';
+    throw new UsageError(`run ${run.id} has no step "${ref}" (a step id, path or state name; its states: ${known})`);
+  }
+  const events = await client.stepEvents(run.id, step.id);
+  const transcript = step.action === 'agent.run' || events.some((e) => e.type.startsWith('agent:')) ? transcriptOf(events) : null;
+  const view: StepDetailView = { runId: run.id, step, transcript };
+  if (json) printJson(view);
+  else printStep(view);
+  return 0;
+}
+
+function printStep({ runId, step: s, transcript }: StepDetailView): void {
+  print(`step ${s.id}  (run ${runId})`);
+  print(`  path      ${s.path}`);
+  print(`  state     ${s.state}  ${s.type === 'operation' || s.type === 'compensation' ? `${s.type} ${s.action ?? '?'}` : s.type}`);
+  print(`  status    ${s.status}`);
+  if (s.type === 'operation' || s.type === 'compensation') print(`  attempt   ${s.attempt} (${s.deliveries} ${s.deliveries === 1 ? 'delivery' : 'deliveries'})`);
+  print(`  started   ${s.startedAt ?? '-'}`);
+  print(`  finished  ${s.finishedAt ?? '-'}${s.durationMs !== null ? `  (${formatDuration(s.durationMs)})` : ''}`);
+  print(`  input     ${oneLine(s.input, STEP_VALUE_LIMIT)}`);
+  if (s.output !== null) print(`  output    ${oneLine(s.output, STEP_VALUE_LIMIT)}`);
+  if (s.error !== null) print(`  ${s.status === 'SUCCEEDED' ? 'earlier error' : 'error'}  ${oneLine(errorText(s.error), STEP_VALUE_LIMIT)}`);
+  if (s.wait !== null && s.status !== 'SUCCEEDED') print(`  waiting   ${oneLine(s.wait, STEP_VALUE_LIMIT)}`);
+  if (transcript === null) return;
+  print('');
+  if (transcript.length === 0) {
+    print('transcript: no model turn committed yet');
+    return;
+  }
+  for (const a of transcript) {
+    const tokens = `${a.usage.inputTokens} in / ${a.usage.outputTokens} out`;
+    print(`transcript, attempt ${a.attempt}${a.agent !== null ? ` (agent ${a.agent})` : ''}: ${a.turns.length} ${a.turns.length === 1 ? 'turn' : 'turns'}, ${tokens} tokens`);
+    for (const t of a.turns) {
+      print(`  turn ${t.turn}  ${t.provider}/${t.model}  ${t.usage.inputTokens} in / ${t.usage.outputTokens} out  ${formatDuration(t.latencyMs)}`);
+      if (t.content !== null && t.content !== '') print(`    reply: ${oneLine(t.content, TRANSCRIPT_TEXT_LIMIT)}`);
+      for (const c of t.toolCalls) print(`    asks:  ${c.name} ${truncate(c.arguments.replace(/\s+/g, ' '), TRANSCRIPT_VALUE_LIMIT)}`);
+      for (const c of t.tools) {
+        print(`    tool ${c.tool}  ${c.ok ? 'ok' : 'error'}  ${formatDuration(c.latencyMs)}`);
+        print(`      arguments: ${oneLine(c.arguments, TRANSCRIPT_VALUE_LIMIT)}`);
+        print(`      result:    ${oneLine(c.result.replace(/\s+/g, ' '), TRANSCRIPT_VALUE_LIMIT)}`);
+      }
+    }
+  }
 }
 
 function printRun(run: RunDetailView): void {

@@ -5,7 +5,7 @@ import type { ServerDeps } from '../deps.js';
 export function metricsRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.get(
     '/metrics',
-    { config: { auth: 'viewer' }, schema: { tags: ['health'], summary: 'Prometheus metrics (runs by status, step durations, queue depth, syncs, webhooks).' } },
+    { config: { auth: 'viewer' }, schema: { tags: ['health'], summary: 'Prometheus metrics (runs by status, step durations, queue depth, syncs, webhooks, agent model and tool calls).' } },
     async (_req, reply) => reply.header('content-type', deps.metrics.contentType).send(await deps.metrics.text()),
   );
 }

@@ -139,22 +139,25 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
     (req) => detail(req.params.id),
   );
 
-  app.get<{ Params: { id: string }; Querystring: PageQuery }>(
+  app.get<{ Params: { id: string }; Querystring: PageQuery & { stepId?: string } }>(
     `${API}/workflow-runs/:id/events`,
     {
       config: { auth: 'viewer' },
       schema: {
         tags,
-        summary: "A run's event log in sequence order.",
+        summary: "A run's event log in sequence order; `stepId` keeps the events of one step (an agent step's transcript: its agent:turn and agent:tool events).",
         params: runParams,
-        querystring: { type: 'object', additionalProperties: false, properties: PAGE_QUERY },
+        querystring: { type: 'object', additionalProperties: false, properties: { ...PAGE_QUERY, stepId: { type: 'string', minLength: 1, maxLength: 200 } } },
         response: responses({ 200: Page(RunEventShape) }),
       },
     },
     (req) => {
       mustGetRun(station.runStore, req.params.id);
       const after = decodeCursor(req.query.cursor, isNonNegativeInt) ?? 0;
-      const rows = station.runStore.events(req.params.id, after, req.query.limit + 1);
+      const stepId = req.query.stepId;
+      const rows = stepId !== undefined
+        ? station.runStore.eventsOfStep(req.params.id, stepId, after, req.query.limit + 1)
+        : station.runStore.events(req.params.id, after, req.query.limit + 1);
       return toPage(rows, req.query.limit, (e) => e.seq, eventJson);
     },
   );
