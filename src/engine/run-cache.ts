@@ -3,17 +3,20 @@ import type { RunRow, RunStore } from '../store/runs.js';
 /** What one process knows of a run's step and frame rows, valid while the run is at `eventSeq`. */
 interface Known {
   eventSeq: number;
-  /** The last visit of each (scope, state): `${frameId}\0${state}` -> visit. Undefined until first needed. */
-  visits: Map<string, number> | undefined;
+  /** The last visit of each (scope, state) looked up or created: `${frameId}\0${state}` -> visit. */
+  visits: Map<string, number>;
+  /** Scopes this process created while the entry was valid: no other process has steps in them. */
+  freshFrames: Set<number>;
   /** The highest frame id; undefined until first needed. */
   maxFrameId: number | undefined;
 }
 
 /**
- * What the engine knows of a run between its transactions, so that creating a step or a scope asks the store
- * nothing: the last visit of every (scope, state), read once per run with one query, and the highest frame id. An
- * entry is valid while the run is at the event number this process committed last: a run another process advanced
- * since (its event_seq moved) is read again, and an entry is dropped when its transaction rolls back.
+ * What the engine knows of a run between its transactions, so that creating a step or a scope asks the store as
+ * little as possible: the last visit of each (scope, state) it looked up or created, the scopes it created (a state
+ * of one has no visit yet), and the highest frame id. An entry is valid while the run is at the event number this
+ * process committed last: a run another process advanced since (its event_seq moved) starts afresh, and an entry is
+ * dropped when its transaction rolls back.
  */
 export class RunCache {
   private readonly runs = new Map<string, Known>();
@@ -23,14 +26,33 @@ export class RunCache {
     private readonly maxRuns = 2000,
   ) {}
 
-  /** The last visit of `state` in scope `frameId` (0: never visited), as of the run's state when it was loaded. */
-  lastVisit(run: RunRow, loadedSeq: number, frameId: number, state: string): number {
+  /**
+   * The last visit of `state` in scope `frameId` (0: never visited). Unknown ones are found with `taken(n)` (whether
+   * visit n's step exists): visits are numbered 1, 2, 3, ... without gaps, so doubling then halving finds the last one
+   * in a few primary-key lookups however often the state was visited.
+   */
+  lastVisit(run: RunRow, loadedSeq: number, frameId: number, state: string, taken: (visit: number) => boolean): number {
     const known = this.entry(run.id, loadedSeq);
-    if (!known.visits) {
-      known.visits = new Map();
-      for (const v of this.store.lastVisits(run.id)) known.visits.set(`${v.frame_id}\0${v.state_name}`, v.visit);
+    const key = `${frameId}\0${state}`;
+    const cached = known.visits.get(key);
+    if (cached !== undefined) return cached;
+    let last = 0;
+    if (!known.freshFrames.has(frameId) && taken(1)) {
+      let lo = 1;
+      let hi = 2;
+      while (taken(hi)) {
+        lo = hi;
+        hi *= 2;
+      }
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (taken(mid)) lo = mid;
+        else hi = mid;
+      }
+      last = lo;
     }
-    return known.visits.get(`${frameId}\0${state}`) ?? 0;
+    known.visits.set(key, last);
+    return last;
   }
 
   maxFrameId(run: RunRow, loadedSeq: number): number {
@@ -40,15 +62,21 @@ export class RunCache {
   }
 
   /** A transaction on the run committed: what it created is known, at the run's new event number. */
-  committed(runId: string, loadedSeq: number, eventSeq: number, visits: ReadonlyMap<string, number>, maxFrameId: number | undefined): void {
+  committed(
+    runId: string,
+    loadedSeq: number,
+    eventSeq: number,
+    created: { visits: ReadonlyMap<string, number>; frames: Iterable<number>; maxFrameId: number | undefined },
+  ): void {
     const known = this.runs.get(runId);
     if (!known || known.eventSeq !== loadedSeq) {
       this.runs.delete(runId);
       return;
     }
     known.eventSeq = eventSeq;
-    if (known.visits) for (const [key, visit] of visits) known.visits.set(key, visit);
-    if (maxFrameId !== undefined) known.maxFrameId = Math.max(known.maxFrameId ?? -1, maxFrameId);
+    for (const [key, visit] of created.visits) known.visits.set(key, visit);
+    for (const id of created.frames) known.freshFrames.add(id);
+    if (created.maxFrameId !== undefined) known.maxFrameId = Math.max(known.maxFrameId ?? -1, created.maxFrameId);
   }
 
   /** Forgets a run (its transaction rolled back, or it ended). */
@@ -60,7 +88,7 @@ export class RunCache {
     let known = this.runs.get(runId);
     if (known?.eventSeq !== loadedSeq) {
       if (!known && this.runs.size >= this.maxRuns) this.runs.delete(this.runs.keys().next().value as string);
-      known = { eventSeq: loadedSeq, visits: undefined, maxFrameId: undefined };
+      known = { eventSeq: loadedSeq, visits: new Map(), freshFrames: new Set(), maxFrameId: undefined };
       this.runs.set(runId, known);
     }
     return known;

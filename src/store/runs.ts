@@ -243,10 +243,7 @@ export class RunStore {
       stepGet: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE id = ?'),
       stepUpdate: db.prepare(STEP_UPDATE_SQL),
       stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
-      lastVisits: db.prepare<[string], { frame_id: number; state_name: string; visit: number }>(
-        `SELECT frame_id, state_name, max(visit) AS visit FROM workflow_run_steps
-         WHERE run_id = ? AND compensation_of IS NULL GROUP BY frame_id, state_name`,
-      ),
+      stepExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM workflow_run_steps WHERE id = ?'),
       stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY seq'),
       activeSteps: db.prepare<[string], StepRow>(
         `SELECT * FROM workflow_run_steps WHERE run_id = ?
@@ -458,9 +455,8 @@ export class RunStore {
   updateStepCounters(row: Pick<StepRow, 'id' | 'pending' | 'next_index'>): void {
     this.s.stepCounters.run({ id: row.id, pending: row.pending, next_index: row.next_index });
   }
-  /** The last visit of each state in each scope of a run (compensation steps aside). */
-  lastVisits(runId: string): Array<{ frame_id: number; state_name: string; visit: number }> {
-    return this.s.lastVisits.all(runId);
+  stepExists(id: string): boolean {
+    return this.s.stepExists.get(id) !== undefined;
   }
   steps(runId: string): StepRow[] {
     return this.s.stepsOfRun.all(runId);

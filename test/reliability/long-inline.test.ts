@@ -107,7 +107,7 @@ describe('a 20,000-item inline foreach in a daemon sharing its database with a w
     // outliers of a few hundred ms by itself, so the median carries the "promptly", the slowest answer the "never
     // frozen" (a transaction waiting out another process's lock would show as ~5 s, the busy timeout).
     const shown = `healthz ${JSON.stringify(health)}`;
-    expect(health.n).toBeGreaterThan(50);
+    expect(health.n).toBeGreaterThan(20); // the run takes a few seconds: tens of samples
     expect(health.p50, shown).toBeLessThan(50);
     expect(health.max, shown).toBeLessThan(1000);
     // The other processes ran their own work meanwhile and are still up.

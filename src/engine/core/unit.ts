@@ -169,8 +169,12 @@ export class UnitOfWork {
     return this.maxFrameId;
   }
 
+  /** The scopes this transaction created (no step of theirs exists before it). */
+  readonly createdFrames = new Set<number>();
+
   /** A scope created in this transaction (its live row is kept). */
   addFrame(frame: FrameRow): void {
+    this.createdFrames.add(frame.id);
     this.pendingFrames.push(frame);
     this.frames.set(frame.id, frame);
     this.maxFrameId = Math.max(this.maxFrameId ?? -1, frame.id);
@@ -203,7 +207,12 @@ export class UnitOfWork {
    */
   nextVisit(frame: FrameRow, stateName: string): number {
     const key = `${frame.id}\0${stateName}`;
-    const visit = (this.visits.get(key) ?? this.d.runCache.lastVisit(this.run, this.loadedSeq, frame.id, stateName)) + 1;
+    const last =
+      this.visits.get(key) ??
+      (this.createdFrames.has(frame.id)
+        ? 0
+        : this.d.runCache.lastVisit(this.run, this.loadedSeq, frame.id, stateName, (n) => this.d.store.stepExists(this.stepId(frame, stateName, n))));
+    const visit = last + 1;
     this.visits.set(key, visit);
     return visit;
   }

@@ -78,7 +78,10 @@ export class Transactions {
       return { value: undefined, chained: undefined };
     }
     storage.ok();
-    if (rt) this.deps.runCache.committed(rt.run.id, rt.unit.loadedSeq, rt.run.event_seq, rt.unit.visits, rt.unit.maxFrameId);
+    if (rt) {
+      const u = rt.unit;
+      this.deps.runCache.committed(rt.run.id, u.loadedSeq, rt.run.event_seq, { visits: u.visits, frames: u.createdFrames, maxFrameId: u.maxFrameId });
+    }
     if (lease !== 'held') {
       const fields = { run_id: task.run_id, step_id: task.step_id, task: task.id, error_type: 'lease_lost' };
       if (lease === 'taken') o.logger.warn(fields, 'lease lost: this delivery is dropped without committing (another engine took the task over)');
