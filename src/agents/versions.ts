@@ -31,11 +31,16 @@ export function parseAgentRef(ref: string, defaultEnv: string): { name: string; 
  */
 export function resolveAgent(store: AgentStore, env: string, name: string, bundle?: string | null): AgentVersion | undefined {
   const v = store.activeVersion(env, name, bundle);
-  return v ? { id: v.id, environment: v.environment, scope: v.scope, name: v.name, version: v.version, spec: JSON.parse(v.spec) as AgentSpec, path: v.path } : undefined;
+  return v ? versionOf(v) : undefined;
 }
 
 /** A version by its id (what a run pinned), whatever became of the agent file since. */
 export function agentVersionById(store: AgentStore, id: number): AgentVersion | undefined {
   const v = store.versionById(id);
-  return v ? { id: v.id, environment: v.environment, scope: v.scope, name: v.name, version: v.version, spec: JSON.parse(v.spec) as AgentSpec, path: v.path } : undefined;
+  return v ? versionOf(v) : undefined;
+}
+
+/** A stored agent version row as a run uses it (its spec parsed). */
+function versionOf(v: Omit<AgentVersion, 'spec'> & { spec: string }): AgentVersion {
+  return { id: v.id, environment: v.environment, scope: v.scope, name: v.name, version: v.version, spec: JSON.parse(v.spec) as AgentSpec, path: v.path };
 }

@@ -26,8 +26,8 @@ export interface InvalidEntry {
   activeVersion: number | null;
 }
 
-/** What a sync did with an environment's agent files; agents are named `name`, or `bundle/name` for a bundle's. */
-export interface AgentsReport {
+/** What a sync did with one kind of versioned file of an environment (workflows by id, agents by name). */
+export interface VersionedFilesReport {
   added: string[];
   updated: string[];
   disabled: string[];
@@ -35,21 +35,16 @@ export interface AgentsReport {
   unchanged: string[];
   invalid: InvalidEntry[];
   warnings: Array<{ path: string; id: string | null; warnings: Diagnostic[] }>;
-  /** New version numbers, by agent, for what was added, updated or re-enabled with a change. */
+  /** New version numbers, by name, for what was added, updated or re-enabled with a change. */
   versions: Record<string, number>;
 }
 
-export interface EnvironmentReport {
+/** What a sync did with an environment's agent files; agents are named `name`, or `bundle/name` for a bundle's. */
+export type AgentsReport = VersionedFilesReport;
+
+/** What a sync did with an environment's workflow files (named by workflow id), and with the environment. */
+export interface EnvironmentReport extends VersionedFilesReport {
   name: string;
-  added: string[];
-  updated: string[];
-  disabled: string[];
-  reenabled: string[];
-  unchanged: string[];
-  invalid: InvalidEntry[];
-  warnings: Array<{ path: string; id: string | null; warnings: Diagnostic[] }>;
-  /** New version numbers, by workflow id, for what was added, updated or re-enabled with a change. */
-  versions: Record<string, number>;
   /**
    * Definitions whose files vanished, not disabled yet: the daemon waits until files have stopped vanishing, then
    * judges the environment as a whole (README "Sync"). `until`: when the follow-up sync runs.
