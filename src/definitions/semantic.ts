@@ -106,6 +106,8 @@ function checkScope(states: State[], start: string | undefined, base: string, sc
       case 'foreach':
         checkScope(s.iterator.states, s.iterator.start, `${p}/iterator`, `the iterator of ${label}`, out);
         break;
+      case 'transform':
+        break;
       default: {
         const never: never = s;
         throw new Error(`unhandled state type ${JSON.stringify(never)}`);

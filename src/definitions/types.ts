@@ -34,6 +34,11 @@ export interface OperationState extends StateBase {
   timeoutSeconds?: number;
   retry?: RetryPolicy;
   resultPath?: string;
+  /**
+   * After the step: context key (in the step's scope) ← the value at a path into the step's output, e.g.
+   * `{summary: "result.summary"}`; a path `""` is the whole output. Station's `output:` mappings.
+   */
+  output?: Record<string, string>;
   onError?: string;
   compensation?: Compensation;
 }
@@ -63,6 +68,8 @@ export interface ParallelState extends StateBase {
   branches: Branch[];
   join?: { mode: 'all' };
   resultPath?: string;
+  /** merge (default): `{branch: scope}`; array: the branch results in branch order; first: the first branch to end. */
+  outputAggregation?: 'merge' | 'array' | 'first';
 }
 
 export interface InjectState extends StateBase {
@@ -78,9 +85,22 @@ export interface ForeachState extends StateBase {
   maxConcurrency?: number;
   iterator: { start?: string; states: State[] };
   resultPath?: string;
+  /** array: `[{item, index, output}]` in item order; absent: the list of iteration scopes. */
+  outputAggregation?: 'array';
 }
 
-export type State = OperationState | SwitchState | ParallelState | InjectState | ForeachState;
+/**
+ * transform: a Starlark-subset `expression` (a single expression or a small program) evaluated inline over the
+ * previous output (`input`) and the context (`ctx`); a dict result is the output, anything else `{result: v}`.
+ * Written to resultPath, default `steps.<name>` (never merged into the scope root).
+ */
+export interface TransformState extends StateBase {
+  type: 'transform';
+  expression: string;
+  resultPath?: string;
+}
+
+export type State = OperationState | SwitchState | ParallelState | InjectState | ForeachState | TransformState;
 export type StateType = State['type'];
 
 export interface CronTrigger {
@@ -122,6 +142,10 @@ export interface WorkflowSpec {
   start?: string;
   states: State[];
   output?: JsonValue;
+  /** A JSON Schema for the run's final output: checked at the end (a failure, or a warning in compat mode). */
+  outputSchema?: JsonObject;
+  /** Set by the normalizer when a Station spelling was rewritten (or by hand): Station-compatible run semantics. */
+  compat?: 'station';
 }
 
 export type Severity = 'error' | 'warning' | 'note';

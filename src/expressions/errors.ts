@@ -2,7 +2,7 @@ import { StationError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 
 /** The codes an expression or template can fail with. */
-export type ExpressionErrorCode = Extract<ErrorCode, 'STN_E_EXPR_SYNTAX' | 'STN_E_EXPR_EVAL' | 'STN_E_EXPR_MISSING_KEY' | 'STN_E_EXPR_BUDGET'>;
+export type ExpressionErrorCode = Extract<ErrorCode, 'STN_E_EXPR_SYNTAX' | 'STN_E_EXPR_EVAL' | 'STN_E_EXPR_MISSING_KEY' | 'STN_E_EXPR_BUDGET' | 'STN_E_TRANSFORM_LIMIT'>;
 
 export interface ExpressionErrorInfo {
   /** The CEL source (or the whole template string for template-level syntax errors). */

@@ -203,20 +203,20 @@ describe('workflow schema', () => {
   it('describes exactly the fields of the normalized TypeScript types', () => {
     const workflow: Record<keyof WorkflowSpec, true> = {
       id: true, version: true, name: true, description: true, inputSchema: true, timeoutSeconds: true,
-      triggers: true, start: true, states: true, output: true,
+      triggers: true, start: true, states: true, output: true, outputSchema: true, compat: true,
     };
     const base = { name: true, type: true, description: true, next: true, end: true } as const;
     const operation: Record<keyof OperationState, true> = {
       ...base, action: true, input: true, timeoutSeconds: true, retry: true, resultPath: true, onError: true,
-      compensation: true,
+      compensation: true, output: true,
     };
     const switchState: Record<keyof SwitchState, true> = {
       name: true, type: true, description: true, dataPath: true, conditions: true, defaultNext: true,
     };
-    const parallel: Record<keyof ParallelState, true> = { ...base, branches: true, join: true, resultPath: true };
+    const parallel: Record<keyof ParallelState, true> = { ...base, branches: true, join: true, resultPath: true, outputAggregation: true };
     const inject: Record<keyof InjectState, true> = { ...base, data: true, resultPath: true };
     const foreach: Record<keyof ForeachState, true> = {
-      ...base, itemsPath: true, itemName: true, maxConcurrency: true, iterator: true, resultPath: true,
+      ...base, itemsPath: true, itemName: true, maxConcurrency: true, iterator: true, resultPath: true, outputAggregation: true,
     };
     const retry: Record<keyof RetryPolicy, true> = {
       maxAttempts: true, backoffSeconds: true, backoff: true, maxBackoffSeconds: true,

@@ -9,6 +9,7 @@ import { enterInject } from './inject.js';
 import { enterOperation } from './operation.js';
 import { enterParallel } from './parallel.js';
 import { enterSwitch } from './switch.js';
+import { enterTransform } from './transform.js';
 
 /** Enters one state of a type: its step exists; what the state does next is up to it. */
 export type StateHandler<S extends State> = (tx: RunTx, frame: FrameRow, state: S, step: StepRow) => void;
@@ -20,6 +21,7 @@ const STATE_HANDLERS: { [K in State['type']]: StateHandler<Extract<State, { type
   switch: enterSwitch,
   parallel: enterParallel,
   foreach: enterForeach,
+  transform: enterTransform,
 };
 
 /**
