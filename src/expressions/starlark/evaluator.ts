@@ -263,7 +263,7 @@ class Evaluator implements Runtime {
   private evaluate(e: Expr): Value {
     switch (e.kind) {
       case 'literal':
-        return e.float && Number.isInteger(e.value) ? new SFloat(e.value as number) : e.value;
+        return e.float && Number.isSafeInteger(e.value) ? new SFloat(e.value as number) : e.value;
       case 'name':
         return this.lookup(e.name);
       case 'attr':

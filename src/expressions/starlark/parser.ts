@@ -55,6 +55,8 @@ class Parser {
   private skipLayout = false;
   private i = 0;
   private depth = 0;
+  /** How many for loops enclose the statement being parsed (break and continue need one). */
+  private loops = 0;
   private readonly cel: boolean;
   private readonly maxDepth: number;
 
@@ -111,6 +113,7 @@ class Parser {
     const t = this.peek();
     const at = { line: t.line, pos: t.pos };
     if (t.type === 'name' && (t.value === 'pass' || t.value === 'break' || t.value === 'continue')) {
+      if (t.value !== 'pass' && this.loops === 0) this.fail(`"${t.value}" outside a for loop`, t);
       this.next();
       return { kind: t.value, ...at };
     }
@@ -159,7 +162,9 @@ class Parser {
     const target = this.forTarget();
     this.expectName('in');
     const iterable = this.testList();
+    this.loops++;
     const body = this.suite();
+    this.loops--;
     return { kind: 'for', target, iterable, body, line: start.line, pos: start.pos };
   }
 

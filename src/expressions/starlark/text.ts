@@ -72,7 +72,7 @@ function write(v: Value, b: Builder, limits: TextLimits, depth: number): void {
     case 'boolean':
       return b.add(v ? 'True' : 'False');
     case 'number':
-      return b.add(Number.isInteger(v) ? String(v) : floatText(v));
+      return b.add(Number.isSafeInteger(v) ? String(v) : floatText(v));
     case 'string':
       return b.add(quote(v));
   }

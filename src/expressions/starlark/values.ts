@@ -3,6 +3,7 @@
  * Starlark freezes globals), an array a list (read-only too), a whole number an int and a fractional number a float.
  * What the program builds is its own: dicts are Maps (insertion-ordered, any hashable key), lists are arrays it
  * registered as mutable, a float with a whole value is an SFloat (so that `str(1.0)` is "1.0"), tuples are STuples.
+ * A whole number past ±2^53 is a float, as in CEL's conversion: JSON cannot hold such an int exactly anyway.
  */
 
 export type Value =
@@ -107,11 +108,11 @@ export function fromInput(v: unknown): Value {
 }
 
 export function isInt(v: Value): v is number {
-  return typeof v === 'number' && Number.isInteger(v);
+  return typeof v === 'number' && Number.isSafeInteger(v);
 }
 
 export function isFloat(v: Value): boolean {
-  return v instanceof SFloat || (typeof v === 'number' && !Number.isInteger(v));
+  return v instanceof SFloat || (typeof v === 'number' && !Number.isSafeInteger(v));
 }
 
 /** The number of an int or float; undefined for anything else (bools are not numbers in Starlark). */
@@ -122,7 +123,7 @@ export function numberOf(v: Value): number | undefined {
 }
 
 export function makeFloat(x: number): Value {
-  return Number.isInteger(x) ? new SFloat(x) : x;
+  return Number.isSafeInteger(x) ? new SFloat(x) : x;
 }
 
 export function makeInt(x: number): number {
@@ -136,7 +137,7 @@ export function typeName(v: Value): string {
     case 'boolean':
       return 'bool';
     case 'number':
-      return Number.isInteger(v) ? 'int' : 'float';
+      return Number.isSafeInteger(v) ? 'int' : 'float';
     case 'string':
       return 'string';
   }
@@ -215,7 +216,7 @@ export function mutableList(l: Value[], what: string): Value[] {
 // ---- equality and order ----
 
 export function equal(a: Value, b: Value, depth = 0): boolean {
-  if (a === b) return typeof a !== 'number' || !Number.isNaN(a);
+  if (a === b) return true;
   if (depth > 200) throw limit('values nested deeper than 200 levels');
   const na = numberOf(a);
   if (na !== undefined) return na === numberOf(b);

@@ -211,6 +211,8 @@ result`, { input })).toEqual({ names: ['API', 'DB', 'CACHE'] });
     expect(failure('"abc".nope()').message).toBe('line 1: string has no field or method "nope"');
     expect(failure('[1] < "a"').message).toBe('line 1: cannot compare list with string');
     expect(failure('2 ** 60').message).toBe('line 1: integer overflow: the result is outside ±2^53');
+    // A whole number past 2^53 in the input is a float (JSON cannot hold such an int exactly).
+    expect(run('type(big), big * 2, str(big)', { big: 1e20 })).toEqual(['float', 2e20, '1e+20']);
   });
 
   it('never mutates the globals and returns plain JSON', () => {
