@@ -35,6 +35,9 @@ export function checkSemantics(spec: WorkflowSpec): SemanticIssue[] {
   if (spec.inputSchema !== undefined && !ajv.validateSchema(spec.inputSchema)) {
     err('STN_E_INPUT_SCHEMA', `inputSchema is not a valid JSON Schema: ${formatSchemaErrors(ajv.errors)}`, '/inputSchema');
   }
+  if (spec.outputSchema !== undefined && !ajv.validateSchema(spec.outputSchema)) {
+    err('STN_E_OUTPUT_SCHEMA', `outputSchema is not a valid JSON Schema: ${formatSchemaErrors(ajv.errors)}`, '/outputSchema');
+  }
   return out;
 }
 
