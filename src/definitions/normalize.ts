@@ -201,7 +201,7 @@ class Normalizer {
       s.action = 'agent.run';
       this.note(this.origin(`${at}/action`), 'action "agent.hierarchy.run" is written "agent.run"');
     }
-    if (s.type === 'operation' && s.action === 'agent.run') this.agentInput(s, at, origin);
+    if (s.type === 'operation' && s.action === 'agent.run') this.agentInput(s, at);
     for (const key of ['resultPath', 'dataPath', 'itemsPath'] as const) {
       const v = s[key];
       if (typeof v === 'string' && v.startsWith('$.')) {
@@ -239,7 +239,7 @@ class Normalizer {
     }
     if (s.type === 'inject') this.templates(s, 'data', `${at}/data`, roots);
     if (Array.isArray(s.branches)) {
-      s.branches = s.branches.map((b, i) => this.branch(s, b, `${at}/branches/${i}`, `${origin}/branches/${i}`, roots));
+      s.branches = s.branches.map((b, i) => this.branch(b, `${at}/branches/${i}`, `${origin}/branches/${i}`, roots));
     }
     if (s.type === 'foreach') s = this.foreach(s, at, origin, roots);
     return s;
@@ -389,7 +389,7 @@ class Normalizer {
     }
   }
 
-  private branch(parent: Obj, raw: unknown, at: string, origin: string, roots: ReadonlySet<string>): unknown {
+  private branch(raw: unknown, at: string, origin: string, roots: ReadonlySet<string>): unknown {
     if (!isObj(raw)) return raw;
     const b: Obj = { ...raw };
     this.rename(b, 'id', 'name', at, origin, 'branch field');
@@ -408,7 +408,6 @@ class Normalizer {
     if (Array.isArray(b.states)) {
       b.states = this.states(b.states, `${at}/states`, `${origin}/states`, roots);
     }
-    void parent;
     return b;
   }
 
@@ -440,7 +439,7 @@ class Normalizer {
   }
 
   /** Moves the named fields of a Station state into `input`, leaving the rest for the schema to judge. */
-  private toOperation(s: Obj, action: string, fields: Record<string, string>, at: string, origin: string): Obj {
+  private toOperation(s: Obj, action: string, fields: Record<string, string>, at: string): Obj {
     const out: Obj = {};
     const input: Obj = isObj(s.input) ? { ...s.input } : {};
     for (const [key, value] of Object.entries(s)) {
@@ -468,7 +467,7 @@ class Normalizer {
     for (const f of AGENT_TASK_FIELDS.slice(2)) {
       if (f in s) this.note(`${origin}/${f}`, `agent state field "${f}" is written input.task`);
     }
-    const op = this.toOperation(s, 'agent.run', fields, at, origin);
+    const op = this.toOperation(s, 'agent.run', fields, at);
     // Station ignored other input keys of an agent state; they are what the agent's prompt variables are for.
     const input = op.input as Obj;
     const extra = Object.keys(input).filter((k) => !['agent', 'task', 'variables', 'agent_id', ...AGENT_TASK_FIELDS].includes(k));
@@ -498,7 +497,7 @@ class Normalizer {
   }
 
   /** agent.run input spellings: agent_task / userInput / prompt → task; agent_id cannot be mapped. */
-  private agentInput(s: Obj, at: string, origin: string): void {
+  private agentInput(s: Obj, at: string): void {
     if (!isObj(s.input)) return;
     const input: Obj = { ...s.input };
     for (const f of ['agent_task', 'userInput', 'prompt', 'agentTask'] as const) {
@@ -550,7 +549,7 @@ class Normalizer {
       channel: 'channel',
       allowSelfApproval: 'allowSelfApproval',
     };
-    return this.toOperation(s, 'human.approval', fields, at, origin);
+    return this.toOperation(s, 'human.approval', fields, at);
   }
 
   /** `type: sleep|delay|timer` with a Go duration → the sleep action. */
