@@ -10,3 +10,5 @@ export type { ExpressionErrorCode, ExpressionErrorInfo } from './errors.js';
 export { parseTemplate, hasTemplate, renderTemplate, collectTemplateExpressions } from './template.js';
 export type { TemplatePart, TemplateLocation, CollectedExpression } from './template.js';
 export { normalizeCondition, normalizePath, splitPath } from './station.js';
+export { parseStarlark, compileStarlark, StarlarkSyntaxError, rewriteStationExpression, rewriteStationTemplate } from './starlark/index.js';
+export type { StarlarkProgram, StationRewriteOptions } from './starlark/index.js';
