@@ -1,5 +1,6 @@
 import type { DiagnosticCode } from '../errors.js';
-import { normalizeCondition, normalizePath } from '../expressions/station.js';
+import { ExpressionError, parseTemplate, rewriteStationExpression, rewriteStationTemplate } from '../expressions/index.js';
+import { normalizePath } from '../expressions/station.js';
 
 /**
  * Rewrites Station's older spellings (Python-flavoured conditions, `$.a.b` paths, the Go engine's field names and
@@ -13,8 +14,16 @@ export interface Normalized {
   /** Pointers are into the document as written. */
   notes: Array<{ pointer: string; message: string }>;
   /** Spellings that cannot be rewritten. Pointers are into the document as written. */
-  errors: Array<{ pointer: string; message: string; code: DiagnosticCode }>;
+  errors: NormalizeError[];
   origin(pointer: string): string;
+}
+
+export interface NormalizeError {
+  pointer: string;
+  message: string;
+  code: DiagnosticCode;
+  /** Reported at the key (a field that cannot be rewritten) or at the value (an expression). */
+  at: 'key' | 'value';
 }
 
 type Obj = Record<string, unknown>;
@@ -84,10 +93,12 @@ interface ExpressionSite {
 
 class Normalizer {
   readonly notes: Array<{ pointer: string; message: string }> = [];
-  readonly errors: Array<{ pointer: string; message: string; code: DiagnosticCode }> = [];
+  readonly errors: NormalizeError[] = [];
   /** Normalized pointer prefix → original pointer prefix, for everything that moved. */
   readonly moves = new Map<string, string>();
   readonly sites: ExpressionSite[] = [];
+  /** Context paths that read: in compat mode their first segment may be a step alias too. */
+  readonly paths: Array<{ holder: Obj; key: 'dataPath' | 'itemsPath'; pointer: string }> = [];
   /** Every state name, in every scope: Go aliased each step's output under its state id. */
   readonly stateNames = new Set<string>();
   /** Top-level keys written by injects without resultPath, resultPaths and output mappings. */
@@ -97,8 +108,8 @@ class Normalizer {
     this.notes.push({ pointer, message });
   }
 
-  error(pointer: string, message: string, code: DiagnosticCode = 'STN_E_SCHEMA_VALUE'): void {
-    this.errors.push({ pointer, message, code });
+  error(pointer: string, message: string, code: DiagnosticCode = 'STN_E_SCHEMA_VALUE', at: 'key' | 'value' = 'key'): void {
+    this.errors.push({ pointer, message, code, at });
   }
 
   move(to: string, from: string): void {
@@ -242,6 +253,9 @@ class Normalizer {
       s.branches = s.branches.map((b, i) => this.branch(b, `${at}/branches/${i}`, `${origin}/branches/${i}`, roots));
     }
     if (s.type === 'foreach') s = this.foreach(s, at, origin, roots);
+    for (const key of ['dataPath', 'itemsPath'] as const) {
+      if (typeof s[key] === 'string') this.paths.push({ holder: s, key, pointer: `${at}/${key}` });
+    }
     return s;
   }
 
@@ -606,19 +620,70 @@ class Normalizer {
   }
 
   /**
-   * Conditions and templates, once the structure is final. Plain CEL stays as written; Station's spellings are
-   * rewritten. A file that is in compat mode also gets Go's aliases of step outputs under their state names.
+   * Conditions and templates, once the structure is final. Plain CEL stays as written; Station's Python-style
+   * spellings are rewritten into CEL (one note per expression, saying what was rewritten), and what has no CEL
+   * equivalent is an error with a hint. A file in compat mode also reads Go's aliases of step outputs under their
+   * state names: those are rewritten from the source in a second pass, once it is known the file is compat.
    */
   expressions(wf: unknown): void {
-    const compat = isObj(wf) && (this.notes.length > 0 || wf.compat === 'station');
-    for (const site of this.sites) {
-      if (site.kind !== 'condition') continue;
-      const { expr, changed } = normalizeCondition(site.source);
-      if (!changed) continue;
-      (site.holder as Record<string | number, unknown>)[site.key] = expr;
-      this.note(this.origin(site.pointer), `condition "${site.source}" is written "${expr}" in CEL`);
+    if (!isObj(wf)) return;
+    const first = this.sites.map((site) => rewriteSite(site, undefined));
+    const compat = this.notes.length > 0 || wf.compat === 'station' || first.some((r) => 'rewrites' in r && r.rewrites.length > 0);
+    const aliases = compat ? this.aliasNames() : new Set<string>();
+    this.sites.forEach((site, i) => {
+      const r = aliases.size > 0 && site.aliases ? rewriteSite(site, aliases) : (first[i] as SiteRewrite);
+      const where = this.origin(site.pointer);
+      const what = site.kind === 'condition' ? `condition "${site.source}"` : `template ${JSON.stringify(site.source)}`;
+      if ('error' in r) {
+        // In a Station file the author wrote Python: say what has no CEL equivalent. In a Station-TS file an
+        // expression that is not CEL is reported by the semantic checks, as always.
+        if (compat) this.error(where, `${what} cannot be rewritten into CEL: ${r.error}`, 'STN_E_CEL_SYNTAX', 'value');
+        return;
+      }
+      if (r.rewrites.length === 0) return;
+      (site.holder as Record<string | number, unknown>)[site.key] = r.text;
+      const shown = site.kind === 'condition' ? `"${r.text}"` : JSON.stringify(r.text);
+      this.note(where, `${what} is written ${shown} in CEL (${r.rewrites.join('; ')})`);
+    });
+    for (const { holder, key, pointer } of this.paths) {
+      const path = holder[key] as string;
+      const head = /^[A-Za-z_][A-Za-z0-9_]*/.exec(normalizePath(path))?.[0];
+      if (head === undefined || !aliases.has(head)) continue;
+      holder[key] = `steps.${normalizePath(path)}`;
+      this.note(this.origin(pointer), `${key} "${path}" reads the output of state "${head}": it is written "steps.${normalizePath(path)}"`);
     }
-    if (isObj(wf) && (compat || this.notes.length > 0)) wf.compat = 'station';
+    if (compat) wf.compat = 'station';
+  }
+
+  /** State names that Go also made top-level keys, minus the names that are real top-level keys of this file. */
+  private aliasNames(): Set<string> {
+    const names = new Set<string>();
+    for (const name of this.stateNames) {
+      if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !this.writtenKeys.has(name) && !BASE_ROOTS.includes(name)) names.add(name);
+    }
+    return names;
+  }
+}
+
+type SiteRewrite = { text: string; rewrites: string[] } | { error: string };
+
+function rewriteSite(site: ExpressionSite, stateAliases: ReadonlySet<string> | undefined): SiteRewrite {
+  const opts = { localRoots: site.roots, dataAliases: site.dataAliases, ...(stateAliases ? { stateAliases } : {}) };
+  try {
+    if (site.kind === 'template') {
+      // A malformed template ({{ never closed) is the semantic checks' to report.
+      try {
+        parseTemplate(site.source);
+      } catch {
+        return { text: site.source, rewrites: [] };
+      }
+      return rewriteStationTemplate(site.source, opts);
+    }
+    const r = rewriteStationExpression(site.source, opts);
+    return { text: r.expr, rewrites: r.rewrites };
+  } catch (err) {
+    if (err instanceof ExpressionError) return { error: err.message };
+    throw err;
   }
 }
 
