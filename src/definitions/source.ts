@@ -258,7 +258,11 @@ function offsetInBlock(
   }
   if (rebuilt.replace(/\n+$/, '') !== value.replace(/\n+$/, '')) return undefined;
   const pieces = starts[line - 1];
-  if (!pieces) return undefined;
+  if (!pieces) {
+    // Past the last line (an error at the end of the text): the end of the last line.
+    const last = starts[starts.length - 1]?.at(-1);
+    return line === starts.length + 1 && last ? last.offset + last.length : undefined;
+  }
   for (let k = pieces.length - 1; k >= 0; k--) {
     const piece = pieces[k] as Piece;
     if (col >= piece.valueCol) return piece.offset + Math.min(col - piece.valueCol, piece.length);

@@ -611,3 +611,272 @@ describe('Station-TS files produce no new notes', () => {
     expect(r.spec?.compat).toBeUndefined();
   });
 });
+
+describe('N5, N6, N7: Station expressions in conditions and templates', () => {
+  it('_value/val/result in a switch with dataPath are data; len, hasattr, A if C else B become CEL, a note each', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: decide
+    type: switch
+    dataPath: input.alert
+    conditions:
+      - if: "_value.severity == 'critical' and len(val.hosts) > 0"
+        next: page
+      - if: "hasattr(result, 'owner')"
+        next: page
+    defaultNext: done
+  - name: page
+    type: inject
+    data:
+      who: "{{ 'on-call' if hasattr(ticket, 'key') else input.team }}"
+    next: done
+  - name: done
+    type: operation
+    action: noop
+    end: true
+`;
+    const r = expectValid(check(text));
+    const sw = r.spec?.states[0] as { conditions: Array<{ if: string }> };
+    expect(sw.conditions.map((c) => c.if)).toEqual(['data.severity == "critical" && size(data.hosts) > 0', 'data.?owner.hasValue()']);
+    expect(r.spec?.states[1]).toMatchObject({ data: { who: '{{ ctx.?ticket.?key.hasValue() ? "on-call" : input.team }}' } });
+    expect(r.spec?.compat).toBe('station');
+    const n = notes(r);
+    expect(n).toHaveLength(3);
+    expect(n[0]).toMatch(new RegExp(`^${lineOf(text, '_value.severity')}: condition "_value.severity == 'critical' and len\\(val.hosts\\) > 0" is written "data.severity == "critical" && size\\(data.hosts\\) > 0" in CEL \\(`));
+    expect(n[0]).toContain('_value → data');
+    expect(n[0]).toContain('len() → size()');
+    expect(n[1]).toMatch(new RegExp(`^${lineOf(text, 'hasattr(result')}: condition`));
+    expect(n[2]).toMatch(new RegExp(`^${lineOf(text, 'who:')}: template`));
+    expect(n[2]).toContain('A if C else B → C ? A : B');
+  });
+
+  it('workflow.input and ctx._cronTriggeredAt in a template (N7)', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: ask
+    type: operation
+    action: agent.run
+    input:
+      agent: triage
+      task: "Check {{ workflow.input.service }} (scheduled {{ ctx._cronTriggeredAt }})"
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states[0]).toMatchObject({
+      input: { task: 'Check {{ input.service }} (scheduled {{ run.trigger.?scheduledAt.orValue(run.startedAt) }})' },
+    });
+    expect(notes(r)).toHaveLength(1);
+    expect(notes(r)[0]).toMatch(new RegExp(`^${lineOf(text, 'task:')}: template `));
+    expect(r.spec?.compat).toBe('station');
+  });
+
+  it('a condition with no CEL equivalent is an error at the condition, with a hint', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - id: decide
+    type: switch
+    conditions:
+      - if: "input.summary.lower() == 'down'"
+        next: done
+    defaultNext: done
+  - id: done
+    type: operation
+    action: noop
+    end: true
+`;
+    const e = theError(check(text), 'STN_E_CEL_SYNTAX');
+    expect(e).toMatchObject(at(text, 'input.summary.lower()', '"input'));
+    expect(e.message).toContain('.lower()');
+    expect(e.message).toContain('transform state');
+  });
+
+  it('in a Station-TS file an expression that is not CEL stays a plain CEL error, reported once', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: decide
+    type: switch
+    conditions:
+      - if: "input.summary.lower() == 'down'"
+        next: done
+    defaultNext: done
+  - name: done
+    type: operation
+    action: noop
+    end: true
+`;
+    const e = theError(check(text), 'STN_E_CEL_SYNTAX');
+    expect(e.message).toContain('is not valid CEL');
+  });
+
+  it('in a compat file a root named after a state reads that step (Go aliased outputs), unless a step writes that key', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - id: triage
+    type: agent
+    agent: triage
+    task: look
+    transition: seed
+  - id: seed
+    type: inject
+    data: {limits: {cpu: 90}}
+    transition: route
+  - id: route
+    type: switch
+    dataPath: triage
+    conditions:
+      - if: "triage.severity == 'high' and limits.cpu > 80"
+        next: report
+    defaultNext: report
+  - id: report
+    type: inject
+    data: {summary: "{{ triage.summary }}"}
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states[2]).toMatchObject({ dataPath: 'steps.triage', conditions: [{ if: 'steps.triage.severity == "high" && limits.cpu > 80' }] });
+    expect(r.spec?.states[3]).toMatchObject({ data: { summary: '{{ steps.triage.summary }}' } });
+    expect(notes(r)).toContain(`${lineOf(text, 'dataPath: triage')}: dataPath "triage" reads the output of state "triage": it is written "steps.triage"`);
+  });
+
+  it('a Station-TS file is never rewritten with step aliases', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: triage
+    type: operation
+    action: noop
+    next: report
+  - name: report
+    type: inject
+    data: {summary: "{{ triage.summary }}"}
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states[1]).toMatchObject({ data: { summary: '{{ triage.summary }}' } });
+    expect(r.notes).toEqual([]);
+    expect(r.spec?.compat).toBeUndefined();
+  });
+});
+
+describe('transform states', () => {
+  it('a syntax error in a block scalar is reported at the file line and column of the mistake', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: report
+    type: transform
+    expression: |
+      summary = {
+        "service": input.service,
+        "hosts": [h.name for h in input.hosts if h.down,
+      }
+      summary
+    end: true
+`;
+    const e = theError(check(text), 'STN_E_STARLARK_SYNTAX');
+    expect(e).toMatchObject(at(text, '"hosts":', 'h.down,'.slice(-1)));
+    expect(e.message).toContain('state "report"');
+    expect(e.message).toContain('line 3 of the expression');
+  });
+
+  it('in a folded block scalar and in a one-line quoted scalar too', () => {
+    const folded = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: report
+    type: transform
+    expression: >
+      {"a": 1,
+      "b": ]}
+    end: true
+`;
+    expect(theError(check(folded), 'STN_E_STARLARK_SYNTAX')).toMatchObject(at(folded, '"b": ]', ']'));
+    const quoted = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - {name: report, type: transform, expression: "{'a': input.x +}", end: true}
+`;
+    expect(theError(check(quoted), 'STN_E_STARLARK_SYNTAX')).toMatchObject(at(quoted, 'input.x +}', '}'));
+  });
+
+  it('is allowed and checked in parallel branches and foreach iterators', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: fan
+    type: parallel
+    outputAggregation: array
+    branches:
+      - name: a
+        states:
+          - {name: shape, type: transform, expression: '{"n": len(input.items)}', end: true}
+    next: each
+  - name: each
+    type: foreach
+    itemsPath: input.items
+    iterator:
+      states:
+        - name: shape
+          type: transform
+          expression: |
+            x = item["name"
+          end: true
+    end: true
+`;
+    const e = theError(check(text), 'STN_E_STARLARK_SYNTAX');
+    expect(e.line).toBe(lineOf(text, 'x = item'));
+    expect(e.pointer).toBe('/states/1/iterator/states/0/expression');
+    expectValid(check(text.replace('x = item["name"', 'x = item["name"]')));
+  });
+
+  it('a transform resultPath through __proto__ is refused like any other', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - {name: t, type: transform, expression: '{"a": 1}', resultPath: steps.__proto__.x, end: true}
+`;
+    expect(theError(check(text), 'STN_E_PATH_RESERVED').message).toContain('__proto__');
+  });
+
+  it('outputSchema must be a valid JSON Schema', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+outputSchema:
+  type: objekt
+states:
+  - {name: a, type: operation, action: noop, end: true}
+`;
+    const e = theError(check(text), 'STN_E_OUTPUT_SCHEMA');
+    expect(e.line).toBe(lineOf(text, 'type: objekt'));
+    expectValid(check(text.replace('objekt', 'object')));
+  });
+});
