@@ -59,14 +59,14 @@ describe('transform', () => {
       states:
         - name: count
           type: transform
-          expression: len(input.items)
+          expression: len(input.xs)
           next: classify
         - name: classify
           type: transform
           resultPath: verdict
           expression: |
             big = []
-            for x in ctx.workflow.input.items:
+            for x in ctx.workflow.input.xs:
                 if x > 10:
                     big.append(x)
                 elif x < 0:
@@ -75,7 +75,7 @@ describe('transform', () => {
             {"big": big, "level": level, "count": steps.count.result}
           end: true
     `);
-    const r = await h.run('prog', { items: [1, 20, 30, -4] });
+    const r = await h.run('prog', { xs: [1, 20, 30, -4] });
     expect(r.status).toBe('COMPLETED');
     expect(r.step('count').output).toEqual({ result: 4 });
     expect(r.context.verdict).toEqual({ big: [20, 30], level: 'high', count: 4 });
