@@ -224,7 +224,7 @@ describe('field spellings', () => {
     const r = await h.run('timeout-retry');
     expectCompleted(r);
     expect(r.step('flaky')).toMatchObject({ status: 'FAILED', attempt: 3, error: expect.objectContaining({ code: 'E_REGISTRY' }) });
-    expect(r.step('slow_probe')).toMatchObject({ status: 'FAILED', error: expect.objectContaining({ code: 'STN_E_STEP_TIMEOUT' }) });
+    expect(r.step('slow_probe')).toMatchObject({ status: 'TIMED_OUT', error: expect.objectContaining({ code: 'STN_E_STEP_TIMEOUT' }) });
     expect(r.output).toEqual({ failed_state: 'slow_probe', code: 'STN_E_STEP_TIMEOUT' });
   });
 });
