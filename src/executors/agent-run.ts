@@ -1,5 +1,5 @@
 import { runAgent } from '../agents/run-agent.js';
-import type { JsonObject } from '../definitions/types.js';
+import type { JsonObject, JsonValue } from '../definitions/types.js';
 import { StepFailure } from '../errors.js';
 import { failed, ok, type ExecContext, type ExecResult, type Executor } from './types.js';
 
@@ -26,7 +26,8 @@ export const agentRun: Executor = {
     const task = input.task ?? '';
     try {
       const { version, dir } = host.agent(ctx.runId, input.agent);
-      const result = await runAgent({ version, dir, task, variables: input.variables ?? {}, services: host, journal, signal: ctx.signal });
+      const variables = { ...previousVariables(version.spec.inputSchema, ctx.previous), ...(input.variables ?? {}) };
+      const result = await runAgent({ version, dir, task, variables, services: host, journal, signal: ctx.signal });
       return ok(result.output);
     } catch (err) {
       if (err instanceof StepFailure) return { kind: 'error', error: err.toExecError() };
@@ -34,3 +35,21 @@ export const agentRun: Executor = {
     }
   },
 };
+
+/**
+ * The previous output's keys as prompt variables (a step without a task works on what came before). When the agent
+ * declares its input and allows no other keys (Picoschema's default), only the keys it declares are taken, so the rest
+ * of that output (an agent's `response`, `agent_name`, ...) cannot fail the input check; the step's own variables win.
+ */
+function previousVariables(schema: JsonObject | undefined, previous: JsonValue | undefined): JsonObject {
+  if (previous === null || typeof previous !== 'object' || Array.isArray(previous)) return {};
+  if (!schema || schema.additionalProperties !== false) return { ...previous };
+  const declared = schema.properties;
+  if (declared === null || typeof declared !== 'object' || Array.isArray(declared)) return {};
+  const out: JsonObject = {};
+  for (const key of Object.keys(declared)) {
+    const value = previous[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}

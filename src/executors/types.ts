@@ -43,6 +43,11 @@ export interface ExecContext {
   journal?: StepJournal | undefined;
   /** agent.run's services: the agents the run pinned, model providers, MCP tools (absent: no agent support here). */
   agents?: AgentHost | undefined;
+  /**
+   * The scope's previous output, when the step works on it: an agent step without a task (its task was made from it,
+   * and its keys are prompt variables). Secrets are masked in it, as in everything stored.
+   */
+  previous?: JsonValue | undefined;
 }
 
 /** Posts a message for slack.post: in the run's thread (`thread: true`) or as a new message in a channel. */

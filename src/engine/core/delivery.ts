@@ -49,8 +49,18 @@ export function operationOf(tx: RunTx, step: StepRow): OperationOf {
   return { state, action: state.action, input: state.input, retry: state.retry, timeoutSeconds: state.timeoutSeconds };
 }
 
+/** An operation's input as rendered for its executor and for the store (see renderInput). */
+export interface RenderedInput {
+  /** With real secret values, for the executor only. */
+  real: JsonValue;
+  /** With `***` for secrets: what is stored. */
+  stored: JsonValue;
+  /** The scope's previous output, for an agent step without a task (ExecContext.previous). */
+  previous?: JsonValue;
+}
+
 /** Renders an operation's input twice: with secrets for the executor, with `***` for what is stored. */
-export function renderInput(tx: RunTx, step: StepRow): { real: JsonValue; stored: JsonValue } {
+export function renderInput(tx: RunTx, step: StepRow): RenderedInput {
   const op = operationOf(tx, step);
   const frame = tx.unit.frame(step.frame_id);
   const extra: Obj = {};
@@ -73,11 +83,12 @@ export function renderInput(tx: RunTx, step: StepRow): { real: JsonValue; stored
     real = renderOperationInput(tx, step, input, tx.vars.of(frame, extra), where, free, false);
     stored = renderOperationInput(tx, step, input, tx.vars.of(frame, extra, true), where, free, true);
   }
-  if (agent) {
-    real = agentInput(tx, step, real);
-    stored = agentInput(tx, step, stored);
-  }
-  return { real, stored };
+  if (!agent) return { real, stored };
+  // Without a task the agent works on the previous output: the task is made from it, its keys become variables.
+  const previous = isObject(real) && typeof real.task === 'string' ? undefined : ((previousOutput(tx, frame) ?? null) as JsonValue);
+  real = agentInput(tx, step, real, previous);
+  stored = agentInput(tx, step, stored, previous);
+  return previous === undefined ? { real, stored } : { real, stored, previous };
 }
 
 /** The free-text field of an action: Station never rendered it, so in compat mode a missing key there is left as written. */
@@ -115,20 +126,19 @@ function renderOperationInput(
  * else its `response`, else a generic one) with that output attached as JSON, so chained agents work on what came
  * before. In compat mode `${key}` in the task reads a top-level context key, as Station substituted it.
  */
-function agentInput(tx: RunTx, step: StepRow, rendered: JsonValue): JsonValue {
+function agentInput(tx: RunTx, step: StepRow, rendered: JsonValue, prev: JsonValue | undefined): JsonValue {
   const input: Record<string, JsonValue> = isObject(rendered) ? { ...rendered } : {};
-  if (typeof input.task !== 'string') {
-    const prev = previousOutput(tx, tx.unit.frame(step.frame_id)) as JsonValue | undefined;
+  if (prev !== undefined) {
     const from = isObject(prev) ? (typeof prev.task === 'string' ? prev.task : typeof prev.response === 'string' ? prev.response : undefined) : undefined;
     let task = from ?? `Execute workflow step: ${step.state_name}`;
-    if (prev !== null && prev !== undefined) task += `\n\nInput:\n\`\`\`json\n${JSON.stringify(prev, null, 2)}\n\`\`\``;
+    if (prev !== null) task += `\n\nInput:\n\`\`\`json\n${JSON.stringify(prev, null, 2)}\n\`\`\``;
     input.task = task;
-  } else if (tx.spec.compat === 'station' && input.task.includes('${')) {
+  } else if (tx.spec.compat === 'station' && typeof input.task === 'string' && input.task.includes('${')) {
     const frame = tx.unit.frame(step.frame_id);
     const all = tx.vars.of(frame, {}, true);
     const ctx = all.ctx as Obj;
     const runInput = isObject(all.input as JsonValue) ? (all.input as Obj) : {};
-    input.task = input.task.replace(/\$\{([A-Za-z][\w-]*)\}/g, (whole, key: string) => {
+    input.task = input.task.replace(/\$\{([A-Za-z][\w-]*)\}/g, (whole: string, key: string) => {
       const value = Object.hasOwn(ctx, key) ? ctx[key] : Object.hasOwn(runInput, key) ? runInput[key] : undefined;
       if (value === undefined) return whole;
       return typeof value === 'string' ? value : JSON.stringify(value);

@@ -5,7 +5,7 @@ import type { RunEvent, RunEventMap, RunEventType } from '../events.js';
 import type { ScopeDef } from '../spec-index.js';
 import { Cascade } from './cascade.js';
 import { compensationDone } from './compensation.js';
-import { beginDelivery, complete, failAttempt, operationOf, renderInput, type OperationOf } from './delivery.js';
+import { beginDelivery, complete, failAttempt, operationOf, renderInput, type OperationOf, type RenderedInput } from './delivery.js';
 import { cancelRun, finishRun, runFailed, startRun, timeoutRun, type FinalStatus } from './finish.js';
 import { after, childFrame, frameDone, frameFailed, releaseWait } from './frames.js';
 import { newStep, settle, startCompound, succeed } from './steps.js';
@@ -135,7 +135,7 @@ export class RunTx {
     return operationOf(this, step);
   }
 
-  renderInput(step: StepRow): { real: JsonValue; stored: JsonValue } {
+  renderInput(step: StepRow): RenderedInput {
     return renderInput(this, step);
   }
 

@@ -10,6 +10,7 @@ import { objectColumn } from '../../store/run-rows.js';
 import { TERMINAL_RUN, TERMINAL_STEP, type RunRow, type StepRow, type TaskRow } from '../../store/runs.js';
 import { JOURNAL_EVENTS, type RunEventMap } from '../events.js';
 import { idempotencyKey } from '../ids.js';
+import type { RenderedInput } from '../core/delivery.js';
 import type { RunTx } from '../interpreter.js';
 import { secretsNeeded } from '../secret-refs.js';
 import { stepTimedOut, type Work } from './executions.js';
@@ -70,7 +71,7 @@ export class Deliveries {
       rt.complete(step, { kind: 'error', error: { code, message, retryable: false } });
       return undefined;
     };
-    let input: { real: JsonValue; stored: JsonValue };
+    let input: RenderedInput;
     try {
       input = rt.renderInput(step);
     } catch (err) {
@@ -113,6 +114,7 @@ export class Deliveries {
       slack: o.slack,
       policy: o.policy,
       agents: o.agents,
+      previous: input.previous,
       addMask: (value) => o.secrets.addRunMask(run.id, value),
       containsSecret: (text) => o.secrets.contains(run.id, text),
     };
