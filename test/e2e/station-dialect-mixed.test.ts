@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineHarness, RunResult } from '../helpers/engine-harness.js';
-import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route } from './station-dialect-fixtures.js';
+import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route, stepAt } from './station-dialect-fixtures.js';
 
 /**
  * Whole workflows in Station's dialect that mix its features (test/fixtures/station-dialect/), run end to end with
@@ -75,7 +75,7 @@ describe('foreach of agents with outputAggregation array', () => {
       { item: services[0], index: 0, output: healthy },
       { item: services[1], index: 1, output: degraded },
     ];
-    expect(r.step('check_services').output).toEqual(aggregated);
+    expect(stepAt(r, 'check_services').output).toEqual(aggregated);
     expect(steps(r).health_checks).toEqual({ output: aggregated });
     const summary = {
       total_services: 2,
@@ -97,7 +97,7 @@ describe('foreach of agents with outputAggregation array', () => {
   it('all healthy: the other transform', async () => {
     const r = await h.run('foreach-agents', { task: 'Check health of all services', services: services.slice(0, 1) });
     expectCompleted(r);
-    expect(r.step('check_services').output).toEqual([{ item: services[0], index: 0, output: healthy }]);
+    expect(stepAt(r, 'check_services').output).toEqual([{ item: services[0], index: 0, output: healthy }]);
     expect(route(r).at(-1)).toBe('all_ok');
     expect(r.output).toEqual({ status: 'all_healthy', message: 'All 1 services are healthy' });
   });
