@@ -118,6 +118,17 @@ describe('agent steps', () => {
     expect(r.output).toEqual(verify);
   });
 
+  it('a step with no task gets the previous output\'s keys as its variables; its own variables win', async () => {
+    // deployer.prompt requires `version` and an integer `replicas`; deploy passes no variables, canary only replicas.
+    const r = await h.run('implicit-variables');
+    expectCompleted(r);
+    const deploy = agentOutput('deployer', { json: { version: 'v3', replicas: 'all', deployed: true } });
+    expect(r.step('deploy').output).toEqual(deploy);
+    const canary = agentOutput('deployer', { content: 'Canary of v3 running on 1 replica' });
+    expect(r.step('canary').output).toEqual(canary);
+    expect(r.output).toEqual(canary);
+  });
+
   it('state output mappings set context keys from paths into the step output (a missing path sets null)', async () => {
     const r = await h.run('output-mappings', { service: 'payments' });
     expectCompleted(r);
