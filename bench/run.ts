@@ -7,6 +7,7 @@ import { benchDefinitionsSync } from './definitions-sync.js';
 import { benchDiff } from './diff.js';
 import { benchEngine } from './engine.js';
 import { benchFileChange } from './file-change.js';
+import { benchTransform } from './transform.js';
 import { benchWebhook } from './webhook.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'file-change': benchFileChange,
   diff: benchDiff,
   agents: benchAgents,
+  transform: benchTransform,
 };
 
 const wanted = process.argv.slice(2);

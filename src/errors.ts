@@ -174,7 +174,7 @@ export const STEP_ERROR_CODES = {
   STN_E_FAIL: 'The fail action (without its own input.code).',
   STN_E_SWITCH_NO_MATCH: 'A switch matched no condition and has no defaultNext.',
   STN_E_FOREACH_ITEMS: "A foreach's itemsPath is missing or not a list.",
-  STN_E_INLINE_LIMIT: 'A switch/inject state was entered over 1000 times in one go without an operation in between (an endless switch loop?).',
+  STN_E_INLINE_LIMIT: 'A switch, inject or transform state was entered over 1000 times in one go without an operation in between (an endless switch loop?).',
   STN_E_APPROVAL_REJECTED: 'human.approval: an approver rejected (or the timeout rejected, onTimeout: reject); not retried.',
   STN_E_APPROVAL_TIMEOUT: 'human.approval: no decision within timeoutSeconds (onTimeout: fail); not retried.',
   STN_E_SLACK_NOT_CONFIGURED: 'slack.post: station.yaml has no slack section, no channel applies, or the bot token variable is unset; not retried.',

@@ -138,7 +138,8 @@ workflows
   .argument('<id>')
   .option('--env <name>', 'environment (needed when the id exists in several)')
   .option('--version <n>', 'a specific version')
-  .action(async (id: string, opts: { env?: string; version?: string }) => {
+  .option('--normalized', 'print the definition as Station runs it (older spellings rewritten), not the file as written')
+  .action(async (id: string, opts: { env?: string; version?: string; normalized?: boolean }) => {
     await withClient({ mustExist: true }, (c) => showCommand(c, id, { ...opts, json: json() }));
   });
 workflows

@@ -36,6 +36,8 @@ const MARKERS: Record<string, string> = {
   'step:failed': 'FAIL',
   'step:retrying': 'retry',
   'step:waiting': 'wait',
+  'step:warning': 'warn',
+  'run:warning': 'warn',
 };
 
 function waitText(wait: unknown): string {
@@ -59,7 +61,18 @@ function waitText(wait: unknown): string {
 export function progressLine(e: EventView, step: StepView | undefined, prefix = ''): string | undefined {
   const marker = MARKERS[e.type];
   if (marker === undefined) return undefined;
-  const d = e.data as { path?: string; attempt?: number; durationMs?: number | null; delayMs?: number; error?: unknown; wait?: unknown; handledBy?: string };
+  const d = e.data as {
+    path?: string;
+    attempt?: number;
+    durationMs?: number | null;
+    delayMs?: number;
+    error?: unknown;
+    wait?: unknown;
+    handledBy?: string;
+    code?: string;
+    message?: string;
+  };
+  if (e.type === 'run:warning') return `  ${marker.padEnd(5)} ${prefix}(run)  ${oneLine(errorText(d))}`;
   const what = step?.action ?? step?.type ?? '-';
   const kind = step?.type === 'compensation' ? ' (compensation)' : '';
   const head = `  ${marker.padEnd(5)} ${prefix}${d.path ?? step?.path ?? '?'}${kind}  ${what}`;
@@ -74,6 +87,8 @@ export function progressLine(e: EventView, step: StepView | undefined, prefix = 
       return `${head}  attempt ${(d.attempt ?? 2) - 1}  failed: ${oneLine(errorText(d.error))}; attempt ${d.attempt ?? 2} in ${formatDuration(d.delayMs)}`;
     case 'step:waiting':
       return `${head}  attempt ${step?.attempt ?? 1}  waiting ${waitText(d.wait)}`;
+    case 'step:warning':
+      return `${head}  ${oneLine(errorText(d))}`;
     default:
       return undefined;
   }

@@ -1,5 +1,11 @@
 import { Cron } from 'croner';
-import { checkExpressionCost, checkExpressionSyntax, collectTemplateExpressions } from '../expressions/index.js';
+import {
+  checkExpressionCost,
+  checkExpressionSyntax,
+  collectTemplateExpressions,
+  parseStarlark,
+  StarlarkSyntaxError,
+} from '../expressions/index.js';
 import { ACTION_CATALOG, type ActionName } from '../executors/catalog.js';
 import type { DiagnosticCode } from '../errors.js';
 import { reservedContextPaths } from './context-paths.js';
@@ -14,6 +20,8 @@ export interface SemanticIssue {
   message: string;
   pointer: string;
   at: 'key' | 'value';
+  /** A position inside the string at `pointer` (1-based line and column of the string's own text). */
+  inString?: { line: number; col: number };
 }
 
 /** The semantic checks (README "What validation checks"), run on a definition that already matches the schema. */
@@ -34,6 +42,9 @@ export function checkSemantics(spec: WorkflowSpec): SemanticIssue[] {
   }
   if (spec.inputSchema !== undefined && !ajv.validateSchema(spec.inputSchema)) {
     err('STN_E_INPUT_SCHEMA', `inputSchema is not a valid JSON Schema: ${formatSchemaErrors(ajv.errors)}`, '/inputSchema');
+  }
+  if (spec.outputSchema !== undefined && !ajv.validateSchema(spec.outputSchema)) {
+    err('STN_E_OUTPUT_SCHEMA', `outputSchema is not a valid JSON Schema: ${formatSchemaErrors(ajv.errors)}`, '/outputSchema');
   }
   return out;
 }
@@ -107,6 +118,7 @@ function checkScope(states: State[], start: string | undefined, base: string, sc
         checkScope(s.iterator.states, s.iterator.start, `${p}/iterator`, `the iterator of ${label}`, out);
         break;
       case 'transform':
+        checkTransform(s.expression, `${p}/expression`, label, out);
         break;
       default: {
         const never: never = s;
@@ -115,6 +127,23 @@ function checkScope(states: State[], start: string | undefined, base: string, sc
     }
   });
   warnUnreachable(states, start, base, out);
+}
+
+/** A transform's expression must parse in the Starlark subset; the error names the line and column of the mistake. */
+function checkTransform(expression: string, pointer: string, label: string, out: SemanticIssue[]): void {
+  try {
+    parseStarlark(expression);
+  } catch (e) {
+    if (!(e instanceof StarlarkSyntaxError)) throw e;
+    out.push({
+      severity: 'error',
+      code: 'STN_E_STARLARK_SYNTAX',
+      message: `${label} expression is not valid Starlark (line ${e.line} of the expression): ${e.reason}`,
+      pointer,
+      at: 'value',
+      inString: { line: e.line, col: e.col },
+    });
+  }
 }
 
 function successors(s: State): string[] {

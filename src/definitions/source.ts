@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import jsYaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node, type Scalar } from 'yaml';
 import { DEFAULTS } from '../config/defaults.js';
 import type { DiagnosticCode } from '../errors.js';
 import { MAX_NESTING_DEPTH } from '../nesting.js';
@@ -11,6 +11,12 @@ import { boundedParseDocument } from './yaml-document.js';
 export interface SourceDocument {
   value: unknown;
   locate(pointer: string, at?: 'key' | 'value'): { line: number; col: number };
+  /**
+   * Where a position inside a string value (1-based line and column of the parsed string) is in the file: through
+   * the indentation of a block scalar (`|`, `>`), and the quotes and escapes of a one-line scalar. Falls back to the
+   * start of the value where the text cannot be followed (multi-line plain or quoted scalars).
+   */
+  locateInString(pointer: string, line: number, col: number): { line: number; col: number };
 }
 
 export type SourceResult = { ok: true; doc: SourceDocument } | { ok: false; errors: Diagnostic[] };
@@ -101,12 +107,13 @@ export function parseSource(text: string): SourceResult {
       return fail(expanded === 'depth' ? 'STN_E_NESTING_TOO_DEEP' : 'STN_E_YAML_ALIAS_LIMIT', message, pos.line, pos.col);
     }
   }
-  let positions: ((pointer: string, at: 'key' | 'value') => { line: number; col: number }) | undefined;
+  let positions: Positions | undefined;
   return {
     ok: true,
     doc: {
       value: value ?? null,
-      locate: (pointer, at) => (positions ??= positionsOf(text))(pointer, at ?? 'value'),
+      locate: (pointer, at) => (positions ??= positionsOf(text)).locate(pointer, at ?? 'value'),
+      locateInString: (pointer, line, col) => (positions ??= positionsOf(text)).inString(pointer, line, col),
     },
   };
 }
@@ -137,12 +144,130 @@ function lineCol(text: string, offset: number): { line: number; col: number } {
   return { line: before.split('\n').length, col: offset - nl };
 }
 
-function positionsOf(text: string): (pointer: string, at: 'key' | 'value') => { line: number; col: number } {
+interface Positions {
+  locate(pointer: string, at: 'key' | 'value'): { line: number; col: number };
+  inString(pointer: string, line: number, col: number): { line: number; col: number };
+}
+
+function positionsOf(text: string): Positions {
   const lineCounter = new LineCounter();
   const doc = boundedParseDocument(text, lineCounter, { uniqueKeys: false, merge: false }, true);
   // A text the `yaml` package would nest too deeply (js-yaml read it differently): positions at the file's start.
-  if (!doc) return () => ({ line: 1, col: 1 });
-  return (pointer, at) => locate(doc, lineCounter, pointer, at);
+  if (!doc) return { locate: () => ({ line: 1, col: 1 }), inString: () => ({ line: 1, col: 1 }) };
+  return {
+    locate: (pointer, at) => locate(doc, lineCounter, pointer, at),
+    inString: (pointer, line, col) => {
+      const node = nodeAt(doc, pointer);
+      const offset = node && isScalar(node) && typeof node.value === 'string' ? offsetInScalar(text, node, line, col) : undefined;
+      return offset === undefined ? locate(doc, lineCounter, pointer, 'value') : lineCounter.linePos(offset);
+    },
+  };
+}
+
+/** The node at a pointer, when it exists. */
+function nodeAt(doc: Document, pointer: string): Node | undefined {
+  let node: Node | null = doc.contents;
+  for (const seg of pointerSegments(pointer)) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
+      node = (pair?.value as Node | null | undefined) ?? null;
+    } else if (isSeq(node)) {
+      node = (node.items[Number(seg)] as Node | undefined) ?? null;
+    } else return undefined;
+  }
+  return node ?? undefined;
+}
+
+/** The file offset of (line, col) of a string scalar's value, or undefined when it cannot be followed. */
+function offsetInScalar(text: string, node: Scalar, line: number, col: number): number | undefined {
+  const [start, end] = node.range ?? [0, 0];
+  const value = node.value as string;
+  if (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') return offsetInBlock(text, start, end, value, node.type, line, col);
+  if (line !== 1) return undefined;
+  const source = text.slice(start, end);
+  if (source.includes('\n') || source.includes('\r')) return undefined;
+  if (node.type === 'PLAIN') return source === value ? start + col - 1 : undefined;
+  // Quoted: walk the source, one value character at a time (escapes and '' are one character).
+  let i = 1;
+  for (let c = 1; c < col; c++) {
+    if (i >= source.length - 1) return undefined;
+    if (node.type === 'QUOTE_SINGLE') i += source.startsWith("''", i) ? 2 : 1;
+    else if (source[i] !== '\\') i += 1;
+    else i += ({ x: 4, u: 6, U: 10 } as Record<string, number>)[source[i + 1] ?? ''] ?? 2;
+  }
+  return start + i;
+}
+
+/**
+ * A block scalar's value is its content lines without their indentation; a folded one (`>`) also joins lines with
+ * a space where YAML folds them. The lines are replayed to find where each value line starts in the file; when the
+ * replay does not give the parsed value back, the position is not guessed.
+ */
+function offsetInBlock(
+  text: string,
+  start: number,
+  end: number,
+  value: string,
+  type: 'BLOCK_LITERAL' | 'BLOCK_FOLDED',
+  line: number,
+  col: number,
+): number | undefined {
+  const header = text.indexOf('\n', start);
+  if (header < 0 || header >= end) return undefined;
+  const explicit = /^[|>][+-]?([1-9])|^[|>]([1-9])/.exec(text.slice(start, header));
+  const lines: Array<{ offset: number; text: string }> = [];
+  for (let at = header + 1; at < end; ) {
+    const nl = text.indexOf('\n', at);
+    const stop = nl < 0 || nl > end ? end : nl;
+    lines.push({ offset: at, text: text.slice(at, stop).replace(/\r$/, '') });
+    at = stop + 1;
+  }
+  const firstContent = lines.find((l) => l.text.trim() !== '');
+  if (!firstContent) return undefined;
+  const parentIndent = (() => {
+    const ls = text.lastIndexOf('\n', start) + 1;
+    return /^ */.exec(text.slice(ls, start))?.[0].length ?? 0;
+  })();
+  const indent = explicit ? parentIndent + Number(explicit[1] ?? explicit[2]) : (/^ */.exec(firstContent.text)?.[0].length ?? 0);
+  // Value lines, each with the file offset of its first character (folded lines continue the previous value line).
+  type Piece = { valueCol: number; offset: number; length: number };
+  const starts: Piece[][] = [[]];
+  let rebuilt = '';
+  let prev: 'none' | 'text' | 'more' = 'none';
+  let empties = 0;
+  for (const l of lines) {
+    const body = l.text.length >= indent ? l.text.slice(indent) : '';
+    if (l.text.trim() === '') {
+      empties++;
+      continue;
+    }
+    const more = /^[ \t]/.test(body);
+    // Between two lines of text a folded scalar has a space, or one break per empty line; elsewhere breaks are kept.
+    const breaks =
+      prev === 'none' ? empties : type === 'BLOCK_FOLDED' && prev === 'text' && !more ? empties : empties + 1;
+    if (breaks === 0 && prev !== 'none') rebuilt += ' ';
+    for (let k = 0; k < breaks; k++) {
+      rebuilt += '\n';
+      starts.push([]);
+    }
+    empties = 0;
+    const current = starts[starts.length - 1] as Piece[];
+    current.push({ valueCol: rebuilt.length - rebuilt.lastIndexOf('\n'), offset: l.offset + indent, length: body.length });
+    rebuilt += body;
+    prev = more ? 'more' : 'text';
+  }
+  if (rebuilt.replace(/\n+$/, '') !== value.replace(/\n+$/, '')) return undefined;
+  const pieces = starts[line - 1];
+  if (!pieces) {
+    // Past the last line (an error at the end of the text): the end of the last line.
+    const last = starts[starts.length - 1]?.at(-1);
+    return line === starts.length + 1 && last ? last.offset + last.length : undefined;
+  }
+  for (let k = pieces.length - 1; k >= 0; k--) {
+    const piece = pieces[k] as Piece;
+    if (col >= piece.valueCol) return piece.offset + Math.min(col - piece.valueCol, piece.length);
+  }
+  return undefined;
 }
 
 const MESSAGES: Record<string, { code: DiagnosticCode; message?: string }> = {

@@ -97,15 +97,28 @@ export function validateDefinitionText(text: string, displayPath: string): Defin
     result.notes.push({ severity: 'note', code: 'STN_N_NORMALIZED', message: n.message, pointer: n.pointer, ...doc.locate(n.pointer, 'key') });
   }
 
+  for (const e of normalized.errors) {
+    result.errors.push({ severity: 'error', code: e.code, message: e.message, pointer: e.pointer, ...doc.locate(e.pointer, e.at) });
+  }
+  // A spelling the normalizer refused is explained there: later words about the same field would only repeat it.
+  const explained = (pointer: string) => {
+    const o = normalized.origin(pointer);
+    return normalized.errors.some((e) => o === e.pointer || o.startsWith(`${e.pointer}/`));
+  };
   const schemaIssues = checkSchema(normalized.value);
   for (const issue of schemaIssues) {
+    if (explained(issue.pointer)) continue;
     result.errors.push({ severity: 'error', code: issue.code, message: issue.message, pointer: issue.pointer, ...at(issue.pointer, issue.at) });
   }
   if (schemaIssues.length > 0) return sortDiagnostics(result);
 
   const spec = normalized.value as WorkflowSpec;
   for (const issue of checkSemantics(spec)) {
-    const d: Diagnostic = { severity: issue.severity, code: issue.code, message: issue.message, pointer: issue.pointer, ...at(issue.pointer, issue.at) };
+    if (explained(issue.pointer)) continue;
+    const where = issue.inString
+      ? doc.locateInString(normalized.origin(issue.pointer), issue.inString.line, issue.inString.col)
+      : at(issue.pointer, issue.at);
+    const d: Diagnostic = { severity: issue.severity, code: issue.code, message: issue.message, pointer: issue.pointer, ...where };
     (issue.severity === 'error' ? result.errors : result.warnings).push(d);
   }
   if (result.errors.length === 0) {
@@ -148,7 +161,7 @@ function sortDiagnostics(r: DefinitionResult): DefinitionResult {
  * rules: bump this whenever a change to parsing, normalization, the schema or the semantic checks could change a
  * verdict.
  */
-export const CHECKER_VERSION = '2';
+export const CHECKER_VERSION = '3';
 
 /**
  * Best-effort id of a file too broken to parse, so its error can be attached to the right definition: a top-level

@@ -21,6 +21,8 @@ export interface RunEventMap {
   'run:failed': { error: StepError | null; compensated?: boolean };
   'run:cancelled': { compensate: boolean; by: string | null };
   'run:timed_out': { timeoutSeconds: number | null };
+  /** Something about the run a person should know that did not fail it (compat mode: the output breaks outputSchema). */
+  'run:warning': { code: string; message: string };
   'state:entered': { state: string; path: string; type: string };
   'step:started': { state: string; path: string; action: string | null; attempt: number; delivery: number };
   'step:succeeded': { state: string; path: string; attempt: number; durationMs: number | null };
@@ -28,6 +30,8 @@ export interface RunEventMap {
   'step:retrying': { state: string; path: string; attempt: number; delayMs: number; error: StepError };
   'step:waiting': { state: string; path: string; wait: unknown };
   'step:cancelled': { state: string; path: string };
+  /** Something about the step a person should know that did not fail it (compat mode: free text left as written). */
+  'step:warning': { state: string; path: string; code: string; message: string };
   /** An engine left a due step to others: it lacks secrets the step needs (names only); the step stays PENDING. */
   'step:deferred': { state: string; path: string; reason: 'secret_missing'; secrets: string[]; engine: string };
   /** agent.run: a model turn of the step's attempt, committed as it completed (the step's journal; secrets masked). */

@@ -83,13 +83,19 @@ function templateError(s: string, what: string, offset: number): ExpressionError
  * (objects and arrays as JSON). Errors are ExpressionErrors naming the state, the field and the expression.
  * All expressions of one rendering share one cost budget (`meter`, a fresh one by default).
  */
-export function renderTemplate(value: unknown, vars: Record<string, unknown>, where: TemplateLocation, meter?: Meter): unknown {
+export function renderTemplate(
+  value: unknown,
+  vars: Record<string, unknown>,
+  where: TemplateLocation,
+  meter?: Meter,
+  options: RenderOptions = {},
+): unknown {
   let shared = meter;
   const budget = (): Meter => (shared ??= new Meter());
   const prefix = where.state === undefined ? '' : `state ${JSON.stringify(where.state)}, `;
   const render = (v: unknown, field: string): unknown => {
     if (typeof v === 'string') {
-      return v.includes('{{') ? renderString(v, vars, `${prefix}field ${JSON.stringify(field)}`, budget) : v;
+      return v.includes('{{') ? renderString(v, vars, `${prefix}field ${JSON.stringify(field)}`, budget, options) : v;
     }
     if (Array.isArray(v)) return v.map((item, i) => render(item, `${field}[${i}]`));
     if (isPlainObject(v)) {
@@ -102,7 +108,15 @@ export function renderTemplate(value: unknown, vars: Record<string, unknown>, wh
   return render(value, where.field);
 }
 
-function renderString(s: string, vars: Record<string, unknown>, where: string, budget: () => Meter): unknown {
+export interface RenderOptions {
+  /**
+   * Free text (an agent's task, an approval's message in Station-compatible workflows): an expression that reads a
+   * missing key is left as written (`{{ … }}`) and reported here instead of failing the rendering.
+   */
+  onMissingKey?: (err: ExpressionError) => void;
+}
+
+function renderString(s: string, vars: Record<string, unknown>, where: string, budget: () => Meter, options: RenderOptions): unknown {
   let parts: TemplatePart[];
   try {
     parts = parseTemplate(s);
@@ -115,7 +129,12 @@ function renderString(s: string, vars: Record<string, unknown>, where: string, b
     try {
       return compileExpression(part.source).evaluate(vars, budget());
     } catch (err) {
-      throw relocate(err, where, `{{ ${part.source} }}`, part.offset);
+      const moved = relocate(err, where, `{{ ${part.source} }}`, part.offset);
+      if (options.onMissingKey && moved instanceof ExpressionError && moved.code === 'STN_E_EXPR_MISSING_KEY') {
+        options.onMissingKey(moved);
+        return s.slice(s.lastIndexOf('{{', part.offset), s.indexOf('}}', part.offset + part.source.length) + 2);
+      }
+      throw moved;
     }
   };
   if (onlyExpr && exprs[0]) return evaluate(exprs[0]);

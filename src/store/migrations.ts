@@ -514,4 +514,13 @@ CREATE TABLE workflow_run_agents (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 14,
+    name: 'the previous output of a scope',
+    sql: `
+-- A transform's input and an agent step's implicit task are the output of the step that last succeeded in the same
+-- scope (frame). Only succeeded steps are indexed, so a step that is still running costs no index write.
+CREATE INDEX workflow_run_steps_frame_done ON workflow_run_steps(run_id, frame_id, completed_seq) WHERE completed_seq IS NOT NULL;
+`,
+  },
 ];

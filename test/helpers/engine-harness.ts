@@ -264,7 +264,9 @@ export class EngineHarness {
       events,
       context,
       step(p: string): StepView {
-        const found = steps.filter((s) => s.compensation_of === null && (s.path === p || s.state_name === p));
+        // A path names one step; a state name may be shared by nested scopes (a foreach and the state inside it).
+        const byPath = steps.filter((s) => s.compensation_of === null && s.path === p);
+        const found = byPath.length > 0 ? byPath : steps.filter((s) => s.compensation_of === null && s.state_name === p);
         if (found.length !== 1) {
           throw new Error(`expected one step "${p}", found ${found.length}; steps: ${steps.map((s) => s.path).join(', ')}`);
         }

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { StationClient } from '../../client/types.js';
-import { UsageError } from '../../errors.js';
+import { NotFoundError, UsageError } from '../../errors.js';
 import { unifiedDiff } from '../diff.js';
 import { print, printJson, shortSha, table } from '../output.js';
 import { pinnedVariableLines } from '../variables-view.js';
@@ -46,10 +46,21 @@ function parseVersion(v: string, what: string): number {
   return n;
 }
 
-/** `stn workflows show <id> [--env] [--version N]` */
-export async function showCommand(client: StationClient, id: string, opts: { env?: string; version?: string; json: boolean }): Promise<number> {
+/** `stn workflows show <id> [--env] [--version N] [--normalized]` */
+export async function showCommand(
+  client: StationClient,
+  id: string,
+  opts: { env?: string; version?: string; normalized?: boolean; json: boolean },
+): Promise<number> {
   const version = opts.version !== undefined ? parseVersion(opts.version, '--version') : undefined;
   const d = await client.showWorkflow(id, { env: opts.env, version });
+  if (opts.normalized) {
+    // The stored version's definition: what runs, after older spellings were rewritten (compat: station says so).
+    if (!d.version) throw new NotFoundError(`workflow "${id}" in "${d.environment}" has no valid version to show`);
+    if (opts.json) printJson(d.version.spec);
+    else print(stringify(readingOrder(d.version.spec), { lineWidth: 0 }).trimEnd());
+    return 0;
+  }
   if (opts.json) {
     printJson(d);
     return 0;
@@ -110,9 +121,10 @@ export async function diffCommand(client: StationClient, id: string, a: string, 
 
 /** Keys in the order authors write them (stored specs have sorted keys, which read oddly in a diff). */
 const KEY_ORDER = [
-  'id', 'version', 'name', 'type', 'description', 'inputSchema', 'timeoutSeconds', 'triggers', 'start', 'action', 'if',
-  'input', 'data', 'dataPath', 'conditions', 'defaultNext', 'branches', 'itemsPath', 'itemName', 'maxConcurrency',
-  'iterator', 'states', 'retry', 'resultPath', 'onError', 'compensation', 'next', 'end', 'output',
+  'id', 'version', 'name', 'type', 'description', 'compat', 'inputSchema', 'timeoutSeconds', 'triggers', 'start', 'action',
+  'if', 'expression', 'input', 'data', 'dataPath', 'conditions', 'defaultNext', 'branches', 'itemsPath', 'itemName',
+  'maxConcurrency', 'iterator', 'states', 'outputAggregation', 'retry', 'resultPath', 'output', 'onError', 'compensation',
+  'next', 'end', 'outputSchema',
 ];
 const rank = (k: string) => {
   const i = KEY_ORDER.indexOf(k);

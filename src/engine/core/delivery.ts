@@ -2,11 +2,12 @@ import type { JsonValue, OperationState } from '../../definitions/types.js';
 import { renderTemplate } from '../../expressions/index.js';
 import type { ExecError, ExecResult } from '../../executors/types.js';
 import type { StepRow } from '../../store/runs.js';
-import { ContextPathError } from '../paths.js';
+import { ContextPathError, getPath, pathSegments } from '../paths.js';
 import { backoffMs } from './backoff.js';
 import type { RunTx } from './run-tx.js';
 import type { Obj, StepError } from './types.js';
 import { jsonColumn } from '../../store/run-rows.js';
+import { previousOutput } from './previous.js';
 
 /** The operation (or compensation) definition behind a step. */
 export interface OperationOf {
@@ -58,16 +59,86 @@ export function renderInput(tx: RunTx, step: StepRow): { real: JsonValue; stored
     extra.result = jsonColumn(original?.output ?? null);
   }
   const where = { state: step.state_name, field: step.compensation_of !== null ? 'compensation.input' : 'input' };
+  const agent = op.action === 'agent.run' && step.compensation_of === null;
   // No input: a fresh {} (not one shared object an executor could change), with nothing to look up or render.
-  if (op.input === undefined) {
+  if (op.input === undefined && !agent) {
     const none = {};
     return { real: none, stored: none };
   }
-  const input = op.input;
-  if (!hasTemplates(input)) return { real: input, stored: input };
-  const real = renderTemplate(input, tx.vars.of(frame, extra), where) as JsonValue;
-  const stored = renderTemplate(input, tx.vars.of(frame, extra, true), where) as JsonValue;
+  const input = op.input ?? {};
+  let real: JsonValue = input;
+  let stored: JsonValue = input;
+  if (hasTemplates(input)) {
+    const free = tx.spec.compat === 'station' ? FREE_TEXT[op.action] : undefined;
+    real = renderOperationInput(tx, step, input, tx.vars.of(frame, extra), where, free, false);
+    stored = renderOperationInput(tx, step, input, tx.vars.of(frame, extra, true), where, free, true);
+  }
+  if (agent) {
+    real = agentInput(tx, step, real);
+    stored = agentInput(tx, step, stored);
+  }
   return { real, stored };
+}
+
+/** The free-text field of an action: Station never rendered it, so in compat mode a missing key there is left as written. */
+const FREE_TEXT: Readonly<Record<string, string>> = { 'agent.run': 'task', 'human.approval': 'message' };
+
+function renderOperationInput(
+  tx: RunTx,
+  step: StepRow,
+  input: JsonValue,
+  vars: Obj,
+  where: { state: string; field: string },
+  free: string | undefined,
+  report: boolean,
+): JsonValue {
+  if (free === undefined || !isObject(input) || typeof input[free] !== 'string') return renderTemplate(input, vars, where) as JsonValue;
+  const out: Record<string, JsonValue> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (key !== free) {
+      out[key] = renderTemplate(value, vars, { state: where.state, field: `${where.field}.${key}` }) as JsonValue;
+      continue;
+    }
+    out[key] = renderTemplate(value, vars, { state: where.state, field: `${where.field}.${key}` }, undefined, {
+      onMissingKey: (err) => {
+        if (!report) return;
+        const message = tx.d.secrets.scrub(`${err.message} (left as written: Station-compatible free text)`);
+        tx.unit.event('step:warning', step.id, { state: step.state_name, path: step.path, code: err.code, message });
+      },
+    }) as JsonValue;
+  }
+  return out;
+}
+
+/**
+ * An agent step's input as the executor gets it. With no task, the task comes from the previous output (its `task`,
+ * else its `response`, else a generic one) with that output attached as JSON, so chained agents work on what came
+ * before. In compat mode `${key}` in the task reads a top-level context key, as Station substituted it.
+ */
+function agentInput(tx: RunTx, step: StepRow, rendered: JsonValue): JsonValue {
+  const input: Record<string, JsonValue> = isObject(rendered) ? { ...rendered } : {};
+  if (typeof input.task !== 'string') {
+    const prev = previousOutput(tx, tx.unit.frame(step.frame_id)) as JsonValue | undefined;
+    const from = isObject(prev) ? (typeof prev.task === 'string' ? prev.task : typeof prev.response === 'string' ? prev.response : undefined) : undefined;
+    let task = from ?? `Execute workflow step: ${step.state_name}`;
+    if (prev !== null && prev !== undefined) task += `\n\nInput:\n\`\`\`json\n${JSON.stringify(prev, null, 2)}\n\`\`\``;
+    input.task = task;
+  } else if (tx.spec.compat === 'station' && input.task.includes('${')) {
+    const frame = tx.unit.frame(step.frame_id);
+    const all = tx.vars.of(frame, {}, true);
+    const ctx = all.ctx as Obj;
+    const runInput = isObject(all.input as JsonValue) ? (all.input as Obj) : {};
+    input.task = input.task.replace(/\$\{([A-Za-z][\w-]*)\}/g, (whole, key: string) => {
+      const value = Object.hasOwn(ctx, key) ? ctx[key] : Object.hasOwn(runInput, key) ? runInput[key] : undefined;
+      if (value === undefined) return whole;
+      return typeof value === 'string' ? value : JSON.stringify(value);
+    });
+  }
+  return input;
+}
+
+function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Applies an executor's result to its step: success, retry with backoff, `onError`, or failure and compensation. */
@@ -76,7 +147,10 @@ export function complete(tx: RunTx, step: StepRow, result: ExecResult): void {
     const output = tx.d.secrets.scrub(result.output);
     const op = operationOf(tx, step);
     try {
-      if (step.compensation_of === null) tx.vars.write(step.frame_id, op.state.resultPath, output, `steps.${op.state.name}`);
+      if (step.compensation_of === null) {
+        tx.vars.write(step.frame_id, op.state.resultPath, output, `steps.${op.state.name}`);
+        if (op.state.output) writeOutputMappings(tx, step.frame_id, op.state.output, output);
+      }
     } catch (err) {
       if (!(err instanceof ContextPathError)) throw err;
       failAttempt(tx, step, { code: err.code, message: err.message, retryable: false });
@@ -145,4 +219,12 @@ function hasTemplates(value: JsonValue): boolean {
     templated.set(value, known);
   }
   return known;
+}
+
+/** A state's `output:` mappings: each context key is set to the value at its path in the step's output. */
+function writeOutputMappings(tx: RunTx, frameId: number, mappings: Record<string, string>, output: unknown): void {
+  for (const [key, path] of Object.entries(mappings)) {
+    const value = path === '' ? output : getPath(output, pathSegments(path));
+    tx.vars.write(frameId, key, value ?? null, key);
+  }
 }

@@ -1,6 +1,8 @@
 import { reservedContextPaths } from '../../definitions/context-paths.js';
 import { ExpressionError, renderTemplate } from '../../expressions/index.js';
+import { compileSchema, formatSchemaErrors } from '../../json-schema.js';
 import { TERMINAL_RUN } from '../../store/runs.js';
+import { previousOutput } from './previous.js';
 import { compensationCandidates, failedCompensations, startCompensation } from './compensation.js';
 import { cancelStep, requestCancel } from './frames.js';
 import type { RunTx } from './run-tx.js';
@@ -46,13 +48,25 @@ export function finishRun(tx: RunTx, status: FinalStatus, opts: { error?: StepEr
     const root = tx.unit.frame(0);
     let output: unknown;
     try {
-      output = tx.spec.output === undefined
-        ? tx.d.scopes.scope(run, 0)
-        : renderTemplate(tx.spec.output, tx.vars.of(root), { field: 'output' });
+      if (tx.spec.output !== undefined) output = renderTemplate(tx.spec.output, tx.vars.of(root), { field: 'output' });
+      // Station ended a run with its last step's output; Station-TS with the context.
+      else output = tx.spec.compat === 'station' ? previousOutput(tx, root) : tx.d.scopes.scope(run, 0);
     } catch (err) {
       if (!(err instanceof ExpressionError)) throw err;
       runFailed(tx, { code: err.code, message: tx.d.secrets.scrub(`workflow output: ${err.message}`) });
       return;
+    }
+    if (tx.spec.outputSchema !== undefined) {
+      const validate = compileSchema(tx.spec.outputSchema);
+      if (!validate(output)) {
+        const message = tx.d.secrets.scrub(`the run's output does not match outputSchema: ${formatSchemaErrors(validate.errors)}`);
+        // Station never checked outputSchema: a Station workflow is told, not failed.
+        if (tx.spec.compat === 'station') tx.unit.event('run:warning', null, { code: 'STN_E_OUTPUT_INVALID', message });
+        else {
+          runFailed(tx, { code: 'STN_E_OUTPUT_INVALID', message });
+          return;
+        }
+      }
     }
     run.output = JSON.stringify(tx.d.secrets.scrub(output));
   }

@@ -45,7 +45,7 @@ export class RunTx {
     this.nowMs = d.now();
     this.nowIso = new Date(this.nowMs).toISOString();
     this.unit = new UnitOfWork(d, run, this.nowMs, this.nowIso, task);
-    this.vars = new Variables(d, run, this.unit);
+    this.vars = new Variables(d, run, this.unit, this.spec.compat === 'station');
     this.cascade = new Cascade(this);
   }
 

@@ -69,7 +69,10 @@ export function settle(tx: RunTx, step: StepRow, status: StepStatus, fields: { o
   if (TERMINAL_STEP.has(status)) {
     step.finished_at = tx.nowIso;
     step.duration_ms = step.attempt_started_ms !== null ? tx.nowMs - step.attempt_started_ms : 0;
-    if (status === 'SUCCEEDED') step.completed_seq = ++tx.run.completion_seq;
+    if (status === 'SUCCEEDED') {
+      step.completed_seq = ++tx.run.completion_seq;
+      if (step.type !== 'switch' && step.compensation_of === null) tx.unit.lastSucceeded.set(step.frame_id, step);
+    }
   }
   tx.unit.updateStep(step);
 }

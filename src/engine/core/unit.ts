@@ -47,6 +47,8 @@ export class UnitOfWork {
   private pendingTask: TaskReuse | undefined;
   /** The parsed items of foreach steps: parsing the stored list at every iteration made a long foreach quadratic. */
   readonly itemsOf = new Map<string, unknown[]>();
+  /** The step that succeeded last in each frame in this transaction (see previous.ts); older ones are in the store. */
+  readonly lastSucceeded = new Map<number, StepRow>();
 
   /** The run's event number when this transaction loaded it (what the engine's RunCache entries are valid for). */
   readonly loadedSeq: number;

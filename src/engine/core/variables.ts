@@ -16,7 +16,18 @@ export class Variables {
     private readonly d: InterpreterDeps,
     private readonly run: RunRow,
     private readonly unit: UnitOfWork,
+    /** Station-compatible run semantics (`compat: station`): results under `steps.` are stored as records. */
+    private readonly compat = false,
   ) {}
+
+  /** The loop variables of a scope: those of every enclosing foreach iteration (the innermost wins). */
+  loopVars(frame: FrameRow): Obj {
+    const chain: FrameRow[] = [];
+    for (let f: FrameRow | undefined = frame; f; f = f.parent_id === null ? undefined : this.unit.frame(f.parent_id)) chain.unshift(f);
+    const out: Obj = {};
+    for (const f of chain) if (f.vars) Object.assign(out, objectColumn(f.vars));
+    return out;
+  }
 
   of(frame: FrameRow, extra: Obj = {}, redacted = false): Obj {
     const chain: FrameRow[] = [];
@@ -62,7 +73,8 @@ export class Variables {
   write(frameId: number, path: string | undefined, value: unknown, fallback: string): void {
     const segments = pathSegments(path ?? fallback);
     this.run.patch_seq++;
-    this.d.scopes.write(this.run, frameId, segments, 'set', value, this.unit.patch);
+    const stored = this.compat && segments.length >= 2 && segments[0] === 'steps' ? stepRecord(value) : value;
+    this.d.scopes.write(this.run, frameId, segments, 'set', stored, this.unit.patch);
   }
 
   /** Merges an object into a scope's root (inject without resultPath). */
@@ -70,4 +82,13 @@ export class Variables {
     this.run.patch_seq++;
     this.d.scopes.write(this.run, frameId, [], 'merge', value, this.unit.patch);
   }
+}
+
+/**
+ * Station reads a step's result both as `steps.<id>.output` and directly (`steps.<id>.summary`): in compat mode a
+ * result written under `steps.` is the record `{...O, output: O}` (or `{output: O}` when O is not an object).
+ */
+function stepRecord(value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { ...(value as Obj), output: value };
+  return { output: value };
 }

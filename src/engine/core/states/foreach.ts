@@ -56,7 +56,11 @@ function startIteration(tx: RunTx, frame: FrameRow, state: ForeachState, step: S
 
 function join(tx: RunTx, parent: FrameRow, state: ForeachState, owner: StepRow): void {
   const frames = tx.store.frameKeysOfStep(tx.run.id, owner.id).sort((a, b) => Number(a.key) - Number(b.key));
-  const result = frames.map((f) => tx.d.scopes.scope(tx.run, f.id));
+  const items = state.outputAggregation === 'array' ? foreachItems(tx, owner) : [];
+  const result =
+    state.outputAggregation === 'array'
+      ? frames.map((f) => ({ item: items[Number(f.key)] ?? null, index: Number(f.key), output: tx.d.scopes.scope(tx.run, f.id) }))
+      : frames.map((f) => tx.d.scopes.scope(tx.run, f.id));
   tx.vars.write(parent.id, state.resultPath, result, `steps.${state.name}`);
   tx.succeed(owner, result as JsonValue);
   tx.after(parent, state);

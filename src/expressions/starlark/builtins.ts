@@ -1,0 +1,622 @@
+import { format, jsonDecode, jsonEncode, repr, str } from './text.js';
+import {
+  Callable,
+  compare,
+  dictEntries,
+  dictGet,
+  dictKey,
+  dictKeys,
+  dictSize,
+  equal,
+  fail,
+  isDict,
+  isFloat,
+  isInt,
+  makeFloat,
+  makeInt,
+  Module,
+  mutableDict,
+  mutableList,
+  numberOf,
+  own,
+  SFloat,
+  STuple,
+  truthy,
+  typeName,
+  type DictKey,
+  type JsonObject,
+  type Kwargs,
+  type Runtime,
+  type Value,
+  EvalFail,
+} from './values.js';
+
+/*
+ * The builtin functions and the methods of strings, lists and dicts. They reach the evaluator only through Runtime:
+ * its limits (every size is checked before the value is built) and its step budget (copying n elements costs steps).
+ */
+
+type Method = (rt: Runtime, recv: never, args: Value[], kw: Kwargs | undefined) => Value;
+type Fn = (rt: Runtime, args: Value[], kw: Kwargs | undefined) => Value;
+
+function arity(name: string, args: Value[], min: number, max = min): void {
+  if (args.length < min || args.length > max) {
+    const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+    throw fail(`${name}() takes ${want} argument${want === '1' ? '' : 's'} (${args.length} given)`);
+  }
+}
+
+function noKwargs(name: string, kw: Kwargs | undefined): void {
+  if (kw !== undefined) throw fail(`${name}() takes no keyword arguments (got ${Object.keys(kw).join(', ')})`);
+}
+
+function onlyKwargs(name: string, kw: Kwargs | undefined, allowed: string[]): void {
+  for (const k of Object.keys(kw ?? {})) if (!allowed.includes(k)) throw fail(`${name}() got an unexpected keyword argument "${k}"`);
+}
+
+function wantString(name: string, v: Value | undefined): string {
+  if (typeof v !== 'string') throw fail(`${name}: expected a string, got ${typeName(v ?? null)}`);
+  return v;
+}
+
+function wantInt(name: string, v: Value | undefined): number {
+  if (!isInt(v ?? null)) throw fail(`${name}: expected an int, got ${typeName(v ?? null)}`);
+  return v as number;
+}
+
+function optInt(name: string, v: Value | undefined, fallback: number): number {
+  return v === undefined || v === null ? fallback : wantInt(name, v);
+}
+
+// ---- builtin functions ----
+
+const FUNCTIONS: Readonly<Record<string, Fn>> = {
+  len(_rt, args, kw) {
+    noKwargs('len', kw);
+    arity('len', args, 1);
+    const v = args[0] as Value;
+    if (typeof v === 'string') return v.length;
+    if (Array.isArray(v)) return v.length;
+    if (v instanceof STuple) return v.items.length;
+    if (isDict(v)) return dictSize(v);
+    throw fail(`len() of a ${typeName(v)}`);
+  },
+  str(rt, args, kw) {
+    noKwargs('str', kw);
+    arity('str', args, 1);
+    return str(args[0] as Value, rt.text);
+  },
+  repr(rt, args, kw) {
+    noKwargs('repr', kw);
+    arity('repr', args, 1);
+    return repr(args[0] as Value, rt.text);
+  },
+  bool(_rt, args, kw) {
+    noKwargs('bool', kw);
+    arity('bool', args, 0, 1);
+    return args.length === 0 ? false : truthy(args[0] as Value);
+  },
+  int(_rt, args, kw) {
+    onlyKwargs('int', kw, ['base']);
+    arity('int', args, 1, 2);
+    return toInt(args[0] as Value, args[1] ?? kw?.base);
+  },
+  float(_rt, args, kw) {
+    noKwargs('float', kw);
+    arity('float', args, 0, 1);
+    return toFloat(args.length === 0 ? 0 : (args[0] as Value));
+  },
+  type(_rt, args, kw) {
+    noKwargs('type', kw);
+    arity('type', args, 1);
+    return typeName(args[0] as Value);
+  },
+  abs(_rt, args, kw) {
+    noKwargs('abs', kw);
+    arity('abs', args, 1);
+    const v = args[0] as Value;
+    const n = numberOf(v);
+    if (n === undefined) throw fail(`abs() of a ${typeName(v)}`);
+    return isFloat(v) ? makeFloat(Math.abs(n)) : Math.abs(n);
+  },
+  hasattr(_rt, args, kw) {
+    noKwargs('hasattr', kw);
+    arity('hasattr', args, 2);
+    const [obj, name] = args as [Value, Value];
+    wantString('hasattr', name);
+    return isDict(obj) ? dictGet(obj, name) !== undefined : false;
+  },
+  getattr(_rt, args, kw) {
+    noKwargs('getattr', kw);
+    arity('getattr', args, 2, 3);
+    const [obj, name, fallback] = args as [Value, Value, Value | undefined];
+    const key = wantString('getattr', name);
+    if (isDict(obj)) {
+      const found = dictGet(obj, key);
+      if (found !== undefined) return found;
+    } else {
+      const method = boundMethod(obj, key);
+      if (method !== undefined) return method;
+    }
+    if (fallback !== undefined) return fallback;
+    if (isDict(obj)) throw new EvalFail('STN_E_EXPR_MISSING_KEY', `no such key "${key}"`, key);
+    throw fail(`${typeName(obj)} has no field or method "${key}"`);
+  },
+  list(rt, args, kw) {
+    noKwargs('list', kw);
+    arity('list', args, 0, 1);
+    if (args.length === 0) return own([]);
+    const items = rt.iterate(args[0] as Value, 'list()');
+    rt.collection(items.length);
+    return own(items.slice());
+  },
+  tuple(rt, args, kw) {
+    noKwargs('tuple', kw);
+    arity('tuple', args, 0, 1);
+    if (args.length === 0) return new STuple([]);
+    const v = args[0] as Value;
+    if (v instanceof STuple) return v;
+    const items = rt.iterate(v, 'tuple()');
+    rt.collection(items.length);
+    return new STuple(items.slice());
+  },
+  dict(rt, args, kw) {
+    arity('dict', args, 0, 1);
+    const out = new Map<DictKey, Value>();
+    if (args.length === 1) update(rt, out, args[0] as Value, 'dict');
+    for (const [k, v] of Object.entries(kw ?? {})) out.set(k, v);
+    rt.collection(out.size);
+    return out;
+  },
+  range(rt, args, kw) {
+    noKwargs('range', kw);
+    arity('range', args, 1, 3);
+    const [a, b, c] = args.map((v) => wantInt('range', v));
+    const start = args.length === 1 ? 0 : (a as number);
+    const stop = args.length === 1 ? (a as number) : (b as number);
+    const step = c ?? 1;
+    if (step === 0) throw fail('range() step must not be zero');
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    rt.collection(n);
+    const out: Value[] = new Array<Value>(n);
+    for (let i = 0; i < n; i++) out[i] = start + i * step;
+    return own(out);
+  },
+  sorted(rt, args, kw) {
+    onlyKwargs('sorted', kw, ['key', 'reverse']);
+    arity('sorted', args, 1);
+    const items = rt.iterate(args[0] as Value, 'sorted()');
+    rt.collection(items.length * Math.max(1, Math.ceil(Math.log2(items.length + 1))));
+    const key = kw?.key ?? null;
+    const keyed = items.map((v) => [key === null ? v : rt.call(key, [v]), v] as const);
+    keyed.sort((x, y) => compare(x[0], y[0]));
+    if (truthy(kw?.reverse ?? false)) keyed.reverse();
+    return own(keyed.map((p) => p[1]));
+  },
+  reversed(rt, args, kw) {
+    noKwargs('reversed', kw);
+    arity('reversed', args, 1);
+    const items = rt.iterate(args[0] as Value, 'reversed()');
+    rt.collection(items.length);
+    return own(items.slice().reverse());
+  },
+  min(rt, args, kw) {
+    return extreme(rt, 'min', args, kw, -1);
+  },
+  max(rt, args, kw) {
+    return extreme(rt, 'max', args, kw, 1);
+  },
+  sum(rt, args, kw) {
+    onlyKwargs('sum', kw, ['start']);
+    arity('sum', args, 1, 2);
+    let total: Value = args[1] ?? kw?.start ?? 0;
+    const items = rt.iterate(args[0] as Value, 'sum()');
+    rt.collection(items.length);
+    for (const v of items) total = add(total, v);
+    return total;
+  },
+  any(rt, args, kw) {
+    noKwargs('any', kw);
+    arity('any', args, 1);
+    return rt.iterate(args[0] as Value, 'any()').some(truthy);
+  },
+  all(rt, args, kw) {
+    noKwargs('all', kw);
+    arity('all', args, 1);
+    return rt.iterate(args[0] as Value, 'all()').every(truthy);
+  },
+  enumerate(rt, args, kw) {
+    onlyKwargs('enumerate', kw, ['start']);
+    arity('enumerate', args, 1, 2);
+    const start = optInt('enumerate', args[1] ?? kw?.start, 0);
+    const items = rt.iterate(args[0] as Value, 'enumerate()');
+    rt.collection(items.length);
+    return own(items.map((v, i) => new STuple([start + i, v])));
+  },
+  zip(rt, args, kw) {
+    noKwargs('zip', kw);
+    const lists = args.map((a) => rt.iterate(a, 'zip()'));
+    const n = lists.length === 0 ? 0 : Math.min(...lists.map((l) => l.length));
+    rt.collection(n);
+    const out: Value[] = [];
+    for (let i = 0; i < n; i++) out.push(new STuple(lists.map((l) => l[i] as Value)));
+    return own(out);
+  },
+  fail(rt, args, kw) {
+    onlyKwargs('fail', kw, ['msg']);
+    const parts = [...args, ...(kw?.msg === undefined ? [] : [kw.msg])].map((a) => str(a, rt.text));
+    throw fail(`fail: ${parts.join(' ')}`);
+  },
+};
+
+export const BUILTINS: ReadonlyMap<string, Value> = new Map<string, Value>([
+  ...Object.entries(FUNCTIONS).map(([name, fn]) => [name, builtin(name, fn)] as const),
+  [
+    'json',
+    new Module('json', {
+      encode: builtin('json.encode', (rt, args, kw) => {
+        noKwargs('json.encode', kw);
+        arity('json.encode', args, 1);
+        const text = jsonEncode(args[0] as Value, rt.text);
+        rt.string(text.length);
+        return text;
+      }),
+      decode: builtin('json.decode', (rt, args, kw) => {
+        noKwargs('json.decode', kw);
+        arity('json.decode', args, 1);
+        const text = wantString('json.decode', args[0]);
+        rt.collection(text.length >> 2);
+        return jsonDecode(text, rt.text);
+      }),
+    }),
+  ],
+]);
+
+function builtin(name: string, fn: Fn): Callable {
+  return new Callable(name, fn);
+}
+
+function extreme(rt: Runtime, name: string, args: Value[], kw: Kwargs | undefined, sign: number): Value {
+  onlyKwargs(name, kw, ['key', 'default']);
+  if (args.length === 0) throw fail(`${name}() takes at least 1 argument`);
+  const items = args.length === 1 ? rt.iterate(args[0] as Value, `${name}()`) : args;
+  if (items.length === 0) {
+    if (kw?.default !== undefined) return kw.default;
+    throw fail(`${name}() of an empty sequence`);
+  }
+  const key = kw?.key ?? null;
+  let best = items[0] as Value;
+  let bestKey = key === null ? best : rt.call(key, [best]);
+  for (let i = 1; i < items.length; i++) {
+    const v = items[i] as Value;
+    const k = key === null ? v : rt.call(key, [v]);
+    if (compare(k, bestKey) * sign > 0) {
+      best = v;
+      bestKey = k;
+    }
+  }
+  return best;
+}
+
+function add(a: Value, b: Value): Value {
+  const x = numberOf(a);
+  const y = numberOf(b);
+  if (x === undefined || y === undefined) throw fail(`sum(): cannot add ${typeName(b)} to ${typeName(a)}`);
+  return isFloat(a) || isFloat(b) ? makeFloat(x + y) : makeInt(x + y);
+}
+
+export function toInt(v: Value, base: Value | undefined): number {
+  if (typeof v === 'string') {
+    const b = base === undefined || base === null ? 10 : wantInt('int', base);
+    const s = v.trim().replace(/_/g, '').toLowerCase();
+    const m = /^([+-]?)(0[xob])?([0-9a-z]+)$/.exec(s);
+    const prefix = m?.[2];
+    const radix = b === 0 ? (prefix === '0x' ? 16 : prefix === '0o' ? 8 : prefix === '0b' ? 2 : 10) : b;
+    const digits = m?.[3] ?? '';
+    const valid = m !== null && (prefix === undefined || ({ '0x': 16, '0o': 8, '0b': 2 } as Record<string, number>)[prefix] === radix);
+    const n = parseInt(digits, radix);
+    if (!valid || Number.isNaN(n) || n.toString(radix) !== digits.replace(/^0+(?=.)/, '')) {
+      throw fail(`invalid literal for int() with base ${b}: ${JSON.stringify(v)}`);
+    }
+    return makeInt(m?.[1] === '-' ? -n : n);
+  }
+  if (base !== undefined) throw fail("int() can't convert a non-string with an explicit base");
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  const n = numberOf(v);
+  if (n === undefined) throw fail(`int() argument must be a string or a number, not ${typeName(v)}`);
+  if (!Number.isFinite(n)) throw fail(`cannot convert ${n} to an int`);
+  return makeInt(Math.trunc(n));
+}
+
+function toFloat(v: Value): Value {
+  if (typeof v === 'boolean') return new SFloat(v ? 1 : 0);
+  const n = numberOf(v);
+  if (n !== undefined) return makeFloat(n);
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (/^[+-]?(inf|infinity)$/.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
+    if (/^[+-]?nan$/.test(s)) return NaN;
+    if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(s)) return makeFloat(Number(s));
+    throw fail(`could not convert string to float: ${JSON.stringify(v)}`);
+  }
+  throw fail(`float() argument must be a string or a number, not ${typeName(v)}`);
+}
+
+function update(rt: Runtime, into: Map<DictKey, Value>, source: Value, name: string): void {
+  if (isDict(source)) {
+    for (const [k, v] of dictEntries(source)) into.set(dictKey(k), v);
+    return;
+  }
+  for (const pair of rt.iterate(source, `${name}()`)) {
+    const kv = Array.isArray(pair) ? pair : pair instanceof STuple ? pair.items : undefined;
+    if (kv?.length !== 2) throw fail(`${name}(): each element must be a pair (key, value)`);
+    into.set(dictKey(kv[0] as Value), kv[1] as Value);
+  }
+}
+
+// ---- methods ----
+
+const STRING_METHODS: Readonly<Record<string, (rt: Runtime, s: string, args: Value[], kw: Kwargs | undefined) => Value>> = {
+  lower: (_rt, s, args) => (arity('lower', args, 0), s.toLowerCase()),
+  upper: (_rt, s, args) => (arity('upper', args, 0), s.toUpperCase()),
+  strip: (_rt, s, args) => strip(s, args, 'strip', true, true),
+  lstrip: (_rt, s, args) => strip(s, args, 'lstrip', true, false),
+  rstrip: (_rt, s, args) => strip(s, args, 'rstrip', false, true),
+  startswith: (_rt, s, args) => affix(s, args, 'startswith', (x, p) => x.startsWith(p)),
+  endswith: (_rt, s, args) => affix(s, args, 'endswith', (x, p) => x.endsWith(p)),
+  removeprefix: (_rt, s, args) => {
+    arity('removeprefix', args, 1);
+    const p = wantString('removeprefix', args[0]);
+    return s.startsWith(p) ? s.slice(p.length) : s;
+  },
+  removesuffix: (_rt, s, args) => {
+    arity('removesuffix', args, 1);
+    const p = wantString('removesuffix', args[0]);
+    return p !== '' && s.endsWith(p) ? s.slice(0, -p.length) : s;
+  },
+  split: (rt, s, args, kw) => split(rt, s, args, kw, 'split'),
+  rsplit: (rt, s, args, kw) => split(rt, s, args, kw, 'rsplit'),
+  splitlines: (rt, s, args) => {
+    arity('splitlines', args, 0, 1);
+    const lines = s.split(/\r\n|\r|\n/);
+    if (lines[lines.length - 1] === '') lines.pop();
+    rt.collection(lines.length);
+    return own(lines);
+  },
+  join: (rt, s, args) => {
+    arity('join', args, 1);
+    const items = rt.iterate(args[0] as Value, 'join()');
+    let n = s.length * Math.max(0, items.length - 1);
+    for (const item of items) {
+      if (typeof item !== 'string') throw fail(`join: expected a list of strings, found ${typeName(item)}`);
+      n += item.length;
+    }
+    rt.string(n);
+    return (items as string[]).join(s);
+  },
+  replace: (rt, s, args) => {
+    arity('replace', args, 2, 3);
+    const old = wantString('replace', args[0]);
+    const by = wantString('replace', args[1]);
+    const count = optInt('replace', args[2], -1);
+    const pieces = s.split(old);
+    const n = count < 0 ? pieces.length - 1 : Math.min(count, pieces.length - 1);
+    rt.string(s.length + n * (by.length - old.length));
+    if (n === pieces.length - 1) return pieces.join(by);
+    return pieces.slice(0, n + 1).join(by) + old + pieces.slice(n + 1).join(old);
+  },
+  format: (rt, s, args, kw) => {
+    const text = format(s, args, kw, rt.text);
+    rt.string(text.length);
+    return text;
+  },
+  find: (_rt, s, args) => (arity('find', args, 1), s.indexOf(wantString('find', args[0]))),
+  rfind: (_rt, s, args) => (arity('rfind', args, 1), s.lastIndexOf(wantString('rfind', args[0]))),
+  index: (_rt, s, args) => {
+    arity('index', args, 1);
+    const i = s.indexOf(wantString('index', args[0]));
+    if (i < 0) throw fail('substring not found');
+    return i;
+  },
+  count: (_rt, s, args) => {
+    arity('count', args, 1);
+    const sub = wantString('count', args[0]);
+    return sub === '' ? s.length + 1 : s.split(sub).length - 1;
+  },
+  capitalize: (_rt, s, args) => (arity('capitalize', args, 0), s.charAt(0).toUpperCase() + s.slice(1).toLowerCase()),
+  title: (_rt, s, args) => (arity('title', args, 0), s.toLowerCase().replace(/(^|[^a-z])([a-z])/g, (_m, a: string, b: string) => a + b.toUpperCase())),
+  isdigit: (_rt, s, args) => (arity('isdigit', args, 0), /^[0-9]+$/.test(s)),
+  isalpha: (_rt, s, args) => (arity('isalpha', args, 0), /^[A-Za-z]+$/.test(s)),
+  isalnum: (_rt, s, args) => (arity('isalnum', args, 0), /^[A-Za-z0-9]+$/.test(s)),
+  isspace: (_rt, s, args) => (arity('isspace', args, 0), /^\s+$/.test(s)),
+  islower: (_rt, s, args) => (arity('islower', args, 0), /[a-z]/.test(s) && s === s.toLowerCase()),
+  isupper: (_rt, s, args) => (arity('isupper', args, 0), /[A-Z]/.test(s) && s === s.toUpperCase()),
+};
+
+const LIST_METHODS: Readonly<Record<string, (rt: Runtime, l: Value[], args: Value[], kw: Kwargs | undefined) => Value>> = {
+  append: (rt, l, args) => {
+    arity('append', args, 1);
+    mutableList(l, 'append to').push(args[0] as Value);
+    rt.collection(l.length);
+    return null;
+  },
+  extend: (rt, l, args) => {
+    arity('extend', args, 1);
+    const items = rt.iterate(args[0] as Value, 'extend()');
+    mutableList(l, 'extend');
+    rt.collection(l.length + items.length);
+    for (const v of items.slice()) l.push(v);
+    return null;
+  },
+  insert: (rt, l, args) => {
+    arity('insert', args, 2);
+    const i = wantInt('insert', args[0]);
+    mutableList(l, 'insert into').splice(i < 0 ? Math.max(0, l.length + i) : i, 0, args[1] as Value);
+    rt.collection(l.length);
+    return null;
+  },
+  pop: (_rt, l, args) => {
+    arity('pop', args, 0, 1);
+    mutableList(l, 'pop from');
+    const i = optInt('pop', args[0], -1);
+    const at = i < 0 ? l.length + i : i;
+    if (at < 0 || at >= l.length) throw fail(`pop: index ${i} out of range (length ${l.length})`);
+    return l.splice(at, 1)[0] as Value;
+  },
+  remove: (_rt, l, args) => {
+    arity('remove', args, 1);
+    mutableList(l, 'remove from');
+    const at = l.findIndex((v) => equal(v, args[0] as Value));
+    if (at < 0) throw fail(`remove: ${repr(args[0] as Value, { maxString: 200, maxDepth: 5 }).slice(0, 200)} is not in the list`);
+    l.splice(at, 1);
+    return null;
+  },
+  clear: (_rt, l, args) => {
+    arity('clear', args, 0);
+    mutableList(l, 'clear').length = 0;
+    return null;
+  },
+  index: (_rt, l, args) => listIndex(l, args),
+  count: (_rt, l, args) => (arity('count', args, 1), l.filter((v) => equal(v, args[0] as Value)).length),
+};
+
+const TUPLE_METHODS: Readonly<Record<string, (rt: Runtime, t: STuple, args: Value[], kw: Kwargs | undefined) => Value>> = {
+  index: (_rt, t, args) => listIndex(t.items, args),
+  count: (_rt, t, args) => (arity('count', args, 1), t.items.filter((v) => equal(v, args[0] as Value)).length),
+};
+
+type DictValue = Map<DictKey, Value> | JsonObject;
+
+export const DICT_METHOD_NAMES = new Set(['get', 'keys', 'values', 'items', 'pop', 'setdefault', 'update', 'clear', 'popitem']);
+
+const DICT_METHODS: Readonly<Record<string, (rt: Runtime, d: DictValue, args: Value[], kw: Kwargs | undefined) => Value>> = {
+  get: (_rt, d, args) => {
+    arity('get', args, 1, 2);
+    return dictGet(d, args[0] as Value) ?? args[1] ?? null;
+  },
+  keys: (rt, d, args) => (arity('keys', args, 0), rt.collection(dictSize(d)), own(dictKeys(d))),
+  values: (rt, d, args) => (arity('values', args, 0), rt.collection(dictSize(d)), own(dictEntries(d).map((e) => e[1]))),
+  items: (rt, d, args) => (arity('items', args, 0), rt.collection(dictSize(d)), own(dictEntries(d).map((e) => new STuple(e)))),
+  pop: (_rt, d, args) => {
+    arity('pop', args, 1, 2);
+    const m = mutableDict(d, 'pop from');
+    const k = dictKey(args[0] as Value);
+    const found = m.get(k);
+    if (found !== undefined) {
+      m.delete(k);
+      return found;
+    }
+    if (args[1] !== undefined) return args[1];
+    throw new EvalFail('STN_E_EXPR_MISSING_KEY', `no such key ${JSON.stringify(k)}`, String(k));
+  },
+  setdefault: (rt, d, args) => {
+    arity('setdefault', args, 1, 2);
+    const m = mutableDict(d, 'change');
+    const k = dictKey(args[0] as Value);
+    const found = m.get(k);
+    if (found !== undefined) return found;
+    m.set(k, args[1] ?? null);
+    rt.collection(m.size);
+    return args[1] ?? null;
+  },
+  update: (rt, d, args, kw) => {
+    arity('update', args, 0, 1);
+    const m = mutableDict(d, 'update');
+    if (args.length === 1) update(rt, m, args[0] as Value, 'update');
+    for (const [k, v] of Object.entries(kw ?? {})) m.set(k, v);
+    rt.collection(m.size);
+    return null;
+  },
+  clear: (_rt, d, args) => (arity('clear', args, 0), mutableDict(d, 'clear').clear(), null),
+  popitem: (_rt, d, args) => {
+    arity('popitem', args, 0);
+    const m = mutableDict(d, 'pop from');
+    const first = m.entries().next();
+    if (first.done === true) throw fail('popitem: the dict is empty');
+    m.delete(first.value[0]);
+    return new STuple(first.value);
+  },
+};
+
+/** Calls method `name` of `recv`; undefined when it has none (the caller decides what that means). */
+export function callMethod(rt: Runtime, recv: Value, name: string, args: Value[], kw: Kwargs | undefined): Value | undefined {
+  const m = methodOf(recv, name);
+  if (m === undefined) return undefined;
+  if (kw !== undefined && m !== STRING_METHODS.format && m !== DICT_METHODS.update && m !== STRING_METHODS.split && m !== STRING_METHODS.rsplit) {
+    noKwargs(name, kw);
+  }
+  return (m as Method)(rt, recv as never, args, kw);
+}
+
+function methodOf(recv: Value, name: string): Method | undefined {
+  let table: Readonly<Record<string, unknown>> | undefined;
+  if (typeof recv === 'string') table = STRING_METHODS;
+  else if (Array.isArray(recv)) table = LIST_METHODS;
+  else if (recv instanceof STuple) table = TUPLE_METHODS;
+  else if (isDict(recv)) table = DICT_METHODS;
+  return table !== undefined && Object.hasOwn(table, name) ? (table[name] as Method) : undefined;
+}
+
+/** `s.lower` without a call: a callable bound to its receiver. */
+export function boundMethod(recv: Value, name: string): Callable | undefined {
+  const m = methodOf(recv, name);
+  if (m === undefined) return undefined;
+  return new Callable(name, (rt, args, kw) => m(rt, recv as never, args, kw));
+}
+
+function listIndex(items: readonly Value[], args: Value[]): number {
+  arity('index', args, 1);
+  const at = items.findIndex((v) => equal(v, args[0] as Value));
+  if (at < 0) throw fail('index: the value is not in the list');
+  return at;
+}
+
+function strip(s: string, args: Value[], name: string, left: boolean, right: boolean): string {
+  arity(name, args, 0, 1);
+  const chars = args[0] === undefined || args[0] === null ? undefined : wantString(name, args[0]);
+  if (chars === undefined) return left && right ? s.trim() : left ? s.trimStart() : s.trimEnd();
+  let a = 0;
+  let b = s.length;
+  if (left) while (a < b && chars.includes(s[a] ?? '')) a++;
+  if (right) while (b > a && chars.includes(s[b - 1] ?? '')) b--;
+  return s.slice(a, b);
+}
+
+function affix(s: string, args: Value[], name: string, test: (s: string, p: string) => boolean): boolean {
+  arity(name, args, 1);
+  const p = args[0] as Value;
+  if (p instanceof STuple) return p.items.some((x) => test(s, wantString(name, x)));
+  return test(s, wantString(name, p));
+}
+
+function split(rt: Runtime, s: string, args: Value[], kw: Kwargs | undefined, name: 'split' | 'rsplit'): Value {
+  onlyKwargs(name, kw, ['sep', 'maxsplit']);
+  arity(name, args, 0, 2);
+  const sepArg = args[0] ?? kw?.sep ?? null;
+  const max = optInt(name, args[1] ?? kw?.maxsplit, -1);
+  let parts: string[];
+  if (sepArg === null) {
+    const words = s.trim() === '' ? [] : s.trim().split(/\s+/);
+    parts = max < 0 || words.length <= max + 1 ? words : name === 'split' ? [...words.slice(0, max), rest(s, max, true)] : [rest(s, words.length - max - 1, false), ...words.slice(words.length - max)];
+  } else {
+    const sep = wantString(name, sepArg);
+    if (sep === '') throw fail(`${name}: empty separator`);
+    const all = s.split(sep);
+    if (max < 0 || all.length <= max + 1) parts = all;
+    else if (name === 'split') parts = [...all.slice(0, max), all.slice(max).join(sep)];
+    else parts = [all.slice(0, all.length - max).join(sep), ...all.slice(all.length - max)];
+  }
+  rt.collection(parts.length);
+  return own(parts);
+}
+
+/** What follows the first `n` whitespace-separated words (split), or precedes the last ones (rsplit). */
+function rest(s: string, n: number, fromStart: boolean): string {
+  const t = s.trim();
+  if (fromStart) {
+    const m = new RegExp(`^(?:\\S+\\s+){${n}}`).exec(t);
+    return t.slice(m?.[0].length ?? 0);
+  }
+  const m = new RegExp(`^(?:\\S+\\s+){${n}}\\S+`).exec(t);
+  return m?.[0] ?? t;
+}
