@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { JsonValue } from '../../src/definitions/types.js';
-import { EngineHarness, type RunResult, type StepView } from '../helpers/engine-harness.js';
+import { EngineHarness, type RunResult } from '../helpers/engine-harness.js';
 import { PROJECT_ROOT } from '../helpers/procs.js';
 
 /**
@@ -71,16 +71,6 @@ export function compatRecord(output: JsonValue): Record<string, JsonValue> {
 export function expectCompleted(r: RunResult): void {
   const failures = r.steps.filter((s) => s.error !== null).map((s) => `${s.path}: ${s.error?.code} ${s.error?.message}`);
   expect(r.status, `run ${r.run.workflow_id}: ${JSON.stringify(r.error)}\n${failures.join('\n')}`).toBe('COMPLETED');
-}
-
-/**
- * The step at exactly this path. (`RunResult.step` also matches state names, and a foreach written with `agent:`
- * names its iterator's state after itself.)
- */
-export function stepAt(r: RunResult, stepPath: string): StepView {
-  const found = r.steps.filter((s) => s.compensation_of === null && s.path === stepPath);
-  expect(found.map((s) => s.path), `steps: ${r.steps.map((s) => s.path).join(', ')}`).toEqual([stepPath]);
-  return found[0] as StepView;
 }
 
 /** The names of the states a run entered at the top level, in order (the route it took). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineHarness, RunResult } from '../helpers/engine-harness.js';
-import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route, stepAt } from './station-dialect-fixtures.js';
+import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route } from './station-dialect-fixtures.js';
 
 /**
  * Whole workflows in Station's dialect that mix its features (test/fixtures/station-dialect/), run end to end with
@@ -75,7 +75,7 @@ describe('foreach of agents with outputAggregation array', () => {
       { item: services[0], index: 0, output: healthy },
       { item: services[1], index: 1, output: degraded },
     ];
-    expect(stepAt(r, 'check_services').output).toEqual(aggregated);
+    expect(r.step('check_services').output).toEqual(aggregated);
     expect(steps(r).health_checks).toEqual({ output: aggregated });
     const summary = {
       total_services: 2,
@@ -97,7 +97,7 @@ describe('foreach of agents with outputAggregation array', () => {
   it('all healthy: the other transform', async () => {
     const r = await h.run('foreach-agents', { task: 'Check health of all services', services: services.slice(0, 1) });
     expectCompleted(r);
-    expect(stepAt(r, 'check_services').output).toEqual([{ item: services[0], index: 0, output: healthy }]);
+    expect(r.step('check_services').output).toEqual([{ item: services[0], index: 0, output: healthy }]);
     expect(route(r).at(-1)).toBe('all_ok');
     expect(r.output).toEqual({ status: 'all_healthy', message: 'All 1 services are healthy' });
   });
@@ -171,7 +171,7 @@ describe('previous output across an engine restart', () => {
       expectCompleted(r);
       // The second iteration's previous output is {...plan's output, _item: 2, _index: 1, round: 2}: its task is
       // plan's task and that JSON (the reviewer's fixture matches nothing else).
-      expect(stepAt(r, 'rounds[1]/review').output).toEqual(agentOutput('reviewer', { json: { approved: true, version: 'v2' } }));
+      expect(r.step('rounds[1]/review').output).toEqual(agentOutput('reviewer', { json: { approved: true, version: 'v2' } }));
     } finally {
       await own.close();
     }

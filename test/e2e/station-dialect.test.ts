@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/definitions/types.js';
 import type { EngineHarness, RunResult } from '../helpers/engine-harness.js';
-import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route, stepAt } from './station-dialect-fixtures.js';
+import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route } from './station-dialect-fixtures.js';
 
 /**
  * Station's dialect, one feature per workflow file (test/fixtures/station-dialect/): each file is synced from the
@@ -287,7 +287,7 @@ describe('shorthand branches and iterators', () => {
       { item: { name: 'api', namespace: 'prod' }, index: 0, output: api },
       { item: { name: 'worker', namespace: 'prod' }, index: 1, output: worker },
     ];
-    expect(stepAt(r, 'check_services').output).toEqual(aggregated);
+    expect(r.step('check_services').output).toEqual(aggregated);
     expect(steps(r).health_checks).toEqual({ output: aggregated });
     expect(r.output).toEqual(aggregated);
   });
