@@ -157,6 +157,27 @@ describe('three-agent chain with no explicit tasks', () => {
   });
 });
 
+describe('previous output across an engine restart', () => {
+  it('a step that runs after the restart gets the task built from what ran before it', async () => {
+    const own = await openFixtures();
+    try {
+      const id = own.start('resume-previous', { rounds: [1, 2] });
+      await own.waitFor(id, 'step:waiting');
+      // A new engine with nothing in memory (as after a restart) finishes the run.
+      await own.engine.stop(1000);
+      const other = own.openAnother();
+      other.station.runs.signal(id, 'go', {});
+      const r = await own.waitForEnd(id);
+      expectCompleted(r);
+      // The second iteration's previous output is {...plan's output, _item: 2, _index: 1, round: 2}: its task is
+      // plan's task and that JSON (the reviewer's fixture matches nothing else).
+      expect(r.step('rounds[1]/review').output).toEqual(agentOutput('reviewer', { json: { approved: true, version: 'v2' } }));
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('Station-TS\'s own format: transform, outputAggregation array, outputSchema enforced', () => {
   const input = { hosts: ['web-1', 'test-9', 'db-1'] };
   const prepared = { hosts: ['web-1', 'db-1'], skipped: 1 };

@@ -25,7 +25,7 @@ function steps(r: RunResult): Record<string, unknown> {
 }
 
 describe('transform states', () => {
-  it('one multi-line dict expression: .get, a filtered comprehension, a negative slice, A if C else B, str() and +', async () => {
+  it('a multi-line dict expression: .get, a filtered comprehension, a negative slice, A if C else B, str() and +', async () => {
     const r = await h.run('transform-expression');
     expectCompleted(r);
     const shaped = {
@@ -39,7 +39,10 @@ describe('transform states', () => {
     };
     expect(r.step('shape').output).toEqual(shaped);
     expect(steps(r).shape).toEqual(compatRecord(shaped));
-    expect(r.output).toEqual(shaped);
+    // The next transform's input is shape's output; a value that is not a dict is {result: v}.
+    expect(r.step('tally').output).toEqual({ result: 2 });
+    expect(steps(r).tally).toEqual({ result: 2, output: { result: 2 } });
+    expect(r.output).toEqual({ result: 2 });
   });
 
   it('a program with statements: assignments, for with append, if/elif/else, % formatting; input is the run input', async () => {
@@ -113,6 +116,17 @@ describe('agent steps', () => {
     expect(r.step('verify').output).toEqual(verify);
     expect(steps(r).review).toEqual(compatRecord(review));
     expect(r.output).toEqual(verify);
+  });
+
+  it('a step with no task gets the previous output\'s keys as its variables; its own variables win', async () => {
+    // deployer.prompt requires `version` and an integer `replicas`; deploy passes no variables, canary only replicas.
+    const r = await h.run('implicit-variables');
+    expectCompleted(r);
+    const deploy = agentOutput('deployer', { json: { version: 'v3', replicas: 'all', deployed: true } });
+    expect(r.step('deploy').output).toEqual(deploy);
+    const canary = agentOutput('deployer', { content: 'Canary of v3 running on 1 replica' });
+    expect(r.step('canary').output).toEqual(canary);
+    expect(r.output).toEqual(canary);
   });
 
   it('state output mappings set context keys from paths into the step output (a missing path sets null)', async () => {
