@@ -245,8 +245,8 @@ export class RunStore {
       stepCounters: db.prepare('UPDATE workflow_run_steps SET pending = @pending, next_index = @next_index WHERE id = @id'),
       stepExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM workflow_run_steps WHERE id = ?'),
       stepsOfRun: db.prepare<[string], StepRow>('SELECT * FROM workflow_run_steps WHERE run_id = ? ORDER BY seq'),
-      lastSucceeded: db.prepare<[string, number], Pick<StepRow, 'output' | 'completed_seq'>>(
-        `SELECT output, completed_seq FROM workflow_run_steps
+      lastSucceeded: db.prepare<[string, number], Pick<StepRow, 'id' | 'output' | 'completed_seq'>>(
+        `SELECT id, output, completed_seq FROM workflow_run_steps
          WHERE run_id = ? AND frame_id = ? AND completed_seq IS NOT NULL AND type != 'switch' AND compensation_of IS NULL
          ORDER BY completed_seq DESC LIMIT 1`,
       ),
@@ -467,7 +467,7 @@ export class RunStore {
     return this.s.stepsOfRun.all(runId);
   }
   /** The step that succeeded last in a frame (switch steps and compensations aside): its output and completion order. */
-  lastSucceeded(runId: string, frameId: number): Pick<StepRow, 'output' | 'completed_seq'> | undefined {
+  lastSucceeded(runId: string, frameId: number): Pick<StepRow, 'id' | 'output' | 'completed_seq'> | undefined {
     return this.s.lastSucceeded.get(runId, frameId);
   }
   activeSteps(runId: string): StepRow[] {

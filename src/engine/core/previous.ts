@@ -1,5 +1,5 @@
 import type { FrameRow } from '../../store/runs.js';
-import { jsonColumn, objectColumn } from '../../store/run-rows.js';
+import { objectColumn } from '../../store/run-rows.js';
 import type { RunTx } from './run-tx.js';
 import type { Obj } from './types.js';
 
@@ -8,11 +8,13 @@ import type { Obj } from './types.js';
  * It is the output of the step that succeeded last in the frame (a switch passes data through, so it does not count).
  * Before any step of the frame succeeded: the run's input at the top level, the parallel state's own previous output
  * in a branch, and in a foreach iteration that of the foreach with the item added (`_item`, `_index`, `<itemName>`).
- * It is read from the step rows (this transaction's first), so a restarted engine sees the same.
+ * It is read from the step rows (this transaction's first), so a restarted engine sees the same. Callers must not
+ * modify the value (it may be shared through the JSON cache).
  */
 export function previousOutput(tx: RunTx, frame: FrameRow): unknown {
   const here = tx.unit.lastSucceeded.get(frame.id) ?? tx.d.store.lastSucceeded(tx.run.id, frame.id);
-  if (here) return jsonColumn(here.output);
+  // Parsed once across transactions when large (a long foreach reads the same previous output in every iteration).
+  if (here) return here.output === null ? null : tx.d.json.parse(`${here.id}\0output`, here.output);
   if (frame.parent_id === null) return tx.d.json.parse(`${tx.run.id}\0input`, tx.run.input);
   const before = previousOutput(tx, tx.unit.frame(frame.parent_id));
   const owner = frame.owner_step_id === null ? undefined : tx.unit.step(frame.owner_step_id);
