@@ -151,6 +151,7 @@ describe('rewriteStationExpression', () => {
     expect(refused('[x for x in l if x]').message).toMatch(/comprehensions\): compare exact values/);
     expect(refused('items[-1] == 2').message).toMatch(/negative indexes/);
     expect(refused('logs[-5:]').message).toMatch(/slices/);
+    expect(refused('"error" in "some error text"').message).toMatch(/substring tests/);
     expect(refused('sum(values) > 3').message).toMatch(/"sum\(values\)" has no CEL equivalent/);
     expect(refused('x if y').message).toMatch(/needs "else"/);
   });

@@ -379,6 +379,8 @@ class CelWriter {
   private compare(e: Extract<Expr, { kind: 'compare' }>): Written {
     if (e.ops.length > 1) this.note('a < b < c → a < b && b < c');
     const parts = e.ops.map((op, i) => {
+      // A substring test: CEL's `in` is for lists and maps only.
+      if ((op === 'in' || op === 'not in') && isString(e.operands[i + 1] as Expr)) return this.unsupported(e, 'substring tests');
       const left = this.write(e.operands[i] as Expr, PREC.relation + 1);
       const right = this.write(e.operands[i + 1] as Expr, PREC.relation + 1);
       if (op === 'not in') {
