@@ -134,6 +134,10 @@ describe('rewriteStationExpression', () => {
 
   it('mixes Python and CEL spellings in one expression', () => {
     expect(rewriteStationExpression('len(items) > 0 && items[0].ok == True', opts).expr).toBe('size(items) > 0 && items[0].ok == true');
+    expect(rewriteStationExpression('len($.items) > 0 and $["x"]', opts)).toEqual({
+      expr: 'size(items) > 0 && ctx["x"]',
+      rewrites: ['and/or/not → &&/||/!', 'len() → size()', '$.a.b → a.b'],
+    });
     expect(run('not len(items) == 0 and (x.?y.orValue(2) == 2 ? true : false)', { items: [1], x: {} })).toBe(true);
   });
 

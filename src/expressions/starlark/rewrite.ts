@@ -30,6 +30,7 @@ type Where = 'condition' | 'template';
 const TREE_FORMS = /\b(?:hasattr|getattr|len|str|float)\s*\(|\.\s*(?:get|startswith|endswith)\s*\(|\bif\b|\bworkflow\s*\.\s*input\b|\b_cronTriggeredAt\b|\bnot\s+in\b|\[\s*-/;
 const WORD_FORMS = /\$|\b(?:True|False|None|and|or|not)\b/;
 const DATA_ALIASES = new Set(['_value', 'val', 'result']);
+const DOLLAR = '$.a.b → a.b';
 const CRON_TIME = 'run.trigger.?scheduledAt.orValue(run.startedAt)';
 
 /**
@@ -100,7 +101,10 @@ function rewrite(src: string, opts: StationRewriteOptions, where: Where): { expr
     const reason = `${JSON.stringify(src)} is not valid CEL (as ${JSON.stringify(expr)}: ${invalid.message}): ${hint(where)}`;
     throw new ExpressionError('STN_E_EXPR_SYNTAX', reason, { expression: src, reason });
   }
-  return { expr, rewrites: writer.rewrites };
+  // `$.a` reaches the writer as the name `a`: its note comes from the source.
+  const rewrites = writer.rewrites;
+  if (code.includes('$') && !rewrites.includes(DOLLAR)) rewrites.push(DOLLAR);
+  return { expr, rewrites };
 }
 
 function hint(where: Where): string {
@@ -142,7 +146,7 @@ function wordRewrites(code: string): string[] {
   const out: string[] = [];
   if (/\b(?:True|False|None)\b/.test(code)) out.push('True/False/None → true/false/null');
   if (/\b(?:and|or|not)\b/.test(code)) out.push('and/or/not → &&/||/!');
-  if (code.includes('$')) out.push('$.a.b → a.b');
+  if (code.includes('$')) out.push(DOLLAR);
   return out;
 }
 
@@ -206,7 +210,6 @@ class CelWriter {
       case 'name':
         return member(this.name(e.name));
       case 'root':
-        this.note('$.a.b → a.b', false);
         return member('ctx');
       case 'literal':
         return member(this.literal(e));
