@@ -267,6 +267,15 @@ describe('evaluateStarlark: limits', () => {
     bounded('l = [1]\nfor x in l:\n    l.append(x)');
   });
 
+  it('ordinary work on thousands of elements stays well within the budget', () => {
+    expect(run('l = []\nfor i in range(5000):\n    l.append(i)\nlen(l)')).toBe(5000);
+    expect(run('d = {}\nfor i in range(5000):\n    d[str(i)] = i\nlen(d)')).toBe(5000);
+    expect(run('len(sorted([-i for i in range(5000)]))')).toBe(5000);
+    const big = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `item ${i}` })));
+    expect(big.length).toBeGreaterThan(500_000);
+    expect(run('len(json.decode(s))', { s: big })).toBe(20_000);
+  });
+
   it('the limits can be set per evaluation', () => {
     expect(failure('[i for i in range(100)]', {}, { maxSteps: 50 }).code).toBe('STN_E_TRANSFORM_LIMIT');
     expect(failure('range(11)', {}, { maxCollection: 10 }).code).toBe('STN_E_TRANSFORM_LIMIT');
