@@ -299,7 +299,6 @@ function encode(v: Value, b: Builder, limits: TextLimits, depth: number): void {
 }
 
 export function jsonDecode(text: string, rt: Runtime): Value {
-  const limits = rt.text;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
