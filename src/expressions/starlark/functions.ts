@@ -205,6 +205,12 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
     for (let i = 0; i < n; i++) out.push(new STuple(lists.map((l) => l[i] as Value)));
     return own(out);
   },
+  // Debug output has nowhere to go in a transform: print() is accepted and does nothing.
+  print(rt, args, kw) {
+    onlyKwargs('print', kw, ['sep']);
+    for (const a of args) str(a, rt.text);
+    return null;
+  },
   fail(rt, args, kw) {
     onlyKwargs('fail', kw, ['msg']);
     const parts = [...args, ...(kw?.msg === undefined ? [] : [kw.msg])].map((a) => str(a, rt.text));

@@ -188,6 +188,7 @@ a, (b, c) = 1, [2, 3]
     expect(run('x = 1\n__result__ = {"x": x}\ny = 2')).toEqual({ x: 1 });
     expect(run('x = 1\ny = x + 1')).toBe(2);
     expect(run('if True:\n    pass')).toBeNull();
+    expect(run('print("debug", 1)\nx = 2')).toBe(2);
     expect(run(`items = []
 for item in input.services:
     items.append(item["name"].upper())
