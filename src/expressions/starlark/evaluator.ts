@@ -1,30 +1,26 @@
 import { ExpressionError } from '../errors.js';
 import { setKey } from '../values.js';
-import type { BinaryOp, Clause, Expr, Stmt, Target } from './ast.js';
-import { BUILTINS, boundMethod, callMethod, DICT_METHOD_NAMES } from './builtins.js';
+import type { Clause, Expr, Stmt, Target } from './ast.js';
+import { BUILTINS } from './functions.js';
+import { boundMethod, callMethod, DICT_METHOD_NAMES } from './methods.js';
 import { ParsedProgram, type StarlarkProgram } from './program.js';
-import { percent, str, tooLong } from './text.js';
+import { binary, compareOp, unary } from './operators.js';
+import { str, tooLong } from './text.js';
 import {
   Callable,
-  compare,
   dictGet,
   dictKey,
   dictKeys,
-  equal,
   EvalFail,
   fail,
   fromInput,
   isDict,
-  isFloat,
   isInt,
   isMutableList,
   limit,
-  makeFloat,
-  makeInt,
   Module,
   mutableDict,
   mutableList,
-  numberOf,
   own,
   SFloat,
   STuple,
@@ -87,6 +83,7 @@ export function evaluateStarlark(program: StarlarkProgram, globals: Record<strin
 
 class Evaluator implements Runtime {
   private steps = 0;
+  private depth = 0;
   private readonly vars = new Map<string, Value>();
   readonly text: { maxString: number; maxDepth: number };
   private readonly maxSteps: number;
@@ -107,10 +104,13 @@ class Evaluator implements Runtime {
     let lastName: string | undefined;
     for (const s of body) if (s.kind === 'assign' && s.target.kind === 'name') lastName = s.target.name;
     if (last?.kind === 'expr') {
-      this.block(body.slice(0, -1));
+      this.block(body, body.length - 1);
+      this.line = last.line;
       return this.expr(last.expr);
     }
-    this.block(body);
+    this.block(body, body.length);
+    // A result that cannot become JSON is reported at the last statement.
+    this.line = last?.line ?? 1;
     const result = this.vars.get('__result__');
     if (result !== undefined) return result;
     return lastName === undefined ? null : (this.vars.get(lastName) ?? null);
@@ -123,8 +123,17 @@ class Evaluator implements Runtime {
   }
 
   collection(n: number): void {
-    if (n > this.maxCollection) throw limit(`a list or dict would hold ${n} elements, more than the limit of ${this.maxCollection}`);
+    this.fits(n);
     this.steps += Math.floor(n / ELEMENTS_PER_STEP);
+    this.tick();
+  }
+
+  fits(n: number): void {
+    if (n > this.maxCollection) throw limit(`a list or dict would hold ${n} elements, more than the limit of ${this.maxCollection}`);
+  }
+
+  charge(steps: number): void {
+    this.steps += Math.floor(steps);
     this.tick();
   }
 
@@ -136,9 +145,9 @@ class Evaluator implements Runtime {
 
   // ---- statements ----
 
-  private block(body: readonly Stmt[]): number {
-    for (const s of body) {
-      const flow = this.stmt(s);
+  private block(body: readonly Stmt[], end = body.length): number {
+    for (let i = 0; i < end; i++) {
+      const flow = this.stmt(body[i] as Stmt);
       if (flow !== 0) return flow;
     }
     return 0;
@@ -158,7 +167,7 @@ class Evaluator implements Runtime {
             const current = this.read(s.target as Exclude<Target, { kind: 'tuple' }>);
             value = s.op === '+' && Array.isArray(current) && isMutableList(current) && (Array.isArray(value) || value instanceof STuple)
               ? this.extendInPlace(current, value)
-              : this.binary(s.op, current, value);
+              : binary(this, s.op, current, value);
           }
           this.assign(s.target, value);
           return 0;
@@ -193,7 +202,8 @@ class Evaluator implements Runtime {
 
   private extendInPlace(list: Value[], more: Value[] | STuple): Value[] {
     const items = Array.isArray(more) ? more.slice() : more.items;
-    this.collection(list.length + items.length);
+    this.collection(items.length);
+    this.fits(list.length + items.length);
     for (const v of items) list.push(v);
     return list;
   }
@@ -232,7 +242,7 @@ class Evaluator implements Runtime {
         } else if (isDict(object)) {
           const d = mutableDict(object, 'assign to a key of');
           d.set(dictKey(key), value);
-          this.collection(d.size);
+          this.fits(d.size);
         } else {
           throw fail(`cannot assign to an element of a ${typeName(object)}`);
         }
@@ -243,7 +253,7 @@ class Evaluator implements Runtime {
         if (!isDict(object)) throw fail(`cannot assign to field "${t.name}" of a ${typeName(object)}`);
         const d = mutableDict(object, 'assign to a key of');
         d.set(t.name, value);
-        this.collection(d.size);
+        this.fits(d.size);
       }
     }
   }
@@ -252,11 +262,15 @@ class Evaluator implements Runtime {
 
   private expr(e: Expr): Value {
     if (++this.steps > this.maxSteps) this.tick();
+    // The parser bounds nesting already; this holds a smaller maxDepth given for this evaluation.
+    if (++this.depth > this.limits.maxDepth) throw limit(`the expression is nested deeper than ${this.limits.maxDepth} levels`);
     try {
       return this.evaluate(e);
     } catch (err) {
       if (err instanceof EvalFail && err.line === 0) err.line = e.line;
       throw err;
+    } finally {
+      this.depth--;
     }
   }
 
@@ -273,12 +287,12 @@ class Evaluator implements Runtime {
       case 'call':
         return this.callExpr(e);
       case 'binary':
-        return this.binary(e.op, this.expr(e.left), this.expr(e.right));
+        return binary(this, e.op, this.expr(e.left), this.expr(e.right));
       case 'compare': {
         let left = this.expr(e.operands[0] as Expr);
         for (let i = 0; i < e.ops.length; i++) {
           const right = this.expr(e.operands[i + 1] as Expr);
-          if (!this.compare(e.ops[i] as string, left, right)) return false;
+          if (!compareOp(e.ops[i] as string, left, right)) return false;
           left = right;
         }
         return true;
@@ -292,7 +306,7 @@ class Evaluator implements Runtime {
         return truthy(left) ? left : this.expr(e.right);
       }
       case 'unary':
-        return this.unary(e.op, this.expr(e.operand));
+        return unary(e.op, this.expr(e.operand));
       case 'conditional':
         return truthy(this.expr(e.test)) ? this.expr(e.then) : this.expr(e.otherwise);
       case 'list': {
@@ -472,10 +486,10 @@ class Evaluator implements Runtime {
     if (c === undefined) {
       if (out instanceof Map) {
         out.set(dictKey(this.expr(e.element)), this.expr(e.value as Expr));
-        if (out.size > this.maxCollection) this.collection(out.size);
+        this.fits(out.size);
       } else {
         out.push(this.expr(e.element));
-        if (out.length > this.maxCollection) this.collection(out.length);
+        this.fits(out.length);
       }
       return;
     }
@@ -488,148 +502,6 @@ class Evaluator implements Runtime {
       this.tick();
       this.assign(c.target, items[k] as Value);
       this.clauses(e, clauses, i + 1, out);
-    }
-  }
-
-  // ---- operators ----
-
-  private unary(op: string, v: Value): Value {
-    switch (op) {
-      case 'not':
-      case '!':
-        return !truthy(v);
-      case '-': {
-        const n = numberOf(v);
-        if (n === undefined) throw fail(`bad operand for unary -: ${typeName(v)}`);
-        return isFloat(v) ? makeFloat(-n) : -n + 0;
-      }
-      case '+':
-        if (numberOf(v) === undefined) throw fail(`bad operand for unary +: ${typeName(v)}`);
-        return v;
-      default:
-        if (!isInt(v)) throw fail(`bad operand for unary ~: ${typeName(v)}`);
-        return ~v;
-    }
-  }
-
-  private compare(op: string, a: Value, b: Value): boolean {
-    switch (op) {
-      case '==':
-        return equal(a, b);
-      case '!=':
-        return !equal(a, b);
-      case '<':
-        return compare(a, b) < 0;
-      case '<=':
-        return compare(a, b) <= 0;
-      case '>':
-        return compare(a, b) > 0;
-      case '>=':
-        return compare(a, b) >= 0;
-      case 'in':
-        return this.contains(b, a);
-      default:
-        return !this.contains(b, a);
-    }
-  }
-
-  private contains(container: Value, item: Value): boolean {
-    if (typeof container === 'string') {
-      if (typeof item !== 'string') throw fail(`'in <string>' requires a string as left operand, not ${typeName(item)}`);
-      return container.includes(item);
-    }
-    if (Array.isArray(container)) return container.some((v) => equal(fromInput(v), item));
-    if (container instanceof STuple) return container.items.some((v) => equal(v, item));
-    if (isDict(container)) return dictGet(container, item) !== undefined;
-    throw fail(`'in' needs a string, list, tuple or dict on the right, not ${typeName(container)}`);
-  }
-
-  binary(op: BinaryOp, a: Value, b: Value): Value {
-    const x = numberOf(a);
-    const y = numberOf(b);
-    if (x !== undefined && y !== undefined) return this.arithmetic(op, a, b, x, y);
-    switch (op) {
-      case '+':
-        if (typeof a === 'string' && typeof b === 'string') {
-          this.string(a.length + b.length);
-          return a + b;
-        }
-        if (Array.isArray(a) && Array.isArray(b)) {
-          this.collection(a.length + b.length);
-          return own([...a, ...b].map(fromInput));
-        }
-        if (a instanceof STuple && b instanceof STuple) {
-          this.collection(a.items.length + b.items.length);
-          return new STuple([...a.items, ...b.items]);
-        }
-        break;
-      case '*': {
-        const [seq, times] = isInt(b) ? [a, b] : isInt(a) ? [b, a] : [undefined, 0];
-        const n = Math.max(0, times);
-        if (typeof seq === 'string') {
-          this.string(seq.length * n);
-          return seq.repeat(n);
-        }
-        if (Array.isArray(seq) || seq instanceof STuple) {
-          const items = Array.isArray(seq) ? seq : seq.items;
-          this.collection(items.length * n);
-          const out: Value[] = new Array<Value>(items.length * n);
-          for (let i = 0, k = 0; i < n; i++) for (let j = 0; j < items.length; j++) out[k++] = fromInput(items[j]);
-          return Array.isArray(seq) ? own(out) : new STuple(out);
-        }
-        break;
-      }
-      case '%':
-        if (typeof a === 'string') {
-          const text = percent(a, b, this.text);
-          this.string(text.length);
-          return text;
-        }
-        break;
-      case '|':
-        if (isDict(a) && isDict(b)) {
-          const out = new Map<DictKey, Value>();
-          for (const k of dictKeys(a)) out.set(dictKey(k), dictGet(a, k) as Value);
-          for (const k of dictKeys(b)) out.set(dictKey(k), dictGet(b, k) as Value);
-          this.collection(out.size);
-          return out;
-        }
-        break;
-    }
-    throw fail(`unsupported operand types for ${op}: ${typeName(a)} and ${typeName(b)}`);
-  }
-
-  private arithmetic(op: BinaryOp, a: Value, b: Value, x: number, y: number): Value {
-    const float = isFloat(a) || isFloat(b);
-    switch (op) {
-      case '+':
-        return float ? makeFloat(x + y) : makeInt(x + y);
-      case '-':
-        return float ? makeFloat(x - y) : makeInt(x - y);
-      case '*':
-        return float ? makeFloat(x * y) : makeInt(x * y);
-      case '/':
-        if (y === 0) throw fail('division by zero');
-        return makeFloat(x / y);
-      case '//':
-        if (y === 0) throw fail('integer division by zero');
-        return float ? makeFloat(Math.floor(x / y)) : makeInt(Math.floor(x / y));
-      case '%': {
-        if (y === 0) throw fail('modulo by zero');
-        const m = x - y * Math.floor(x / y);
-        return float ? makeFloat(m) : makeInt(m);
-      }
-      case '**':
-        if (!float && y >= 0) return makeInt(x ** y);
-        return makeFloat(x ** y);
-      default: {
-        if (float) throw fail(`unsupported operand types for ${op}: ${typeName(a)} and ${typeName(b)}`);
-        const p = BigInt(x);
-        const q = BigInt(y);
-        if ((op === '<<' || op === '>>') && (y < 0 || y > 64)) throw fail(`shift count ${y} out of range`);
-        const r = op === '|' ? p | q : op === '&' ? p & q : op === '^' ? p ^ q : op === '<<' ? p << q : p >> q;
-        return makeInt(Number(r));
-      }
     }
   }
 
