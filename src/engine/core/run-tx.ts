@@ -1,4 +1,4 @@
-import type { JsonValue, State, WorkflowSpec } from '../../definitions/types.js';
+import type { State, WorkflowSpec } from '../../definitions/types.js';
 import type { ExecError, ExecResult, WaitSpec } from '../../executors/types.js';
 import type { FrameRow, RunRow, RunStore, StepRow, StepStatus, TaskRow } from '../../store/runs.js';
 import type { RunEvent, RunEventMap, RunEventType } from '../events.js';

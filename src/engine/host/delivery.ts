@@ -1,6 +1,5 @@
 import { compileSchema } from '../../json-schema.js';
 import { schemaIssues } from '../../definitions/schema-check.js';
-import type { JsonValue } from '../../definitions/types.js';
 import { ExpressionError } from '../../expressions/index.js';
 import { ACTION_CATALOG } from '../../executors/catalog.js';
 import type { ExecutorRegistry } from '../../executors/registry.js';
