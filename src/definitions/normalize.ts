@@ -279,6 +279,7 @@ class Normalizer {
           `state type "${type}" has no equivalent (Station's engine completed it at once, without waiting): ` +
             'to wait for a signal write type: operation with action: signal.wait and input: {name: <signal>}; ' +
             'for an approval, action: human.approval',
+          'STN_E_UNSUPPORTED_SPELLING',
         );
       }
     } else if (type === 'try') {
@@ -286,6 +287,7 @@ class Normalizer {
         `${origin}/type`,
         'state type "try" (try/catch/finally blocks) has no equivalent: put onError: <state> on the operation that may ' +
           'fail (the failure is in `error` there), and compensation on steps whose work must be undone',
+        'STN_E_UNSUPPORTED_SPELLING',
       );
     }
   }
@@ -372,6 +374,7 @@ class Normalizer {
       `output mappings on a ${String(s.type)} state can only store its whole output under one key` +
         (whole ? ` (${whole.map((w) => `"${w}"`).join(' or ')})` : '') +
         ': write resultPath: <key> instead, and read parts of it from there',
+      'STN_E_UNSUPPORTED_SPELLING',
     );
     delete s.output;
   }
@@ -476,7 +479,7 @@ class Normalizer {
 
   private agentState(s: Obj, at: string, origin: string, shorthand: boolean): Obj {
     if (!shorthand) this.note(`${origin}/type`, 'state of type "agent" is written as an operation with action agent.run');
-    const fields: Record<string, string> = { agent: 'agent', variables: 'variables' };
+    const fields: Record<string, string> = { agent: 'agent', agent_id: 'agent_id', variables: 'variables' };
     for (const f of AGENT_TASK_FIELDS) fields[f] = 'task';
     for (const f of AGENT_TASK_FIELDS.slice(2)) {
       if (f in s) this.note(`${origin}/${f}`, `agent state field "${f}" is written input.task`);
@@ -531,6 +534,7 @@ class Normalizer {
         this.origin(`${at}/input/agent_id`),
         'agent.run input "agent_id" (a database id in Station\'s engine) cannot be resolved here: name the agent with ' +
           'agent: <name>, the file name of environments/<env>/agents/<name>.prompt',
+        'STN_E_UNSUPPORTED_SPELLING',
       );
       delete input.agent_id;
     }

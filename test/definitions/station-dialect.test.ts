@@ -152,10 +152,22 @@ states:
 `;
     const r = expectInvalid(check(text));
     const e = r.errors.find((d) => d.message.includes('agent_id'));
-    expect(e).toMatchObject({ code: 'STN_E_SCHEMA_VALUE', ...at(text, 'agent_id') });
+    expect(e).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', ...at(text, 'agent_id') });
     expect(e?.message).toContain('agent: <name>');
     // No "unknown field agent_id" on top of the hint.
     expect(r.errors.filter((d) => d.code === 'STN_E_SCHEMA_UNKNOWN_FIELD')).toEqual([]);
+  });
+
+  it('agent_id on a type: agent state gets the same hint', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - {id: analyze, type: agent, agent_id: 2, prompt: Analyze, end: true}
+`;
+    const r = expectInvalid(check(text));
+    expect(r.errors.find((d) => d.code === 'STN_E_UNSUPPORTED_SPELLING')?.message).toContain('agent: <name>');
   });
 
   it('input keys of an agent state other than agent/task/variables become variables; "$.a.b" values become templates', () => {
@@ -462,7 +474,7 @@ states:
 `;
     const r = expectInvalid(check(text));
     expect(r.errors).toHaveLength(1);
-    expect(r.errors[0]).toMatchObject({ code: 'STN_E_SCHEMA_VALUE', ...at(text, 'type: try', 'type') });
+    expect(r.errors[0]).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', ...at(text, 'type: try', 'type') });
     expect(r.errors[0]?.message).toContain('onError');
   });
 
@@ -482,6 +494,7 @@ states:
     const bad = ok.replace('task: human.approval, ', '');
     const r2 = expectInvalid(check(bad));
     expect(r2.errors).toHaveLength(1);
+    expect(r2.errors[0]).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', ...at(bad, 'type: await', 'type') });
     expect(r2.errors[0]?.message).toContain('signal.wait');
   });
 
@@ -527,7 +540,7 @@ states:
       b: "$.data.b"
     end: true
 `;
-    const e = theError(check(text), 'STN_E_SCHEMA_VALUE');
+    const e = theError(check(text), 'STN_E_UNSUPPORTED_SPELLING');
     expect(e.line).toBe(lineOf(text, 'output:'));
     expect(e.message).toContain('resultPath');
   });
