@@ -12,6 +12,7 @@ import { at, check, expectInvalid, expectValid, only, yml } from '../helpers/def
 // an error with a hint.
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const DIALECT = 'test/fixtures/station-dialect';
 
 /** The notes as `line: message`, in file order. */
 function notes(r: DefinitionResult): string[] {
@@ -612,7 +613,8 @@ describe('Station-TS files produce no new notes', () => {
       .readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
       .filter((f) => DEFINITION_FILE.test(f))
       .map((f) => path.join(dir, f).split(path.sep).join('/'));
-  const all = [...files('environments'), ...files('bundles'), ...files('test/fixtures')];
+  // test/fixtures/station-dialect/ holds the Station (Go) files themselves.
+  const all = [...files('environments'), ...files('bundles'), ...files('test/fixtures')].filter((f) => !f.startsWith(`${DIALECT}/`));
 
   it('finds the example and fixture files', () => {
     expect(all.length).toBeGreaterThan(10);
@@ -891,5 +893,81 @@ states:
     const e = theError(check(text), 'STN_E_OUTPUT_SCHEMA');
     expect(e.line).toBe(lineOf(text, 'type: objekt'));
     expectValid(check(text.replace('objekt', 'object')));
+  });
+});
+
+describe('whole Station workflows (test/fixtures/station-dialect)', () => {
+  const load = (name: string) => {
+    const file = `${DIALECT}/${name}.workflow.yaml`;
+    return { r: validateDefinitionFile(path.join(root, file), file), text: fs.readFileSync(path.join(root, file), 'utf8') };
+  };
+
+  it('incident pipeline: transform, parallel agent shorthand, switch on _value, approval_title, step aliases', () => {
+    const { r, text } = load('incident-pipeline');
+    expectValid(r);
+    expect(r.warnings).toEqual([]);
+    expect(r.spec?.compat).toBe('station');
+    expect(r.spec?.timeoutSeconds).toBe(1800);
+    expect(r.spec?.states.map((s) => s.type)).toEqual(['transform', 'parallel', 'operation', 'switch', 'operation', 'transform']);
+    expect(r.spec?.states[3]).toMatchObject({
+      dataPath: 'steps.analyze.severity',
+      conditions: [{ if: 'data == "critical" && size(steps.analyze.findings) > 0', next: 'approve' }],
+    });
+    expect(r.spec?.states[4]).toMatchObject({
+      action: 'human.approval',
+      input: {
+        message: '*Roll back?*\n\nRoll back {{ input.incident_id }} ({{ steps.?analyze.?summary.hasValue() ? steps.analyze.summary : "no summary" }})',
+        timeoutSeconds: 3600,
+      },
+    });
+    // Every note is on a line of the file that holds what it talks about.
+    const lines = text.split('\n');
+    for (const n of r.notes) expect(lines[n.line - 1]?.trim().length, n.message).toBeGreaterThan(0);
+    expect(r.notes.map((n) => n.line)).toContain(lineOf(text, 'approval_title: Roll back?'));
+  });
+
+  it('cron foreach: cron start state, resultPath ctx, foreach shorthand, delay, operation: agent.run with output mapping', () => {
+    const { r } = load('cron-foreach');
+    expectValid(r);
+    expect(r.warnings).toEqual([]);
+    expect(r.spec?.compat).toBe('station');
+    expect(r.spec?.triggers).toEqual([{ type: 'cron', name: 'schedule', schedule: '0 * * * *', input: { services: ['api', 'worker'] } }]);
+    expect(r.spec?.start).toBe('seed');
+    expect(r.spec?.states).toEqual([
+      { name: 'seed', type: 'inject', data: { threshold: 0.05 }, next: 'check' },
+      {
+        name: 'check',
+        type: 'foreach',
+        itemsPath: 'input.services',
+        itemName: 'service',
+        outputAggregation: 'array',
+        next: 'pause',
+        iterator: {
+          start: 'check',
+          states: [
+            {
+              name: 'check',
+              type: 'operation',
+              action: 'agent.run',
+              input: {
+                agent: 'health-checker',
+                task: 'Check {{ service }} (run of {{ run.trigger.?scheduledAt.orValue(run.startedAt) }}), threshold {{ threshold }}',
+              },
+              resultPath: '$',
+              end: true,
+            },
+          ],
+        },
+      },
+      { name: 'pause', type: 'operation', action: 'sleep', input: { seconds: 1 }, next: 'summary' },
+      {
+        name: 'summary',
+        type: 'operation',
+        action: 'agent.run',
+        input: { agent: 'reporter', task: 'Summarize the checks' },
+        output: { report: 'result' },
+        end: true,
+      },
+    ]);
   });
 });
