@@ -11,4 +11,5 @@ export { parseTemplate, hasTemplate, renderTemplate, collectTemplateExpressions 
 export type { TemplatePart, TemplateLocation, CollectedExpression } from './template.js';
 export { normalizeCondition, normalizePath, splitPath } from './station.js';
 export { parseStarlark, compileStarlark, StarlarkSyntaxError, rewriteStationExpression, rewriteStationTemplate } from './starlark/index.js';
-export type { StarlarkProgram, StationRewriteOptions } from './starlark/index.js';
+export { evaluateStarlark, DEFAULT_STARLARK_LIMITS } from './starlark/index.js';
+export type { StarlarkProgram, StarlarkLimits, StationRewriteOptions } from './starlark/index.js';

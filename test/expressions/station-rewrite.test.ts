@@ -137,6 +137,12 @@ describe('rewriteStationExpression', () => {
     expect(run('not len(items) == 0 and (x.?y.orValue(2) == 2 ? true : false)', { items: [1], x: {} })).toBe(true);
   });
 
+  it('leaves broken CEL with nothing Python in it to the CEL check, as before', () => {
+    expect(rewriteStationExpression('a +', opts)).toEqual({ expr: 'a +', rewrites: [] });
+    expect(rewriteStationExpression('x == True and', opts)).toEqual({ expr: 'x == true &&', rewrites: ['True/False/None → true/false/null', 'and/or/not → &&/||/!'] });
+    expect(checkExpressionSyntax('x == true &&')).toBeDefined();
+  });
+
   it('refuses what CEL cannot say, with a hint', () => {
     expect(refused('"critical" in str(s).lower()').message).toBe(
       '"str(s).lower()" has no CEL equivalent in a condition (.lower()): compare exact values, or compute it in a transform state',
@@ -145,6 +151,7 @@ describe('rewriteStationExpression', () => {
     expect(refused('[x for x in l if x]').message).toMatch(/comprehensions\): compare exact values/);
     expect(refused('items[-1] == 2').message).toMatch(/negative indexes/);
     expect(refused('logs[-5:]').message).toMatch(/slices/);
+    expect(refused('"error" in "some error text"').message).toMatch(/substring tests/);
     expect(refused('sum(values) > 3').message).toMatch(/"sum\(values\)" has no CEL equivalent/);
     expect(refused('x if y').message).toMatch(/needs "else"/);
   });
@@ -162,7 +169,8 @@ describe('rewriteStationTemplate', () => {
     expect(renderTemplate(r.text, vars(context), { field: 'task' })).toBe('Ticket: J-1\n  plain B 2!');
   });
 
-  it('leaves templates that need nothing alone, and refuses what has no CEL form', () => {
+  it('leaves templates that need nothing (or are malformed) alone, and refuses what has no CEL form', () => {
+    expect(rewriteStationTemplate('{{ len(x) ', opts)).toEqual({ text: '{{ len(x) ', rewrites: [] });
     expect(rewriteStationTemplate('no template here', opts)).toEqual({ text: 'no template here', rewrites: [] });
     expect(rewriteStationTemplate('{{ a.b }} and {{ size(x) }}', opts)).toEqual({ text: '{{ a.b }} and {{ size(x) }}', rewrites: [] });
     expect(() => rewriteStationTemplate('{{ name.upper() }}', opts)).toThrow(

@@ -4,3 +4,5 @@ export type { StarlarkProgram } from './program.js';
 export { StarlarkSyntaxError } from './errors.js';
 export { rewriteStationExpression, rewriteStationTemplate } from './rewrite.js';
 export type { StationRewriteOptions } from './rewrite.js';
+export { evaluateStarlark, DEFAULT_STARLARK_LIMITS } from './evaluator.js';
+export type { StarlarkLimits, JsonValue } from './evaluator.js';

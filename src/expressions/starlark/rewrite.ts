@@ -2,7 +2,7 @@ import { checkExpressionSyntax } from '../cel.js';
 import { ExpressionError } from '../errors.js';
 import { isQuote, skipString } from '../lexer.js';
 import { normalizeCondition } from '../station.js';
-import { parseTemplate } from '../template.js';
+import { parseTemplate, type TemplatePart } from '../template.js';
 import type { Expr } from './ast.js';
 import { StarlarkSyntaxError } from './errors.js';
 import { parseExpression } from './parser.js';
@@ -45,10 +45,18 @@ export function rewriteStationExpression(src: string, opts: StationRewriteOption
 /** The same for every `{{ }}` segment of a template string (text outside `{{ }}` is kept byte for byte). */
 export function rewriteStationTemplate(text: string, opts: StationRewriteOptions): { text: string; rewrites: string[] } {
   if (!text.includes('{{')) return { text, rewrites: [] };
+  let parts: TemplatePart[];
+  try {
+    parts = parseTemplate(text);
+  } catch (err) {
+    // A malformed template is left as it is, for validation to report where it is wrong.
+    if (err instanceof ExpressionError) return { text, rewrites: [] };
+    throw err;
+  }
   const rewrites: string[] = [];
   let out = '';
   let copied = 0;
-  for (const part of parseTemplate(text)) {
+  for (const part of parts) {
     if (part.kind !== 'expr') continue;
     const r = rewrite(part.source, opts, 'template');
     if (r.rewrites.length === 0) continue;
@@ -63,29 +71,30 @@ function rewrite(src: string, opts: StationRewriteOptions, where: Where): { expr
   const code = stripStrings(src);
   // Two comparisons may be a Python chain (`a < b < c`), which CEL would parse as `(a < b) < c`.
   const tree = TREE_FORMS.test(code) || (code.match(/[<>]=?|[=!]=/g)?.length ?? 0) >= 2 || mayUseAlias(code, opts);
+  // What the word-level rewrite makes of it: today's output, kept exactly for what it handles.
+  const words = (): { expr: string; rewrites: string[] } => {
+    const w = normalizeCondition(src);
+    return { expr: w.expr, rewrites: w.changed ? wordRewrites(code) : [] };
+  };
   if (!tree) {
     if (!WORD_FORMS.test(code) && checkExpressionSyntax(src) === undefined) return { expr: src, rewrites: [] };
-    const words = normalizeCondition(src);
-    if (checkExpressionSyntax(words.expr) === undefined) return { expr: words.expr, rewrites: wordRewrites(code) };
+    const w = words();
+    if (checkExpressionSyntax(w.expr) === undefined) return w;
   }
   let ast: Expr;
   try {
     ast = parseExpression(src, { cel: true });
   } catch (err) {
     if (!(err instanceof StarlarkSyntaxError)) throw err;
-    // CEL the Python parser does not know (`1u`, `b"…"`): fine as long as it needs nothing from the tree.
-    const words = normalizeCondition(src);
-    if (checkExpressionSyntax(words.expr) === undefined) return { expr: words.expr, rewrites: words.changed ? wordRewrites(code) : [] };
+    // Nothing Python-specific in it (or CEL the Python parser does not know, such as `1u`): the CEL check judges it.
+    if (!tree) return words();
     const reason = `syntax error: ${err.reason} (line ${err.line}, column ${err.col})`;
     throw new ExpressionError('STN_E_EXPR_SYNTAX', `${reason} in ${src}`, { expression: src, reason, offset: offsetOf(src, err.line, err.col) });
   }
   const writer = new CelWriter(src, opts, where);
   const expr = writer.write(ast, 0);
-  if (!writer.treeRewrite) {
-    // Nothing the word-level rewrite cannot do: keep its exact output (and its notes) when it is valid.
-    const words = normalizeCondition(src);
-    if (checkExpressionSyntax(words.expr) === undefined) return { expr: words.expr, rewrites: words.changed ? wordRewrites(code) : [] };
-  }
+  // Nothing the word-level rewrite cannot do: keep its output (the CEL check reports what is wrong with it, if anything).
+  if (!writer.treeRewrite) return words();
   const invalid = checkExpressionSyntax(expr);
   if (invalid !== undefined) {
     const reason = `${JSON.stringify(src)} is not valid CEL (as ${JSON.stringify(expr)}: ${invalid.message}): ${hint(where)}`;
@@ -370,6 +379,8 @@ class CelWriter {
   private compare(e: Extract<Expr, { kind: 'compare' }>): Written {
     if (e.ops.length > 1) this.note('a < b < c → a < b && b < c');
     const parts = e.ops.map((op, i) => {
+      // A substring test: CEL's `in` is for lists and maps only.
+      if ((op === 'in' || op === 'not in') && isString(e.operands[i + 1] as Expr)) return this.unsupported(e, 'substring tests');
       const left = this.write(e.operands[i] as Expr, PREC.relation + 1);
       const right = this.write(e.operands[i + 1] as Expr, PREC.relation + 1);
       if (op === 'not in') {

@@ -78,6 +78,8 @@ __result__ = {"total": total, "items": items}
     expect(syntaxError('{1, 2}').reason).toMatch(/sets are not supported/);
     expect(syntaxError('a is None').reason).toMatch(/"is" is not supported/);
     expect(syntaxError('a && b').reason).toBe('unexpected "&&"');
+    expect(syntaxError('x = 1\nbreak').reason).toBe('"break" outside a for loop');
+    expect(() => parseStarlark('for x in l:\n    if x:\n        continue\n    break')).not.toThrow();
   });
 
   it('bounds nesting: 100,000 open brackets are a syntax error, not a stack overflow', () => {
