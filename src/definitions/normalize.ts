@@ -99,7 +99,11 @@ class Normalizer {
   readonly sites: ExpressionSite[] = [];
   /** Context paths that read: in compat mode their first segment may be a step alias too. */
   readonly paths: Array<{ holder: Obj; key: 'dataPath' | 'itemsPath'; pointer: string }> = [];
-  /** Every state name, in every scope: Go aliased each step's output under its state id. */
+  /**
+   * Names of states whose output lands at steps.<name> (no resultPath, or that one), in every scope: Go also
+   * aliased each step's output at the top level under its state id. A state with another resultPath is left out:
+   * its output is only where that resultPath says.
+   */
   readonly stateNames = new Set<string>();
   /** Top-level keys written by injects without resultPath, resultPaths and output mappings. */
   readonly writtenKeys = new Set<string>();
@@ -198,7 +202,6 @@ class Normalizer {
     this.move(at, origin);
     this.rename(s, 'id', 'name', at, origin, 'state field');
     this.rename(s, 'transition', 'next', at, origin, 'state field');
-    if (typeof s.name === 'string') this.stateNames.add(s.name);
     this.typeAlias(s, origin);
     this.timeout(s, at, origin, 'state');
     if (s.type === 'agent') s = this.agentState(s, at, origin, shorthand);
@@ -228,6 +231,9 @@ class Normalizer {
     if (isObj(s.compensation)) this.retry(s.compensation, `${at}/compensation`, `${origin}/compensation`);
     this.outputMappings(s, at, origin);
     this.recordWrites(s);
+    if (typeof s.name === 'string' && (s.resultPath === undefined || normalizePath(String(s.resultPath)) === `steps.${s.name}`)) {
+      this.stateNames.add(s.name);
+    }
 
     if (Array.isArray(s.conditions)) {
       const dataAliases = typeof s.dataPath === 'string';
@@ -413,12 +419,9 @@ class Normalizer {
     if (!Array.isArray(b.states) && typeof b.agent === 'string') {
       // The branch shorthand {name, agent, task}: one agent.run state whose output is the branch's result.
       const { name, agent, input, ...rest } = b;
-      const state: Obj = { name, type: 'agent', agent, ...rest };
+      const state: Obj = { name, type: 'agent', agent, ...rest, resultPath: '$', end: true };
       if (input !== undefined) state.input = input;
       const converted = this.state(state, `${at}/states/0`, origin, roots, true) as Obj;
-      delete converted.next;
-      converted.resultPath = '$';
-      converted.end = true;
       this.note(`${origin}/agent`, `branch "${String(name)}" written with agent: is a branch of one agent.run state`);
       return { name, states: [converted] };
     }
@@ -441,9 +444,8 @@ class Normalizer {
         else out[k] = v;
       }
       const name = s.name;
-      const state = this.state({ name, type: 'agent', ...agentFields }, `${at}/iterator/states/0`, origin, inner, true) as Obj;
-      state.resultPath = '$';
-      state.end = true;
+      const shorthand = { name, type: 'agent', ...agentFields, resultPath: '$', end: true };
+      const state = this.state(shorthand, `${at}/iterator/states/0`, origin, inner, true) as Obj;
       out.iterator = { start: name, states: [state] };
       this.note(`${origin}/agent`, `foreach "${String(name)}" written with agent: iterates one agent.run state`);
       return out;

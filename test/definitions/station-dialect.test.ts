@@ -768,6 +768,32 @@ states:
     expect(notes(r)).toContain(`${lineOf(text, 'dataPath: triage')}: dataPath "triage" reads the output of state "triage": it is written "steps.triage"`);
   });
 
+  it('no alias for a state whose output goes elsewhere (its resultPath, a shorthand branch)', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - id: triage
+    type: agent
+    agent: triage
+    task: look
+    resultPath: analysis
+    transition: fan
+  - id: fan
+    type: parallel
+    branches:
+      - {name: logs, agent: log-analyzer}
+    transition: report
+  - id: report
+    type: inject
+    data: {a: "{{ triage.summary }}", b: "{{ logs.x }}", c: "{{ fan.logs.x }}"}
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states[2]).toMatchObject({ data: { a: '{{ triage.summary }}', b: '{{ logs.x }}', c: '{{ steps.fan.logs.x }}' } });
+  });
+
   it('a Station-TS file is never rewritten with step aliases', () => {
     const text = yml`
 id: wf
