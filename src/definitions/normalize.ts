@@ -228,7 +228,10 @@ class Normalizer {
       this.note(`${origin}/resultPath`, 'inject resultPath "ctx" is dropped: the data is merged into the context root');
     }
     this.retry(s, at, origin);
-    if (isObj(s.compensation)) this.retry(s.compensation, `${at}/compensation`, `${origin}/compensation`);
+    if (isObj(s.compensation)) {
+      s.compensation = { ...s.compensation };
+      this.retry(s.compensation as Obj, `${at}/compensation`, `${origin}/compensation`);
+    }
     this.outputMappings(s, at, origin);
     this.recordWrites(s);
     if (typeof s.name === 'string' && (s.resultPath === undefined || normalizePath(String(s.resultPath)) === `steps.${s.name}`)) {
@@ -249,7 +252,6 @@ class Normalizer {
     if (s.type === 'operation') {
       this.templates(s, 'input', `${at}/input`, roots);
       if (isObj(s.compensation)) {
-        s.compensation = { ...s.compensation };
         // A compensation's templates also see `result`, the step's own output.
         this.templates(s.compensation as Obj, 'input', `${at}/compensation/input`, new Set([...roots, 'result']));
       }
@@ -288,6 +290,13 @@ class Normalizer {
           'STN_E_UNSUPPORTED_SPELLING',
         );
       }
+    } else if (type === 'tool') {
+      this.error(
+        `${origin}/type`,
+        'state type "tool" (one MCP tool call) has no equivalent: give the tool to an agent (its .prompt names the MCP ' +
+          'servers) and run that agent with action: agent.run, or call an HTTP API with action: http.request',
+        'STN_E_UNSUPPORTED_SPELLING',
+      );
     } else if (type === 'try') {
       this.error(
         `${origin}/type`,

@@ -479,6 +479,20 @@ states:
     expect(r.errors[0]?.message).toContain('onError');
   });
 
+  it('tool has no equivalent: an error that points to agent.run', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - {id: call, type: tool, server: github, tool: list_issues, end: true}
+`;
+    const r = expectInvalid(check(text));
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', line: 5 });
+    expect(r.errors[0]?.message).toContain('agent.run');
+  });
+
   it('await is human.approval when input.task says so, else an error that points to signal.wait', () => {
     const ok = yml`
 id: wf
