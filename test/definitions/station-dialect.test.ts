@@ -13,6 +13,7 @@ import { at, check, expectInvalid, expectValid, only, yml } from '../helpers/def
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const DIALECT = 'test/fixtures/station-dialect';
+const WHOLE = `${DIALECT}/normalize`;
 
 /** The notes as `line: message`, in file order. */
 function notes(r: DefinitionResult): string[] {
@@ -936,9 +937,9 @@ states:
   });
 });
 
-describe('whole Station workflows (test/fixtures/station-dialect)', () => {
+describe('whole Station workflows (test/fixtures/station-dialect/normalize)', () => {
   const load = (name: string) => {
-    const file = `${DIALECT}/${name}.workflow.yaml`;
+    const file = `${WHOLE}/${name}.workflow.yaml`;
     return { r: validateDefinitionFile(path.join(root, file), file), text: fs.readFileSync(path.join(root, file), 'utf8') };
   };
 
