@@ -204,6 +204,8 @@ class Normalizer {
     this.rename(s, 'transition', 'next', at, origin, 'state field');
     this.typeAlias(s, origin);
     this.timeout(s, at, origin, 'state');
+    // An operation written with its action is Station-TS's own spelling; anything else came from Station's files.
+    const stationSpelled = s.type !== 'operation' || s.action === undefined;
     if (s.type === 'agent') s = this.agentState(s, at, origin, shorthand);
     else if (s.type === 'human_approval') s = this.approvalState(s, at, origin);
     else if (s.type === 'sleep' || s.type === 'delay' || s.type === 'timer') s = this.sleepState(s, at, origin);
@@ -215,7 +217,10 @@ class Normalizer {
       s.action = 'agent.run';
       this.note(this.origin(`${at}/action`), 'action "agent.hierarchy.run" is written "agent.run"');
     }
-    if (s.type === 'operation' && s.action === 'agent.run') this.agentInput(s, at);
+    if (s.type === 'operation' && s.action === 'agent.run') {
+      this.agentInput(s, at);
+      if (stationSpelled) this.pathVariables(s, at);
+    }
     for (const key of ['resultPath', 'dataPath', 'itemsPath'] as const) {
       const v = s[key];
       if (typeof v === 'string' && v.startsWith('$.')) {
@@ -511,17 +516,20 @@ class Normalizer {
       input.variables = variables;
       this.note(`${origin}/input`, `agent input ${extra.map((k) => `"${k}"`).join(', ')} ${extra.length === 1 ? 'is' : 'are'} passed as input.variables`);
     }
-    if (isObj(input.variables)) {
-      const variables: Obj = { ...input.variables };
-      for (const [k, v] of Object.entries(variables)) {
-        if (typeof v === 'string' && JSON_PATH_VALUE.test(v)) {
-          variables[k] = `{{ ${v.slice(2)} }}`;
-          this.note(this.origin(`${at}/input/variables/${seg(k)}`), `value "${v}" is written "{{ ${v.slice(2)} }}"`);
-        }
-      }
-      input.variables = variables;
-    }
     return op;
+  }
+
+  /** Station resolved a variable that is a whole `$.a.b` string against the context: here that is a template. */
+  private pathVariables(s: Obj, at: string): void {
+    if (!isObj(s.input) || !isObj(s.input.variables)) return;
+    const variables: Obj = { ...s.input.variables };
+    for (const [k, v] of Object.entries(variables)) {
+      if (typeof v === 'string' && JSON_PATH_VALUE.test(v)) {
+        variables[k] = `{{ ${v.slice(2)} }}`;
+        this.note(this.origin(`${at}/input/variables/${seg(k)}`), `value "${v}" is written "{{ ${v.slice(2)} }}"`);
+      }
+    }
+    s.input = { ...s.input, variables };
   }
 
   /** agent.run input spellings: agent_task / userInput / prompt → task; agent_id cannot be mapped. */

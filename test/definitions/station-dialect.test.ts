@@ -199,6 +199,33 @@ states:
   });
 });
 
+describe('agent.run variables written as "$.a.b" paths', () => {
+  it('are templates in a Station-spelled agent step, and left alone in a Station-TS one', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - id: ask
+    type: operation
+    input:
+      task: agent.run
+      agent: triage
+      variables: {service: "$.input.service", n: 3}
+    transition: native
+  - name: native
+    type: operation
+    action: agent.run
+    input: {agent: triage, variables: {literal: "$.input.service"}}
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states[0]).toMatchObject({ input: { variables: { service: '{{ input.service }}', n: 3 } } });
+    expect(r.spec?.states[1]).toMatchObject({ input: { variables: { literal: '$.input.service' } } });
+    expect(notes(r)).toContain(`${lineOf(text, 'variables: {service')}: value "$.input.service" is written "{{ input.service }}"`);
+  });
+});
+
 describe('N3: parallel branch shorthand', () => {
   const text = yml`
 id: wf
