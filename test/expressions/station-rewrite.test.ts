@@ -36,7 +36,7 @@ function refused(src: string, o: StationRewriteOptions = opts): ExpressionError 
 
 describe('rewriteStationExpression', () => {
   it('returns plain CEL unchanged, with no rewrites', () => {
-    for (const cel of ['x == true && !y', 'size(steps.a.items) > 0', 'a.?b.orValue(1) == 1', 'x > 1e5 && y == 0xFF', 'l.exists(i, i > 2u)', 'msg == "len(x) if a else b"']) {
+    for (const cel of ['a < 1u && b > 2u', 'x.split(",").size() > 1 && y < 2', 'x == true && !y', 'size(steps.a.items) > 0', 'a.?b.orValue(1) == 1', 'x > 1e5 && y == 0xFF', 'l.exists(i, i > 2u)', 'msg == "len(x) if a else b"']) {
       expect(rewriteStationExpression(cel, opts)).toEqual({ expr: cel, rewrites: [] });
     }
   });
@@ -89,6 +89,10 @@ describe('rewriteStationExpression', () => {
     expect(run('int(level) >= 2', { level: '3' })).toBe(true);
     expect(run('float(n) / 2.0', { n: 3 })).toBe(1.5);
     expect(run('name.startswith("ab") and not name.endswith("x")', { name: 'abc' })).toBe(true);
+    expect(rewriteStationExpression('", ".join(names) if len(names) > 0 else "none"', opts).expr).toBe(
+      'size(names) > 0 ? names.join(", ") : "none"',
+    );
+    expect(run('", ".join(names) if len(names) > 0 else "none"', { names: ['a', 'b'] })).toBe('a, b');
   });
 
   it('A if C else B with a membership test; not in; chained comparisons', () => {
@@ -134,6 +138,10 @@ describe('rewriteStationExpression', () => {
 
   it('mixes Python and CEL spellings in one expression', () => {
     expect(rewriteStationExpression('len(items) > 0 && items[0].ok == True', opts).expr).toBe('size(items) > 0 && items[0].ok == true');
+    expect(rewriteStationExpression('len($.items) > 0 and $["x"]', opts)).toEqual({
+      expr: 'size(items) > 0 && ctx["x"]',
+      rewrites: ['and/or/not → &&/||/!', 'len() → size()', '$.a.b → a.b'],
+    });
     expect(run('not len(items) == 0 and (x.?y.orValue(2) == 2 ? true : false)', { items: [1], x: {} })).toBe(true);
   });
 

@@ -83,6 +83,7 @@ export function evaluateStarlark(program: StarlarkProgram, globals: Record<strin
 
 class Evaluator implements Runtime {
   private steps = 0;
+  private depth = 0;
   private readonly vars = new Map<string, Value>();
   readonly text: { maxString: number; maxDepth: number };
   private readonly maxSteps: number;
@@ -103,10 +104,13 @@ class Evaluator implements Runtime {
     let lastName: string | undefined;
     for (const s of body) if (s.kind === 'assign' && s.target.kind === 'name') lastName = s.target.name;
     if (last?.kind === 'expr') {
-      this.block(body.slice(0, -1));
+      this.block(body, body.length - 1);
+      this.line = last.line;
       return this.expr(last.expr);
     }
-    this.block(body);
+    this.block(body, body.length);
+    // A result that cannot become JSON is reported at the last statement.
+    this.line = last?.line ?? 1;
     const result = this.vars.get('__result__');
     if (result !== undefined) return result;
     return lastName === undefined ? null : (this.vars.get(lastName) ?? null);
@@ -132,9 +136,9 @@ class Evaluator implements Runtime {
 
   // ---- statements ----
 
-  private block(body: readonly Stmt[]): number {
-    for (const s of body) {
-      const flow = this.stmt(s);
+  private block(body: readonly Stmt[], end = body.length): number {
+    for (let i = 0; i < end; i++) {
+      const flow = this.stmt(body[i] as Stmt);
       if (flow !== 0) return flow;
     }
     return 0;
@@ -248,11 +252,15 @@ class Evaluator implements Runtime {
 
   private expr(e: Expr): Value {
     if (++this.steps > this.maxSteps) this.tick();
+    // The parser bounds nesting already; this holds a smaller maxDepth given for this evaluation.
+    if (++this.depth > this.limits.maxDepth) throw limit(`the expression is nested deeper than ${this.limits.maxDepth} levels`);
     try {
       return this.evaluate(e);
     } catch (err) {
       if (err instanceof EvalFail && err.line === 0) err.line = e.line;
       throw err;
+    } finally {
+      this.depth--;
     }
   }
 

@@ -39,7 +39,7 @@ const COMPARE = new Set(['==', '!=', '<', '<=', '>', '>=']);
 
 export class ExpressionParser {
   /** The tokens read so far (the lexer is pulled on demand: a parser that gives up early never scans the rest). */
-  protected readonly tokens: Token[] = [];
+  private readonly tokens: Token[] = [];
   private readonly lexer: Lexer;
   protected skipLayout = false;
   private i = 0;
@@ -532,7 +532,7 @@ export class ExpressionParser {
       : t.type === 'dedent' ? 'the end of the block'
       : t.type === 'string' ? 'a string'
       : `"${t.value}"`;
-    return this.fail(expected ? `${expected}, found ${what}` : `unexpected ${what}`, t);
+    return this.fail(expected ? `${expected}, found ${what}` : `unexpected ${what.replace(/^(the|an|a) /, '')}`, t);
   }
 
   protected fail(reason: string, t: Token): never {

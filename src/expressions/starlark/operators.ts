@@ -88,7 +88,7 @@ export function binary(rt: Runtime, op: BinaryOp, a: Value, b: Value): Value {
       }
       if (Array.isArray(a) && Array.isArray(b)) {
         rt.collection(a.length + b.length);
-        return own([...a, ...b].map(fromInput));
+        return own(a.concat(b));
       }
       if (a instanceof STuple && b instanceof STuple) {
         rt.collection(a.items.length + b.items.length);
@@ -106,7 +106,7 @@ export function binary(rt: Runtime, op: BinaryOp, a: Value, b: Value): Value {
         const items = Array.isArray(seq) ? seq : seq.items;
         rt.collection(items.length * n);
         const out: Value[] = new Array<Value>(items.length * n);
-        for (let i = 0, k = 0; i < n; i++) for (let j = 0; j < items.length; j++) out[k++] = fromInput(items[j]);
+        for (let i = 0, k = 0; i < n; i++) for (let j = 0; j < items.length; j++) out[k++] = items[j] as Value;
         return Array.isArray(seq) ? own(out) : new STuple(out);
       }
       break;

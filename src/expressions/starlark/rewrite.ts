@@ -30,6 +30,7 @@ type Where = 'condition' | 'template';
 const TREE_FORMS = /\b(?:hasattr|getattr|len|str|float)\s*\(|\.\s*(?:get|startswith|endswith)\s*\(|\bif\b|\bworkflow\s*\.\s*input\b|\b_cronTriggeredAt\b|\bnot\s+in\b|\[\s*-/;
 const WORD_FORMS = /\$|\b(?:True|False|None|and|or|not)\b/;
 const DATA_ALIASES = new Set(['_value', 'val', 'result']);
+const DOLLAR = '$.a.b → a.b';
 const CRON_TIME = 'run.trigger.?scheduledAt.orValue(run.startedAt)';
 
 /**
@@ -86,8 +87,9 @@ function rewrite(src: string, opts: StationRewriteOptions, where: Where): { expr
     ast = parseExpression(src, { cel: true });
   } catch (err) {
     if (!(err instanceof StarlarkSyntaxError)) throw err;
-    // Nothing Python-specific in it (or CEL the Python parser does not know, such as `1u`): the CEL check judges it.
-    if (!tree) return words();
+    // CEL the Python parser does not know (`1u`, `b"…"`), or nothing Python-specific: the CEL check judges it.
+    const w = words();
+    if (!tree || checkExpressionSyntax(w.expr) === undefined) return w;
     const reason = `syntax error: ${err.reason} (line ${err.line}, column ${err.col})`;
     throw new ExpressionError('STN_E_EXPR_SYNTAX', `${reason} in ${src}`, { expression: src, reason, offset: offsetOf(src, err.line, err.col) });
   }
@@ -100,7 +102,10 @@ function rewrite(src: string, opts: StationRewriteOptions, where: Where): { expr
     const reason = `${JSON.stringify(src)} is not valid CEL (as ${JSON.stringify(expr)}: ${invalid.message}): ${hint(where)}`;
     throw new ExpressionError('STN_E_EXPR_SYNTAX', reason, { expression: src, reason });
   }
-  return { expr, rewrites: writer.rewrites };
+  // `$.a` reaches the writer as the name `a`: its note comes from the source.
+  const rewrites = writer.rewrites;
+  if (code.includes('$') && !rewrites.includes(DOLLAR)) rewrites.push(DOLLAR);
+  return { expr, rewrites };
 }
 
 function hint(where: Where): string {
@@ -142,7 +147,7 @@ function wordRewrites(code: string): string[] {
   const out: string[] = [];
   if (/\b(?:True|False|None)\b/.test(code)) out.push('True/False/None → true/false/null');
   if (/\b(?:and|or|not)\b/.test(code)) out.push('and/or/not → &&/||/!');
-  if (code.includes('$')) out.push('$.a.b → a.b');
+  if (code.includes('$')) out.push(DOLLAR);
   return out;
 }
 
@@ -162,13 +167,13 @@ const CEL_RESERVED = new Set([
 /** Python builtins that have a CEL function of another name. */
 const RENAMED: Readonly<Record<string, string>> = { len: 'size', str: 'string', float: 'double' };
 const RENAMED_METHODS: Readonly<Record<string, string>> = { startswith: 'startsWith', endswith: 'endsWith' };
-/** Python functions and methods CEL has no form of (the rest are left for the CEL check to judge). */
+/** Python functions and methods CEL has no form of (the rest, `split` for one, are left for the CEL check to judge). */
 const NO_CEL_FUNCTIONS = new Set([
   'sum', 'min', 'max', 'sorted', 'reversed', 'any', 'all', 'abs', 'range', 'enumerate', 'zip', 'list', 'dict', 'tuple',
   'repr', 'hasattr', 'getattr', 'print', 'fail',
 ]);
 const NO_CEL_METHODS = new Set([
-  'lower', 'upper', 'strip', 'lstrip', 'rstrip', 'split', 'rsplit', 'join', 'replace', 'format', 'append', 'extend',
+  'lower', 'upper', 'strip', 'lstrip', 'rstrip', 'rsplit', 'replace', 'format', 'append', 'extend',
   'index', 'keys', 'values', 'items', 'pop', 'find', 'rfind', 'count', 'title', 'capitalize', 'removeprefix',
   'removesuffix', 'splitlines', 'update', 'setdefault', 'isdigit', 'isalpha', 'isspace', 'encode', 'decode',
 ]);
@@ -206,7 +211,6 @@ class CelWriter {
       case 'name':
         return member(this.name(e.name));
       case 'root':
-        this.note('$.a.b → a.b', false);
         return member('ctx');
       case 'literal':
         return member(this.literal(e));
@@ -333,6 +337,11 @@ class CelWriter {
         this.note("x.get('k', d) → x[?'k'].orValue(d)");
         const fallback = args[1] === undefined ? 'null' : this.write(args[1], 0);
         return `${object()}[?${this.write(args[0] as Expr, 0)}].orValue(${fallback})`;
+      }
+      // `", ".join(l)`: CEL joins from the list's side.
+      if (m === 'join' && args.length === 1 && isString(callee.object)) {
+        this.note('sep.join(l) → l.join(sep)');
+        return `${this.write(args[0] as Expr, PREC.member)}.join(${this.write(callee.object, 0)})`;
       }
       const renamed = RENAMED_METHODS[m];
       if (renamed !== undefined) {

@@ -146,7 +146,8 @@ export function percent(format: string, arg: Value, limits: TextLimits): string 
     b.add(pad(convert(value, conv, precision, flags, limits), width, flags));
   }
   b.add(format.slice(last));
-  if (!(arg instanceof STuple) || next === positional.length || byName !== undefined) return b.done();
+  // A dict may go unused (`"x" % {}`); other arguments must all be consumed.
+  if (next === positional.length || (byName !== undefined && next === 0)) return b.done();
   throw fail('not all arguments converted during string formatting');
 }
 

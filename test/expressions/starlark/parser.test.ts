@@ -48,6 +48,8 @@ __result__ = {"total": total, "items": items}
 
   it('keeps a program indented as a whole (a YAML block) and ignores newlines inside brackets', () => {
     expect(parseProgram('    x = [1,\n2,\n  3]\n    x').map((s) => s.kind)).toEqual(['assign', 'expr']);
+    // Tabs, CRLF line ends, blank and comment lines inside blocks, a backslash continuation.
+    expect(parseProgram('if x:\r\n\ty = 1\r\n\r\n    # note\r\n\tz = 2\r\nw = 1 + \\\n  2\r\n').map((s) => s.kind)).toEqual(['if', 'assign']);
   });
 
   it('reads strings with both quotes, escapes, triple quotes, raw strings and adjacent literals; numbers of each form', () => {
@@ -68,6 +70,15 @@ __result__ = {"total": total, "items": items}
     expect(syntaxError('{"a": 1 if x}').reason).toMatch(/needs "else"/);
     expect(syntaxError('"abc').reason).toBe('unterminated string literal');
     expect(syntaxError('x = 1\n  y = 2').reason).toBe('unexpected indentation');
+    const str = syntaxError('x = 1\ny = "abc');
+    expect([str.line, str.col, str.reason]).toEqual([2, 5, 'unterminated string literal']);
+    const end = syntaxError('x = [1,\n  2,\n  3 +]');
+    expect([end.line, end.col, end.reason]).toEqual([3, 6, 'unexpected "]"']);
+    expect(syntaxError('x = 1 +\ny').reason).toBe('unexpected end of the line');
+    expect(syntaxError('x = 1\n y = 2\nz = 3').line).toBe(2);
+    expect(syntaxError('if x:\n    y = 1\n  z = 2').reason).toBe('unindent does not match any outer indentation level');
+    expect(syntaxError('x = 1 $ 2').reason).toBe('unexpected "$"');
+    expect(syntaxError('x = 1 @ 2').reason).toBe('unexpected character "@"');
   });
 
   it('refuses what the subset leaves out with a clear reason', () => {
