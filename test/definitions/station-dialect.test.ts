@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { durationSeconds } from '../../src/definitions/normalize.js';
 import { DEFINITION_FILE, validateDefinitionFile } from '../../src/definitions/validate.js';
 import type { DefinitionResult } from '../../src/definitions/validate.js';
 import type { Diagnostic } from '../../src/definitions/types.js';
@@ -359,6 +360,18 @@ states:
     expect(r.spec?.states[0]).toEqual({ name: 'seed', type: 'inject', data: { alarm: { name: 'cpu' } }, end: true });
     expect(notes(r)).toEqual([`${lineOf(text, 'resultPath: ctx')}: inject resultPath "ctx" is dropped: the data is merged into the context root`]);
     expect(r.spec?.compat).toBe('station');
+  });
+});
+
+describe('Go durations', () => {
+  it.each([
+    ['30s', 30], ['5m', 300], ['1h', 3600], ['1h30m', 5400], ['1.5h', 5400], ['500ms', 1], ['90', 90], [45, 45], [2.5, 3],
+  ] as const)('%s is %d seconds', (written, seconds) => {
+    expect(durationSeconds(written)).toBe(seconds);
+  });
+
+  it.each(['soon', '', '5 m', '-5m', '0s', 0, -1, '1d', null, true])('%s is not a duration', (written) => {
+    expect(durationSeconds(written)).toBeUndefined();
   });
 });
 
