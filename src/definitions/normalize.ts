@@ -706,7 +706,8 @@ function rewriteSite(site: ExpressionSite, stateAliases: ReadonlySet<string> | u
     return { text: r.expr, rewrites: r.rewrites };
   } catch (err) {
     if (err instanceof ExpressionError) return { error: err.message };
-    throw err;
+    // Anything else is a fault of the rewrite, not of the file: the expression stays as written and is checked as CEL.
+    return { text: site.source, rewrites: [] };
   }
 }
 
