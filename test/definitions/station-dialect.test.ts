@@ -961,6 +961,25 @@ states:
     expect(theError(check(text), 'STN_E_PATH_RESERVED').message).toContain('__proto__');
   });
 
+  it('output mapping keys and paths through __proto__ are refused', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: a
+    type: operation
+    action: noop
+    output: {__proto__: "result", ok: "constructor.x"}
+    end: true
+`;
+    const r = expectInvalid(check(text));
+    expect(r.errors.filter((e) => e.code === 'STN_E_PATH_RESERVED').map((e) => e.message)).toEqual([
+      expect.stringContaining('output key "__proto__"'),
+      expect.stringContaining('output path "constructor.x"'),
+    ]);
+  });
+
   it('outputSchema must be a valid JSON Schema', () => {
     const text = yml`
 id: wf
