@@ -154,13 +154,13 @@ class Normalizer {
   private cronStartState(wf: Obj, states: unknown[]): unknown[] {
     const startName = typeof wf.start === 'string' ? wf.start : undefined;
     const index = states.findIndex(
-      (s, i) => isObj(s) && s.type === 'cron' && (startName === undefined ? i === 0 : (s.name ?? s.id) === startName),
+      (s, i) => isObj(s) && s.type === 'cron' && (startName === undefined ? i === 0 : (s.id ?? s.name) === startName),
     );
     const cron = states[index];
     if (index < 0 || !isObj(cron)) return states;
     const { type: _type, name, id, cron: schedule, schedule: schedule2, timezone, enabled, input, next, transition, ...rest } =
       cron;
-    const label = String(name ?? id ?? 'cron')
+    const label = String(id ?? name ?? 'cron')
       .toLowerCase()
       .replace(/[^a-z0-9_-]+/g, '-')
       .replace(/^[^a-z0-9]+/, '')
@@ -178,7 +178,7 @@ class Normalizer {
     const after = next ?? transition;
     if (typeof after === 'string') wf.start = after;
     else delete wf.start;
-    this.note(`/states/${index}`, `start state "${String(name ?? id)}" of type cron became a cron trigger`);
+    this.note(`/states/${index}`, `start state "${String(id ?? name)}" of type cron became a cron trigger`);
     const kept = states.filter((_, i) => i !== index);
     for (let i = index; i < kept.length; i++) this.move(`/states/${i}`, `/states/${i + 1}`);
     return kept;
@@ -200,6 +200,18 @@ class Normalizer {
     if (!isObj(raw)) return raw;
     let s: Obj = { ...raw };
     this.move(at, origin);
+    if ('id' in s && 'name' in s) {
+      // Station identifies a state by its id when it has one; its name is then only a label.
+      const label = s.name;
+      delete s.name;
+      if (!('description' in s) && typeof label === 'string') {
+        s.description = label;
+        this.move(`${at}/description`, `${origin}/name`);
+        this.note(`${origin}/name`, `state name ${JSON.stringify(label)} next to an id is written as the description`);
+      } else {
+        this.note(`${origin}/name`, `state name ${JSON.stringify(label)} next to an id is dropped (the id names the state)`);
+      }
+    }
     this.rename(s, 'id', 'name', at, origin, 'state field');
     this.rename(s, 'transition', 'next', at, origin, 'state field');
     this.typeAlias(s, origin);

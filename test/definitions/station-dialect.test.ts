@@ -38,6 +38,36 @@ function theError(r: DefinitionResult, code: string): Diagnostic {
   return only(r, code);
 }
 
+describe('state id next to a name', () => {
+  it('the id names the state (transitions use it); the name becomes the description', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+start: first
+states:
+  - id: first
+    name: First step
+    type: operation
+    action: noop
+    transition: second
+  - id: second
+    name: Second step
+    description: Already described
+    type: operation
+    action: noop
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states).toEqual([
+      { name: 'first', description: 'First step', type: 'operation', action: 'noop', next: 'second' },
+      { name: 'second', description: 'Already described', type: 'operation', action: 'noop', end: true },
+    ]);
+    expect(notes(r)).toContain(`${lineOf(text, 'name: First step')}: state name "First step" next to an id is written as the description`);
+    expect(notes(r)).toContain(`${lineOf(text, 'name: Second step')}: state name "Second step" next to an id is dropped (the id names the state)`);
+  });
+});
+
 describe('N1: operation: <action>', () => {
   it('operation: agent.run becomes action, and agent.hierarchy.run is agent.run', () => {
     const text = yml`
