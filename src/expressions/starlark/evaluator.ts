@@ -123,8 +123,17 @@ class Evaluator implements Runtime {
   }
 
   collection(n: number): void {
-    if (n > this.maxCollection) throw limit(`a list or dict would hold ${n} elements, more than the limit of ${this.maxCollection}`);
+    this.fits(n);
     this.steps += Math.floor(n / ELEMENTS_PER_STEP);
+    this.tick();
+  }
+
+  fits(n: number): void {
+    if (n > this.maxCollection) throw limit(`a list or dict would hold ${n} elements, more than the limit of ${this.maxCollection}`);
+  }
+
+  charge(steps: number): void {
+    this.steps += Math.floor(steps);
     this.tick();
   }
 
@@ -193,7 +202,8 @@ class Evaluator implements Runtime {
 
   private extendInPlace(list: Value[], more: Value[] | STuple): Value[] {
     const items = Array.isArray(more) ? more.slice() : more.items;
-    this.collection(list.length + items.length);
+    this.collection(items.length);
+    this.fits(list.length + items.length);
     for (const v of items) list.push(v);
     return list;
   }
@@ -232,7 +242,7 @@ class Evaluator implements Runtime {
         } else if (isDict(object)) {
           const d = mutableDict(object, 'assign to a key of');
           d.set(dictKey(key), value);
-          this.collection(d.size);
+          this.fits(d.size);
         } else {
           throw fail(`cannot assign to an element of a ${typeName(object)}`);
         }
@@ -243,7 +253,7 @@ class Evaluator implements Runtime {
         if (!isDict(object)) throw fail(`cannot assign to field "${t.name}" of a ${typeName(object)}`);
         const d = mutableDict(object, 'assign to a key of');
         d.set(t.name, value);
-        this.collection(d.size);
+        this.fits(d.size);
       }
     }
   }
@@ -476,10 +486,10 @@ class Evaluator implements Runtime {
     if (c === undefined) {
       if (out instanceof Map) {
         out.set(dictKey(this.expr(e.element)), this.expr(e.value as Expr));
-        if (out.size > this.maxCollection) this.collection(out.size);
+        this.fits(out.size);
       } else {
         out.push(this.expr(e.element));
-        if (out.length > this.maxCollection) this.collection(out.length);
+        this.fits(out.length);
       }
       return;
     }

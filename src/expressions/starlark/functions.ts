@@ -148,7 +148,8 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
     onlyKwargs('sorted', kw, ['key', 'reverse']);
     arity('sorted', args, 1);
     const items = rt.iterate(args[0] as Value, 'sorted()');
-    rt.collection(items.length * Math.max(1, Math.ceil(Math.log2(items.length + 1))));
+    rt.collection(items.length);
+    rt.charge((items.length * Math.log2(items.length + 1)) / 4);
     const key = kw?.key ?? null;
     const keyed = items.map((v) => [key === null ? v : rt.call(key, [v]), v] as const);
     keyed.sort((x, y) => compare(x[0], y[0]));
@@ -204,6 +205,12 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
     for (let i = 0; i < n; i++) out.push(new STuple(lists.map((l) => l[i] as Value)));
     return own(out);
   },
+  // Debug output has nowhere to go in a transform: print() is accepted and does nothing.
+  print(rt, args, kw) {
+    onlyKwargs('print', kw, ['sep']);
+    for (const a of args) str(a, rt.text);
+    return null;
+  },
   fail(rt, args, kw) {
     onlyKwargs('fail', kw, ['msg']);
     const parts = [...args, ...(kw?.msg === undefined ? [] : [kw.msg])].map((a) => str(a, rt.text));
@@ -227,8 +234,8 @@ export const BUILTINS: ReadonlyMap<string, Value> = new Map<string, Value>([
         noKwargs('json.decode', kw);
         arity('json.decode', args, 1);
         const text = wantString('json.decode', args[0]);
-        rt.collection(text.length >> 2);
-        return jsonDecode(text, rt.text);
+        rt.charge(text.length / 64);
+        return jsonDecode(text, rt);
       }),
     }),
   ],

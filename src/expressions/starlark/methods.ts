@@ -108,14 +108,15 @@ const LIST_METHODS: Readonly<Record<string, (rt: Runtime, l: Value[], args: Valu
   append: (rt, l, args) => {
     arity('append', args, 1);
     mutableList(l, 'append to').push(args[0] as Value);
-    rt.collection(l.length);
+    rt.fits(l.length);
     return null;
   },
   extend: (rt, l, args) => {
     arity('extend', args, 1);
     const items = rt.iterate(args[0] as Value, 'extend()');
     mutableList(l, 'extend');
-    rt.collection(l.length + items.length);
+    rt.collection(items.length);
+    rt.fits(l.length + items.length);
     for (const v of items.slice()) l.push(v);
     return null;
   },
@@ -123,7 +124,7 @@ const LIST_METHODS: Readonly<Record<string, (rt: Runtime, l: Value[], args: Valu
     arity('insert', args, 2);
     const i = wantInt('insert', args[0]);
     mutableList(l, 'insert into').splice(i < 0 ? Math.max(0, l.length + i) : i, 0, args[1] as Value);
-    rt.collection(l.length);
+    rt.fits(l.length);
     return null;
   },
   pop: (_rt, l, args) => {
@@ -187,15 +188,17 @@ const DICT_METHODS: Readonly<Record<string, (rt: Runtime, d: DictValue, args: Va
     const found = m.get(k);
     if (found !== undefined) return found;
     m.set(k, args[1] ?? null);
-    rt.collection(m.size);
+    rt.fits(m.size);
     return args[1] ?? null;
   },
   update: (rt, d, args, kw) => {
     arity('update', args, 0, 1);
     const m = mutableDict(d, 'update');
+    const before = m.size;
     if (args.length === 1) update(rt, m, args[0] as Value, 'update');
     for (const [k, v] of Object.entries(kw ?? {})) m.set(k, v);
-    rt.collection(m.size);
+    rt.collection(Math.max(0, m.size - before));
+    rt.fits(m.size);
     return null;
   },
   clear: (_rt, d, args) => (arity('clear', args, 0), mutableDict(d, 'clear').clear(), null),

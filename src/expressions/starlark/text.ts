@@ -13,6 +13,7 @@ import {
   STuple,
   typeName,
   type DictKey,
+  type Runtime,
   type Value,
 } from './values.js';
 
@@ -297,7 +298,7 @@ function encode(v: Value, b: Builder, limits: TextLimits, depth: number): void {
   b.add('}');
 }
 
-export function jsonDecode(text: string, limits: TextLimits): Value {
+export function jsonDecode(text: string, rt: Runtime): Value {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -305,15 +306,19 @@ export function jsonDecode(text: string, limits: TextLimits): Value {
     if (err instanceof RangeError) throw limit(`json.decode: the document is nested too deeply`);
     throw fail(`json.decode: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return fromJson(parsed, limits, 0);
+  return fromJson(parsed, rt, 0);
 }
 
 /** Decoded JSON becomes the program's own (mutable) lists and dicts. */
-function fromJson(v: unknown, limits: TextLimits, depth: number): Value {
+function fromJson(v: unknown, rt: Runtime, depth: number): Value {
   if (v === null || typeof v !== 'object') return v as Value;
-  if (depth > limits.maxDepth) throw limit(`json.decode: values nested deeper than ${limits.maxDepth} levels`);
-  if (Array.isArray(v)) return own(v.map((item) => fromJson(item, limits, depth + 1)));
+  if (depth > rt.text.maxDepth) throw limit(`json.decode: values nested deeper than ${rt.text.maxDepth} levels`);
+  if (Array.isArray(v)) {
+    rt.fits(v.length);
+    return own(v.map((item) => fromJson(item, rt, depth + 1)));
+  }
   const out = new Map<DictKey, Value>();
-  for (const [k, item] of Object.entries(v)) out.set(k, fromJson(item, limits, depth + 1));
+  for (const [k, item] of Object.entries(v)) out.set(k, fromJson(item, rt, depth + 1));
+  rt.fits(out.size);
   return out;
 }

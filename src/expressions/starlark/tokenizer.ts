@@ -176,6 +176,9 @@ export class Lexer {
         this.i = end;
         return;
       }
+      if ((src[j] === '"' || src[j] === "'") && /^[fFbBuU]$|^[rR][bB]$|^[bB][rR]$/.test(word)) {
+        this.fail(/[fF]/.test(word) ? 'f-strings are not supported: use "...{}".format(x) or "...%s" % x' : `${word}"..." strings are not supported`, i);
+      }
       this.push('name', word, i, j);
       this.i = j;
       return;

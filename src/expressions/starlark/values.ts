@@ -40,6 +40,10 @@ export interface Runtime {
   readonly text: { readonly maxString: number; readonly maxDepth: number };
   /** Charges the budget for building a collection of `n` elements (and checks n against the limit). */
   collection(n: number): void;
+  /** Checks that a collection grown to `n` elements is within the limit (growing by one costs no more than a step). */
+  fits(n: number): void;
+  /** Charges the budget for work that builds nothing lasting (sorting `n` elements, parsing `n` characters). */
+  charge(steps: number): void;
   /** Charges the budget for building a string of `n` characters (and checks n against the limit). */
   string(n: number): void;
   /** The elements of an iterable (a list, a tuple, a dict's keys, a string's characters). */

@@ -188,6 +188,7 @@ a, (b, c) = 1, [2, 3]
     expect(run('x = 1\n__result__ = {"x": x}\ny = 2')).toEqual({ x: 1 });
     expect(run('x = 1\ny = x + 1')).toBe(2);
     expect(run('if True:\n    pass')).toBeNull();
+    expect(run('print("debug", 1)\nx = 2')).toBe(2);
     expect(run(`items = []
 for item in input.services:
     items.append(item["name"].upper())
@@ -265,6 +266,15 @@ describe('evaluateStarlark: limits', () => {
     bounded('l = []\nl.append(l)\nstr(l)');
     bounded('d = {}\nfor i in range(100000):\n    d[i] = i');
     bounded('l = [1]\nfor x in l:\n    l.append(x)');
+  });
+
+  it('ordinary work on thousands of elements stays well within the budget', () => {
+    expect(run('l = []\nfor i in range(5000):\n    l.append(i)\nlen(l)')).toBe(5000);
+    expect(run('d = {}\nfor i in range(5000):\n    d[str(i)] = i\nlen(d)')).toBe(5000);
+    expect(run('len(sorted([-i for i in range(5000)]))')).toBe(5000);
+    const big = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `item ${i}` })));
+    expect(big.length).toBeGreaterThan(500_000);
+    expect(run('len(json.decode(s))', { s: big })).toBe(20_000);
   });
 
   it('the limits can be set per evaluation', () => {

@@ -79,6 +79,7 @@ __result__ = {"total": total, "items": items}
     expect(syntaxError('if x:\n    y = 1\n  z = 2').reason).toBe('unindent does not match any outer indentation level');
     expect(syntaxError('x = 1 $ 2').reason).toBe('unexpected "$"');
     expect(syntaxError('x = 1 @ 2').reason).toBe('unexpected character "@"');
+    expect(syntaxError('x = f"{a}"').reason).toBe('f-strings are not supported: use "...{}".format(x) or "...%s" % x');
   });
 
   it('refuses what the subset leaves out with a clear reason', () => {
