@@ -132,6 +132,7 @@ export const DIAGNOSTIC_CODES = {
   STN_E_INPUT_SCHEMA: 'inputSchema is not a valid JSON Schema.',
   STN_E_OUTPUT_SCHEMA: 'outputSchema is not a valid JSON Schema.',
   STN_E_STARLARK_SYNTAX: 'A transform expression is not valid in the Starlark subset Station evaluates.',
+  STN_E_UNSUPPORTED_SPELLING: "A Station (Go) spelling that has no equivalent here (try and tool states, await without an approval, input.agent_id, several output mappings on a state that is not an operation): the message says what to write instead.",
   STN_E_TRIGGER_NAME: 'Two triggers share a name.',
   STN_E_DUPLICATE_ID: 'Two files in one environment declare the same workflow id.',
   STN_E_BUNDLE_MISSING: 'environment.yaml lists a bundle that is not under bundles/.',

@@ -12,7 +12,7 @@ export interface ReservedPath {
   /** JSON pointer of the field in the normalized definition. */
   pointer: string;
   state: string;
-  field: 'resultPath' | 'dataPath' | 'itemsPath' | 'itemName' | 'input.summaryPath';
+  field: 'resultPath' | 'dataPath' | 'itemsPath' | 'itemName' | 'input.summaryPath' | 'output key' | 'output path';
   value: string;
   key: string;
 }
@@ -30,8 +30,8 @@ export function reservedKeyOf(path: string): string | undefined {
 }
 
 /**
- * Every context path of a definition (resultPath, dataPath, itemsPath, itemName, and a literal summaryPath of
- * human.approval) that uses `__proto__`, `constructor` or `prototype`, in every scope. Validation reports them; the
+ * Every context path of a definition (resultPath, dataPath, itemsPath, itemName, the keys and paths of output
+ * mappings, and a literal summaryPath of human.approval) that uses `__proto__`, `constructor` or `prototype`, in every scope. Validation reports them; the
  * engine refuses to start a run of a version stored before this check existed.
  */
 export function reservedContextPaths(spec: WorkflowSpec): ReservedPath[] {
@@ -57,6 +57,14 @@ function collect(spec: WorkflowSpec): ReservedPath[] {
       };
       if ('resultPath' in s) check('resultPath', s.resultPath, `${p}/resultPath`);
       if (s.type === 'switch') check('dataPath', s.dataPath, `${p}/dataPath`);
+      if (s.type === 'operation' && s.output !== undefined) {
+        // Output mappings write each key into the context and read a path of the step output.
+        for (const [key, path] of Object.entries(s.output)) {
+          const at = `${p}/output/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+          check('output key', key, at, true);
+          check('output path', path, at);
+        }
+      }
       if (s.type === 'operation' && s.action === 'human.approval') {
         const input = s.input as { summaryPath?: unknown } | undefined;
         const summary = typeof input === 'object' && input !== null ? input.summaryPath : undefined;

@@ -99,7 +99,11 @@ class Normalizer {
   readonly sites: ExpressionSite[] = [];
   /** Context paths that read: in compat mode their first segment may be a step alias too. */
   readonly paths: Array<{ holder: Obj; key: 'dataPath' | 'itemsPath'; pointer: string }> = [];
-  /** Every state name, in every scope: Go aliased each step's output under its state id. */
+  /**
+   * Names of states whose output lands at steps.<name> (no resultPath, or that one), in every scope: Go also
+   * aliased each step's output at the top level under its state id. A state with another resultPath is left out:
+   * its output is only where that resultPath says.
+   */
   readonly stateNames = new Set<string>();
   /** Top-level keys written by injects without resultPath, resultPaths and output mappings. */
   readonly writtenKeys = new Set<string>();
@@ -150,13 +154,13 @@ class Normalizer {
   private cronStartState(wf: Obj, states: unknown[]): unknown[] {
     const startName = typeof wf.start === 'string' ? wf.start : undefined;
     const index = states.findIndex(
-      (s, i) => isObj(s) && s.type === 'cron' && (startName === undefined ? i === 0 : (s.name ?? s.id) === startName),
+      (s, i) => isObj(s) && s.type === 'cron' && (startName === undefined ? i === 0 : (s.id ?? s.name) === startName),
     );
     const cron = states[index];
     if (index < 0 || !isObj(cron)) return states;
     const { type: _type, name, id, cron: schedule, schedule: schedule2, timezone, enabled, input, next, transition, ...rest } =
       cron;
-    const label = String(name ?? id ?? 'cron')
+    const label = String(id ?? name ?? 'cron')
       .toLowerCase()
       .replace(/[^a-z0-9_-]+/g, '-')
       .replace(/^[^a-z0-9]+/, '')
@@ -174,7 +178,7 @@ class Normalizer {
     const after = next ?? transition;
     if (typeof after === 'string') wf.start = after;
     else delete wf.start;
-    this.note(`/states/${index}`, `start state "${String(name ?? id)}" of type cron became a cron trigger`);
+    this.note(`/states/${index}`, `start state "${String(id ?? name)}" of type cron became a cron trigger`);
     const kept = states.filter((_, i) => i !== index);
     for (let i = index; i < kept.length; i++) this.move(`/states/${i}`, `/states/${i + 1}`);
     return kept;
@@ -196,11 +200,24 @@ class Normalizer {
     if (!isObj(raw)) return raw;
     let s: Obj = { ...raw };
     this.move(at, origin);
+    if ('id' in s && 'name' in s) {
+      // Station identifies a state by its id when it has one; its name is then only a label.
+      const label = s.name;
+      delete s.name;
+      if (!('description' in s) && typeof label === 'string') {
+        s.description = label;
+        this.move(`${at}/description`, `${origin}/name`);
+        this.note(`${origin}/name`, `state name ${JSON.stringify(label)} next to an id is written as the description`);
+      } else {
+        this.note(`${origin}/name`, `state name ${JSON.stringify(label)} next to an id is dropped (the id names the state)`);
+      }
+    }
     this.rename(s, 'id', 'name', at, origin, 'state field');
     this.rename(s, 'transition', 'next', at, origin, 'state field');
-    if (typeof s.name === 'string') this.stateNames.add(s.name);
     this.typeAlias(s, origin);
     this.timeout(s, at, origin, 'state');
+    // An operation written with its action is Station-TS's own spelling; anything else came from Station's files.
+    const stationSpelled = s.type !== 'operation' || s.action === undefined;
     if (s.type === 'agent') s = this.agentState(s, at, origin, shorthand);
     else if (s.type === 'human_approval') s = this.approvalState(s, at, origin);
     else if (s.type === 'sleep' || s.type === 'delay' || s.type === 'timer') s = this.sleepState(s, at, origin);
@@ -212,7 +229,10 @@ class Normalizer {
       s.action = 'agent.run';
       this.note(this.origin(`${at}/action`), 'action "agent.hierarchy.run" is written "agent.run"');
     }
-    if (s.type === 'operation' && s.action === 'agent.run') this.agentInput(s, at);
+    if (s.type === 'operation' && s.action === 'agent.run') {
+      this.agentInput(s, at);
+      if (stationSpelled) this.pathVariables(s, at);
+    }
     for (const key of ['resultPath', 'dataPath', 'itemsPath'] as const) {
       const v = s[key];
       if (typeof v === 'string' && v.startsWith('$.')) {
@@ -225,9 +245,15 @@ class Normalizer {
       this.note(`${origin}/resultPath`, 'inject resultPath "ctx" is dropped: the data is merged into the context root');
     }
     this.retry(s, at, origin);
-    if (isObj(s.compensation)) this.retry(s.compensation, `${at}/compensation`, `${origin}/compensation`);
+    if (isObj(s.compensation)) {
+      s.compensation = { ...s.compensation };
+      this.retry(s.compensation as Obj, `${at}/compensation`, `${origin}/compensation`);
+    }
     this.outputMappings(s, at, origin);
     this.recordWrites(s);
+    if (typeof s.name === 'string' && (s.resultPath === undefined || normalizePath(String(s.resultPath)) === `steps.${s.name}`)) {
+      this.stateNames.add(s.name);
+    }
 
     if (Array.isArray(s.conditions)) {
       const dataAliases = typeof s.dataPath === 'string';
@@ -243,7 +269,6 @@ class Normalizer {
     if (s.type === 'operation') {
       this.templates(s, 'input', `${at}/input`, roots);
       if (isObj(s.compensation)) {
-        s.compensation = { ...s.compensation };
         // A compensation's templates also see `result`, the step's own output.
         this.templates(s.compensation as Obj, 'input', `${at}/compensation/input`, new Set([...roots, 'result']));
       }
@@ -279,13 +304,22 @@ class Normalizer {
           `state type "${type}" has no equivalent (Station's engine completed it at once, without waiting): ` +
             'to wait for a signal write type: operation with action: signal.wait and input: {name: <signal>}; ' +
             'for an approval, action: human.approval',
+          'STN_E_UNSUPPORTED_SPELLING',
         );
       }
+    } else if (type === 'tool') {
+      this.error(
+        `${origin}/type`,
+        'state type "tool" (one MCP tool call) has no equivalent: give the tool to an agent (its .prompt names the MCP ' +
+          'servers) and run that agent with action: agent.run, or call an HTTP API with action: http.request',
+        'STN_E_UNSUPPORTED_SPELLING',
+      );
     } else if (type === 'try') {
       this.error(
         `${origin}/type`,
         'state type "try" (try/catch/finally blocks) has no equivalent: put onError: <state> on the operation that may ' +
           'fail (the failure is in `error` there), and compensation on steps whose work must be undone',
+        'STN_E_UNSUPPORTED_SPELLING',
       );
     }
   }
@@ -372,6 +406,7 @@ class Normalizer {
       `output mappings on a ${String(s.type)} state can only store its whole output under one key` +
         (whole ? ` (${whole.map((w) => `"${w}"`).join(' or ')})` : '') +
         ': write resultPath: <key> instead, and read parts of it from there',
+      'STN_E_UNSUPPORTED_SPELLING',
     );
     delete s.output;
   }
@@ -410,12 +445,9 @@ class Normalizer {
     if (!Array.isArray(b.states) && typeof b.agent === 'string') {
       // The branch shorthand {name, agent, task}: one agent.run state whose output is the branch's result.
       const { name, agent, input, ...rest } = b;
-      const state: Obj = { name, type: 'agent', agent, ...rest };
+      const state: Obj = { name, type: 'agent', agent, ...rest, resultPath: '$', end: true };
       if (input !== undefined) state.input = input;
       const converted = this.state(state, `${at}/states/0`, origin, roots, true) as Obj;
-      delete converted.next;
-      converted.resultPath = '$';
-      converted.end = true;
       this.note(`${origin}/agent`, `branch "${String(name)}" written with agent: is a branch of one agent.run state`);
       return { name, states: [converted] };
     }
@@ -438,9 +470,8 @@ class Normalizer {
         else out[k] = v;
       }
       const name = s.name;
-      const state = this.state({ name, type: 'agent', ...agentFields }, `${at}/iterator/states/0`, origin, inner, true) as Obj;
-      state.resultPath = '$';
-      state.end = true;
+      const shorthand = { name, type: 'agent', ...agentFields, resultPath: '$', end: true };
+      const state = this.state(shorthand, `${at}/iterator/states/0`, origin, inner, true) as Obj;
       out.iterator = { start: name, states: [state] };
       this.note(`${origin}/agent`, `foreach "${String(name)}" written with agent: iterates one agent.run state`);
       return out;
@@ -476,7 +507,7 @@ class Normalizer {
 
   private agentState(s: Obj, at: string, origin: string, shorthand: boolean): Obj {
     if (!shorthand) this.note(`${origin}/type`, 'state of type "agent" is written as an operation with action agent.run');
-    const fields: Record<string, string> = { agent: 'agent', variables: 'variables' };
+    const fields: Record<string, string> = { agent: 'agent', agent_id: 'agent_id', variables: 'variables' };
     for (const f of AGENT_TASK_FIELDS) fields[f] = 'task';
     for (const f of AGENT_TASK_FIELDS.slice(2)) {
       if (f in s) this.note(`${origin}/${f}`, `agent state field "${f}" is written input.task`);
@@ -497,17 +528,20 @@ class Normalizer {
       input.variables = variables;
       this.note(`${origin}/input`, `agent input ${extra.map((k) => `"${k}"`).join(', ')} ${extra.length === 1 ? 'is' : 'are'} passed as input.variables`);
     }
-    if (isObj(input.variables)) {
-      const variables: Obj = { ...input.variables };
-      for (const [k, v] of Object.entries(variables)) {
-        if (typeof v === 'string' && JSON_PATH_VALUE.test(v)) {
-          variables[k] = `{{ ${v.slice(2)} }}`;
-          this.note(this.origin(`${at}/input/variables/${seg(k)}`), `value "${v}" is written "{{ ${v.slice(2)} }}"`);
-        }
-      }
-      input.variables = variables;
-    }
     return op;
+  }
+
+  /** Station resolved a variable that is a whole `$.a.b` string against the context: here that is a template. */
+  private pathVariables(s: Obj, at: string): void {
+    if (!isObj(s.input) || !isObj(s.input.variables)) return;
+    const variables: Obj = { ...s.input.variables };
+    for (const [k, v] of Object.entries(variables)) {
+      if (typeof v === 'string' && JSON_PATH_VALUE.test(v)) {
+        variables[k] = `{{ ${v.slice(2)} }}`;
+        this.note(this.origin(`${at}/input/variables/${seg(k)}`), `value "${v}" is written "{{ ${v.slice(2)} }}"`);
+      }
+    }
+    s.input = { ...s.input, variables };
   }
 
   /** agent.run input spellings: agent_task / userInput / prompt → task; agent_id cannot be mapped. */
@@ -531,6 +565,7 @@ class Normalizer {
         this.origin(`${at}/input/agent_id`),
         'agent.run input "agent_id" (a database id in Station\'s engine) cannot be resolved here: name the agent with ' +
           'agent: <name>, the file name of environments/<env>/agents/<name>.prompt',
+        'STN_E_UNSUPPORTED_SPELLING',
       );
       delete input.agent_id;
     }
@@ -683,7 +718,8 @@ function rewriteSite(site: ExpressionSite, stateAliases: ReadonlySet<string> | u
     return { text: r.expr, rewrites: r.rewrites };
   } catch (err) {
     if (err instanceof ExpressionError) return { error: err.message };
-    throw err;
+    // Anything else is a fault of the rewrite, not of the file: the expression stays as written and is checked as CEL.
+    return { text: site.source, rewrites: [] };
   }
 }
 

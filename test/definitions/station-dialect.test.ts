@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { durationSeconds } from '../../src/definitions/normalize.js';
 import { DEFINITION_FILE, validateDefinitionFile } from '../../src/definitions/validate.js';
 import type { DefinitionResult } from '../../src/definitions/validate.js';
 import type { Diagnostic } from '../../src/definitions/types.js';
@@ -12,6 +13,8 @@ import { at, check, expectInvalid, expectValid, only, yml } from '../helpers/def
 // an error with a hint.
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const DIALECT = 'test/fixtures/station-dialect';
+const WHOLE = `${DIALECT}/normalize`;
 
 /** The notes as `line: message`, in file order. */
 function notes(r: DefinitionResult): string[] {
@@ -34,6 +37,36 @@ function theError(r: DefinitionResult, code: string): Diagnostic {
   expectInvalid(r);
   return only(r, code);
 }
+
+describe('state id next to a name', () => {
+  it('the id names the state (transitions use it); the name becomes the description', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+start: first
+states:
+  - id: first
+    name: First step
+    type: operation
+    action: noop
+    transition: second
+  - id: second
+    name: Second step
+    description: Already described
+    type: operation
+    action: noop
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states).toEqual([
+      { name: 'first', description: 'First step', type: 'operation', action: 'noop', next: 'second' },
+      { name: 'second', description: 'Already described', type: 'operation', action: 'noop', end: true },
+    ]);
+    expect(notes(r)).toContain(`${lineOf(text, 'name: First step')}: state name "First step" next to an id is written as the description`);
+    expect(notes(r)).toContain(`${lineOf(text, 'name: Second step')}: state name "Second step" next to an id is dropped (the id names the state)`);
+  });
+});
 
 describe('N1: operation: <action>', () => {
   it('operation: agent.run becomes action, and agent.hierarchy.run is agent.run', () => {
@@ -152,10 +185,22 @@ states:
 `;
     const r = expectInvalid(check(text));
     const e = r.errors.find((d) => d.message.includes('agent_id'));
-    expect(e).toMatchObject({ code: 'STN_E_SCHEMA_VALUE', ...at(text, 'agent_id') });
+    expect(e).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', ...at(text, 'agent_id') });
     expect(e?.message).toContain('agent: <name>');
     // No "unknown field agent_id" on top of the hint.
     expect(r.errors.filter((d) => d.code === 'STN_E_SCHEMA_UNKNOWN_FIELD')).toEqual([]);
+  });
+
+  it('agent_id on a type: agent state gets the same hint', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - {id: analyze, type: agent, agent_id: 2, prompt: Analyze, end: true}
+`;
+    const r = expectInvalid(check(text));
+    expect(r.errors.find((d) => d.code === 'STN_E_UNSUPPORTED_SPELLING')?.message).toContain('agent: <name>');
   });
 
   it('input keys of an agent state other than agent/task/variables become variables; "$.a.b" values become templates', () => {
@@ -182,6 +227,33 @@ states:
     });
     expect(notes(r)).toContain(`${lineOf(text, 'input:')}: agent input "service_name", "time_range_minutes" are passed as input.variables`);
     expect(notes(r)).toContain(`${lineOf(text, 'service_name:')}: value "$.input.service_name" is written "{{ input.service_name }}"`);
+  });
+});
+
+describe('agent.run variables written as "$.a.b" paths', () => {
+  it('are templates in a Station-spelled agent step, and left alone in a Station-TS one', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - id: ask
+    type: operation
+    input:
+      task: agent.run
+      agent: triage
+      variables: {service: "$.input.service", n: 3}
+    transition: native
+  - name: native
+    type: operation
+    action: agent.run
+    input: {agent: triage, variables: {literal: "$.input.service"}}
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states[0]).toMatchObject({ input: { variables: { service: '{{ input.service }}', n: 3 } } });
+    expect(r.spec?.states[1]).toMatchObject({ input: { variables: { literal: '$.input.service' } } });
+    expect(notes(r)).toContain(`${lineOf(text, 'variables: {service')}: value "$.input.service" is written "{{ input.service }}"`);
   });
 });
 
@@ -318,6 +390,18 @@ states:
     expect(r.spec?.states[0]).toEqual({ name: 'seed', type: 'inject', data: { alarm: { name: 'cpu' } }, end: true });
     expect(notes(r)).toEqual([`${lineOf(text, 'resultPath: ctx')}: inject resultPath "ctx" is dropped: the data is merged into the context root`]);
     expect(r.spec?.compat).toBe('station');
+  });
+});
+
+describe('Go durations', () => {
+  it.each([
+    ['30s', 30], ['5m', 300], ['1h', 3600], ['1h30m', 5400], ['1.5h', 5400], ['500ms', 1], ['90', 90], [45, 45], [2.5, 3],
+  ] as const)('%s is %d seconds', (written, seconds) => {
+    expect(durationSeconds(written)).toBe(seconds);
+  });
+
+  it.each(['soon', '', '5 m', '-5m', '0s', 0, -1, '1d', null, true])('%s is not a duration', (written) => {
+    expect(durationSeconds(written)).toBeUndefined();
   });
 });
 
@@ -462,8 +546,22 @@ states:
 `;
     const r = expectInvalid(check(text));
     expect(r.errors).toHaveLength(1);
-    expect(r.errors[0]).toMatchObject({ code: 'STN_E_SCHEMA_VALUE', ...at(text, 'type: try', 'type') });
+    expect(r.errors[0]).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', ...at(text, 'type: try', 'type') });
     expect(r.errors[0]?.message).toContain('onError');
+  });
+
+  it('tool has no equivalent: an error that points to agent.run', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - {id: call, type: tool, server: github, tool: list_issues, end: true}
+`;
+    const r = expectInvalid(check(text));
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', line: 5 });
+    expect(r.errors[0]?.message).toContain('agent.run');
   });
 
   it('await is human.approval when input.task says so, else an error that points to signal.wait', () => {
@@ -482,6 +580,7 @@ states:
     const bad = ok.replace('task: human.approval, ', '');
     const r2 = expectInvalid(check(bad));
     expect(r2.errors).toHaveLength(1);
+    expect(r2.errors[0]).toMatchObject({ code: 'STN_E_UNSUPPORTED_SPELLING', ...at(bad, 'type: await', 'type') });
     expect(r2.errors[0]?.message).toContain('signal.wait');
   });
 
@@ -527,7 +626,7 @@ states:
       b: "$.data.b"
     end: true
 `;
-    const e = theError(check(text), 'STN_E_SCHEMA_VALUE');
+    const e = theError(check(text), 'STN_E_UNSUPPORTED_SPELLING');
     expect(e.line).toBe(lineOf(text, 'output:'));
     expect(e.message).toContain('resultPath');
   });
@@ -599,10 +698,8 @@ describe('Station-TS files produce no new notes', () => {
       .readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
       .filter((f) => DEFINITION_FILE.test(f))
       .map((f) => path.join(dir, f).split(path.sep).join('/'));
-  // test/fixtures/station-dialect holds Station's own files on purpose (its end-to-end tests check their notes).
-  const all = [...files('environments'), ...files('bundles'), ...files('test/fixtures')].filter(
-    (f) => !f.startsWith('test/fixtures/station-dialect/'),
-  );
+  // test/fixtures/station-dialect/ holds the Station (Go) files themselves.
+  const all = [...files('environments'), ...files('bundles'), ...files('test/fixtures')].filter((f) => !f.startsWith(`${DIALECT}/`));
 
   it('finds the example and fixture files', () => {
     expect(all.length).toBeGreaterThan(10);
@@ -756,6 +853,32 @@ states:
     expect(notes(r)).toContain(`${lineOf(text, 'dataPath: triage')}: dataPath "triage" reads the output of state "triage": it is written "steps.triage"`);
   });
 
+  it('no alias for a state whose output goes elsewhere (its resultPath, a shorthand branch)', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - id: triage
+    type: agent
+    agent: triage
+    task: look
+    resultPath: analysis
+    transition: fan
+  - id: fan
+    type: parallel
+    branches:
+      - {name: logs, agent: log-analyzer}
+    transition: report
+  - id: report
+    type: inject
+    data: {a: "{{ triage.summary }}", b: "{{ logs.x }}", c: "{{ fan.logs.x }}"}
+    end: true
+`;
+    const r = expectValid(check(text));
+    expect(r.spec?.states[2]).toMatchObject({ data: { a: '{{ triage.summary }}', b: '{{ logs.x }}', c: '{{ steps.fan.logs.x }}' } });
+  });
+
   it('a Station-TS file is never rewritten with step aliases', () => {
     const text = yml`
 id: wf
@@ -868,6 +991,25 @@ states:
     expect(theError(check(text), 'STN_E_PATH_RESERVED').message).toContain('__proto__');
   });
 
+  it('output mapping keys and paths through __proto__ are refused', () => {
+    const text = yml`
+id: wf
+version: "1"
+name: WF
+states:
+  - name: a
+    type: operation
+    action: noop
+    output: {__proto__: "result", ok: "constructor.x"}
+    end: true
+`;
+    const r = expectInvalid(check(text));
+    expect(r.errors.filter((e) => e.code === 'STN_E_PATH_RESERVED').map((e) => e.message)).toEqual([
+      expect.stringContaining('output key "__proto__"'),
+      expect.stringContaining('output path "constructor.x"'),
+    ]);
+  });
+
   it('outputSchema must be a valid JSON Schema', () => {
     const text = yml`
 id: wf
@@ -881,5 +1023,81 @@ states:
     const e = theError(check(text), 'STN_E_OUTPUT_SCHEMA');
     expect(e.line).toBe(lineOf(text, 'type: objekt'));
     expectValid(check(text.replace('objekt', 'object')));
+  });
+});
+
+describe('whole Station workflows (test/fixtures/station-dialect/normalize)', () => {
+  const load = (name: string) => {
+    const file = `${WHOLE}/${name}.workflow.yaml`;
+    return { r: validateDefinitionFile(path.join(root, file), file), text: fs.readFileSync(path.join(root, file), 'utf8') };
+  };
+
+  it('incident pipeline: transform, parallel agent shorthand, switch on _value, approval_title, step aliases', () => {
+    const { r, text } = load('incident-pipeline');
+    expectValid(r);
+    expect(r.warnings).toEqual([]);
+    expect(r.spec?.compat).toBe('station');
+    expect(r.spec?.timeoutSeconds).toBe(1800);
+    expect(r.spec?.states.map((s) => s.type)).toEqual(['transform', 'parallel', 'operation', 'switch', 'operation', 'transform']);
+    expect(r.spec?.states[3]).toMatchObject({
+      dataPath: 'steps.analyze.severity',
+      conditions: [{ if: 'data == "critical" && size(steps.analyze.findings) > 0', next: 'approve' }],
+    });
+    expect(r.spec?.states[4]).toMatchObject({
+      action: 'human.approval',
+      input: {
+        message: '*Roll back?*\n\nRoll back {{ input.incident_id }} ({{ steps.?analyze.?summary.hasValue() ? steps.analyze.summary : "no summary" }})',
+        timeoutSeconds: 3600,
+      },
+    });
+    // Every note is on a line of the file that holds what it talks about.
+    const lines = text.split('\n');
+    for (const n of r.notes) expect(lines[n.line - 1]?.trim().length, n.message).toBeGreaterThan(0);
+    expect(r.notes.map((n) => n.line)).toContain(lineOf(text, 'approval_title: Roll back?'));
+  });
+
+  it('cron foreach: cron start state, resultPath ctx, foreach shorthand, delay, operation: agent.run with output mapping', () => {
+    const { r } = load('cron-foreach');
+    expectValid(r);
+    expect(r.warnings).toEqual([]);
+    expect(r.spec?.compat).toBe('station');
+    expect(r.spec?.triggers).toEqual([{ type: 'cron', name: 'schedule', schedule: '0 * * * *', input: { services: ['api', 'worker'] } }]);
+    expect(r.spec?.start).toBe('seed');
+    expect(r.spec?.states).toEqual([
+      { name: 'seed', type: 'inject', data: { threshold: 0.05 }, next: 'check' },
+      {
+        name: 'check',
+        type: 'foreach',
+        itemsPath: 'input.services',
+        itemName: 'service',
+        outputAggregation: 'array',
+        next: 'pause',
+        iterator: {
+          start: 'check',
+          states: [
+            {
+              name: 'check',
+              type: 'operation',
+              action: 'agent.run',
+              input: {
+                agent: 'health-checker',
+                task: 'Check {{ service }} (run of {{ run.trigger.?scheduledAt.orValue(run.startedAt) }}), threshold {{ threshold }}',
+              },
+              resultPath: '$',
+              end: true,
+            },
+          ],
+        },
+      },
+      { name: 'pause', type: 'operation', action: 'sleep', input: { seconds: 1 }, next: 'summary' },
+      {
+        name: 'summary',
+        type: 'operation',
+        action: 'agent.run',
+        input: { agent: 'reporter', task: 'Summarize the checks' },
+        output: { report: 'result' },
+        end: true,
+      },
+    ]);
   });
 });
