@@ -7,6 +7,7 @@ import { expressionLimits, type ExpressionLimits } from './limits.js';
 import { ExpressionError } from './errors.js';
 import type { ExpressionErrorCode } from './errors.js';
 import { JsonConversionError, toCel, toJson } from './values.js';
+import { SourceCache } from './lru.js';
 
 /** A parsed CEL expression, ready to evaluate many times. */
 export interface CompiledExpression {
@@ -48,24 +49,14 @@ for (const [op, fn] of Object.entries(arithmetic)) {
 // `double == int` come with it.
 env.registerOperator('int == double', (a: bigint, b: number) => Number(a) === b);
 
-const CACHE_LIMIT = 5_000;
-const cache = new Map<string, CompiledExpression>();
+const cache = new SourceCache<CompiledExpression>(5_000);
 
 /**
  * Parses a CEL expression once; the result is cached by source text (least recently used entries are dropped past
  * 5,000). Throws ExpressionError `STN_E_EXPR_SYNTAX`.
  */
 export function compileExpression(source: string): CompiledExpression {
-  const hit = cache.get(source);
-  if (hit) {
-    cache.delete(source); // re-insert: Map order is the recency order
-    cache.set(source, hit);
-    return hit;
-  }
-  const compiled = compile(source);
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(source, compiled);
-  return compiled;
+  return cache.get(source, compile);
 }
 
 function compile(source: string): CompiledExpression {

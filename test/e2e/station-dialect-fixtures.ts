@@ -85,3 +85,8 @@ export function eventsOf(r: RunResult, type: string): Array<Record<string, unkno
 
 /** An ISO-8601 UTC timestamp as Station writes them. */
 export const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+/** The `steps` record of the run's root context. */
+export function steps(r: RunResult): Record<string, unknown> {
+  return r.context.steps as Record<string, unknown>;
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineHarness, RunResult } from '../helpers/engine-harness.js';
-import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route } from './station-dialect-fixtures.js';
+import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route, steps } from './station-dialect-fixtures.js';
 
 /**
  * Whole workflows in Station's dialect that mix its features (test/fixtures/station-dialect/), run end to end with
@@ -16,9 +16,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-function steps(r: RunResult): Record<string, unknown> {
-  return r.context.steps as Record<string, unknown>;
-}
 
 describe('incident pipeline: transform, parallel agent shorthand, switch on an agent answer', () => {
   const logs = agentOutput('log-analyzer', { json: { errors: 3, top_error: 'OOMKilled' } });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/definitions/types.js';
-import type { EngineHarness, RunResult } from '../helpers/engine-harness.js';
-import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route } from './station-dialect-fixtures.js';
+import type { EngineHarness } from '../helpers/engine-harness.js';
+import { agentOutput, compatRecord, eventsOf, expectCompleted, ISO, openFixtures, route, steps } from './station-dialect-fixtures.js';
 
 /**
  * Station's dialect, one feature per workflow file (test/fixtures/station-dialect/): each file is synced from the
@@ -19,10 +19,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** The `steps` record of the run's root context. */
-function steps(r: RunResult): Record<string, unknown> {
-  return r.context.steps as Record<string, unknown>;
-}
 
 describe('transform states', () => {
   it('a multi-line dict expression: .get, a filtered comprehension, a negative slice, A if C else B, str() and +', async () => {

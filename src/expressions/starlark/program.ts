@@ -1,5 +1,6 @@
 import type { Stmt } from './ast.js';
 import { parseProgram } from './parser.js';
+import { SourceCache } from '../lru.js';
 
 /** A parsed program (opaque to callers). */
 export interface StarlarkProgram {
@@ -19,19 +20,9 @@ export function parseStarlark(source: string): StarlarkProgram {
   return new ParsedProgram(source, parseProgram(source));
 }
 
-const CACHE_LIMIT = 1_000;
-const cache = new Map<string, StarlarkProgram>();
+const cache = new SourceCache<StarlarkProgram>(1_000);
 
 /** parseStarlark with a small LRU cache keyed by source (the engine calls this per step). */
 export function compileStarlark(source: string): StarlarkProgram {
-  const hit = cache.get(source);
-  if (hit) {
-    cache.delete(source); // re-insert: Map order is the recency order
-    cache.set(source, hit);
-    return hit;
-  }
-  const program = parseStarlark(source);
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(source, program);
-  return program;
+  return cache.get(source, parseStarlark);
 }
