@@ -7,6 +7,7 @@ import { benchDefinitionsSync } from './definitions-sync.js';
 import { benchDiff } from './diff.js';
 import { benchEngine } from './engine.js';
 import { benchFileChange } from './file-change.js';
+import { benchRunsList } from './runs-list.js';
 import { benchTransform } from './transform.js';
 import { benchWebhook } from './webhook.js';
 
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   diff: benchDiff,
   agents: benchAgents,
   transform: benchTransform,
+  'runs-list': benchRunsList,
 };
 
 const wanted = process.argv.slice(2);

@@ -206,9 +206,12 @@ runs
   .option('--workflow <id>', 'only this workflow')
   .option('--status <status>', 'only this status (PENDING, RUNNING, ..., COMPLETED, FAILED, CANCELLED, TIMED_OUT)')
   .option('--env <name>', 'only this environment')
+  .option('--trigger <type>', 'only runs started this way: manual, cron, webhook or workflow (child runs)')
+  .option('--since <time>', 'only runs created at or after this time (2026-12-03 or 2026-12-03T10:00:00Z)')
+  .option('--until <time>', 'only runs created before this time')
   .option('--limit <n>', 'at most this many (default 50)')
   .option('--before <runId>', 'runs created before this one (the next page)')
-  .action(async (opts: { workflow?: string; status?: string; env?: string; limit?: string; before?: string }) => {
+  .action(async (opts: { workflow?: string; status?: string; env?: string; trigger?: string; since?: string; until?: string; limit?: string; before?: string }) => {
     await withClient({ mustExist: true }, (c) => listRunsCommand(c, { ...opts, json: json() }));
   });
 runs

@@ -163,7 +163,16 @@ export class HttpClient implements StationClient {
   }
 
   async listRuns(q: RunListQuery) {
-    const query = { workflowId: q.workflowId, environment: q.environment, status: q.status, limit: q.limit, cursor: q.before !== undefined ? encodeCursor(q.before) : undefined };
+    const query = {
+      workflowId: q.workflowId,
+      environment: q.environment,
+      status: q.status,
+      trigger: q.trigger,
+      since: q.since,
+      until: q.until,
+      limit: q.limit,
+      cursor: q.before !== undefined ? encodeCursor(q.before) : undefined,
+    };
     return (await this.get<Page<RunSummaryView>>('/api/v1/workflow-runs', query)).items;
   }
 

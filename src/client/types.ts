@@ -25,6 +25,12 @@ export interface RunListQuery {
   workflowId?: string | undefined;
   environment?: string | undefined;
   status?: string | undefined;
+  /** How the runs were started: manual, cron, webhook or workflow (child runs). */
+  trigger?: string | undefined;
+  /** Runs created at or after this time (ISO-8601). */
+  since?: string | undefined;
+  /** Runs created before this time (ISO-8601). */
+  until?: string | undefined;
   /** Runs created before this one (the next page). */
   before?: string | undefined;
   limit: number;

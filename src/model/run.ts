@@ -11,6 +11,10 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** How a run was started (`trigger.type` of a run): by hand (CLI, API, Slack), a cron slot, a webhook, a parent run. */
+export const RUN_TRIGGERS = ['manual', 'cron', 'webhook', 'workflow'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
 /** The statuses a run ends with. */
 export const TERMINAL_RUN_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const satisfies readonly RunStatus[];
 export type TerminalRunStatus = (typeof TERMINAL_RUN_STATUSES)[number];

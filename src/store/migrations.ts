@@ -523,4 +523,19 @@ CREATE TABLE workflow_run_agents (
 CREATE INDEX workflow_run_steps_frame_done ON workflow_run_steps(run_id, frame_id, completed_seq) WHERE completed_seq IS NOT NULL;
 `,
   },
+  {
+    version: 15,
+    name: 'run list filters page by id',
+    sql: `
+-- Lists of runs are pages newest first (ORDER BY id DESC, keyset on id). With each filter's column followed by id in
+-- its index, a page reads its rows in order and stops, however many runs match; without id, every match was read and
+-- sorted for every page.
+DROP INDEX workflow_runs_status;
+CREATE INDEX workflow_runs_status ON workflow_runs(status, id);
+DROP INDEX workflow_runs_workflow;
+CREATE INDEX workflow_runs_workflow ON workflow_runs(workflow_id, environment, id);
+CREATE INDEX workflow_runs_environment ON workflow_runs(environment, id);
+CREATE INDEX workflow_runs_trigger ON workflow_runs(json_extract(trigger, '$.type'), id);
+`,
+  },
 ];

@@ -7,7 +7,7 @@ import { readPatch, writeTaskPayload } from './payloads.js';
 import { fromStoredRun, storedRunFlags, type StoredRunRow } from './run-rows.js';
 
 // The statuses and terminal sets belong to the run model; re-exported for the store's consumers.
-export { RUN_STATUSES, TERMINAL_RUN, TERMINAL_STEP } from '../model/run.js';
+export { RUN_STATUSES, RUN_TRIGGERS, TERMINAL_RUN, TERMINAL_STEP } from '../model/run.js';
 export type { RunStatus, StepStatus } from '../model/run.js';
 
 export interface RunRow {
@@ -175,9 +175,23 @@ export interface RunFilter {
   workflowId?: string | undefined;
   environment?: string | undefined;
   status?: string | undefined;
+  /** How the run was started: `manual`, `cron`, `webhook` or `workflow` (a child run). */
+  trigger?: string | undefined;
+  /** Runs created at or after this time (ISO-8601). */
+  since?: string | undefined;
+  /** Runs created before this time (ISO-8601). */
+  until?: string | undefined;
   /** Runs created before this id (ids sort by creation time): cursor pagination. */
   before?: string | undefined;
   limit?: number | undefined;
+}
+
+/**
+ * The smallest run id of a time: ids start with their creation time (`newRunId`), so a time window is a range of ids
+ * and pages through it use the primary key or the `(…, id)` indexes instead of a scan and a sort.
+ */
+function runIdFloor(iso: string): string {
+  return `r${Date.parse(iso).toString(36).padStart(9, '0')}`;
 }
 
 /**
@@ -403,6 +417,9 @@ export class RunStore {
     add('workflow_id = ?', filter.workflowId);
     add('environment = ?', filter.environment);
     add('status = ?', filter.status);
+    add("json_extract(trigger, '$.type') = ?", filter.trigger);
+    add('id >= ?', filter.since === undefined ? undefined : runIdFloor(filter.since));
+    add('id < ?', filter.until === undefined ? undefined : runIdFloor(filter.until));
     add('id < ?', filter.before);
     params.push(filter.limit ?? 50);
     return this.db

@@ -219,6 +219,8 @@ describe('local and --server output are the same', () => {
     same(['runs', 'list']);
     same(['--json', 'runs', 'list', '--workflow', 'gated']);
     same(['runs', 'list', '--limit', '2', '--status', 'completed']);
+    const manual = same(['--json', 'runs', 'list', '--trigger', 'manual', '--since', '2020-01-01', '--until', '2100-01-01T00:00:00Z']);
+    expect((JSON.parse(manual.stdout) as unknown[]).length).toBeGreaterThan(0);
     const paused = same(['runs', 'show', waiting]);
     expect(paused.stdout).toMatch(/status +PAUSED/);
     expect(paused.stdout).toMatch(/waiting: /);
@@ -274,6 +276,8 @@ describe('local and --server output are the same', () => {
       ['run', 'nope'],
       ['runs', 'list', '--status', 'bogus'],
       ['runs', 'list', '--limit', '501'],
+      ['runs', 'list', '--trigger', 'slack'],
+      ['runs', 'list', '--since', 'yesterday'],
       ['approvals', 'list', '--limit', '0'],
       ['runs', 'signal', 'nope', 'go'],
     ]) {

@@ -249,6 +249,42 @@ describe('runs', () => {
     expectError(await t.request('GET', '/api/v1/workflow-runs?status=DONE'), 400, 'STN_E_USAGE');
   });
 
+  it('filters runs by trigger and by creation time, and pages through the filtered list', async () => {
+    const start = (trigger?: { type: string; name: string }) =>
+      t.station.runs.start({ workflowId: 'w1', environment: 'bulk', input: {}, ...(trigger ? { trigger } : {}) }).run.id;
+    const pause = () => new Promise((r) => setTimeout(r, 5));
+    const manual = start();
+    await pause();
+    const mid = new Date().toISOString();
+    await pause();
+    const crons = [start({ type: 'cron', name: 'nightly' }), start({ type: 'cron', name: 'nightly' }), start({ type: 'cron', name: 'nightly' })];
+    const hook = start({ type: 'webhook', name: 'alert' });
+    await pause();
+    const end = new Date().toISOString();
+    const list = async (query: string): Promise<string[]> => {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Page<{ id: string }> = json(
+          await t.request('GET', `/api/v1/workflow-runs?workflowId=w1&environment=bulk&limit=2&${query}${cursor ? `&cursor=${cursor}` : ''}`),
+        );
+        ids.push(...page.items.map((r) => r.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      return ids;
+    };
+    // Runs started within one millisecond have no order among themselves (ids sort by time, then at random).
+    const sorted = (ids: string[]) => [...ids].sort();
+    expect(sorted(await list('trigger=cron'))).toEqual(sorted(crons));
+    expect(await list('trigger=webhook')).toEqual([hook]);
+    expect(await list(`trigger=manual&since=${mid}`)).toEqual([]);
+    expect(sorted(await list(`since=${mid}&until=${end}`))).toEqual(sorted([...crons, hook]));
+    expect(await list(`until=${mid}`)).toContain(manual);
+    expect(await list(`until=${mid}`)).not.toContain(hook);
+    expectError(await t.request('GET', '/api/v1/workflow-runs?trigger=slack'), 400, 'STN_E_USAGE');
+    expectError(await t.request('GET', '/api/v1/workflow-runs?since=yesterday'), 400, 'STN_E_USAGE');
+  });
+
   it("pages through a run's events in sequence order", async () => {
     const run = json<RunJson>(await t.request('POST', '/api/v1/workflow-runs?wait=5', { body: { workflowId: 'three', environment: 'default' } }));
     const all = json<Page<{ seq: number; type: string }>>(await t.request('GET', `/api/v1/workflow-runs/${run.id}/events?limit=500`));

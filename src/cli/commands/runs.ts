@@ -1,6 +1,6 @@
 import type { StationClient } from '../../client/types.js';
 import { UsageError } from '../../errors.js';
-import { RUN_STATUSES } from '../../store/runs.js';
+import { RUN_STATUSES, RUN_TRIGGERS } from '../../store/runs.js';
 import { triggerText } from '../../views/runs.js';
 import { findStep, transcriptOf, type StepDetailView } from '../../views/transcript.js';
 import type { EventView, RunDetailView, RunSummaryView } from '../../views/types.js';
@@ -17,16 +17,39 @@ const TRANSCRIPT_TEXT_LIMIT = 500;
 /** Tool arguments and results in a transcript. */
 const TRANSCRIPT_VALUE_LIMIT = 300;
 
-/** `stn runs list [--workflow] [--status] [--env] [--limit] [--before]`, newest first. */
+/** `stn runs list [--workflow] [--status] [--env] [--trigger] [--since] [--until] [--limit] [--before]`, newest first. */
 export async function listRunsCommand(
   client: StationClient,
-  opts: { workflow?: string; status?: string; env?: string; limit?: string; before?: string; json: boolean },
+  opts: {
+    workflow?: string;
+    status?: string;
+    env?: string;
+    trigger?: string;
+    since?: string;
+    until?: string;
+    limit?: string;
+    before?: string;
+    json: boolean;
+  },
 ): Promise<number> {
   const status = opts.status?.toUpperCase();
   if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) {
     throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}, got "${opts.status ?? ''}"`);
   }
-  const runs = await client.listRuns({ workflowId: opts.workflow, environment: opts.env, status, before: opts.before, limit: parseLimit(opts.limit) });
+  const trigger = opts.trigger?.toLowerCase();
+  if (trigger !== undefined && !(RUN_TRIGGERS as readonly string[]).includes(trigger)) {
+    throw new UsageError(`--trigger must be one of ${RUN_TRIGGERS.join(', ')}, got "${opts.trigger ?? ''}"`);
+  }
+  const runs = await client.listRuns({
+    workflowId: opts.workflow,
+    environment: opts.env,
+    status,
+    trigger,
+    since: timeOption('--since', opts.since),
+    until: timeOption('--until', opts.until),
+    before: opts.before,
+    limit: parseLimit(opts.limit),
+  });
   if (opts.json) {
     printJson(runs);
     return 0;
@@ -174,4 +197,14 @@ function confirm(run: RunSummaryView, json: boolean, message: string): number {
   if (json) printJson(run);
   else print(message);
   return 0;
+}
+
+/** A time option: an ISO-8601 date-time with its zone (`2026-12-03T10:00:00Z`), or a date (midnight UTC). */
+function timeOption(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v;
+  const ok = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(date) && !Number.isNaN(Date.parse(date));
+  if (!ok) throw new UsageError(`${flag} must be a date (2026-12-03) or a date-time with its zone (2026-12-03T10:00:00Z), got "${value}"`);
+  return new Date(Date.parse(date)).toISOString();
 }

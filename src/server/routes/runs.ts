@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { mustGetRun } from '../../client/lookup.js';
 import { waitForRunEnd } from '../../client/run-tail.js';
 import type { JsonValue } from '../../definitions/types.js';
-import { RUN_STATUSES } from '../../store/runs.js';
+import { RUN_STATUSES, RUN_TRIGGERS } from '../../store/runs.js';
 import { eventJson, runDetailJson, runSummaryJson } from '../../views/runs.js';
 import { actorOf, allows } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
@@ -102,7 +102,7 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
     },
   );
 
-  app.get<{ Querystring: PageQuery & { workflowId?: string; environment?: string; status?: string } }>(
+  app.get<{ Querystring: PageQuery & { workflowId?: string; environment?: string; status?: string; trigger?: string; since?: string; until?: string } }>(
     `${API}/workflow-runs`,
     {
       config: { auth: 'viewer' },
@@ -116,6 +116,9 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
             workflowId: { type: 'string', minLength: 1 },
             environment: { type: 'string', minLength: 1 },
             status: { type: 'string', enum: [...RUN_STATUSES] },
+            trigger: { type: 'string', enum: [...RUN_TRIGGERS], description: 'How the runs were started.' },
+            since: { type: 'string', format: 'date-time', description: 'Runs created at or after this time.' },
+            until: { type: 'string', format: 'date-time', description: 'Runs created before this time.' },
             ...PAGE_QUERY,
           },
         },
@@ -125,7 +128,8 @@ export function runRoutes(app: FastifyInstance, deps: ServerDeps): void {
     (req) => {
       const q = req.query;
       const before = decodeCursor(q.cursor, isString);
-      const rows = station.runStore.listRuns({ workflowId: q.workflowId, environment: q.environment, status: q.status, before, limit: q.limit + 1 });
+      const { workflowId, environment, status, trigger, since, until } = q;
+      const rows = station.runStore.listRuns({ workflowId, environment, status, trigger, since, until, before, limit: q.limit + 1 });
       return toPage(rows, q.limit, (r) => r.id, runSummaryJson);
     },
   );
