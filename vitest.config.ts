@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,8 +6,5 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // Most test files spend their time waiting for child processes, sockets and timers, not on the CPU: with one
-    // worker per core a 2-core machine stayed about half idle through the suite, so small machines get three.
-    maxWorkers: Math.max(os.availableParallelism(), 3),
   },
 });

@@ -520,7 +520,7 @@ CREATE TABLE workflow_run_agents (
     sql: `
 -- A transform's input and an agent step's implicit task are the output of the step that last succeeded in the same
 -- scope (frame). Only succeeded steps are indexed, so a step that is still running costs no index write.
-CREATE INDEX workflow_run_steps_frame_done ON workflow_run_steps(run_id, frame_id, completed_seq) WHERE completed_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS workflow_run_steps_frame_done ON workflow_run_steps(run_id, frame_id, completed_seq) WHERE completed_seq IS NOT NULL;
 `,
   },
   {
@@ -530,12 +530,12 @@ CREATE INDEX workflow_run_steps_frame_done ON workflow_run_steps(run_id, frame_i
 -- Lists of runs are pages newest first (ORDER BY id DESC, keyset on id). With each filter's column followed by id in
 -- its index, a page reads its rows in order and stops, however many runs match; without id, every match was read and
 -- sorted for every page.
-DROP INDEX workflow_runs_status;
+DROP INDEX IF EXISTS workflow_runs_status;
 CREATE INDEX workflow_runs_status ON workflow_runs(status, id);
-DROP INDEX workflow_runs_workflow;
+DROP INDEX IF EXISTS workflow_runs_workflow;
 CREATE INDEX workflow_runs_workflow ON workflow_runs(workflow_id, environment, id);
-CREATE INDEX workflow_runs_environment ON workflow_runs(environment, id);
-CREATE INDEX workflow_runs_trigger ON workflow_runs(json_extract(trigger, '$.type'), id);
+CREATE INDEX IF NOT EXISTS workflow_runs_environment ON workflow_runs(environment, id);
+CREATE INDEX IF NOT EXISTS workflow_runs_trigger ON workflow_runs(json_extract(trigger, '$.type'), id);
 `,
   },
 ];
