@@ -84,11 +84,20 @@ export function renderInput(tx: RunTx, step: StepRow): RenderedInput {
     stored = renderOperationInput(tx, step, input, tx.vars.of(frame, extra, true), where, free, true);
   }
   if (!agent) return { real, stored };
-  // Without a task the agent works on the previous output: the task is made from it, its keys become variables.
-  const previous = isObject(real) && typeof real.task === 'string' ? undefined : ((previousOutput(tx, frame) ?? null) as JsonValue);
-  real = agentInput(tx, step, real, previous);
-  stored = agentInput(tx, step, stored, previous);
-  return previous === undefined ? { real, stored } : { real, stored, previous };
+  const task = isObject(real) ? real.task : undefined;
+  if (typeof task !== 'string') {
+    // Without a task the agent works on the previous output: the task is made from it, its keys become variables.
+    const previous = (previousOutput(tx, frame) ?? null) as JsonValue;
+    const derived = taskFrom(previous, step.state_name);
+    return { real: withTask(real, derived), stored: withTask(stored, derived), previous };
+  }
+  if (tx.spec.compat === 'station' && task.includes('${')) {
+    // Station substituted `${key}` in a task with the top-level context value (the run input's keys are at the top
+    // of its context): the same text for both renderings, which differ only where a secret was templated.
+    const substitute = keySubstitution(tx.vars.parts(frame));
+    return { real: withTask(real, substitute(task)), stored: withTask(stored, substitute(String((stored as Obj).task))) };
+  }
+  return { real, stored };
 }
 
 /** The free-text field of an action: Station never rendered it, so in compat mode a missing key there is left as written. */
@@ -122,29 +131,28 @@ function renderOperationInput(
 }
 
 /**
- * An agent step's input as the executor gets it. With no task, the task comes from the previous output (its `task`,
- * else its `response`, else a generic one) with that output attached as JSON, so chained agents work on what came
- * before. In compat mode `${key}` in the task reads a top-level context key, as Station substituted it.
+ * The task of an agent step that has none: the previous output's `task`, else its `response`, else a generic one,
+ * followed by that output as JSON, so chained agents work on what came before.
  */
-function agentInput(tx: RunTx, step: StepRow, rendered: JsonValue, prev: JsonValue | undefined): JsonValue {
-  const input: Record<string, JsonValue> = isObject(rendered) ? { ...rendered } : {};
-  if (prev !== undefined) {
-    const from = isObject(prev) ? (typeof prev.task === 'string' ? prev.task : typeof prev.response === 'string' ? prev.response : undefined) : undefined;
-    let task = from ?? `Execute workflow step: ${step.state_name}`;
-    if (prev !== null) task += `\n\nInput:\n\`\`\`json\n${JSON.stringify(prev, null, 2)}\n\`\`\``;
-    input.task = task;
-  } else if (tx.spec.compat === 'station' && typeof input.task === 'string' && input.task.includes('${')) {
-    const frame = tx.unit.frame(step.frame_id);
-    const all = tx.vars.of(frame, {}, true);
-    const ctx = all.ctx as Obj;
-    const runInput = isObject(all.input as JsonValue) ? (all.input as Obj) : {};
-    input.task = input.task.replace(/\$\{([A-Za-z][\w-]*)\}/g, (whole: string, key: string) => {
-      const value = Object.hasOwn(ctx, key) ? ctx[key] : Object.hasOwn(runInput, key) ? runInput[key] : undefined;
+function taskFrom(prev: JsonValue, stateName: string): string {
+  const from = isObject(prev) ? (typeof prev.task === 'string' ? prev.task : typeof prev.response === 'string' ? prev.response : undefined) : undefined;
+  const task = from ?? `Execute workflow step: ${stateName}`;
+  return prev === null ? task : `${task}\n\nInput:\n\`\`\`json\n${JSON.stringify(prev, null, 2)}\n\`\`\``;
+}
+
+function withTask(input: JsonValue, task: string): JsonValue {
+  return { ...(isObject(input) ? input : {}), task };
+}
+
+/** `${key}` → the context's (else the run input's) value of `key`: strings as they are, others as JSON; unknown keys stay. */
+function keySubstitution(view: { ctx: Obj; runVars: Obj }): (text: string) => string {
+  const runInput = isObject(view.runVars.input as JsonValue) ? (view.runVars.input as Obj) : {};
+  return (text) =>
+    text.replace(/\$\{([A-Za-z][\w-]*)\}/g, (whole: string, key: string) => {
+      const value = Object.hasOwn(view.ctx, key) ? view.ctx[key] : Object.hasOwn(runInput, key) ? runInput[key] : undefined;
       if (value === undefined) return whole;
       return typeof value === 'string' ? value : JSON.stringify(value);
     });
-  }
-  return input;
 }
 
 function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {

@@ -1,4 +1,4 @@
-import type { FrameRow } from '../../store/runs.js';
+import type { FrameRow, StepRow } from '../../store/runs.js';
 import { objectColumn } from '../../store/run-rows.js';
 import type { RunTx } from './run-tx.js';
 import type { Obj } from './types.js';
@@ -12,7 +12,7 @@ import type { Obj } from './types.js';
  * modify the value (it may be shared through the JSON cache).
  */
 export function previousOutput(tx: RunTx, frame: FrameRow): unknown {
-  const here = tx.unit.lastSucceeded.get(frame.id) ?? tx.d.store.lastSucceeded(tx.run.id, frame.id);
+  const here = lastSucceeded(tx, frame);
   // Parsed once across transactions when large (a long foreach reads the same previous output in every iteration).
   if (here) return here.output === null ? null : tx.d.json.parse(`${here.id}\0output`, here.output);
   if (frame.parent_id === null) return tx.d.json.parse(`${tx.run.id}\0input`, tx.run.input);
@@ -28,6 +28,10 @@ export function previousOutput(tx: RunTx, frame: FrameRow): unknown {
 
 /** The step of a frame that succeeded last: its completion order (undefined before any step of the frame succeeded). */
 export function lastCompletion(tx: RunTx, frame: FrameRow): number | undefined {
-  const here = tx.unit.lastSucceeded.get(frame.id) ?? tx.d.store.lastSucceeded(tx.run.id, frame.id);
-  return here?.completed_seq ?? undefined;
+  return lastSucceeded(tx, frame)?.completed_seq ?? undefined;
+}
+
+/** The step of a frame that succeeded last: this transaction's, else the store's (older ones are committed). */
+function lastSucceeded(tx: RunTx, frame: FrameRow): Pick<StepRow, 'id' | 'output' | 'completed_seq'> | undefined {
+  return tx.unit.lastSucceeded.get(frame.id) ?? tx.d.store.lastSucceeded(tx.run.id, frame.id);
 }

@@ -20,16 +20,11 @@ export class Variables {
     private readonly compat = false,
   ) {}
 
-  /** The loop variables of a scope: those of every enclosing foreach iteration (the innermost wins). */
-  loopVars(frame: FrameRow): Obj {
-    const chain: FrameRow[] = [];
-    for (let f: FrameRow | undefined = frame; f; f = f.parent_id === null ? undefined : this.unit.frame(f.parent_id)) chain.unshift(f);
-    const out: Obj = {};
-    for (const f of chain) if (f.vars) Object.assign(out, objectColumn(f.vars));
-    return out;
-  }
-
-  of(frame: FrameRow, extra: Obj = {}, redacted = false): Obj {
+  /**
+   * The pieces of what a scope sees, apart: its context view (every enclosing scope overlaid), its loop variables
+   * (every enclosing foreach iteration's, the innermost winning) and the run's `input`, `run` and `vars`.
+   */
+  parts(frame: FrameRow): { ctx: Obj; loopVars: Obj; runVars: Obj } {
     const chain: FrameRow[] = [];
     for (let f: FrameRow | undefined = frame; f; f = f.parent_id === null ? undefined : this.unit.frame(f.parent_id)) chain.unshift(f);
     let view: unknown = {};
@@ -38,7 +33,6 @@ export class Variables {
       view = overlay(view, this.d.scopes.scope(this.run, f.id));
       if (f.vars) Object.assign(loopVars, objectColumn(f.vars));
     }
-    const ctx = view as Obj;
     this.runVars ??= {
       input: this.d.json.parse(`${this.run.id}\0input`, this.run.input),
       run: {
@@ -51,11 +45,16 @@ export class Variables {
       },
       vars: objectColumn(this.run.vars),
     };
+    return { ctx: view as Obj, loopVars, runVars: this.runVars };
+  }
+
+  of(frame: FrameRow, extra: Obj = {}, redacted = false): Obj {
+    const { ctx, loopVars, runVars } = this.parts(frame);
     return {
       ...ctx,
       ...loopVars,
       ctx,
-      ...this.runVars,
+      ...runVars,
       secrets: redacted ? this.d.secrets.redacted : this.d.secrets.values,
       ...extra,
     };

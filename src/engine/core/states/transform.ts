@@ -33,9 +33,8 @@ export function enterTransform(tx: RunTx, frame: FrameRow, state: TransformState
  * `run` and `vars`. Never `secrets`: the result is stored, so the context it reads is the redacted one.
  */
 function transformGlobals(tx: RunTx, frame: FrameRow): Obj {
-  const all = tx.vars.of(frame, {}, true);
-  const ctx = all.ctx as Obj;
-  const run = all.run as Obj & { trigger: Obj; startedAt: string };
+  const { ctx, loopVars, runVars } = tx.vars.parts(frame);
+  const run = runVars.run as Obj & { trigger: Obj; startedAt: string };
   const globals: Obj = {};
   for (const [key, value] of Object.entries(ctx)) globals[key.replace(/[-.]/g, '_')] = value;
   // Station also keeps each step's result at the top level under its state id.
@@ -43,16 +42,16 @@ function transformGlobals(tx: RunTx, frame: FrameRow): Obj {
   if (tx.spec.compat === 'station' && steps !== null && typeof steps === 'object' && !Array.isArray(steps)) {
     for (const [key, value] of Object.entries(steps as Obj)) if (!(key in globals)) globals[key] = value;
   }
-  Object.assign(globals, tx.vars.loopVars(frame));
+  Object.assign(globals, loopVars);
   const scheduledAt = run.trigger.scheduledAt;
   globals.ctx = {
     ...ctx,
-    workflow: ctx.workflow ?? { input: all.input },
+    workflow: ctx.workflow ?? { input: runVars.input },
     _timestamp: tx.nowIso,
     _cronTriggeredAt: typeof scheduledAt === 'string' ? scheduledAt : run.startedAt,
   };
   globals.input = previousOutput(tx, frame);
   globals.run = run;
-  globals.vars = all.vars;
+  globals.vars = runVars.vars;
   return globals;
 }
