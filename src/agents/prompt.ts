@@ -1,5 +1,6 @@
 import { Dotprompt, picoschema, type Message, type ParsedPrompt, type PromptFunction } from 'dotprompt';
 import { parseSource } from '../definitions/source.js';
+import { escapePointer } from '../expressions/index.js';
 import type { Diagnostic, JsonObject, JsonValue } from '../definitions/types.js';
 import type { DiagnosticCode } from '../errors.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
@@ -100,7 +101,7 @@ export async function parseAgentFile(text: string, file: string, name: string): 
     const ns = key.includes('.') ? key.slice(0, key.indexOf('.')) : undefined;
     if (ns !== undefined && !KNOWN_KEYS.has(ns)) continue; // a dotprompt extension key
     const hint = ns !== undefined ? `: nest it ("${ns}:" with "${key.slice(ns.length + 1)}:" indented below)` : `: the keys are ${[...KNOWN_KEYS].slice(0, 7).join(', ')}`;
-    err('STN_E_SCHEMA_UNKNOWN_FIELD', `unknown frontmatter key "${key}"${hint}`, at(`/${esc(key)}`, 'key'));
+    err('STN_E_SCHEMA_UNKNOWN_FIELD', `unknown frontmatter key "${key}"${hint}`, at(`/${escapePointer(key)}`, 'key'));
   }
 
   const str = (key: string): string | undefined => {
@@ -129,7 +130,7 @@ export async function parseAgentFile(text: string, file: string, name: string): 
   const output = obj(fm.output, '/output', 'output');
   for (const [section, keys, value] of [['input', INPUT_KEYS, input], ['output', OUTPUT_KEYS, output]] as const) {
     for (const k of Object.keys(value ?? {})) {
-      if (!keys.has(k)) err('STN_E_SCHEMA_UNKNOWN_FIELD', `unknown key "${section}.${k}": ${section} takes ${[...keys].join(' and ')}`, at(`/${section}/${esc(k)}`, 'key'));
+      if (!keys.has(k)) err('STN_E_SCHEMA_UNKNOWN_FIELD', `unknown key "${section}.${k}": ${section} takes ${[...keys].join(' and ')}`, at(`/${section}/${escapePointer(k)}`, 'key'));
     }
   }
   const defaults = obj(input?.default, '/input/default', 'input.default');
@@ -172,7 +173,7 @@ export async function parseAgentFile(text: string, file: string, name: string): 
     for (const [k, v] of Object.entries(defaults)) {
       const prop = props?.[k];
       if (isObject(prop)) prop.default = v as JsonValue;
-      else err('STN_E_SCHEMA_VALUE', `input.default names "${k}", which input.schema does not declare`, at(`/input/default/${esc(k)}`, 'key'));
+      else err('STN_E_SCHEMA_VALUE', `input.default names "${k}", which input.schema does not declare`, at(`/input/default/${escapePointer(k)}`, 'key'));
     }
   } else if (defaults && Object.keys(defaults).length > 0) {
     err('STN_E_SCHEMA_VALUE', 'input.default needs an input.schema declaring those variables', at('/input/default', 'key'));
@@ -198,9 +199,6 @@ export async function parseAgentFile(text: string, file: string, name: string): 
   return { ok: true, spec, warnings };
 }
 
-function esc(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
-}
 
 /** Picoschema (or JSON Schema) expanded to JSON Schema, checked to compile with Station's ajv. */
 async function expandSchema(

@@ -1,4 +1,4 @@
-import { normalizePath, splitPath } from '../expressions/index.js';
+import { escapePointer, normalizePath, splitPath } from '../expressions/index.js';
 import type { State, WorkflowSpec } from './types.js';
 
 /**
@@ -60,7 +60,7 @@ function collect(spec: WorkflowSpec): ReservedPath[] {
       if (s.type === 'operation' && s.output !== undefined) {
         // Output mappings write each key into the context and read a path of the step output.
         for (const [key, path] of Object.entries(s.output)) {
-          const at = `${p}/output/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+          const at = `${p}/output/${escapePointer(key)}`;
           check('output key', key, at, true);
           check('output path', path, at);
         }

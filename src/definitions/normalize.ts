@@ -1,5 +1,5 @@
 import type { DiagnosticCode } from '../errors.js';
-import { ExpressionError, parseTemplate, rewriteStationExpression, rewriteStationTemplate } from '../expressions/index.js';
+import { escapePointer, ExpressionError, parseTemplate, rewriteStationExpression, rewriteStationTemplate } from '../expressions/index.js';
 import { normalizePath } from '../expressions/station.js';
 
 /**
@@ -30,8 +30,6 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A JSON pointer segment. */
-const seg = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** Go's `time.ParseDuration` units that make sense for a timeout. */
 const DURATION_UNITS: Readonly<Record<string, number>> = { h: 3600, m: 60, s: 1, ms: 0.001 };
@@ -397,7 +395,7 @@ class Normalizer {
     if (whole && entries.length === 1 && first && typeof first[1] === 'string' && whole.includes(first[1]) && s.resultPath === undefined) {
       s.resultPath = first[0];
       delete s.output;
-      this.move(`${at}/resultPath`, `${origin}/output/${seg(first[0])}`);
+      this.move(`${at}/resultPath`, `${origin}/output/${escapePointer(first[0])}`);
       this.note(`${origin}/output`, `output mapping ${first[0]}: "${first[1]}" is written resultPath: ${first[0]}`);
       return;
     }
@@ -434,7 +432,7 @@ class Normalizer {
     } else if (isObj(value)) {
       const copy = { ...value };
       (holder as Record<string | number, unknown>)[key] = copy;
-      for (const k of Object.keys(copy)) this.templates(copy, k, `${pointer}/${seg(k)}`, roots, aliases);
+      for (const k of Object.keys(copy)) this.templates(copy, k, `${pointer}/${escapePointer(k)}`, roots, aliases);
     }
   }
 
@@ -521,7 +519,7 @@ class Normalizer {
       for (const k of extra) {
         if (!(k in variables)) {
           variables[k] = input[k];
-          this.move(`${at}/input/variables/${seg(k)}`, `${origin}/input/${seg(k)}`);
+          this.move(`${at}/input/variables/${escapePointer(k)}`, `${origin}/input/${escapePointer(k)}`);
         }
         delete input[k];
       }
@@ -538,7 +536,7 @@ class Normalizer {
     for (const [k, v] of Object.entries(variables)) {
       if (typeof v === 'string' && JSON_PATH_VALUE.test(v)) {
         variables[k] = `{{ ${v.slice(2)} }}`;
-        this.note(this.origin(`${at}/input/variables/${seg(k)}`), `value "${v}" is written "{{ ${v.slice(2)} }}"`);
+        this.note(this.origin(`${at}/input/variables/${escapePointer(k)}`), `value "${v}" is written "{{ ${v.slice(2)} }}"`);
       }
     }
     s.input = { ...s.input, variables };

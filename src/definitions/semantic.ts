@@ -3,6 +3,7 @@ import {
   checkExpressionCost,
   checkExpressionSyntax,
   collectTemplateExpressions,
+  escapePointer,
   parseStarlark,
   StarlarkSyntaxError,
 } from '../expressions/index.js';
@@ -216,7 +217,7 @@ function templatePointers(value: unknown, pointer: string, out: string[]): void 
   } else if (Array.isArray(value)) {
     value.forEach((v, i) => templatePointers(v, `${pointer}/${i}`, out));
   } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) templatePointers(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, out);
+    for (const [k, v] of Object.entries(value)) templatePointers(v, `${pointer}/${escapePointer(k)}`, out);
   }
 }
 

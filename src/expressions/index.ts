@@ -7,7 +7,7 @@ export { expressionLimits, setExpressionLimits } from './limits.js';
 export type { ExpressionLimits } from './limits.js';
 export { ExpressionError } from './errors.js';
 export type { ExpressionErrorCode, ExpressionErrorInfo } from './errors.js';
-export { parseTemplate, hasTemplate, renderTemplate, collectTemplateExpressions } from './template.js';
+export { parseTemplate, hasTemplate, renderTemplate, collectTemplateExpressions, escapePointer } from './template.js';
 export type { TemplatePart, TemplateLocation, CollectedExpression } from './template.js';
 export { normalizeCondition, normalizePath, splitPath } from './station.js';
 export { parseStarlark, compileStarlark, StarlarkSyntaxError, rewriteStationExpression, rewriteStationTemplate } from './starlark/index.js';

@@ -191,8 +191,8 @@ export function collectTemplateExpressions(value: unknown, pointer: string): Col
   return found;
 }
 
-/** RFC 6901: `~` → `~0`, `/` → `~1`. */
-function escapePointer(key: string): string {
+/** A key as one JSON pointer segment (RFC 6901: `~` → `~0`, `/` → `~1`). */
+export function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import mcpSchema from '../../../schemas/mcp.schema.json' with { type: 'json' };
 import { schemaIssues } from '../../definitions/schema-check.js';
 import { parseSource, readSourceFile } from '../../definitions/source.js';
+import { escapePointer } from '../../expressions/index.js';
 import { compileSchema } from '../../json-schema.js';
 import { McpFailure } from './errors.js';
 
@@ -208,9 +209,6 @@ function serverNameMessage(name: string): string {
   return `server name "${name}" is not allowed: use letters, digits, "_", "." and "-" (at most 64, no "/"), starting with a letter or digit`;
 }
 
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
-}
 
 function dedupe(problems: McpConfigProblem[]): McpConfigProblem[] {
   const seen = new Set<string>();
